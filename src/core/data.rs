@@ -1,0 +1,223 @@
+//! Records, embeddings and the data set (contract §1).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// One chain of thought.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Unique id (given, or `row-<n>` with n the 1-based record number).
+    pub id: String,
+    /// The prompt the CoT answers.
+    pub question: String,
+    /// The reasoning text.
+    pub cot: String,
+    /// The final answer the CoT reached, when given.
+    pub answer: Option<String>,
+    /// Groups CoTs that answer the same question.
+    pub question_id: Option<String>,
+    /// Ground truth, when known: for evaluation only, never a human label.
+    pub is_correct: Option<bool>,
+    /// Every other field of the input record, kept untouched.
+    pub meta: Map<String, Value>,
+}
+
+impl Record {
+    /// The key that groups CoTs of one question: `question_id`, else the question text.
+    pub fn group_key(&self) -> &str {
+        self.question_id.as_deref().unwrap_or(&self.question)
+    }
+
+    /// The record as a JSON object in contract field names (meta fields after the known
+    /// ones). Reading this object back gives the same record.
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut obj = Map::new();
+        obj.insert("id".into(), Value::String(self.id.clone()));
+        obj.insert("question".into(), Value::String(self.question.clone()));
+        obj.insert("cot".into(), Value::String(self.cot.clone()));
+        if let Some(a) = &self.answer {
+            obj.insert("answer".into(), Value::String(a.clone()));
+        }
+        if let Some(q) = &self.question_id {
+            obj.insert("question_id".into(), Value::String(q.clone()));
+        }
+        if let Some(c) = self.is_correct {
+            obj.insert("is_correct".into(), Value::Bool(c));
+        }
+        for (k, v) in &self.meta {
+            obj.insert(k.clone(), v.clone());
+        }
+        obj
+    }
+}
+
+/// A dense row-major matrix of embeddings: row i belongs to record i.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    rows: usize,
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Wraps `data` (row-major, `rows × dim`). Returns `None` when the length does not match.
+    pub fn new(rows: usize, dim: usize, data: Vec<f32>) -> Option<Self> {
+        (rows.checked_mul(dim)? == data.len()).then_some(Self { rows, dim, data })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Length of each row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// All values, row-major.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+}
+
+/// A loaded data set: records in file order, optional embeddings, an id index and a
+/// fingerprint that identifies the records (not the embeddings) across sessions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    name: String,
+    records: Vec<Record>,
+    embeddings: Option<Embeddings>,
+    index: HashMap<String, usize>,
+    fingerprint: String,
+}
+
+impl Dataset {
+    /// Builds a data set. The caller guarantees unique ids and, when given, one embedding
+    /// row per record (the importer checks both and reports where they fail).
+    pub fn new(name: impl Into<String>, records: Vec<Record>, embeddings: Option<Embeddings>) -> Self {
+        debug_assert!(embeddings.as_ref().is_none_or(|e| e.rows() == records.len()));
+        let index: HashMap<String, usize> =
+            records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        debug_assert_eq!(index.len(), records.len(), "ids must be unique");
+        let fingerprint = fingerprint(&records);
+        Self { name: name.into(), records, embeddings, index, fingerprint }
+    }
+
+    /// The same records with other embeddings (or none).
+    pub fn with_embeddings(&self, embeddings: Option<Embeddings>) -> Self {
+        Self { embeddings, ..self.clone() }
+    }
+
+    /// Display name (the records file's name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The records, in file order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The embeddings, when loaded.
+    pub fn embeddings(&self) -> Option<&Embeddings> {
+        self.embeddings.as_ref()
+    }
+
+    /// Position of the record with this id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// A stable hash of the records' ids, questions and CoTs (32 hex digits). Labels are kept
+    /// per fingerprint, so reloading the same records restores their labels.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The records as JSON Lines (one object per line, contract field names).
+    pub fn records_jsonl(&self) -> String {
+        let mut out = String::new();
+        for r in &self.records {
+            out.push_str(&Value::Object(r.to_json()).to_string());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn fingerprint(records: &[Record]) -> String {
+    let mut h = Sha256::new();
+    for r in records {
+        for part in [&r.id, &r.question, &r.cot] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn record(id: &str, question: &str, cot: &str) -> Record {
+        Record {
+            id: id.into(),
+            question: question.into(),
+            cot: cot.into(),
+            answer: None,
+            question_id: None,
+            is_correct: None,
+            meta: Map::new(),
+        }
+    }
+
+    #[test]
+    fn embeddings_shape_is_checked() {
+        assert!(Embeddings::new(2, 3, vec![0.0; 6]).is_some());
+        assert!(Embeddings::new(2, 3, vec![0.0; 5]).is_none());
+        assert!(Embeddings::new(usize::MAX, 2, vec![]).is_none());
+        let e = Embeddings::new(2, 2, vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(e.row(1), &[3.0, 4.0]);
+    }
+
+    #[test]
+    fn fingerprint_depends_on_records_not_embeddings() {
+        let a = Dataset::new("a", vec![record("1", "q", "c")], None);
+        let b = Dataset::new("b", vec![record("1", "q", "c")], Embeddings::new(1, 1, vec![0.5]));
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 32);
+        let c = Dataset::new("a", vec![record("1", "q", "c2")], None);
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        // Field boundaries matter: ("ab","c") differs from ("a","bc").
+        let d = Dataset::new("d", vec![record("1", "ab", "c")], None);
+        let e = Dataset::new("e", vec![record("1", "a", "bc")], None);
+        assert_ne!(d.fingerprint(), e.fingerprint());
+    }
+
+    #[test]
+    fn group_key_falls_back_to_question() {
+        let mut r = record("1", "What is 2+2?", "4");
+        assert_eq!(r.group_key(), "What is 2+2?");
+        r.question_id = Some("q1".into());
+        assert_eq!(r.group_key(), "q1");
+    }
+}

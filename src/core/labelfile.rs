@@ -1,0 +1,409 @@
+//! The label file of contract §2: what export writes and import reads to resume.
+//!
+//! The wire structs mirror the contract field by field; [`LabelFile`] is the validated form
+//! (parsed times, checked confidences, unique ids). `export → parse → export` is exact.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, SecondsFormat};
+use serde::{Deserialize, Serialize};
+
+use super::data::Dataset;
+use super::error::ImportError;
+use super::labels::{Label, LabelStore, Millis, Pair, Provenance, Verdict};
+
+/// The `format` field of every label file.
+pub const FORMAT: &str = "cotlabel.labels";
+/// The version this build writes (and the newest it reads).
+pub const VERSION: u32 = 1;
+
+/// The data set a label file was written for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Name of the records file.
+    pub name: String,
+    /// Number of records.
+    pub records: usize,
+    /// [`Dataset::fingerprint`].
+    pub fingerprint: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireFile {
+    format: String,
+    version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exported_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dataset: Option<DatasetInfo>,
+    #[serde(default)]
+    labels: Vec<WireLabel>,
+    #[serde(default)]
+    pairs: Vec<WirePair>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireLabel {
+    id: String,
+    label: Verdict,
+    provenance: Provenance,
+    confidence: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    from: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WirePair {
+    question_id: String,
+    better: String,
+    worse: String,
+    provenance: Provenance,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated_at: Option<String>,
+}
+
+/// A validated label file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelFile {
+    /// When it was written.
+    pub exported_at: Option<Millis>,
+    /// The data set it was written for.
+    pub dataset: Option<DatasetInfo>,
+    /// Labels by record id, in file order; ids are unique.
+    pub labels: Vec<(String, Label)>,
+    /// Pair judgements.
+    pub pairs: Vec<Pair>,
+}
+
+/// `2026-11-25T09:58:12Z` (whole seconds, UTC).
+pub fn format_time(t: Millis) -> String {
+    DateTime::from_timestamp_millis(t)
+        .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
+
+/// Parses an RFC 3339 time (any offset) to milliseconds since the epoch.
+pub fn parse_time(s: &str) -> Option<Millis> {
+    DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())
+}
+
+impl LabelFile {
+    /// The labels of every loaded record that has one (in record order) and the pairs.
+    pub fn from_store(dataset: &Dataset, store: &LabelStore, now: Millis) -> Self {
+        let labels = dataset
+            .records()
+            .iter()
+            .filter_map(|r| store.get(&r.id).map(|l| (r.id.clone(), l.clone())))
+            .collect();
+        Self {
+            exported_at: Some(now.div_euclid(1000) * 1000),
+            dataset: Some(DatasetInfo {
+                name: dataset.name().to_string(),
+                records: dataset.len(),
+                fingerprint: dataset.fingerprint().to_string(),
+            }),
+            labels,
+            pairs: store.pairs().to_vec(),
+        }
+    }
+
+    /// The file as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        let wire = WireFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            exported_at: self.exported_at.map(format_time),
+            dataset: self.dataset.clone(),
+            labels: self
+                .labels
+                .iter()
+                .map(|(id, l)| WireLabel {
+                    id: id.clone(),
+                    label: l.verdict,
+                    provenance: l.provenance,
+                    confidence: l.confidence,
+                    updated_at: l.updated_at.map(format_time),
+                    from: l.from.clone(),
+                })
+                .collect(),
+            pairs: self
+                .pairs
+                .iter()
+                .map(|p| WirePair {
+                    question_id: p.question_id.clone(),
+                    better: p.better.clone(),
+                    worse: p.worse.clone(),
+                    provenance: p.provenance,
+                    updated_at: p.updated_at.map(format_time),
+                })
+                .collect(),
+        };
+        let mut s = serde_json::to_string_pretty(&wire).expect("plain data serialises");
+        s.push('\n');
+        s
+    }
+
+    /// Reads and validates a label file; errors name the file and the entry.
+    pub fn parse(file: &str, text: &str) -> Result<Self, Vec<ImportError>> {
+        let fail = |message: String| vec![ImportError::LabelFile { file: file.to_string(), message }];
+        // Check the header first so that a non-label JSON object gets a clear message.
+        let head: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            vec![ImportError::Malformed {
+                file: file.to_string(),
+                line: e.line(),
+                format: "JSON".into(),
+                message: e.to_string(),
+            }]
+        })?;
+        match head.get("format").and_then(|f| f.as_str()) {
+            Some(FORMAT) => {}
+            Some(other) => return Err(fail(format!("format is `{other}`, expected `{FORMAT}`"))),
+            None => {
+                return Err(fail(format!(
+                    "a JSON object without \"format\": \"{FORMAT}\" is not a label file \
+                     (records go in a JSON array, JSONL or CSV)"
+                )))
+            }
+        }
+        match head.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v as u32 == VERSION => {}
+            Some(v) if v > VERSION as u64 => {
+                return Err(fail(format!(
+                    "version {v} was written by a newer cotlabel; this one reads version {VERSION}"
+                )))
+            }
+            _ => return Err(fail(format!("missing or unknown `version` (expected {VERSION})"))),
+        }
+        let wire: WireFile = serde_json::from_str(text).map_err(|e| {
+            vec![ImportError::Malformed {
+                file: file.to_string(),
+                line: e.line(),
+                format: "label file".into(),
+                message: e.to_string(),
+            }]
+        })?;
+        let mut errors = Vec::new();
+        let time = |what: &str, s: &Option<String>, errors: &mut Vec<ImportError>| -> Option<Millis> {
+            let s = s.as_ref()?;
+            let t = parse_time(s);
+            if t.is_none() {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!("{what}: `{s}` is not an RFC 3339 time such as 2026-11-25T09:58:12Z"),
+                });
+            }
+            t
+        };
+        let exported_at = time("exported_at", &wire.exported_at, &mut errors);
+        let mut seen = HashSet::new();
+        let mut labels = Vec::with_capacity(wire.labels.len());
+        for (i, w) in wire.labels.into_iter().enumerate() {
+            let what = format!("labels[{i}] (id `{}`)", w.id);
+            if !seen.insert(w.id.clone()) {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!("{what}: the id appears more than once"),
+                });
+            }
+            if !(0.0..=1.0).contains(&w.confidence) {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!("{what}: confidence {} is outside [0, 1]", w.confidence),
+                });
+            }
+            let updated_at = time(&what, &w.updated_at, &mut errors);
+            labels.push((
+                w.id,
+                Label {
+                    verdict: w.label,
+                    provenance: w.provenance,
+                    confidence: w.confidence,
+                    updated_at,
+                    from: w.from,
+                },
+            ));
+        }
+        let mut pairs = Vec::with_capacity(wire.pairs.len());
+        for (i, w) in wire.pairs.into_iter().enumerate() {
+            if w.better == w.worse {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!("pairs[{i}]: `better` and `worse` are the same record `{}`", w.better),
+                });
+            }
+            let updated_at = time(&format!("pairs[{i}]"), &w.updated_at, &mut errors);
+            pairs.push(Pair {
+                question_id: w.question_id,
+                better: w.better,
+                worse: w.worse,
+                provenance: w.provenance,
+                updated_at,
+            });
+        }
+        if !errors.is_empty() {
+            errors.truncate(super::import::MAX_ERRORS);
+            return Err(errors);
+        }
+        Ok(Self { exported_at, dataset: wire.dataset, labels, pairs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::data::tests::record;
+    use proptest::prelude::*;
+
+    const T0: Millis = 1_764_064_692_000;
+
+    fn dataset(n: usize) -> Dataset {
+        Dataset::new("d.jsonl", (0..n).map(|i| record(&format!("r{i}"), "q", &format!("c{i}"))).collect(), None)
+    }
+
+    #[test]
+    fn time_round_trip() {
+        assert_eq!(format_time(T0), "2025-11-25T09:58:12Z");
+        assert_eq!(parse_time("2025-11-25T09:58:12Z"), Some(T0));
+        assert_eq!(parse_time("2025-11-25T10:58:12+01:00"), Some(T0));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn contract_example_parses() {
+        let text = r#"{
+          "format": "cotlabel.labels", "version": 1, "exported_at": "2026-11-25T10:00:00Z",
+          "dataset": { "name": "demo", "records": 300, "fingerprint": "abc" },
+          "labels": [
+            { "id": "gsm8k-0001-175b_verification", "label": "good", "provenance": "human",
+              "confidence": 1.0, "updated_at": "2026-11-25T09:58:12Z" },
+            { "id": "gsm8k-0002-6b_finetuning", "label": "bad", "provenance": "propagated",
+              "confidence": 0.83, "from": ["gsm8k-0007-6b_verification"] }
+          ],
+          "pairs": [
+            { "question_id": "gsm8k-0001", "better": "a", "worse": "b", "provenance": "human" }
+          ]
+        }"#;
+        let f = LabelFile::parse("l.json", text).unwrap();
+        assert_eq!(f.labels.len(), 2);
+        assert_eq!(f.labels[1].1.from, vec!["gsm8k-0007-6b_verification".to_string()]);
+        assert_eq!(f.labels[1].1.confidence, 0.83);
+        assert_eq!(f.pairs[0].better, "a");
+        assert_eq!(f.dataset.unwrap().records, 300);
+    }
+
+    #[test]
+    fn invalid_files_name_the_problem() {
+        let cases: &[(&str, &str)] = &[
+            (r#"{"format":"other","version":1}"#, "format is `other`"),
+            (r#"{"version":1}"#, "is not a label file"),
+            (r#"{"format":"cotlabel.labels","version":2}"#, "newer cotlabel"),
+            (
+                r#"{"format":"cotlabel.labels","version":1,"labels":[{"id":"a","label":"good","provenance":"human","confidence":1.5}]}"#,
+                "labels[0] (id `a`): confidence 1.5 is outside [0, 1]",
+            ),
+            (
+                r#"{"format":"cotlabel.labels","version":1,"labels":[{"id":"a","label":"good","provenance":"human","confidence":1},{"id":"a","label":"bad","provenance":"human","confidence":1}]}"#,
+                "labels[1] (id `a`): the id appears more than once",
+            ),
+            (
+                r#"{"format":"cotlabel.labels","version":1,"labels":[{"id":"a","label":"good","provenance":"human","confidence":1,"updated_at":"noon"}]}"#,
+                "`noon` is not an RFC 3339 time",
+            ),
+            (
+                r#"{"format":"cotlabel.labels","version":1,"pairs":[{"question_id":"q","better":"a","worse":"a","provenance":"human"}]}"#,
+                "pairs[0]: `better` and `worse` are the same record",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = LabelFile::parse("l.json", text).unwrap_err();
+            assert!(err[0].to_string().contains(expected), "{text}: {}", err[0]);
+            assert!(err[0].to_string().starts_with("l.json"), "{}", err[0]);
+        }
+        let err = LabelFile::parse(
+            "l.json",
+            "{\"format\":\"cotlabel.labels\",\"version\":1,\n\"labels\":[{\"id\":\"a\",\"label\":\"great\",\"provenance\":\"human\",\"confidence\":1}]}",
+        )
+        .unwrap_err();
+        assert_eq!(err[0].kind(), "malformed");
+        assert!(err[0].to_string().contains("line 2"), "{}", err[0]);
+        assert!(err[0].to_string().contains("unknown variant `great`"), "{}", err[0]);
+    }
+
+    #[test]
+    fn export_lists_labelled_records_in_record_order() {
+        let ds = dataset(4);
+        let mut s = LabelStore::new();
+        s.set_human("r2", Verdict::Bad, T0);
+        s.set_human("r0", Verdict::Good, T0);
+        let f = LabelFile::from_store(&ds, &s, T0 + 123);
+        let ids: Vec<&str> = f.labels.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["r0", "r2"]);
+        let json: serde_json::Value = serde_json::from_str(&f.to_json()).unwrap();
+        assert_eq!(json["format"], FORMAT);
+        assert_eq!(json["version"], 1);
+        assert_eq!(json["exported_at"], "2025-11-25T09:58:12Z");
+        assert_eq!(json["dataset"]["records"], 4);
+        assert_eq!(json["dataset"]["fingerprint"], ds.fingerprint());
+        assert_eq!(json["labels"][0]["label"], "good");
+        assert_eq!(json["labels"][0]["provenance"], "human");
+        assert_eq!(json["labels"][0]["confidence"], 1.0);
+        assert_eq!(json["labels"][0]["updated_at"], "2025-11-25T09:58:12Z");
+        assert!(json["labels"][0].get("from").is_none());
+        assert_eq!(json["pairs"], serde_json::json!([]));
+    }
+
+    fn arb_label() -> impl Strategy<Value = Label> {
+        (
+            any::<bool>(),
+            0u8..3,
+            0.0f64..=1.0,
+            prop::option::of(0i64..4_000_000_000_000),
+            prop::collection::vec("[a-z0-9-]{1,8}", 0..3),
+        )
+            .prop_map(|(good, p, confidence, t, from)| Label {
+                verdict: if good { Verdict::Good } else { Verdict::Bad },
+                provenance: [Provenance::Human, Provenance::Propagated, Provenance::Classifier][p as usize],
+                confidence,
+                updated_at: t.map(|t| t / 1000 * 1000),
+                from,
+            })
+    }
+
+    proptest! {
+        /// export → import → export gives the same file, byte for byte, and the same store.
+        #[test]
+        fn export_import_export_is_identical(
+            labels in prop::collection::vec(prop::option::of(arb_label()), 1..30),
+            pairs in prop::collection::vec((0usize..30, 0usize..30, any::<bool>()), 0..5),
+            now in 0i64..4_000_000_000_000,
+        ) {
+            let ds = dataset(labels.len());
+            let mut store = LabelStore::new();
+            let mut file_labels = Vec::new();
+            for (i, l) in labels.iter().enumerate() {
+                if let Some(l) = l { file_labels.push((format!("r{i}"), l.clone())); }
+            }
+            let file_pairs: Vec<Pair> = pairs.iter()
+                .filter(|(a, b, _)| a != b && *a < labels.len() && *b < labels.len())
+                .map(|(a, b, h)| Pair {
+                    question_id: "q".into(), better: format!("r{a}"), worse: format!("r{b}"),
+                    provenance: if *h { Provenance::Human } else { Provenance::Classifier },
+                    updated_at: None,
+                })
+                .collect();
+            store.merge("seed", &file_labels, &file_pairs, |_| true);
+            let first = LabelFile::from_store(&ds, &store, now).to_json();
+            let parsed = LabelFile::parse("x.json", &first).unwrap();
+            let mut restored = LabelStore::new();
+            let report = restored.merge("resume", &parsed.labels, &parsed.pairs, |id| ds.position(id).is_some());
+            prop_assert!(report.unknown_ids.is_empty());
+            let second = LabelFile::from_store(&ds, &restored, now).to_json();
+            prop_assert_eq!(&first, &second);
+            for r in ds.records() {
+                prop_assert_eq!(store.get(&r.id), restored.get(&r.id));
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! cotlabel labels chain-of-thought (CoT) training data by reasoning pattern, entirely in
+//! the browser.
+//!
+//! The crate has two halves:
+//!
+//! - [`core`]: records, import and validation, the label store, the label file. Plain Rust
+//!   with no web APIs, so every algorithm is tested natively with `cargo test`.
+//! - `ui` (wasm32 only): the leptos page, a thin layer over the core, plus the browser
+//!   glue (files, downloads, IndexedDB).
+#![deny(missing_docs)]
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+pub mod ui;
