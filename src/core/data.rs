@@ -102,18 +102,44 @@ pub struct Dataset {
 impl Dataset {
     /// Builds a data set. The caller guarantees unique ids and, when given, one embedding
     /// row per record (the importer checks both and reports where they fail).
-    pub fn new(name: impl Into<String>, records: Vec<Record>, embeddings: Option<Embeddings>) -> Self {
-        debug_assert!(embeddings.as_ref().is_none_or(|e| e.rows() == records.len()));
-        let index: HashMap<String, usize> =
-            records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+    pub fn new(
+        name: impl Into<String>,
+        records: Vec<Record>,
+        embeddings: Option<Embeddings>,
+    ) -> Self {
+        debug_assert!(embeddings
+            .as_ref()
+            .is_none_or(|e| e.rows() == records.len()));
+        let index: HashMap<String, usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         debug_assert_eq!(index.len(), records.len(), "ids must be unique");
         let fingerprint = fingerprint(&records);
-        Self { name: name.into(), records, embeddings, index, fingerprint }
+        Self {
+            name: name.into(),
+            records,
+            embeddings,
+            index,
+            fingerprint,
+        }
     }
 
     /// The same records with other embeddings (or none).
     pub fn with_embeddings(&self, embeddings: Option<Embeddings>) -> Self {
-        Self { embeddings, ..self.clone() }
+        Self {
+            embeddings,
+            ..self.clone()
+        }
+    }
+
+    /// The same data set under another display name.
+    pub fn renamed(self, name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..self
+        }
     }
 
     /// Display name (the records file's name).
@@ -163,6 +189,15 @@ impl Dataset {
     }
 }
 
+/// `text` on one line (whitespace runs become one space), cut to `max` characters with `…`.
+pub fn snippet(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
 fn fingerprint(records: &[Record]) -> String {
     let mut h = Sha256::new();
     for r in records {
@@ -171,7 +206,10 @@ fn fingerprint(records: &[Record]) -> String {
             h.update(part.as_bytes());
         }
     }
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -202,7 +240,11 @@ pub(crate) mod tests {
     #[test]
     fn fingerprint_depends_on_records_not_embeddings() {
         let a = Dataset::new("a", vec![record("1", "q", "c")], None);
-        let b = Dataset::new("b", vec![record("1", "q", "c")], Embeddings::new(1, 1, vec![0.5]));
+        let b = Dataset::new(
+            "b",
+            vec![record("1", "q", "c")],
+            Embeddings::new(1, 1, vec![0.5]),
+        );
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint().len(), 32);
         let c = Dataset::new("a", vec![record("1", "q", "c2")], None);
@@ -211,6 +253,14 @@ pub(crate) mod tests {
         let d = Dataset::new("d", vec![record("1", "ab", "c")], None);
         let e = Dataset::new("e", vec![record("1", "a", "bc")], None);
         assert_ne!(d.fingerprint(), e.fingerprint());
+    }
+
+    #[test]
+    fn snippet_flattens_and_cuts_on_char_boundaries() {
+        assert_eq!(snippet("a\n  b", 10), "a b");
+        assert_eq!(snippet("abc", 3), "abc");
+        assert_eq!(snippet("abcd", 3), "abc…");
+        assert_eq!(snippet(&"é".repeat(300), 180).chars().count(), 181);
     }
 
     #[test]

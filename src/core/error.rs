@@ -208,7 +208,10 @@ mod tests {
             format: "JSONL".into(),
             message: "expected value".into(),
         };
-        assert_eq!(e.to_string(), "a.jsonl line 3: malformed JSONL: expected value");
+        assert_eq!(
+            e.to_string(),
+            "a.jsonl line 3: malformed JSONL: expected value"
+        );
         assert_eq!(e.kind(), "malformed");
         let e = ImportError::DuplicateId {
             file: "r.csv".into(),
@@ -216,6 +219,9 @@ mod tests {
             first_line: 2,
             second_line: 9,
         };
-        assert_eq!(e.to_string(), "r.csv: duplicate id `x` on line 2 and line 9");
+        assert_eq!(
+            e.to_string(),
+            "r.csv: duplicate id `x` on line 2 and line 9"
+        );
     }
 }

@@ -37,14 +37,21 @@ pub struct InputFile {
 impl InputFile {
     /// A file from a name and bytes.
     pub fn new(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
-        Self { name: name.into(), bytes: bytes.into() }
+        Self {
+            name: name.into(),
+            bytes: bytes.into(),
+        }
     }
 }
 
 /// Refuses a file before it is read when it is too large to hold.
 pub fn check_size(name: &str, bytes: u64) -> Result<(), ImportError> {
     if bytes > MAX_FILE_BYTES {
-        Err(ImportError::TooLarge { file: name.to_string(), bytes, limit: MAX_FILE_BYTES })
+        Err(ImportError::TooLarge {
+            file: name.to_string(),
+            bytes,
+            limit: MAX_FILE_BYTES,
+        })
     } else {
         Ok(())
     }
@@ -82,19 +89,28 @@ pub struct ImportPlan {
 pub fn parse_file(file: &InputFile) -> Result<Parsed, Vec<ImportError>> {
     let name = file.name.as_str();
     check_size(name, file.bytes.len() as u64).map_err(|e| vec![e])?;
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     if ext == "npy" {
-        return parse_npy(name, &file.bytes).map(Parsed::Embeddings).map_err(|e| vec![e]);
+        return parse_npy(name, &file.bytes)
+            .map(Parsed::Embeddings)
+            .map_err(|e| vec![e]);
     }
     let text = decode_text(name, &file.bytes).map_err(|e| vec![e])?;
     if text.trim().is_empty() {
-        return Err(vec![ImportError::Empty { file: name.to_string() }]);
+        return Err(vec![ImportError::Empty {
+            file: name.to_string(),
+        }]);
     }
     match ext.as_str() {
         "jsonl" | "ndjson" => parse_jsonl(name, text),
         "csv" => parse_csv(name, text),
         "json" => parse_json(name, text),
-        _ => Err(vec![ImportError::UnknownFormat { file: name.to_string() }]),
+        _ => Err(vec![ImportError::UnknownFormat {
+            file: name.to_string(),
+        }]),
     }
 }
 
@@ -105,7 +121,9 @@ pub fn plan_import(
     current: Option<&Dataset>,
 ) -> Result<ImportPlan, Vec<ImportError>> {
     if files.is_empty() {
-        return Err(vec![ImportError::Combination { message: "no files were given".into() }]);
+        return Err(vec![ImportError::Combination {
+            message: "no files were given".into(),
+        }]);
     }
     let mut errors = Vec::new();
     let mut records: Vec<(String, Vec<Record>, Option<Embeddings>)> = Vec::new();
@@ -113,7 +131,10 @@ pub fn plan_import(
     let mut label_files = Vec::new();
     for f in files {
         match parse_file(f) {
-            Ok(Parsed::Records { records: r, embeddings }) => records.push((f.name.clone(), r, embeddings)),
+            Ok(Parsed::Records {
+                records: r,
+                embeddings,
+            }) => records.push((f.name.clone(), r, embeddings)),
             Ok(Parsed::Embeddings(e)) => matrices.push((f.name.clone(), e)),
             Ok(Parsed::Labels(l)) => label_files.push((f.name.clone(), l)),
             Err(mut e) => errors.append(&mut e),
@@ -133,7 +154,10 @@ pub fn plan_import(
     }
     if matrices.len() > 1 {
         let names: Vec<_> = matrices.iter().map(|m| m.0.as_str()).collect();
-        return combination(format!("{} are all embeddings; drop one embeddings file", names.join(" and ")));
+        return combination(format!(
+            "{} are all embeddings; drop one embeddings file",
+            names.join(" and ")
+        ));
     }
     let mut sources = Vec::new();
     let matrix = matrices.pop();
@@ -196,10 +220,19 @@ pub fn plan_import(
             }
         }
     }
-    Ok(ImportPlan { dataset, label_files, sources })
+    Ok(ImportPlan {
+        dataset,
+        label_files,
+        sources,
+    })
 }
 
-fn check_rows(file: &str, e: &Embeddings, records: usize, records_file: &str) -> Result<(), Vec<ImportError>> {
+fn check_rows(
+    file: &str,
+    e: &Embeddings,
+    records: usize,
+    records_file: &str,
+) -> Result<(), Vec<ImportError>> {
     if e.rows() == records {
         Ok(())
     } else {
@@ -234,14 +267,21 @@ fn json_message(e: &serde_json::Error) -> String {
     }
 }
 
-fn json_error(file: &str, format: &str, line_offset: usize, e: &serde_json::Error, text: &str) -> ImportError {
+fn json_error(
+    file: &str,
+    format: &str,
+    line_offset: usize,
+    e: &serde_json::Error,
+    text: &str,
+) -> ImportError {
     let mut message = json_message(e);
     // Python's json.dump writes NaN and Infinity, which JSON does not allow: say so.
     if let Some(l) = text.lines().nth(e.line().saturating_sub(1)) {
         let at = l.get(e.column().saturating_sub(1)..).unwrap_or("");
         let at = at.trim_start_matches(['-', '+']);
         if at.starts_with("NaN") || at.starts_with("Infinity") || at.starts_with("inf") {
-            message = "NaN and Infinity are not JSON numbers (replace them with finite values)".into();
+            message =
+                "NaN and Infinity are not JSON numbers (replace them with finite values)".into();
         }
     }
     ImportError::Malformed {
@@ -261,11 +301,18 @@ struct LineCounter<'a> {
 
 impl<'a> LineCounter<'a> {
     fn new(text: &'a str) -> Self {
-        Self { text, pos: 0, line: 1 }
+        Self {
+            text,
+            pos: 0,
+            line: 1,
+        }
     }
     /// 1-based line of byte `offset` (offsets must not decrease between calls).
     fn line_of(&mut self, offset: usize) -> usize {
-        self.line += self.text.as_bytes()[self.pos..offset].iter().filter(|&&b| b == b'\n').count();
+        self.line += self.text.as_bytes()[self.pos..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         self.pos = offset;
         self.line
     }
@@ -280,18 +327,26 @@ fn parse_json(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
     match first {
         b'{' => LabelFile::parse(name, text).map(Parsed::Labels),
         b'[' => {
-            let items: Vec<&RawValue> =
-                serde_json::from_str(text).map_err(|e| vec![json_error(name, "JSON", 0, &e, text)])?;
+            let items: Vec<&RawValue> = serde_json::from_str(text)
+                .map_err(|e| vec![json_error(name, "JSON", 0, &e, text)])?;
             let Some(head) = items.first() else {
-                return Err(vec![ImportError::Empty { file: name.to_string() }]);
+                return Err(vec![ImportError::Empty {
+                    file: name.to_string(),
+                }]);
             };
             let mut lines = LineCounter::new(text);
             match head.get().as_bytes()[0] {
-                b'[' => parse_json_matrix(name, &items, text).map(Parsed::Embeddings).map_err(|e| vec![e]),
+                b'[' => parse_json_matrix(name, &items, text)
+                    .map(Parsed::Embeddings)
+                    .map_err(|e| vec![e]),
                 b'{' => {
                     let objects = items.iter().map(|raw| {
                         let line = lines.line_of_slice(raw.get());
-                        (line, serde_json::from_str::<Value>(raw.get()).expect("validated by RawValue"))
+                        (
+                            line,
+                            serde_json::from_str::<Value>(raw.get())
+                                .expect("validated by RawValue"),
+                        )
                     });
                     build_records(name, objects)
                 }
@@ -305,33 +360,50 @@ fn parse_json(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
         }
         _ => Err(vec![ImportError::Malformed {
             file: name.to_string(),
-            line: 1 + text[..text.len() - text.trim_start().len()].matches('\n').count(),
+            line: 1 + text[..text.len() - text.trim_start().len()]
+                .matches('\n')
+                .count(),
             format: "JSON".into(),
             message: "expected `[` (records or embeddings) or `{` (a label file)".into(),
         }]),
     }
 }
 
-fn parse_json_matrix(name: &str, items: &[&RawValue], text: &str) -> Result<Embeddings, ImportError> {
+fn parse_json_matrix(
+    name: &str,
+    items: &[&RawValue],
+    text: &str,
+) -> Result<Embeddings, ImportError> {
     let mut lines = LineCounter::new(text);
     let mut data = Vec::new();
     let mut dim = 0;
     for (i, raw) in items.iter().enumerate() {
         let line = lines.line_of_slice(raw.get());
-        let row: Vec<Value> = serde_json::from_str(raw.get()).map_err(|_| ImportError::Malformed {
-            file: name.to_string(),
-            line,
-            format: "JSON".into(),
-            message: format!("embedding row {} is not an array of numbers", i + 1),
-        })?;
+        let row: Vec<Value> =
+            serde_json::from_str(raw.get()).map_err(|_| ImportError::Malformed {
+                file: name.to_string(),
+                line,
+                format: "JSON".into(),
+                message: format!("embedding row {} is not an array of numbers", i + 1),
+            })?;
         if i == 0 {
             dim = row.len();
             if dim == 0 {
-                return Err(ImportError::Dimension { file: name.into(), row: 1, expected: 1, found: 0 });
+                return Err(ImportError::Dimension {
+                    file: name.into(),
+                    row: 1,
+                    expected: 1,
+                    found: 0,
+                });
             }
             data.reserve(dim * items.len());
         } else if row.len() != dim {
-            return Err(ImportError::Dimension { file: name.into(), row: i + 1, expected: dim, found: row.len() });
+            return Err(ImportError::Dimension {
+                file: name.into(),
+                row: i + 1,
+                expected: dim,
+                found: row.len(),
+            });
         }
         push_row(name, i + 1, line, "JSON", &row, &mut data)?;
     }
@@ -339,7 +411,14 @@ fn parse_json_matrix(name: &str, items: &[&RawValue], text: &str) -> Result<Embe
 }
 
 /// Appends one row of JSON numbers as f32, refusing non-numbers and non-finite values.
-fn push_row(file: &str, row: usize, line: usize, format: &str, values: &[Value], out: &mut Vec<f32>) -> Result<(), ImportError> {
+fn push_row(
+    file: &str,
+    row: usize,
+    line: usize,
+    format: &str,
+    values: &[Value],
+    out: &mut Vec<f32>,
+) -> Result<(), ImportError> {
     for (c, v) in values.iter().enumerate() {
         let Some(x) = v.as_f64() else {
             return Err(ImportError::Malformed {
@@ -359,7 +438,12 @@ fn finite_f32(file: &str, row: usize, col: usize, x: f64) -> Result<f32, ImportE
     if y.is_finite() {
         Ok(y)
     } else {
-        Err(ImportError::NonFinite { file: file.into(), row, col, value: format!("{x:?}") })
+        Err(ImportError::NonFinite {
+            file: file.into(),
+            row,
+            col,
+            value: format!("{x:?}"),
+        })
     }
 }
 
@@ -387,17 +471,26 @@ fn parse_jsonl(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
 }
 
 fn parse_csv(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let csv_error = |e: csv::Error| {
         let line = e.position().map(|p| p.line() as usize).unwrap_or(1);
         let message = match e.kind() {
-            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => {
                 format!("{len} fields where the header has {expected_len}")
             }
             csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".into(),
             _ => e.to_string(),
         };
-        ImportError::Malformed { file: name.to_string(), line, format: "CSV".into(), message }
+        ImportError::Malformed {
+            file: name.to_string(),
+            line,
+            format: "CSV".into(),
+            message,
+        }
     };
     let headers = reader.headers().map_err(|e| vec![csv_error(e)])?.clone();
     let mut objects = Vec::new();
@@ -424,14 +517,19 @@ fn parse_csv(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
         return Err(errors);
     }
     if objects.is_empty() {
-        return Err(vec![ImportError::Empty { file: name.to_string() }]);
+        return Err(vec![ImportError::Empty {
+            file: name.to_string(),
+        }]);
     }
     build_records(name, objects.into_iter())
 }
 
 /// Turns (line, JSON value) pairs into records: fields, aliases, types, generated ids,
 /// duplicate ids and inline embeddings, collecting up to [`MAX_ERRORS`] errors.
-fn build_records(name: &str, objects: impl Iterator<Item = (usize, Value)>) -> Result<Parsed, Vec<ImportError>> {
+fn build_records(
+    name: &str,
+    objects: impl Iterator<Item = (usize, Value)>,
+) -> Result<Parsed, Vec<ImportError>> {
     let mut records = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -460,7 +558,12 @@ fn build_records(name: &str, objects: impl Iterator<Item = (usize, Value)>) -> R
         };
         if let Some(first) = seen.insert(record.id.clone(), line) {
             seen.insert(record.id.clone(), first);
-            errors.push(ImportError::DuplicateId { file: name.into(), id: record.id, first_line: first, second_line: line });
+            errors.push(ImportError::DuplicateId {
+                file: name.into(),
+                id: record.id,
+                first_line: first,
+                second_line: line,
+            });
             continue;
         }
         match (&first_embedding, embedding) {
@@ -506,13 +609,21 @@ fn build_records(name: &str, objects: impl Iterator<Item = (usize, Value)>) -> R
     let embeddings = match first_embedding {
         Some((_, true, dim)) => {
             if dim == 0 {
-                return Err(vec![ImportError::Dimension { file: name.into(), row: 1, expected: 1, found: 0 }]);
+                return Err(vec![ImportError::Dimension {
+                    file: name.into(),
+                    row: 1,
+                    expected: 1,
+                    found: 0,
+                }]);
             }
             Embeddings::new(records.len(), dim, inline)
         }
         _ => None,
     };
-    Ok(Parsed::Records { records, embeddings })
+    Ok(Parsed::Records {
+        records,
+        embeddings,
+    })
 }
 
 fn text_field(v: &Value) -> Option<Option<String>> {
@@ -538,7 +649,11 @@ fn record_from_object(
         field: field.into(),
         problem: problem.into(),
     };
-    let missing = |field: &str| ImportError::MissingField { file: file.into(), line, field: field.into() };
+    let missing = |field: &str| ImportError::MissingField {
+        file: file.into(),
+        line,
+        field: field.into(),
+    };
     // An empty CSV cell (or JSON null) of an optional field means "absent".
     let mut optional = |obj: &mut Map<String, Value>, field: &str| -> Option<String> {
         match obj.shift_remove(field).as_ref().map(text_field) {
@@ -564,7 +679,9 @@ fn record_from_object(
             String::new()
         }
     };
-    let cot_key = COT_ALIASES.iter().find(|k| obj.get(**k).is_some_and(|v| !v.is_null()));
+    let cot_key = COT_ALIASES
+        .iter()
+        .find(|k| obj.get(**k).is_some_and(|v| !v.is_null()));
     let cot = match cot_key {
         None => {
             errors.push(missing("cot"));
@@ -588,12 +705,18 @@ fn record_from_object(
             "true" | "1" | "yes" | "y" | "t" => Some(true),
             "false" | "0" | "no" | "n" | "f" => Some(false),
             _ => {
-                errors.push(bad("is_correct", &format!("must be true or false, not `{s}`")));
+                errors.push(bad(
+                    "is_correct",
+                    &format!("must be true or false, not `{s}`"),
+                ));
                 None
             }
         },
         Some(v) => {
-            errors.push(bad("is_correct", &format!("must be true or false, not {v}")));
+            errors.push(bad(
+                "is_correct",
+                &format!("must be true or false, not {v}"),
+            ));
             None
         }
     };
@@ -627,15 +750,28 @@ fn record_from_object(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let record = Record { id, question, cot, answer, question_id, is_correct, meta: obj };
+    let record = Record {
+        id,
+        question,
+        cot,
+        answer,
+        question_id,
+        is_correct,
+        meta: obj,
+    };
     Ok((record, embedding))
 }
 
 /// Reads a 2-D float32/float64 `.npy` matrix in C order.
 pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Embeddings, ImportError> {
-    let err = |message: String| ImportError::Npy { file: name.to_string(), message };
+    let err = |message: String| ImportError::Npy {
+        file: name.to_string(),
+        message,
+    };
     if bytes.is_empty() {
-        return Err(ImportError::Empty { file: name.to_string() });
+        return Err(ImportError::Empty {
+            file: name.to_string(),
+        });
     }
     let npy = npyz::NpyFile::new(bytes).map_err(|e| err(format!("not a valid .npy file ({e})")))?;
     let shape = npy.shape().to_vec();
@@ -653,29 +789,54 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Embeddings, ImportError> {
     }
     let (rows, dim) = (shape[0] as usize, shape[1] as usize);
     if rows == 0 {
-        return Err(ImportError::Empty { file: name.to_string() });
+        return Err(ImportError::Empty {
+            file: name.to_string(),
+        });
     }
     if dim == 0 {
-        return Err(ImportError::Dimension { file: name.into(), row: 1, expected: 1, found: 0 });
+        return Err(ImportError::Dimension {
+            file: name.into(),
+            row: 1,
+            expected: 1,
+            found: 0,
+        });
     }
     let descr = match npy.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),
-        other => return Err(err(format!("unsupported dtype {other:?}; expected float32 or float64"))),
+        other => {
+            return Err(err(format!(
+                "unsupported dtype {other:?}; expected float32 or float64"
+            )))
+        }
     };
     let width = match &descr[1..] {
         "f4" => 4,
         "f8" => 8,
-        _ => return Err(err(format!("dtype {descr} is not supported; expected float32 (<f4) or float64 (<f8)"))),
+        _ => {
+            return Err(err(format!(
+                "dtype {descr} is not supported; expected float32 (<f4) or float64 (<f8)"
+            )))
+        }
     };
-    let needed = (rows as u64).saturating_mul(dim as u64).saturating_mul(width);
+    let needed = (rows as u64)
+        .saturating_mul(dim as u64)
+        .saturating_mul(width);
     if needed > MAX_FILE_BYTES {
-        return Err(ImportError::TooLarge { file: name.to_string(), bytes: needed, limit: MAX_FILE_BYTES });
+        return Err(ImportError::TooLarge {
+            file: name.to_string(),
+            bytes: needed,
+            limit: MAX_FILE_BYTES,
+        });
     }
     let truncated = |e: std::io::Error| {
         err(format!("the data is shorter than its header's shape {rows} × {dim} says ({e}); is the file truncated?"))
     };
     let values: Vec<f64> = if width == 4 {
-        npy.into_vec::<f32>().map_err(truncated)?.into_iter().map(f64::from).collect()
+        npy.into_vec::<f32>()
+            .map_err(truncated)?
+            .into_iter()
+            .map(f64::from)
+            .collect()
     } else {
         npy.into_vec::<f64>().map_err(truncated)?
     };
@@ -696,7 +857,8 @@ pub fn write_npy(e: &Embeddings) -> Vec<u8> {
         .writer(&mut out)
         .begin_nd()
         .expect("writing to memory");
-    w.extend(e.as_slice().iter().copied()).expect("writing to memory");
+    w.extend(e.as_slice().iter().copied())
+        .expect("writing to memory");
     w.finish().expect("writing to memory");
     out
 }

@@ -86,7 +86,9 @@ pub fn format_time(t: Millis) -> String {
 
 /// Parses an RFC 3339 time (any offset) to milliseconds since the epoch.
 pub fn parse_time(s: &str) -> Option<Millis> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
 }
 
 impl LabelFile {
@@ -147,7 +149,12 @@ impl LabelFile {
 
     /// Reads and validates a label file; errors name the file and the entry.
     pub fn parse(file: &str, text: &str) -> Result<Self, Vec<ImportError>> {
-        let fail = |message: String| vec![ImportError::LabelFile { file: file.to_string(), message }];
+        let fail = |message: String| {
+            vec![ImportError::LabelFile {
+                file: file.to_string(),
+                message,
+            }]
+        };
         // Check the header first so that a non-label JSON object gets a clear message.
         let head: serde_json::Value = serde_json::from_str(text).map_err(|e| {
             vec![ImportError::Malformed {
@@ -174,7 +181,11 @@ impl LabelFile {
                     "version {v} was written by a newer cotlabel; this one reads version {VERSION}"
                 )))
             }
-            _ => return Err(fail(format!("missing or unknown `version` (expected {VERSION})"))),
+            _ => {
+                return Err(fail(format!(
+                    "missing or unknown `version` (expected {VERSION})"
+                )))
+            }
         }
         let wire: WireFile = serde_json::from_str(text).map_err(|e| {
             vec![ImportError::Malformed {
@@ -185,17 +196,20 @@ impl LabelFile {
             }]
         })?;
         let mut errors = Vec::new();
-        let time = |what: &str, s: &Option<String>, errors: &mut Vec<ImportError>| -> Option<Millis> {
-            let s = s.as_ref()?;
-            let t = parse_time(s);
-            if t.is_none() {
-                errors.push(ImportError::LabelFile {
-                    file: file.to_string(),
-                    message: format!("{what}: `{s}` is not an RFC 3339 time such as 2026-11-25T09:58:12Z"),
-                });
-            }
-            t
-        };
+        let time =
+            |what: &str, s: &Option<String>, errors: &mut Vec<ImportError>| -> Option<Millis> {
+                let s = s.as_ref()?;
+                let t = parse_time(s);
+                if t.is_none() {
+                    errors.push(ImportError::LabelFile {
+                        file: file.to_string(),
+                        message: format!(
+                            "{what}: `{s}` is not an RFC 3339 time such as 2026-11-25T09:58:12Z"
+                        ),
+                    });
+                }
+                t
+            };
         let exported_at = time("exported_at", &wire.exported_at, &mut errors);
         let mut seen = HashSet::new();
         let mut labels = Vec::with_capacity(wire.labels.len());
@@ -230,7 +244,10 @@ impl LabelFile {
             if w.better == w.worse {
                 errors.push(ImportError::LabelFile {
                     file: file.to_string(),
-                    message: format!("pairs[{i}]: `better` and `worse` are the same record `{}`", w.better),
+                    message: format!(
+                        "pairs[{i}]: `better` and `worse` are the same record `{}`",
+                        w.better
+                    ),
                 });
             }
             let updated_at = time(&format!("pairs[{i}]"), &w.updated_at, &mut errors);
@@ -246,7 +263,12 @@ impl LabelFile {
             errors.truncate(super::import::MAX_ERRORS);
             return Err(errors);
         }
-        Ok(Self { exported_at, dataset: wire.dataset, labels, pairs })
+        Ok(Self {
+            exported_at,
+            dataset: wire.dataset,
+            labels,
+            pairs,
+        })
     }
 }
 
@@ -259,7 +281,13 @@ mod tests {
     const T0: Millis = 1_764_064_692_000;
 
     fn dataset(n: usize) -> Dataset {
-        Dataset::new("d.jsonl", (0..n).map(|i| record(&format!("r{i}"), "q", &format!("c{i}"))).collect(), None)
+        Dataset::new(
+            "d.jsonl",
+            (0..n)
+                .map(|i| record(&format!("r{i}"), "q", &format!("c{i}")))
+                .collect(),
+            None,
+        )
     }
 
     #[test]
@@ -287,7 +315,10 @@ mod tests {
         }"#;
         let f = LabelFile::parse("l.json", text).unwrap();
         assert_eq!(f.labels.len(), 2);
-        assert_eq!(f.labels[1].1.from, vec!["gsm8k-0007-6b_verification".to_string()]);
+        assert_eq!(
+            f.labels[1].1.from,
+            vec!["gsm8k-0007-6b_verification".to_string()]
+        );
         assert_eq!(f.labels[1].1.confidence, 0.83);
         assert_eq!(f.pairs[0].better, "a");
         assert_eq!(f.dataset.unwrap().records, 300);
@@ -298,7 +329,10 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             (r#"{"format":"other","version":1}"#, "format is `other`"),
             (r#"{"version":1}"#, "is not a label file"),
-            (r#"{"format":"cotlabel.labels","version":2}"#, "newer cotlabel"),
+            (
+                r#"{"format":"cotlabel.labels","version":2}"#,
+                "newer cotlabel",
+            ),
             (
                 r#"{"format":"cotlabel.labels","version":1,"labels":[{"id":"a","label":"good","provenance":"human","confidence":1.5}]}"#,
                 "labels[0] (id `a`): confidence 1.5 is outside [0, 1]",
@@ -328,7 +362,11 @@ mod tests {
         .unwrap_err();
         assert_eq!(err[0].kind(), "malformed");
         assert!(err[0].to_string().contains("line 2"), "{}", err[0]);
-        assert!(err[0].to_string().contains("unknown variant `great`"), "{}", err[0]);
+        assert!(
+            err[0].to_string().contains("unknown variant `great`"),
+            "{}",
+            err[0]
+        );
     }
 
     #[test]
@@ -364,7 +402,11 @@ mod tests {
         )
             .prop_map(|(good, p, confidence, t, from)| Label {
                 verdict: if good { Verdict::Good } else { Verdict::Bad },
-                provenance: [Provenance::Human, Provenance::Propagated, Provenance::Classifier][p as usize],
+                provenance: [
+                    Provenance::Human,
+                    Provenance::Propagated,
+                    Provenance::Classifier,
+                ][p as usize],
                 confidence,
                 updated_at: t.map(|t| t / 1000 * 1000),
                 from,

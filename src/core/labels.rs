@@ -145,15 +145,27 @@ impl MergeReport {
             ));
         }
         if self.kept_human > 0 {
-            parts.push(format!("{} human labels kept over machine labels in the file", self.kept_human));
+            parts.push(format!(
+                "{} human labels kept over machine labels in the file",
+                self.kept_human
+            ));
         }
         if !self.unknown_ids.is_empty() {
-            let shown: Vec<&str> = self.unknown_ids.iter().take(3).map(String::as_str).collect();
+            let shown: Vec<&str> = self
+                .unknown_ids
+                .iter()
+                .take(3)
+                .map(String::as_str)
+                .collect();
             parts.push(format!(
                 "{} labels skipped: no loaded record has their id ({}{})",
                 self.unknown_ids.len(),
                 shown.join(", "),
-                if self.unknown_ids.len() > 3 { ", …" } else { "" }
+                if self.unknown_ids.len() > 3 {
+                    ", …"
+                } else {
+                    ""
+                }
             ));
         }
         if self.pairs_applied > 0 {
@@ -233,7 +245,9 @@ impl LabelStore {
         if prev.is_some_and(|l| l.is_human() && l.verdict == verdict) {
             return false;
         }
-        let prev = self.labels.insert(id.to_string(), Label::human(verdict, now));
+        let prev = self
+            .labels
+            .insert(id.to_string(), Label::human(verdict, now));
         self.push_undo(UndoStep {
             what: format!("{} label on {id}", verdict.as_str()),
             labels: vec![(id.to_string(), prev)],
@@ -248,7 +262,11 @@ impl LabelStore {
         let Some(prev) = self.labels.remove(id) else {
             return false;
         };
-        self.push_undo(UndoStep { what: format!("clearing {id}"), labels: vec![(id.to_string(), Some(prev))], pairs: None });
+        self.push_undo(UndoStep {
+            what: format!("clearing {id}"),
+            labels: vec![(id.to_string(), Some(prev))],
+            pairs: None,
+        });
         true
     }
 
@@ -263,12 +281,20 @@ impl LabelStore {
             updated_at: Some(now.div_euclid(1000) * 1000),
         };
         self.upsert_pair(pair);
-        self.push_undo(UndoStep { what: format!("{better} over {worse}"), labels: vec![], pairs: Some(before) });
+        self.push_undo(UndoStep {
+            what: format!("{better} over {worse}"),
+            labels: vec![],
+            pairs: Some(before),
+        });
     }
 
     fn upsert_pair(&mut self, pair: Pair) -> bool {
         match self.pairs.iter_mut().find(|p| p.key() == pair.key()) {
-            Some(p) if p.provenance == Provenance::Human && pair.provenance != Provenance::Human => false,
+            Some(p)
+                if p.provenance == Provenance::Human && pair.provenance != Provenance::Human =>
+            {
+                false
+            }
             Some(p) if *p == pair => false,
             Some(p) => {
                 *p = pair;
@@ -288,7 +314,10 @@ impl LabelStore {
         if self.labels.get(id).is_some_and(Label::is_human) {
             return false;
         }
-        let label = Label { confidence: label.confidence.clamp(0.0, 1.0), ..label };
+        let label = Label {
+            confidence: label.confidence.clamp(0.0, 1.0),
+            ..label
+        };
         self.labels.insert(id.to_string(), label);
         true
     }
@@ -369,7 +398,11 @@ impl LabelStore {
         }
         if !changed.is_empty() || report.pairs_applied > 0 {
             let pairs = (report.pairs_applied > 0).then_some(before);
-            self.push_undo(UndoStep { what: what.to_string(), labels: changed, pairs });
+            self.push_undo(UndoStep {
+                what: what.to_string(),
+                labels: changed,
+                pairs,
+            });
         }
         report
     }
@@ -403,7 +436,13 @@ mod tests {
     const T0: Millis = 1_764_064_692_000; // 2025-11-25T09:58:12Z
 
     fn machine(verdict: Verdict, confidence: f64) -> Label {
-        Label { verdict, provenance: Provenance::Propagated, confidence, updated_at: None, from: vec!["a".into()] }
+        Label {
+            verdict,
+            provenance: Provenance::Propagated,
+            confidence,
+            updated_at: None,
+            from: vec!["a".into()],
+        }
     }
 
     #[test]
@@ -513,7 +552,10 @@ mod tests {
             updated_at: None,
         };
         let r = s.merge("x", &[], &[machine_pair], |_| true);
-        assert_eq!(r.pairs_applied, 0, "a classifier pair never replaces a human one");
+        assert_eq!(
+            r.pairs_applied, 0,
+            "a classifier pair never replaces a human one"
+        );
     }
 
     proptest! {

@@ -30,7 +30,10 @@ pub struct ImportReport {
 impl Session {
     /// A session with no labels.
     pub fn new(dataset: Dataset) -> Self {
-        Self { dataset, labels: LabelStore::new() }
+        Self {
+            dataset,
+            labels: LabelStore::new(),
+        }
     }
 
     /// The label file of this session.
@@ -58,9 +61,12 @@ impl Session {
         }
         for (name, file) in &plan.label_files {
             let ds = &self.dataset;
-            let r = self.labels.merge(&format!("import of {name}"), &file.labels, &file.pairs, |id| {
-                ds.position(id).is_some()
-            });
+            let r = self.labels.merge(
+                &format!("import of {name}"),
+                &file.labels,
+                &file.pairs,
+                |id| ds.position(id).is_some(),
+            );
             report.merged.push((name.clone(), r));
         }
         report
@@ -74,7 +80,9 @@ impl Session {
 
     fn restore(&mut self, stored: &LabelFile, dataset: &Dataset) -> MergeReport {
         let mut labels = LabelStore::new();
-        let r = labels.merge("restore", &stored.labels, &stored.pairs, |id| dataset.position(id).is_some());
+        let r = labels.merge("restore", &stored.labels, &stored.pairs, |id| {
+            dataset.position(id).is_some()
+        });
         labels.forget_history();
         self.labels = labels;
         r
@@ -90,15 +98,25 @@ impl ImportReport {
                 .embeddings()
                 .map(|e| format!(" with {}-dimensional embeddings", e.dim()))
                 .unwrap_or_else(|| " (no embeddings)".into());
-            parts.push(format!("Loaded {} records from {}{emb}", dataset.len(), dataset.name()));
+            parts.push(format!(
+                "Loaded {} records from {}{emb}",
+                dataset.len(),
+                dataset.name()
+            ));
         }
         if self.new_embeddings {
             let dim = dataset.embeddings().map_or(0, |e| e.dim());
-            parts.push(format!("Attached {dim}-dimensional embeddings to {}", dataset.name()));
+            parts.push(format!(
+                "Attached {dim}-dimensional embeddings to {}",
+                dataset.name()
+            ));
         }
         if let Some(r) = &self.restored {
             if r.applied > 0 {
-                parts.push(format!("restored {} labels saved in this browser", r.applied));
+                parts.push(format!(
+                    "restored {} labels saved in this browser",
+                    r.applied
+                ));
             }
         }
         for (name, r) in &self.merged {
@@ -118,8 +136,10 @@ mod tests {
     const T0: Millis = 1_764_064_692_000;
 
     fn jsonl(ids: &[&str]) -> InputFile {
-        let lines: Vec<String> =
-            ids.iter().map(|id| format!(r#"{{"id":"{id}","question":"q","cot":"c {id}"}}"#)).collect();
+        let lines: Vec<String> = ids
+            .iter()
+            .map(|id| format!(r#"{{"id":"{id}","question":"q","cot":"c {id}"}}"#))
+            .collect();
         InputFile::new("r.jsonl", lines.join("\n"))
     }
 
@@ -137,7 +157,9 @@ mod tests {
         assert_eq!(s.labels.get("a").unwrap().verdict, Verdict::Bad);
         assert!(s.labels.get("x").is_none());
         assert!(!s.labels.can_undo(), "a restore is not an undoable action");
-        assert!(r.summary(&s.dataset).contains("Loaded 2 records from r.jsonl"));
+        assert!(r
+            .summary(&s.dataset)
+            .contains("Loaded 2 records from r.jsonl"));
         assert!(r.summary(&s.dataset).contains("restored 1 labels"));
     }
 

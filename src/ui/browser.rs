@@ -1,0 +1,124 @@
+//! Browser glue: reading dropped files, fetching the demo, downloads, the clock.
+//! The only module besides `persist` that touches web-sys directly.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::core::import::{check_size, InputFile};
+use crate::core::ImportError;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// `2026-11-25` in UTC, for file names.
+pub fn today() -> String {
+    crate::core::labelfile::format_time(now_ms())[..10].to_string()
+}
+
+fn js_error(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            e.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// Reads the files the user picked or dropped. A file too large to hold is refused before
+/// it is read, with an error naming it.
+pub async fn read_files(files: Vec<web_sys::File>) -> Result<Vec<InputFile>, Vec<ImportError>> {
+    let mut errors = Vec::new();
+    for f in &files {
+        if let Err(e) = check_size(&f.name(), f.size() as u64) {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        match JsFuture::from(f.array_buffer()).await {
+            Ok(buf) => out.push(InputFile::new(
+                f.name(),
+                js_sys::Uint8Array::new(&buf).to_vec(),
+            )),
+            Err(e) => errors.push(ImportError::Combination {
+                message: format!(
+                    "{}: the browser could not read the file ({})",
+                    f.name(),
+                    js_error(e)
+                ),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The files of a `FileList` (input or drop).
+pub fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+    let Some(list) = list else { return Vec::new() };
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+/// Fetches a file shipped with the page (relative URL).
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let resp = gloo::net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !resp.ok() {
+        return Err(format!("{url}: HTTP {}", resp.status()));
+    }
+    resp.binary().await.map_err(|e| format!("{url}: {e}"))
+}
+
+/// Offers `text` as a file download.
+pub fn download(filename: &str, text: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(js_error)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(js_error)?
+        .dyn_into()
+        .map_err(|_| "not an anchor")?;
+    a.set_href(&url);
+    a.set_download(filename);
+    a.click();
+    // Revoke later: the download starts asynchronously.
+    gloo::timers::callback::Timeout::new(10_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
+    Ok(())
+}
+
+/// Marks a point on the page's performance timeline (read by the end-to-end test).
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
+/// Whether keyboard shortcuts should ignore this event (typing in a field).
+pub fn typing_in_field(ev: &web_sys::KeyboardEvent) -> bool {
+    if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+        return true;
+    }
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+        .unwrap_or(false)
+}

@@ -1,0 +1,82 @@
+//! The page: a thin leptos layer over [`crate::core`].
+//!
+//! - [`App`]: layout, keyboard (contract §3), drag and drop.
+//! - `toolbar`: import, export, counts, filter, messages.
+//! - `list`: the virtualised record list (renders only the rows in view).
+//! - `detail`: the selected record, readable in full, with the label buttons.
+//! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
+
+mod browser;
+mod detail;
+mod list;
+mod persist;
+mod state;
+mod toolbar;
+
+use leptos::prelude::*;
+
+use crate::core::labels::Verdict;
+use state::AppState;
+
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    state.start();
+    state.autosave();
+
+    // Mark the first paint of the records for the end-to-end timing.
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        let ready = state.session.with(Option::is_some);
+        if ready {
+            browser::mark("cotlabel-first-render");
+        }
+        ready
+    });
+
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if browser::typing_in_field(&ev) {
+            return;
+        }
+        match ev.key().as_str() {
+            "j" | "ArrowDown" => state.move_selection(1),
+            "k" | "ArrowUp" => state.move_selection(-1),
+            "1" => state.label(Verdict::Good),
+            "2" => state.label(Verdict::Bad),
+            "0" => state.clear(),
+            "u" => state.undo(),
+            _ => return,
+        }
+        ev.prevent_default();
+    });
+    on_cleanup(move || keys.remove());
+
+    let dragging = RwSignal::new(false);
+    view! {
+        <div
+            class="app"
+            class:dragging=move || dragging.get()
+            on:dragover=move |ev| {
+                ev.prevent_default();
+                dragging.set(true);
+            }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=move |ev| {
+                ev.prevent_default();
+                dragging.set(false);
+                let files = browser::file_list(ev.data_transfer().and_then(|d| d.files()));
+                state.import(files);
+            }
+        >
+            <toolbar::Toolbar />
+            <main class="panes">
+                <list::RecordList />
+                <detail::Detail />
+            </main>
+        </div>
+    }
+}

@@ -1,0 +1,178 @@
+//! What survives a reload, in IndexedDB (through rexie): the data set in use, the files it
+//! was read from (unless it is the shipped demo) and its labels, keyed by the records'
+//! fingerprint so that labels of every data set the user worked on are kept.
+//!
+//! Keys of the one object store `kv`:
+//! - `current`: JSON `{"fingerprint", "name", "demo"}`
+//! - `files:<fingerprint>`: the records file and embeddings file as `[{name, bytes}]`
+//! - `labels:<fingerprint>`: the label file (contract §2) as text
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::core::import::InputFile;
+
+const DB: &str = "cotlabel";
+const STORE: &str = "kv";
+
+thread_local! {
+    static CONN: RefCell<Option<Rc<Rexie>>> = const { RefCell::new(None) };
+}
+
+/// Which data set was open when the page was last used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Current {
+    /// Fingerprint of its records.
+    pub fingerprint: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it is the shipped demo (then no files are stored).
+    pub demo: bool,
+}
+
+async fn db() -> Result<Rc<Rexie>, String> {
+    if let Some(db) = CONN.with(|c| c.borrow().clone()) {
+        return Ok(db);
+    }
+    let db = Rexie::builder(DB)
+        .version(1)
+        .add_object_store(ObjectStore::new(STORE))
+        .build()
+        .await
+        .map_err(|e| format!("IndexedDB is not available: {e}"))?;
+    let db = Rc::new(db);
+    CONN.with(|c| *c.borrow_mut() = Some(db.clone()));
+    Ok(db)
+}
+
+async fn put(key: &str, value: &JsValue) -> Result<(), String> {
+    let db = db().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(|e| e.to_string())?;
+    let store = tx.store(STORE).map_err(|e| e.to_string())?;
+    store
+        .put(value, Some(&JsValue::from_str(key)))
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.done().await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+async fn get(key: &str) -> Result<Option<JsValue>, String> {
+    let db = db().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadOnly)
+        .map_err(|e| e.to_string())?;
+    let store = tx.store(STORE).map_err(|e| e.to_string())?;
+    let v = store
+        .get(JsValue::from_str(key))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(v.filter(|v| !v.is_undefined() && !v.is_null()))
+}
+
+async fn delete(key: &str) -> Result<(), String> {
+    let db = db().await?;
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(|e| e.to_string())?;
+    let store = tx.store(STORE).map_err(|e| e.to_string())?;
+    store
+        .delete(JsValue::from_str(key))
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.done().await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The data set that was open last.
+pub async fn current() -> Result<Option<Current>, String> {
+    let Some(v) = get("current").await? else {
+        return Ok(None);
+    };
+    let text = v.as_string().ok_or("`current` is not text")?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Records which data set is open.
+pub async fn set_current(c: &Current) -> Result<(), String> {
+    put(
+        "current",
+        &JsValue::from_str(&serde_json::to_string(c).expect("plain data")),
+    )
+    .await
+}
+
+/// Stores the files a data set was read from.
+pub async fn save_files(fingerprint: &str, files: &[InputFile]) -> Result<(), String> {
+    let arr = js_sys::Array::new();
+    for f in files {
+        let obj = js_sys::Object::new();
+        js_sys::Reflect::set(&obj, &"name".into(), &JsValue::from_str(&f.name))
+            .map_err(|e| format!("{e:?}"))?;
+        let bytes = js_sys::Uint8Array::from(f.bytes.as_slice());
+        js_sys::Reflect::set(&obj, &"bytes".into(), &bytes).map_err(|e| format!("{e:?}"))?;
+        arr.push(&obj);
+    }
+    put(&format!("files:{fingerprint}"), &arr).await
+}
+
+/// The files a data set was read from, when stored.
+pub async fn load_files(fingerprint: &str) -> Result<Option<Vec<InputFile>>, String> {
+    let Some(v) = get(&format!("files:{fingerprint}")).await? else {
+        return Ok(None);
+    };
+    let arr: js_sys::Array = v.dyn_into().map_err(|_| "stored files are not a list")?;
+    let mut out = Vec::new();
+    for item in arr.iter() {
+        let name = js_sys::Reflect::get(&item, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string());
+        let bytes = js_sys::Reflect::get(&item, &"bytes".into())
+            .ok()
+            .and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok());
+        match (name, bytes) {
+            (Some(name), Some(bytes)) => out.push(InputFile::new(name, bytes.to_vec())),
+            _ => return Err("a stored file is unreadable".into()),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Deletes the stored files of a data set (its labels stay).
+pub async fn delete_files(fingerprint: &str) -> Result<(), String> {
+    delete(&format!("files:{fingerprint}")).await
+}
+
+/// Stores the label file of a data set.
+pub async fn save_labels(fingerprint: &str, json: &str) -> Result<(), String> {
+    put(&format!("labels:{fingerprint}"), &JsValue::from_str(json)).await
+}
+
+/// The stored label file of a data set.
+pub async fn load_labels(fingerprint: &str) -> Result<Option<String>, String> {
+    Ok(get(&format!("labels:{fingerprint}"))
+        .await?
+        .and_then(|v| v.as_string()))
+}
+
+/// Keeps an unreadable label file aside instead of overwriting it.
+pub async fn quarantine_labels(fingerprint: &str, json: &str, now: i64) -> Result<(), String> {
+    put(
+        &format!("unreadable-labels:{fingerprint}:{now}"),
+        &JsValue::from_str(json),
+    )
+    .await
+}
+
+/// Deletes the labels of a data set (start over).
+pub async fn delete_labels(fingerprint: &str) -> Result<(), String> {
+    delete(&format!("labels:{fingerprint}")).await
+}

@@ -1,0 +1,549 @@
+//! The page's state: signals over one [`Session`], and the actions the views call.
+//! Every change to the data or the labels goes through the core; this file only wires
+//! signals, storage and the browser together.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::core::import::{plan_import, InputFile};
+use crate::core::labelfile::LabelFile;
+use crate::core::labels::{Counts, Verdict};
+use crate::core::{Dataset, ImportError, Session};
+
+use super::browser::{self, now_ms};
+use super::persist::{self, Current};
+
+/// The shipped demo: 300 GSM8K model solutions with MiniLM embeddings.
+pub const DEMO_FILES: [&str; 2] = ["demo/demo_cots.json", "demo/demo_emb.npy"];
+/// Name the demo is shown under.
+pub const DEMO_NAME: &str = "GSM8K demo (demo_cots.json)";
+
+/// Which records the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// Every record.
+    All,
+    /// Records with no label.
+    Unlabelled,
+    /// Labelled good (any provenance).
+    Good,
+    /// Labelled bad (any provenance).
+    Bad,
+    /// Labelled by a person.
+    Human,
+    /// Labelled by propagation or the classifier.
+    Machine,
+}
+
+impl Filter {
+    /// Every filter, in menu order, with its value and text.
+    pub const ALL: [(Filter, &'static str, &'static str); 6] = [
+        (Filter::All, "all", "All records"),
+        (Filter::Unlabelled, "unlabelled", "Unlabelled"),
+        (Filter::Good, "good", "Good"),
+        (Filter::Bad, "bad", "Bad"),
+        (Filter::Human, "human", "Labelled by you"),
+        (Filter::Machine, "machine", "Labelled by the app"),
+    ];
+
+    /// The filter with this menu value.
+    pub fn from_value(v: &str) -> Filter {
+        Self::ALL
+            .iter()
+            .find(|f| f.1 == v)
+            .map_or(Filter::All, |f| f.0)
+    }
+
+    fn keeps(self, s: &Session, i: usize) -> bool {
+        let l = s.labels.get(&s.dataset.records()[i].id);
+        match self {
+            Filter::All => true,
+            Filter::Unlabelled => l.is_none(),
+            Filter::Good => l.is_some_and(|l| l.verdict == Verdict::Good),
+            Filter::Bad => l.is_some_and(|l| l.verdict == Verdict::Bad),
+            Filter::Human => l.is_some_and(|l| l.is_human()),
+            Filter::Machine => l.is_some_and(|l| !l.is_human()),
+        }
+    }
+}
+
+/// State of saving to this browser's storage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SaveState {
+    /// Nothing written yet in this page view.
+    Idle,
+    /// Writes in flight.
+    Saving(u32),
+    /// Everything written.
+    Saved,
+    /// The last write failed.
+    Failed(String),
+}
+
+/// Signals shared by every view (`Copy`: hand it around freely).
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The data set and its labels; `None` while the first load runs.
+    pub session: RwSignal<Option<Session>>,
+    /// Whether the session is the shipped demo.
+    pub is_demo: RwSignal<bool>,
+    /// Index (into the records) of the selected record.
+    pub selected: RwSignal<Option<usize>>,
+    /// The list filter.
+    pub filter: RwSignal<Filter>,
+    /// Records the list shows, as indices in record order.
+    pub visible: Memo<Vec<usize>>,
+    /// Label counts over all records.
+    pub counts: Memo<Counts>,
+    /// Errors of the last import (or of storage), as shown.
+    pub errors: RwSignal<Vec<String>>,
+    /// The last thing that happened, in a sentence.
+    pub notice: RwSignal<Option<String>>,
+    /// Set when the page restored a previous session: what it restored.
+    pub restored: RwSignal<Option<String>>,
+    /// Saving to IndexedDB.
+    pub save: RwSignal<SaveState>,
+    /// Whether labelling a record moves to the next one.
+    pub advance: RwSignal<bool>,
+    /// Something is loading (text says what).
+    pub busy: RwSignal<Option<String>>,
+}
+
+impl AppState {
+    /// Fresh state with no data loaded.
+    pub fn new() -> Self {
+        let session = RwSignal::new(None::<Session>);
+        let filter = RwSignal::new(Filter::All);
+        let visible = Memo::new(move |_| {
+            let f = filter.get();
+            session.with(|s| match s {
+                None => Vec::new(),
+                Some(s) => (0..s.dataset.len()).filter(|&i| f.keeps(s, i)).collect(),
+            })
+        });
+        let counts = Memo::new(move |_| {
+            session.with(|s| {
+                s.as_ref()
+                    .map(|s| s.labels.counts(&s.dataset))
+                    .unwrap_or_default()
+            })
+        });
+        Self {
+            session,
+            is_demo: RwSignal::new(false),
+            selected: RwSignal::new(None),
+            filter,
+            visible,
+            counts,
+            errors: RwSignal::new(Vec::new()),
+            notice: RwSignal::new(None),
+            restored: RwSignal::new(None),
+            save: RwSignal::new(SaveState::Idle),
+            advance: RwSignal::new(false),
+            busy: RwSignal::new(None),
+        }
+    }
+
+    /// Id of the selected record.
+    pub fn selected_id(&self) -> Option<String> {
+        let i = self.selected.get_untracked()?;
+        self.session.with_untracked(|s| {
+            s.as_ref()
+                .and_then(|s| s.dataset.records().get(i))
+                .map(|r| r.id.clone())
+        })
+    }
+
+    /// Moves the selection by `step` within the visible records (from any record, shown
+    /// or not: the next shown one after it).
+    pub fn move_selection(&self, step: isize) {
+        let visible = self.visible.get_untracked();
+        if visible.is_empty() {
+            return;
+        }
+        let next = match self.selected.get_untracked() {
+            None => visible[0],
+            Some(cur) => match visible.binary_search(&cur) {
+                Ok(pos) => {
+                    visible[(pos as isize + step).clamp(0, visible.len() as isize - 1) as usize]
+                }
+                // Not shown (e.g. just labelled under the "unlabelled" filter): the next shown
+                // record in that direction.
+                Err(pos) if step > 0 => visible[pos.min(visible.len() - 1)],
+                Err(pos) => visible[pos.saturating_sub(1)],
+            },
+        };
+        self.selected.set(Some(next));
+    }
+
+    /// A person labels the selected record.
+    pub fn label(&self, verdict: Verdict) {
+        let Some(id) = self.selected_id() else { return };
+        let mut changed = false;
+        self.session.update(|s| {
+            if let Some(s) = s {
+                changed = s.labels.set_human(&id, verdict, now_ms());
+            }
+        });
+        if changed && self.advance.get_untracked() {
+            self.move_selection(1);
+        }
+    }
+
+    /// A person clears the selected record's label.
+    pub fn clear(&self) {
+        let Some(id) = self.selected_id() else { return };
+        self.session.update(|s| {
+            if let Some(s) = s {
+                s.labels.clear(&id);
+            }
+        });
+    }
+
+    /// Undoes the last human action.
+    pub fn undo(&self) {
+        let mut what = None;
+        self.session
+            .update(|s| what = s.as_mut().and_then(|s| s.labels.undo()));
+        self.notice.set(Some(match what {
+            Some(w) => format!("Undid {w}."),
+            None => "Nothing to undo.".into(),
+        }));
+    }
+
+    /// The label file of the session, offered as a download.
+    pub fn export(&self) {
+        let file = self.session.with_untracked(|s| {
+            s.as_ref().map(|s| {
+                (
+                    s.export(now_ms()).to_json(),
+                    s.dataset.name().to_string(),
+                    s.labels.counts(&s.dataset),
+                )
+            })
+        });
+        let Some((json, name, counts)) = file else {
+            return;
+        };
+        let stem: String = name
+            .rsplit_once('.')
+            .map_or(name.as_str(), |(s, _)| s)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let filename = format!("cotlabel-{stem}-{}.json", browser::today());
+        match browser::download(&filename, &json) {
+            Ok(()) => self.notice.set(Some(format!(
+                "Exported {} labels ({} by you) to {filename}.",
+                counts.good + counts.bad,
+                counts.human
+            ))),
+            Err(e) => self.errors.set(vec![format!("Export failed: {e}")]),
+        }
+    }
+
+    /// Imports files the user picked or dropped: all of them, or (on any error) none.
+    pub fn import(self, files: Vec<web_sys::File>) {
+        if files.is_empty() {
+            return;
+        }
+        spawn_local(async move {
+            self.busy.set(Some("Reading files…".into()));
+            let result = match browser::read_files(files).await {
+                Ok(inputs) => self.import_inputs(inputs).await,
+                Err(e) => Err(e),
+            };
+            self.busy.set(None);
+            match result {
+                Ok(summary) => {
+                    self.errors.set(Vec::new());
+                    self.notice.set(Some(summary));
+                }
+                Err(errors) => {
+                    self.errors
+                        .set(errors.iter().map(ImportError::to_string).collect());
+                    self.notice.set(Some(
+                        "Nothing was imported: fix the errors below and drop the files again."
+                            .into(),
+                    ));
+                }
+            }
+        });
+    }
+
+    async fn import_inputs(self, inputs: Vec<InputFile>) -> Result<String, Vec<ImportError>> {
+        let current = self
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.dataset.clone()));
+        let plan = plan_import(&inputs, current.as_ref())?;
+        let was_demo = self.is_demo.get_untracked();
+        let old = current
+            .as_ref()
+            .map(|d| (d.fingerprint().to_string(), d.name().to_string()));
+        let old_had_labels = self.counts.get_untracked().human > 0;
+        let new_fp = plan.dataset.as_ref().map(|d| d.fingerprint().to_string());
+        let stored = match &new_fp {
+            Some(fp) if Some(fp) != old.as_ref().map(|o| &o.0) => self.stored_labels(fp).await,
+            _ => None,
+        };
+        // The files the data came from, kept so that a reload reads them again.
+        let data_files: Vec<InputFile> = inputs
+            .into_iter()
+            .filter(|f| plan.sources.contains(&f.name))
+            .collect();
+        let mut report = None;
+        self.session.update(|s| {
+            let session = s.get_or_insert_with(|| Session::new(Dataset::new("", Vec::new(), None)));
+            report = Some(session.apply(plan, stored.as_ref()));
+        });
+        let report = report.expect("applied");
+        let (mut summary, fp, name) = self.session.with_untracked(|s| {
+            let ds = &s.as_ref().expect("applied").dataset;
+            (
+                report.summary(ds),
+                ds.fingerprint().to_string(),
+                ds.name().to_string(),
+            )
+        });
+        if report.new_records {
+            self.is_demo.set(false);
+            self.restored.set(None);
+            self.selected.set(Some(0));
+            if let Some((_, old_name)) = old.as_ref().filter(|_| old_had_labels) {
+                summary.push_str(&format!(
+                    ". Your labels on {old_name} stay saved in this browser: load it again to get them back"
+                ));
+            }
+        }
+        if report.new_records || (report.new_embeddings && !was_demo) {
+            let mut files = data_files;
+            if !report.new_records {
+                // New embeddings for the same records: keep the stored records file.
+                let stored = persist::load_files(&fp)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                files.extend(stored.into_iter().filter(|f| f.name == name));
+            }
+            let saved = persist::save_files(&fp, &files).await;
+            let saved = saved.and(
+                persist::set_current(&Current {
+                    fingerprint: fp.clone(),
+                    name,
+                    demo: false,
+                })
+                .await,
+            );
+            if let Err(e) = saved {
+                self.errors.set(vec![format!(
+                    "Could not keep the data in this browser: {e}"
+                )]);
+            }
+            // The replaced data set's files are no longer needed; its labels stay.
+            if let Some((old_fp, _)) = old.filter(|o| report.new_records && !was_demo && o.0 != fp)
+            {
+                let _ = persist::delete_files(&old_fp).await;
+            }
+        } else if report.new_embeddings {
+            summary.push_str(" (the demo reopens with its own embeddings after a reload)");
+        }
+        Ok(summary + ".")
+    }
+
+    /// Labels this browser kept for the records with this fingerprint. A stored file that
+    /// no longer parses is moved aside (never overwritten) and reported.
+    async fn stored_labels(&self, fingerprint: &str) -> Option<LabelFile> {
+        let text = match persist::load_labels(fingerprint).await {
+            Ok(t) => t?,
+            Err(e) => {
+                self.errors
+                    .update(|v| v.push(format!("Could not read saved labels: {e}")));
+                return None;
+            }
+        };
+        match LabelFile::parse("saved labels", &text) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                let _ = persist::quarantine_labels(fingerprint, &text, now_ms()).await;
+                self.errors.update(|v| {
+                    v.push(format!(
+                        "The labels saved in this browser could not be read ({}); they were kept aside, not deleted.",
+                        e[0]
+                    ))
+                });
+                None
+            }
+        }
+    }
+
+    /// First load: the data set of the last visit (or the demo) and its saved labels.
+    pub fn start(self) {
+        spawn_local(async move {
+            self.busy.set(Some("Loading…".into()));
+            let current = persist::current().await.unwrap_or_else(|e| {
+                self.errors.update(|v| v.push(e));
+                None
+            });
+            let mut loaded = None;
+            if let Some(cur) = current.as_ref().filter(|c| !c.demo) {
+                match persist::load_files(&cur.fingerprint).await {
+                    Ok(Some(files)) => match plan_import(&files, None) {
+                        Ok(plan) => loaded = plan.dataset.map(|d| (d, false)),
+                        Err(e) => self.errors.update(|v| {
+                            v.push(format!(
+                                "Could not reopen {} from this browser: {}",
+                                cur.name, e[0]
+                            ))
+                        }),
+                    },
+                    Ok(None) => {}
+                    Err(e) => self.errors.update(|v| v.push(e)),
+                }
+            }
+            if loaded.is_none() {
+                match load_demo().await {
+                    Ok(d) => loaded = Some((d, true)),
+                    Err(e) => self
+                        .errors
+                        .update(|v| v.push(format!("Could not load the demo: {e}"))),
+                }
+            }
+            self.busy.set(None);
+            let Some((dataset, demo)) = loaded else {
+                return;
+            };
+            let mut session = Session::new(dataset);
+            if let Some(stored) = self.stored_labels(session.dataset.fingerprint()).await {
+                let r = session.restore_labels(&stored);
+                let c = session.labels.counts(&session.dataset);
+                if r.applied > 0 {
+                    let when = stored
+                        .exported_at
+                        .map(crate::core::labelfile::format_time)
+                        .unwrap_or_default();
+                    self.restored.set(Some(format!(
+                        "Restored your session on {}: {} labels ({} by you), saved in this browser {}.",
+                        session.dataset.name(),
+                        c.good + c.bad,
+                        c.human,
+                        when.replace('T', " ").replace('Z', " UTC")
+                    )));
+                }
+            }
+            let _ = persist::set_current(&Current {
+                fingerprint: session.dataset.fingerprint().to_string(),
+                name: session.dataset.name().to_string(),
+                demo,
+            })
+            .await;
+            self.is_demo.set(demo);
+            self.session.set(Some(session));
+            self.selected.set(Some(0));
+        });
+    }
+
+    /// Deletes this data set's saved labels (and, for the user's own data, its stored files)
+    /// and opens the demo fresh.
+    pub fn start_over(self) {
+        let Some(fp) = self
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()))
+        else {
+            return;
+        };
+        spawn_local(async move {
+            let mut result = persist::delete_labels(&fp).await;
+            if !self.is_demo.get_untracked() {
+                result = result.and(persist::delete_files(&fp).await);
+            }
+            if let Err(e) = result {
+                self.errors
+                    .set(vec![format!("Could not clear this browser's storage: {e}")]);
+                return;
+            }
+            match load_demo().await {
+                Ok(d) => {
+                    let _ = persist::delete_labels(d.fingerprint()).await;
+                    let _ = persist::set_current(&Current {
+                        fingerprint: d.fingerprint().to_string(),
+                        name: d.name().to_string(),
+                        demo: true,
+                    })
+                    .await;
+                    self.is_demo.set(true);
+                    self.session.set(Some(Session::new(d)));
+                    self.selected.set(Some(0));
+                    self.restored.set(None);
+                    self.errors.set(Vec::new());
+                    self.notice
+                        .set(Some("Started over: the demo with no labels.".into()));
+                }
+                Err(e) => self
+                    .errors
+                    .set(vec![format!("Could not load the demo: {e}")]),
+            }
+        });
+    }
+
+    /// Writes the labels to this browser's storage after every change. IndexedDB runs
+    /// read-write transactions on one store in the order they were made, so the last write
+    /// holds the latest labels.
+    pub fn autosave(self) {
+        Effect::new(move |_| {
+            let Some((fp, json)) = self.session.with(|s| {
+                s.as_ref().map(|s| {
+                    (
+                        s.dataset.fingerprint().to_string(),
+                        s.export(now_ms()).to_json(),
+                    )
+                })
+            }) else {
+                return;
+            };
+            self.save.update(|st| {
+                *st = match st {
+                    SaveState::Saving(n) => SaveState::Saving(*n + 1),
+                    _ => SaveState::Saving(1),
+                }
+            });
+            spawn_local(async move {
+                let result = persist::save_labels(&fp, &json).await;
+                self.save.update(|st| {
+                    *st = match (result, &*st) {
+                        (Err(e), _) => SaveState::Failed(e),
+                        (Ok(()), SaveState::Saving(n)) if *n > 1 => SaveState::Saving(n - 1),
+                        (Ok(()), SaveState::Failed(e)) => SaveState::Failed(e.clone()),
+                        (Ok(()), _) => SaveState::Saved,
+                    }
+                });
+            });
+        });
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+async fn load_demo() -> Result<Dataset, String> {
+    let mut files = Vec::new();
+    for url in DEMO_FILES {
+        let bytes = browser::fetch_bytes(url).await?;
+        let name = url.rsplit('/').next().unwrap_or(url);
+        files.push(InputFile::new(name, bytes));
+    }
+    let plan = plan_import(&files, None).map_err(|e| e[0].to_string())?;
+    Ok(plan
+        .dataset
+        .expect("the demo has records")
+        .renamed(DEMO_NAME))
+}

@@ -1,0 +1,143 @@
+//! The top bar: what is loaded, import and export, counts and filter, and every message.
+
+use leptos::prelude::*;
+
+use super::browser;
+use super::state::{AppState, Filter, SaveState};
+
+/// Header with the data set, the import input, export, counts, filter and messages.
+#[component]
+pub fn Toolbar() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let name = move || {
+        state.session.with(|s| {
+            s.as_ref()
+                .map(|s| s.dataset.name().to_string())
+                .unwrap_or_default()
+        })
+    };
+    let count_text = move || {
+        state.session.with(|s| match s {
+            None => "loading…".to_string(),
+            Some(s) => {
+                let emb = s
+                    .dataset
+                    .embeddings()
+                    .map(|e| format!(" · {}-d embeddings", e.dim()))
+                    .unwrap_or_default();
+                format!("{} records{emb}", s.dataset.len())
+            }
+        })
+    };
+    let counts = state.counts;
+    let save_text = move || match state.save.get() {
+        SaveState::Idle => String::new(),
+        SaveState::Saving(_) => "Saving…".into(),
+        SaveState::Saved => "Saved in this browser".into(),
+        SaveState::Failed(e) => format!("Not saved: {e}"),
+    };
+    let confirm = RwSignal::new(false);
+    let start_over = move |_| {
+        if confirm.get_untracked() {
+            confirm.set(false);
+            state.start_over();
+        } else {
+            confirm.set(true);
+            set_timeout(
+                move || confirm.set(false),
+                std::time::Duration::from_secs(5),
+            );
+        }
+    };
+    let human = move || counts.get().human;
+
+    view! {
+        <header class="toolbar">
+            <div class="brand">
+                <h1>"cotlabel"</h1>
+                <span class="tagline">"Label chain-of-thought data by reasoning pattern. Nothing leaves this browser."</span>
+            </div>
+            <div class="dataset">
+                <span class="dataset-name" data-testid="dataset-name">{name}</span>
+                <span class="record-count" data-testid="record-count">{count_text}</span>
+            </div>
+            <div class="actions">
+                <label class="button file-button" title="Records (.json, .jsonl, .csv), embeddings (.npy, .json) and label files; several at once">
+                    "Import files…"
+                    <input
+                        type="file"
+                        multiple
+                        accept=".json,.jsonl,.ndjson,.csv,.npy"
+                        data-testid="import-input"
+                        on:change=move |ev| {
+                            let input: web_sys::HtmlInputElement = event_target(&ev);
+                            let files = browser::file_list(input.files());
+                            input.set_value("");
+                            state.import(files);
+                        }
+                    />
+                </label>
+                <button class="button primary" data-testid="export-button" on:click=move |_| state.export()>
+                    "Export labels"
+                </button>
+                <button
+                    class="button danger"
+                    data-testid="start-over"
+                    title="Delete the labels saved in this browser for this data set and open the demo"
+                    on:click=start_over
+                >
+                    {move || if confirm.get() {
+                        format!("Click again: delete {} labels of yours", human())
+                    } else {
+                        "Start over".to_string()
+                    }}
+                </button>
+            </div>
+            <div class="counts">
+                <span class="count good" data-testid="count-good">{move || counts.get().good}" good"</span>
+                <span class="count bad" data-testid="count-bad">{move || counts.get().bad}" bad"</span>
+                <span class="count none" data-testid="count-unlabelled">{move || counts.get().unlabelled}" unlabelled"</span>
+                <span class="count human">{move || counts.get().human}" by you"</span>
+                <select
+                    data-testid="filter"
+                    aria-label="Show"
+                    on:change=move |ev| state.filter.set(Filter::from_value(&event_target_value(&ev)))
+                >
+                    {Filter::ALL.iter().map(|(_, value, text)| view! { <option value=*value>{*text}</option> }).collect_view()}
+                </select>
+                <label class="advance">
+                    <input type="checkbox" on:change=move |ev| state.advance.set(event_target_checked(&ev)) />
+                    " next after labelling"
+                </label>
+                <span class="save-status" data-testid="save-status">{save_text}</span>
+            </div>
+            <Show when=move || state.busy.get().is_some()>
+                <div class="busy">{move || state.busy.get()}</div>
+            </Show>
+            <Show when=move || state.restored.get().is_some()>
+                <div class="restored" data-testid="restored">{move || state.restored.get()}</div>
+            </Show>
+            <Show when=move || state.notice.get().is_some()>
+                <div class="notice" data-testid="notice">{move || state.notice.get()}</div>
+            </Show>
+            <Show when=move || !state.errors.get().is_empty()>
+                <div class="errors" role="alert">
+                    <ul>
+                        {move || {
+                            state
+                                .errors
+                                .get()
+                                .into_iter()
+                                .map(|e| view! { <li data-testid="error">{e}</li> })
+                                .collect_view()
+                        }}
+                    </ul>
+                    <Show when=move || state.errors.with(|e| e.len() >= crate::core::import::MAX_ERRORS)>
+                        <p>"Stopped after the first " {crate::core::import::MAX_ERRORS} " errors."</p>
+                    </Show>
+                    <button class="button small" on:click=move |_| state.errors.set(Vec::new())>"Dismiss"</button>
+                </div>
+            </Show>
+        </header>
+    }
+}

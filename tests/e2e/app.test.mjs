@@ -1,0 +1,192 @@
+// End-to-end tests of the built page (dist/) in headless Debian Chromium, driven by
+// playwright-core. They act as a person would, through the contract's data-testid hooks.
+// Run by ./scripts/test after `trunk build --release`. Screenshots: target/e2e/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve-dist.mjs';
+import { CotlabelPage, npy } from './page.mjs';
+
+const OUT = 'target/e2e';
+mkdirSync(OUT, { recursive: true });
+if (!existsSync('dist/index.html')) throw new Error('dist/ is missing: run `trunk build --release` first');
+
+let server, browser, context, app;
+const consoleErrors = [];
+const metrics = {};
+
+before(async () => {
+  server = await startServer('dist', 0);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+  });
+  context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  app = new CotlabelPage(page, `http://127.0.0.1:${server.address().port}/`, OUT);
+});
+
+after(async () => {
+  writeFileSync(`${OUT}/metrics.json`, JSON.stringify(metrics, null, 2));
+  console.log('metrics:', JSON.stringify(metrics));
+  await browser?.close();
+  server?.close();
+});
+
+test('first open shows the 300-record demo with no console error', async () => {
+  const t0 = Date.now();
+  await app.open();
+  await app.waitForCount(300);
+  metrics.first_open_wall_ms = Date.now() - t0;
+  metrics.first_render_ms = await app.page.evaluate(
+    () => performance.getEntriesByName('cotlabel-first-render')[0]?.startTime ?? null);
+  console.log(`time to first render of the demo: ${metrics.first_render_ms?.toFixed(0)} ms`);
+  assert.ok(metrics.first_render_ms != null, 'the page marks its first render');
+  assert.match(await app.text('dataset-name'), /GSM8K demo/);
+  assert.match(await app.text('record-count'), /384-d embeddings/);
+  const first = app.row(0);
+  assert.equal(await first.getAttribute('aria-selected'), 'true');
+  assert.equal(await first.getAttribute('data-label'), 'none');
+  assert.equal(await first.getAttribute('data-provenance'), 'none');
+  const rendered = await app.page.getByTestId('record').count();
+  assert.ok(rendered > 5 && rendered < 60, `only the rows in view are rendered (${rendered})`);
+  assert.equal(await app.text('count-unlabelled'), '300 unlabelled');
+  await app.shot('01-first-open');
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('label three records with the keyboard', async () => {
+  await app.page.keyboard.press('1');
+  await app.page.keyboard.press('j');
+  await app.page.keyboard.press('2');
+  await app.page.keyboard.press('j');
+  await app.page.keyboard.press('1');
+  await app.expectLabels([['good', 'human'], ['bad', 'human'], ['good', 'human']]);
+  assert.equal(await app.row(2).getAttribute('aria-selected'), 'true');
+  assert.equal(await app.text('count-good'), '2 good');
+  assert.equal(await app.text('count-bad'), '1 bad');
+  assert.equal(await app.text('count-unlabelled'), '297 unlabelled');
+  // k goes back, 0 clears, u undoes the clear
+  await app.page.keyboard.press('k');
+  await app.page.keyboard.press('0');
+  await app.expectLabels([['good', 'human'], ['none', 'none'], ['good', 'human']]);
+  await app.page.keyboard.press('u');
+  await app.expectLabels([['good', 'human'], ['bad', 'human'], ['good', 'human']]);
+  await app.waitSaved();
+  await app.shot('02-three-labels');
+});
+
+test('a reload loses nothing and says it restored the session', async () => {
+  await app.page.reload();
+  await app.waitForCount(300);
+  await app.expectLabels([['good', 'human'], ['bad', 'human'], ['good', 'human']]);
+  assert.match(await app.text('restored'), /Restored your session .*3 labels \(3 by you\)/);
+  await app.shot('03-after-reload');
+});
+
+let exported;
+test('export downloads the label file of the contract', async () => {
+  const [download] = await Promise.all([
+    app.page.waitForEvent('download'),
+    app.page.getByTestId('export-button').click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^cotlabel-GSM8K-demo.*\.json$/);
+  const path = `${OUT}/${download.suggestedFilename()}`;
+  await download.saveAs(path);
+  exported = readFileSync(path, 'utf8');
+  const file = JSON.parse(exported);
+  assert.equal(file.format, 'cotlabel.labels');
+  assert.equal(file.version, 1);
+  assert.match(file.exported_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(file.dataset.records, 300);
+  assert.match(file.dataset.fingerprint, /^[0-9a-f]{32}$/);
+  const ids = await Promise.all([0, 1, 2].map((i) => app.row(i).getAttribute('data-id')));
+  assert.deepEqual(file.labels.map((l) => l.id), ids);
+  assert.deepEqual(file.labels.map((l) => l.label), ['good', 'bad', 'good']);
+  for (const l of file.labels) {
+    assert.equal(l.provenance, 'human');
+    assert.equal(l.confidence, 1);
+    assert.match(l.updated_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  }
+  assert.deepEqual(file.pairs, []);
+});
+
+test('a JSONL with a broken line 3 is refused whole, naming the file and line', async () => {
+  const lines = [
+    '{"id": "a", "question": "q", "cot": "c"}',
+    '{"id": "b", "question": "q", "cot": "c"}',
+    '{"id": "c", "question": "q", "cot": ',
+    '{"id": "d", "question": "q", "cot": "c"}',
+  ];
+  await app.importFiles([{ name: 'broken.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) }]);
+  const err = await app.firstError();
+  assert.match(err, /broken\.jsonl line 3/);
+  assert.match(await app.text('record-count'), /^300 records/);
+  await app.expectLabels([['good', 'human'], ['bad', 'human'], ['good', 'human']]);
+  await app.shot('04-broken-line-3');
+});
+
+test('records with a .npy of the wrong row count give a clear error', async () => {
+  const recs = ['x1', 'x2', 'x3'].map((id) => JSON.stringify({ id, question: 'q', cot: `cot ${id}` })).join('\n');
+  await app.importFiles([
+    { name: 'three.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(recs) },
+    { name: 'two_rows.npy', mimeType: 'application/octet-stream', buffer: npy([[1, 0], [0, 1]]) },
+  ]);
+  const err = await app.firstError();
+  assert.match(err, /two_rows\.npy: 2 embedding rows but 3 records in three\.jsonl/);
+  assert.match(await app.text('record-count'), /^300 records/);
+  await app.shot('05-wrong-row-count');
+});
+
+test('importing the exported file resumes the labels (and u undoes the import)', async () => {
+  // After the reload the restored labels are not undoable: clear the three by hand.
+  for (const key of ['0', 'j', '0', 'j', '0']) await app.page.keyboard.press(key);
+  await app.expectLabels([['none', 'none'], ['none', 'none'], ['none', 'none']]);
+  await app.importFiles([{ name: 'labels.json', mimeType: 'application/json', buffer: Buffer.from(exported) }]);
+  await app.page.getByTestId('notice').filter({ hasText: 'labels.json: 3 labels applied' }).waitFor();
+  await app.expectLabels([['good', 'human'], ['bad', 'human'], ['good', 'human']]);
+  assert.equal(await app.page.getByTestId('error').count(), 0, 'a good import clears the errors');
+  await app.page.keyboard.press('u');
+  await app.expectLabels([['none', 'none'], ['none', 'none'], ['none', 'none']]);
+  await app.importFiles([{ name: 'labels.json', mimeType: 'application/json', buffer: Buffer.from(exported) }]);
+  await app.expectLabels([['good', 'human'], ['bad', 'human'], ['good', 'human']]);
+  // The same file again changes nothing and says so.
+  await app.importFiles([{ name: 'labels.json', mimeType: 'application/json', buffer: Buffer.from(exported) }]);
+  await app.page.getByTestId('notice').filter({ hasText: '0 labels applied; 3 already present' }).waitFor();
+  await app.waitSaved();
+});
+
+test('own records and embeddings load, keep their labels over a reload, and start over returns the demo', async () => {
+  const recs = ['x1', 'x2', 'x3'].map((id) => JSON.stringify({ id, question: `question ${id}`, cot: `step 1\nstep 2 of ${id}`, answer: '4' })).join('\n');
+  await app.importFiles([
+    { name: 'mine.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(recs) },
+    { name: 'mine.npy', mimeType: 'application/octet-stream', buffer: npy([[1, 0], [0, 1], [0.6, 0.8]]) },
+  ]);
+  await app.waitForCount(3);
+  assert.match(await app.text('record-count'), /3 records · 2-d embeddings/);
+  assert.match(await app.text('notice'), /Loaded 3 records from mine\.jsonl.*Your labels on GSM8K demo.* stay saved/);
+  await app.page.keyboard.press('2');
+  await app.expectLabels([['bad', 'human']]);
+  await app.waitSaved();
+  await app.page.reload();
+  await app.waitForCount(3);
+  await app.expectLabels([['bad', 'human'], ['none', 'none']]);
+  await app.shot('06-own-data-after-reload');
+  // Start over asks for a second click, then deletes this data set's labels and opens the demo.
+  await app.page.getByTestId('start-over').click();
+  assert.match(await app.text('start-over'), /Click again/);
+  await app.page.getByTestId('start-over').click();
+  await app.waitForCount(300);
+  assert.equal(await app.text('count-unlabelled'), '300 unlabelled');
+  await app.page.reload();
+  await app.waitForCount(300);
+  assert.equal(await app.text('count-unlabelled'), '300 unlabelled');
+  assert.deepEqual(consoleErrors, [], 'no console error (a Rust panic logs one) in the whole run');
+});
