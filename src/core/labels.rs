@@ -57,7 +57,7 @@ impl Provenance {
 pub type Millis = i64;
 
 /// One record's label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Label {
     /// Good or bad.
     pub verdict: Verdict,
@@ -90,7 +90,7 @@ impl Label {
 }
 
 /// A judgement that one CoT of a question reasons better than another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
     /// The question both answer.
     pub question_id: String,

@@ -190,3 +190,73 @@ test('own records and embeddings load, keep their labels over a reload, and star
   assert.equal(await app.text('count-unlabelled'), '300 unlabelled');
   assert.deepEqual(consoleErrors, [], 'no console error (a Rust panic logs one) in the whole run');
 });
+
+test('50k records: import, scroll and label stay responsive', async () => {
+  const N = 50000;
+  const lines = [];
+  for (let i = 0; i < N; i++) {
+    lines.push(JSON.stringify({
+      id: `big-${i}`, question_id: `q${Math.floor(i / 4)}`,
+      question: `Question ${Math.floor(i / 4)}: a shop sells ${i % 97} apples at $${i % 13} each. How much money does it make?`,
+      cot: `The shop sells ${i % 97} apples.\nEach costs $${i % 13}.\nSo it makes ${i % 97} * ${i % 13} = ${(i % 97) * (i % 13)} dollars.`,
+      answer: String((i % 97) * (i % 13)),
+    }));
+  }
+  const dim = 8;
+  const rows = Array.from({ length: N }, (_, i) => Array.from({ length: dim }, (_, d) => Math.sin(i + d)));
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const big = new CotlabelPage(page, app.url, OUT);
+  await big.open();
+  await big.waitForCount(300);
+  // Long tasks on the main thread from here on (the import itself runs on it for now).
+  await page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration)))
+      .observe({ type: 'longtask', buffered: false });
+  });
+  const t0 = Date.now();
+  await big.importFiles([
+    { name: 'big.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) },
+    { name: 'big.npy', mimeType: 'application/octet-stream', buffer: npy(rows) },
+  ]);
+  await big.waitForCount(N, 60000);
+  metrics.import_50k_ms = Date.now() - t0;
+  const importLong = await page.evaluate(() => { const l = window.__long; window.__long = []; return Math.max(0, ...l); });
+  metrics.import_50k_longest_task_ms = importLong;
+
+  // Scroll to the middle and the end: only the rows in view exist, and they are the right ones.
+  const timeScroll = (frac) => page.evaluate(async (frac) => {
+    const list = document.querySelector('.list');
+    const t = performance.now();
+    list.scrollTop = list.scrollHeight * frac;
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    return performance.now() - t;
+  }, frac);
+  const scrolls = [];
+  for (const frac of [0.25, 0.5, 0.75, 1, 0.1, 0.6]) scrolls.push(await timeScroll(frac));
+  metrics.scroll_50k_ms_max = Math.max(...scrolls);
+  const ids = await page.$$eval('[data-testid=record]', (r) => r.map((x) => x.dataset.id));
+  assert.ok(ids.length < 60, `rendered rows: ${ids.length}`);
+  assert.ok(ids.includes('big-35999') || ids.some((id) => Number(id.slice(4)) > 29000), `rows near 60%: ${ids.slice(0, 3)}`);
+
+  // Label with the keyboard: each key press updates the list, counts and storage.
+  await page.getByTestId('record').first().click();
+  const tk = Date.now();
+  for (let i = 0; i < 20; i++) {
+    await page.keyboard.press('1');
+    await page.keyboard.press('j');
+  }
+  await page.waitForFunction(() => document.querySelector('[data-testid=count-good]')?.textContent === '20 good');
+  metrics.label_and_move_50k_ms_per_key = (Date.now() - tk) / 40;
+  metrics.label_50k_longest_task_ms = await page.evaluate(() => Math.max(0, ...window.__long));
+  await big.shot('07-50k-records');
+  console.log(`50k: import ${metrics.import_50k_ms} ms (longest main-thread task ${importLong.toFixed(0)} ms), ` +
+              `scroll ≤ ${metrics.scroll_50k_ms_max.toFixed(1)} ms, ${metrics.label_and_move_50k_ms_per_key.toFixed(1)} ms per key, ` +
+              `longest task while labelling ${metrics.label_50k_longest_task_ms.toFixed(0)} ms`);
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
