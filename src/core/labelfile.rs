@@ -91,6 +91,26 @@ pub fn parse_time(s: &str) -> Option<Millis> {
         .map(|d| d.timestamp_millis())
 }
 
+/// The download name of a data set's label file: `cotlabel-<name without extension>-<date>.json`,
+/// with anything but ASCII letters, digits and `_` turned into single dashes.
+pub fn export_file_name(dataset_name: &str, date: &str) -> String {
+    let stem = [".jsonl", ".ndjson", ".json", ".csv"]
+        .iter()
+        .find_map(|ext| dataset_name.strip_suffix(ext))
+        .unwrap_or(dataset_name);
+    let mut clean = String::new();
+    for c in stem.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            clean.push(c);
+        } else if !clean.is_empty() && !clean.ends_with('-') {
+            clean.push('-');
+        }
+    }
+    let clean = clean.trim_end_matches('-');
+    let clean = if clean.is_empty() { "labels" } else { clean };
+    format!("cotlabel-{clean}-{date}.json")
+}
+
 impl LabelFile {
     /// The labels of every loaded record that has one (in record order) and the pairs.
     pub fn from_store(dataset: &Dataset, store: &LabelStore, now: Millis) -> Self {
@@ -296,6 +316,23 @@ mod tests {
         assert_eq!(parse_time("2025-11-25T09:58:12Z"), Some(T0));
         assert_eq!(parse_time("2025-11-25T10:58:12+01:00"), Some(T0));
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn export_file_names() {
+        assert_eq!(
+            export_file_name("GSM8K demo (300 CoTs)", "2026-11-25"),
+            "cotlabel-GSM8K-demo-300-CoTs-2026-11-25.json"
+        );
+        assert_eq!(
+            export_file_name("my_data.v2.jsonl", "d"),
+            "cotlabel-my_data-v2-d.json"
+        );
+        assert_eq!(
+            export_file_name("données.csv", "d"),
+            "cotlabel-donn-es-d.json"
+        );
+        assert_eq!(export_file_name("...", "d"), "cotlabel-labels-d.json");
     }
 
     #[test]

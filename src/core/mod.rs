@@ -5,6 +5,8 @@
 //! - [`labels`]: the label store (provenance, confidence, undo, merge).
 //! - [`labelfile`]: the label file of the contract (export and resume).
 //! - [`session`]: a data set with its labels, and atomic imports into it.
+//! - [`signature`]: reasoning signatures (structure, consensus, prior score).
+//! - [`metrics`]: AUROC and pair accuracy against ground truth.
 //! - [`error`]: the one error type of the import path.
 
 pub mod data;
@@ -12,7 +14,9 @@ pub mod error;
 pub mod import;
 pub mod labelfile;
 pub mod labels;
+pub mod metrics;
 pub mod session;
+pub mod signature;
 
 pub use data::{Dataset, Embeddings, Record};
 pub use error::ImportError;

@@ -112,13 +112,26 @@ pub fn mark(name: &str) {
     }
 }
 
-/// Whether keyboard shortcuts should ignore this event (typing in a field).
+/// Whether keyboard shortcuts should ignore this event: a modifier is held, or the user
+/// is typing in a text field or choosing in a menu (checkboxes and buttons do not count).
 pub fn typing_in_field(ev: &web_sys::KeyboardEvent) -> bool {
     if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
         return true;
     }
-    ev.target()
+    let Some(el) = ev
+        .target()
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
-        .unwrap_or(false)
+    else {
+        return false;
+    };
+    match el.tag_name().as_str() {
+        "TEXTAREA" | "SELECT" => true,
+        "INPUT" => !matches!(
+            el.get_attribute("type").unwrap_or_default().as_str(),
+            "checkbox" | "radio" | "button" | "file" | "submit" | "reset"
+        ),
+        _ => el
+            .get_attribute("contenteditable")
+            .is_some_and(|v| v != "false"),
+    }
 }

@@ -16,7 +16,7 @@ use super::persist::{self, Current};
 /// The shipped demo: 300 GSM8K model solutions with MiniLM embeddings.
 pub const DEMO_FILES: [&str; 2] = ["demo/demo_cots.json", "demo/demo_emb.npy"];
 /// Name the demo is shown under.
-pub const DEMO_NAME: &str = "GSM8K demo (demo_cots.json)";
+pub const DEMO_NAME: &str = "GSM8K demo (300 CoTs)";
 
 /// Which records the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,19 +225,7 @@ impl AppState {
         let Some((json, name, counts)) = file else {
             return;
         };
-        let stem: String = name
-            .rsplit_once('.')
-            .map_or(name.as_str(), |(s, _)| s)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        let filename = format!("cotlabel-{stem}-{}.json", browser::today());
+        let filename = crate::core::labelfile::export_file_name(&name, &browser::today());
         match browser::download(&filename, &json) {
             Ok(()) => self.notice.set(Some(format!(
                 "Exported {} labels ({} by you) to {filename}.",

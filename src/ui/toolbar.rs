@@ -101,7 +101,11 @@ pub fn Toolbar() -> impl IntoView {
                 <select
                     data-testid="filter"
                     aria-label="Show"
-                    on:change=move |ev| state.filter.set(Filter::from_value(&event_target_value(&ev)))
+                    on:change=move |ev| {
+                        state.filter.set(Filter::from_value(&event_target_value(&ev)));
+                        // Give the keys back to the list (a focused menu would take j/k).
+                        let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                    }
                 >
                     {Filter::ALL.iter().map(|(_, value, text)| view! { <option value=*value>{*text}</option> }).collect_view()}
                 </select>

@@ -97,7 +97,7 @@ test('export downloads the label file of the contract', async () => {
     app.page.waitForEvent('download'),
     app.page.getByTestId('export-button').click(),
   ]);
-  assert.match(download.suggestedFilename(), /^cotlabel-GSM8K-demo.*\.json$/);
+  assert.match(download.suggestedFilename(), /^cotlabel-GSM8K-demo-300-CoTs-\d{4}-\d\d-\d\d\.json$/);
   const path = `${OUT}/${download.suggestedFilename()}`;
   await download.saveAs(path);
   exported = readFileSync(path, 'utf8');

@@ -1,0 +1,273 @@
+//! Consensus among the CoTs of one question (same `question_id`, else same question text):
+//! final-answer agreement, intermediate-value overlap, embedding similarity, and where a
+//! CoT leaves the path most of its siblings take. No labels involved.
+
+use std::collections::{HashMap, HashSet};
+
+use super::trace::{value_key, Trace};
+use crate::core::data::Dataset;
+
+/// Signals of one CoT relative to its siblings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSignals {
+    /// Other CoTs of the same question.
+    pub siblings: usize,
+    /// Siblings whose final answer equals this one's.
+    pub agree: usize,
+    /// `agree / siblings` (0 without siblings).
+    pub agree_share: f64,
+    /// The most common answer of the group (key) and how many CoTs give it, when one
+    /// answer is strictly the most common and given at least twice.
+    pub plurality: Option<(String, usize)>,
+    /// Whether this CoT gives the plurality answer.
+    pub is_plurality: bool,
+    /// Share of siblings whose final answer or computed values include this CoT's answer.
+    pub answer_support: f64,
+    /// Distinct final answers in the group, as a share of its CoTs (1 = all differ).
+    pub distinct_share: f64,
+    /// Mean Jaccard overlap of computed values with each sibling (0 without siblings).
+    pub value_jaccard_mean: f64,
+    /// Largest such overlap.
+    pub value_jaccard_max: f64,
+    /// Mean cosine of the embedding to the siblings' (`None` without embeddings/siblings).
+    pub embedding_consensus: Option<f64>,
+    /// Index of the first equation whose value most siblings never compute (`None`: it
+    /// never departs, or has no equations or siblings).
+    pub first_departure: Option<usize>,
+    /// `first_departure` as a share of the CoT's equations: 1 = never departs.
+    pub departure_position: f64,
+}
+
+/// Jaccard overlap of two sorted, unique key lists (0 when both are empty).
+pub fn jaccard(a: &[i64], b: &[i64]) -> f64 {
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - inter;
+    if union == 0 {
+        0.0
+    } else {
+        inter as f64 / union as f64
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        ab += (*x as f64) * (*y as f64);
+        aa += (*x as f64) * (*x as f64);
+        bb += (*y as f64) * (*y as f64);
+    }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        ab / (aa.sqrt() * bb.sqrt())
+    }
+}
+
+/// Group signals of every record, in record order.
+pub fn group_signals(dataset: &Dataset, traces: &[Trace]) -> Vec<GroupSignals> {
+    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in dataset.records().iter().enumerate() {
+        groups.entry(r.group_key()).or_default().push(i);
+    }
+    let keys: Vec<Option<String>> = traces
+        .iter()
+        .map(|t| t.answer.as_ref().map(|a| a.key()))
+        .collect();
+    let values: Vec<Vec<i64>> = traces.iter().map(Trace::computed_keys).collect();
+    let emb = dataset.embeddings();
+    let mut out: Vec<Option<GroupSignals>> = vec![None; traces.len()];
+    for members in groups.values() {
+        // The plurality answer of the whole group.
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for &i in members {
+            if let Some(k) = &keys[i] {
+                *counts.entry(k.as_str()).or_default() += 1;
+            }
+        }
+        let top = counts.values().copied().max().unwrap_or(0);
+        let distinct_share = counts.len().max(1) as f64 / members.len() as f64;
+        let plurality = if top >= 2 && counts.values().filter(|&&c| c == top).count() == 1 {
+            counts
+                .iter()
+                .find(|(_, &c)| c == top)
+                .map(|(k, &c)| (k.to_string(), c))
+        } else {
+            None
+        };
+        for &i in members {
+            let sibs: Vec<usize> = members.iter().copied().filter(|&j| j != i).collect();
+            let n = sibs.len();
+            let agree = sibs
+                .iter()
+                .filter(|&&j| keys[i].is_some() && keys[i] == keys[j])
+                .count();
+            let my_value = traces[i]
+                .answer
+                .as_ref()
+                .and_then(|a| a.number())
+                .map(value_key);
+            let supported = sibs
+                .iter()
+                .filter(|&&j| {
+                    (keys[i].is_some() && keys[i] == keys[j])
+                        || my_value.is_some_and(|v| values[j].binary_search(&v).is_ok())
+                })
+                .count();
+            let jac: Vec<f64> = sibs
+                .iter()
+                .map(|&j| jaccard(&values[i], &values[j]))
+                .collect();
+            let embedding_consensus = match (emb, n) {
+                (Some(e), n) if n > 0 => Some(
+                    sibs.iter()
+                        .map(|&j| cosine(e.row(i), e.row(j)))
+                        .sum::<f64>()
+                        / n as f64,
+                ),
+                _ => None,
+            };
+            // Values that at least half of the siblings compute.
+            let mut seen: HashMap<i64, usize> = HashMap::new();
+            for &j in &sibs {
+                for &v in &values[j] {
+                    *seen.entry(v).or_default() += 1;
+                }
+            }
+            let need = n.div_ceil(2).max(1);
+            let common: HashSet<i64> = seen
+                .into_iter()
+                .filter(|&(_, c)| c >= need)
+                .map(|(v, _)| v)
+                .collect();
+            let eqs = &traces[i].equations;
+            let first_departure = if n == 0 {
+                None
+            } else {
+                eqs.iter()
+                    .position(|e| !common.contains(&value_key(e.value)))
+            };
+            let departure_position = match (n, eqs.len(), first_departure) {
+                (0, _, _) | (_, 0, _) => 0.5,
+                (_, _, None) => 1.0,
+                (_, len, Some(k)) => k as f64 / len as f64,
+            };
+            out[i] = Some(GroupSignals {
+                siblings: n,
+                agree,
+                agree_share: if n == 0 { 0.0 } else { agree as f64 / n as f64 },
+                is_plurality: plurality
+                    .as_ref()
+                    .is_some_and(|(k, _)| keys[i].as_deref() == Some(k.as_str())),
+                plurality: plurality.clone(),
+                answer_support: if n == 0 {
+                    0.0
+                } else {
+                    supported as f64 / n as f64
+                },
+                distinct_share,
+                value_jaccard_mean: if n == 0 {
+                    0.0
+                } else {
+                    jac.iter().sum::<f64>() / n as f64
+                },
+                value_jaccard_max: jac.iter().copied().fold(0.0, f64::max),
+                embedding_consensus,
+                first_departure,
+                departure_position,
+            });
+        }
+    }
+    out.into_iter()
+        .map(|g| g.expect("every record is in a group"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::data::tests::record;
+    use crate::core::data::Embeddings;
+    use crate::core::signature::trace::{question_numbers, trace};
+
+    fn setup(cots: &[(&str, &str, &str)], emb: Option<Embeddings>) -> (Dataset, Vec<Trace>) {
+        let records = cots
+            .iter()
+            .enumerate()
+            .map(|(i, (q, cot, ans))| {
+                let mut r = record(&format!("r{i}"), q, cot);
+                r.answer = Some(ans.to_string());
+                r
+            })
+            .collect();
+        let ds = Dataset::new("t", records, emb);
+        let traces = ds
+            .records()
+            .iter()
+            .map(|r| trace(&r.cot, r.answer.as_deref(), &question_numbers(&r.question)))
+            .collect();
+        (ds, traces)
+    }
+
+    #[test]
+    fn jaccard_cases() {
+        assert_eq!(jaccard(&[], &[]), 0.0);
+        assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
+        assert_eq!(jaccard(&[1], &[1]), 1.0);
+        assert_eq!(jaccard(&[1], &[2]), 0.0);
+    }
+
+    #[test]
+    fn agreement_plurality_and_departure() {
+        let (ds, traces) = setup(
+            &[
+                ("q", "3 + 4 = 7\n7 * 2 = 14", "14"),
+                ("q", "3 + 4 = 7\n7 * 2 = 14", "$14.00"),
+                ("q", "3 + 4 = 7\n7 * 3 = 21", "21"),
+                ("q", "3 * 4 = 12\n12 + 2 = 14", "14"),
+                ("other", "1 + 1 = 2", "2"),
+            ],
+            None,
+        );
+        let g = group_signals(&ds, &traces);
+        assert_eq!((g[0].siblings, g[0].agree), (3, 2));
+        assert!((g[0].agree_share - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(g[0].plurality, Some(("14".to_string(), 3)));
+        assert!(g[0].is_plurality && g[1].is_plurality && !g[2].is_plurality);
+        assert_eq!(g[2].agree, 0);
+        // values {7,14} vs {7,14}: 1; vs {7,21}: 1/3; vs {12,14}: 1/3
+        assert!((g[0].value_jaccard_mean - (1.0 + 1.0 / 3.0 + 1.0 / 3.0) / 3.0).abs() < 1e-12);
+        assert_eq!(g[0].value_jaccard_max, 1.0);
+        // r2 computes 7 (shared by 2 of 3 siblings), then 21 (by none): departs at equation 1
+        assert_eq!(g[2].first_departure, Some(1));
+        assert_eq!(g[2].departure_position, 0.5);
+        assert_eq!(g[0].first_departure, None);
+        assert_eq!(g[0].departure_position, 1.0);
+        // a lone CoT
+        assert_eq!(
+            (g[4].siblings, g[4].agree_share, g[4].plurality.clone()),
+            (0, 0.0, None)
+        );
+        assert_eq!(g[4].embedding_consensus, None);
+    }
+
+    #[test]
+    fn ties_have_no_plurality_and_embeddings_give_consensus() {
+        let emb = Embeddings::new(2, 2, vec![1.0, 0.0, 0.6, 0.8]).unwrap();
+        let (ds, traces) = setup(&[("q", "a", "1"), ("q", "b", "2")], Some(emb));
+        let g = group_signals(&ds, &traces);
+        assert_eq!(g[0].plurality, None);
+        assert!(!g[0].is_plurality);
+        assert!((g[0].embedding_consensus.unwrap() - 0.6).abs() < 1e-6);
+    }
+}

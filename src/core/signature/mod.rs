@@ -1,0 +1,219 @@
+//! Reasoning signatures: each CoT's logical structure and its consensus with the other CoTs
+//! of the same question, turned into signals, a fixed-order vector, a distance and a
+//! label-free prior score. Measured on GSM8K (`tests/signatures.rs`), these carry the
+//! correctness signal that sentence embeddings do not.
+//!
+//! - `tokens`: numbers, operators and words with byte spans.
+//! - `expr`: the arithmetic evaluator for the left side of `expr = value`.
+//! - [`answer`]: final answers found and normalised.
+//! - [`trace`]: steps, equations (checked), number roles; per-CoT signals.
+//! - [`group`]: agreement and consensus among CoTs of one question.
+//! - [`prior`]: the label-free prior score and its fitting.
+
+pub mod answer;
+mod expr;
+pub mod group;
+pub mod prior;
+mod tokens;
+pub mod trace;
+
+use crate::core::data::Dataset;
+
+pub use group::GroupSignals;
+pub use trace::{CotSignals, Trace};
+
+/// Length of the signature vector.
+pub const DIM: usize = 20;
+
+/// What each component of the signature vector is, in order. Every component is in [0, 1].
+pub const FEATURES: [&str; DIM] = [
+    "arithmetic_validity",  // share of checkable equations that check (1 if none)
+    "wrong_arithmetic",     // 1 if any equation's arithmetic is wrong
+    "question_coverage",    // share of the question's numbers the CoT uses
+    "unexplained_share",    // share of the CoT's numbers that come from nowhere
+    "steps",                // min(steps, 20) / 20
+    "answer_is_last_value", // 1 yes, 0 no, 0.5 unknown
+    "length",               // ln(1 + chars) / ln(1 + 4000), at most 1
+    "agree_share",          // share of siblings with the same final answer
+    "is_plurality",         // 1 if the answer is the group's strict plurality answer
+    "value_jaccard_mean",   // mean overlap of computed values with siblings
+    "value_jaccard_max",    // best overlap with one sibling
+    "embedding_consensus",  // (1 + mean cosine to siblings) / 2; 0.5 without
+    "departure_position",   // where it leaves the siblings' common values (1 = never)
+    "has_siblings",         // 1 if other CoTs answer the same question
+    "has_answer",           // 1 if a final answer was found
+    "answer_is_integer",    // 1 integer, 0 other number, 0.5 not a number
+    "answer_support",       // share of siblings that give or compute this answer
+    "plurality_share",      // CoTs giving the group's plurality answer / group size
+    "distinct_share",       // distinct answers in the group / group size
+    "question_size",        // min(numbers in the question, 10) / 10
+];
+
+/// A CoT's reasoning signature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    /// Its structure.
+    pub trace: Trace,
+    /// Signals of the CoT alone.
+    pub cot: CotSignals,
+    /// Signals relative to its siblings.
+    pub group: GroupSignals,
+    /// The fixed-order vector ([`FEATURES`]).
+    pub vector: [f32; DIM],
+    /// The label-free prior that the reasoning is sound, in [0, 1].
+    pub prior: f64,
+}
+
+fn vector(cot: &CotSignals, g: &GroupSignals, t: &Trace, question_numbers: usize) -> [f32; DIM] {
+    let b = |x: bool| if x { 1.0 } else { 0.0 };
+    let integer = t
+        .answer
+        .as_ref()
+        .and_then(answer::Answer::number)
+        .map_or(0.5, |x| b(x == x.trunc()));
+    let group_size = (g.siblings + 1) as f64;
+    let v = [
+        cot.arithmetic_validity,
+        b(cot.wrong_equations > 0),
+        cot.question_coverage,
+        cot.unexplained_share,
+        cot.steps.min(20) as f64 / 20.0,
+        cot.answer_is_last_value.map_or(0.5, b),
+        ((1.0 + cot.chars as f64).ln() / (4001f64).ln()).min(1.0),
+        g.agree_share,
+        b(g.is_plurality),
+        g.value_jaccard_mean,
+        g.value_jaccard_max,
+        g.embedding_consensus.map_or(0.5, |c| (1.0 + c) / 2.0),
+        g.departure_position,
+        b(g.siblings > 0),
+        b(t.answer.is_some()),
+        integer,
+        g.answer_support,
+        g.plurality
+            .as_ref()
+            .map_or(0.0, |p| p.1 as f64 / group_size),
+        g.distinct_share,
+        question_numbers.min(10) as f64 / 10.0,
+    ];
+    v.map(|x| x.clamp(0.0, 1.0) as f32)
+}
+
+/// The signatures of every record, in record order.
+pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
+    let mut traces = Vec::with_capacity(dataset.len());
+    let mut cots = Vec::with_capacity(dataset.len());
+    let mut qsizes = Vec::with_capacity(dataset.len());
+    for r in dataset.records() {
+        let q = trace::question_numbers(&r.question);
+        let t = trace::trace(&r.cot, r.answer.as_deref(), &q);
+        cots.push(t.signals(&q));
+        qsizes.push(q.len());
+        traces.push(t);
+    }
+    let groups = group::group_signals(dataset, &traces);
+    traces
+        .into_iter()
+        .zip(cots)
+        .zip(groups)
+        .zip(qsizes)
+        .map(|(((trace, cot), group), qn)| {
+            let vector = vector(&cot, &group, &trace, qn);
+            let prior = prior::score(&vector);
+            Signature {
+                trace,
+                cot,
+                group,
+                vector,
+                prior,
+            }
+        })
+        .collect()
+}
+
+fn edit_similarity(a: &[char], b: &[char]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    1.0 - prev[b.len()] as f64 / a.len().max(b.len()) as f64
+}
+
+/// Structural distance in [0, 1] between two CoTs: one minus the mean of (a) the Jaccard
+/// overlap of their computed values, (b) whether they give the same final answer, (c) the
+/// edit similarity of their operator sequences. 0 = same values, answer and operations.
+pub fn distance(a: &Signature, b: &Signature) -> f64 {
+    let values = group::jaccard(&a.trace.computed_keys(), &b.trace.computed_keys());
+    let same_answer = match (&a.trace.answer, &b.trace.answer) {
+        (Some(x), Some(y)) if x.key() == y.key() => 1.0,
+        _ => 0.0,
+    };
+    let ops = edit_similarity(&a.trace.op_sequence(), &b.trace.op_sequence());
+    1.0 - (values + same_answer + ops) / 3.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::data::tests::record;
+
+    fn ds(cots: &[(&str, &str)]) -> Dataset {
+        let records = cots
+            .iter()
+            .enumerate()
+            .map(|(i, (cot, a))| {
+                let mut r = record(
+                    &format!("r{i}"),
+                    "Tom has 3 apples and buys 4 more, then doubles them.",
+                    cot,
+                );
+                r.answer = Some(a.to_string());
+                r
+            })
+            .collect();
+        Dataset::new("t", records, None)
+    }
+
+    #[test]
+    fn vectors_are_in_range_and_distance_is_a_dissimilarity() {
+        let d = ds(&[
+            ("3 + 4 = 7\n7 * 2 = 14", "14"),
+            ("3 + 4 = 7\n7 * 2 = 14", "14"),
+            ("3 * 4 = 12\n12 - 2 = 9", "9"),
+            ("", ""),
+        ]);
+        let s = signatures(&d);
+        for sig in &s {
+            assert!(
+                sig.vector.iter().all(|x| (0.0..=1.0).contains(x)),
+                "{:?}",
+                sig.vector
+            );
+            assert!((0.0..=1.0).contains(&sig.prior));
+        }
+        assert_eq!(distance(&s[0], &s[1]), 0.0);
+        assert!(distance(&s[0], &s[2]) > 0.5);
+        assert!((distance(&s[0], &s[2]) - distance(&s[2], &s[0])).abs() < 1e-12);
+        assert_eq!(s[2].vector[1], 1.0, "wrong arithmetic flagged");
+        assert_eq!(s[3].vector[14], 0.0, "no answer");
+        // sound, agreeing CoTs score above the wrong one
+        assert!(s[0].prior > s[2].prior);
+    }
+
+    #[test]
+    fn edit_similarity_cases() {
+        assert_eq!(edit_similarity(&[], &[]), 1.0);
+        assert_eq!(edit_similarity(&['+'], &[]), 0.0);
+        assert_eq!(edit_similarity(&['+', '*'], &['+', '*']), 1.0);
+        assert_eq!(edit_similarity(&['+', '*'], &['+', '/']), 0.5);
+    }
+}

@@ -1,0 +1,157 @@
+//! The label-free prior: a logistic model over the signature vector that scores how likely a
+//! CoT's reasoning is sound, before any human label.
+//!
+//! The weights below were fitted by `cargo run --release --bin fit_prior` on the GSM8K
+//! *train* split only (4,232 model CoTs of 1,058 questions; `../shared/data`), with L2
+//! penalty [`L2`]; `tests/signatures.rs` reports their AUROC and pair accuracy on the test
+//! split and across domains. Refit them the same way when the vector changes.
+
+use super::DIM;
+
+/// L2 penalty used when fitting (on the weights, not the bias).
+pub const L2: f64 = 1e-4;
+
+/// Bias of the shipped prior.
+pub const BIAS: f64 = -11.317576;
+/// Weights of the shipped prior, in [`super::FEATURES`] order.
+pub const WEIGHTS: [f64; DIM] = [
+    0.965071,  // arithmetic_validity
+    -0.732940, // wrong_arithmetic
+    2.820879,  // question_coverage
+    0.306785,  // unexplained_share
+    0.650723,  // steps
+    1.566686,  // answer_is_last_value
+    -0.596452, // length
+    5.751441,  // agree_share
+    0.507596,  // is_plurality
+    1.001500,  // value_jaccard_mean
+    0.647229,  // value_jaccard_max
+    -0.061397, // embedding_consensus
+    -0.249025, // departure_position
+    0.000000,  // has_siblings
+    0.000000,  // has_answer
+    3.124392,  // answer_is_integer
+    -1.242123, // answer_support
+    -0.373902, // plurality_share
+    1.174448,  // distinct_share
+    0.270018,  // question_size
+];
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The prior score of a signature vector, with the shipped weights.
+pub fn score(v: &[f32; DIM]) -> f64 {
+    score_with(&WEIGHTS, BIAS, v)
+}
+
+/// The score under other weights.
+pub fn score_with(w: &[f64; DIM], bias: f64, v: &[f32; DIM]) -> f64 {
+    sigmoid(bias + w.iter().zip(v).map(|(w, x)| w * *x as f64).sum::<f64>())
+}
+
+/// Fits logistic regression (Newton's method, L2 penalty `l2` on the weights) to vectors
+/// `x` with labels `y`. Returns (weights, bias). Deterministic.
+pub fn fit(x: &[[f32; DIM]], y: &[bool], l2: f64) -> ([f64; DIM], f64) {
+    const P: usize = DIM + 1; // weights then bias
+    let mut beta = [0.0f64; P];
+    for _ in 0..50 {
+        let mut grad = [0.0f64; P];
+        let mut hess = [[0.0f64; P]; P];
+        for (xi, &yi) in x.iter().zip(y) {
+            let mut f = [1.0f64; P];
+            for k in 0..DIM {
+                f[k] = xi[k] as f64;
+            }
+            let p = sigmoid(f.iter().zip(&beta).map(|(a, b)| a * b).sum());
+            let r = p - if yi { 1.0 } else { 0.0 };
+            let w = (p * (1.0 - p)).max(1e-12);
+            for a in 0..P {
+                grad[a] += r * f[a];
+                for b in 0..P {
+                    hess[a][b] += w * f[a] * f[b];
+                }
+            }
+        }
+        let n = x.len().max(1) as f64;
+        for a in 0..P {
+            grad[a] /= n;
+            for b in 0..P {
+                hess[a][b] /= n;
+            }
+            if a < DIM {
+                grad[a] += l2 * beta[a];
+                hess[a][a] += l2;
+            }
+        }
+        let Some(step) = solve(hess, grad) else { break };
+        let mut moved = 0.0f64;
+        for a in 0..P {
+            beta[a] -= step[a];
+            moved = moved.max(step[a].abs());
+        }
+        if moved < 1e-10 {
+            break;
+        }
+    }
+    let mut w = [0.0; DIM];
+    w.copy_from_slice(&beta[..DIM]);
+    (w, beta[DIM])
+}
+
+/// Solves `a · s = b` by Gaussian elimination with partial pivoting.
+fn solve<const P: usize>(mut a: [[f64; P]; P], mut b: [f64; P]) -> Option<[f64; P]> {
+    for col in 0..P {
+        let piv = (col..P).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-14 {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for row in col + 1..P {
+            let f = a[row][col] / a[col][col];
+            for k in col..P {
+                a[row][k] -= f * a[col][k];
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut s = [0.0; P];
+    for row in (0..P).rev() {
+        let tail: f64 = (row + 1..P).map(|k| a[row][k] * s[k]).sum();
+        s[row] = (b[row] - tail) / a[row][row];
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solve_small_system() {
+        let s = solve([[2.0, 1.0], [1.0, 3.0]], [3.0, 5.0]).unwrap();
+        assert!((s[0] - 0.8).abs() < 1e-12 && (s[1] - 1.4).abs() < 1e-12);
+        assert!(solve([[1.0, 2.0], [2.0, 4.0]], [1.0, 2.0]).is_none());
+    }
+
+    #[test]
+    fn fit_recovers_a_separating_direction() {
+        // label = feature 0 > 0.5 (with noise-free data, weight 0 must come out large and
+        // positive, the others near zero).
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..200 {
+            let mut v = [0.5f32; DIM];
+            v[0] = (i as f32) / 199.0;
+            v[1] = ((i * 37) % 200) as f32 / 199.0;
+            x.push(v);
+            y.push(v[0] > 0.5);
+        }
+        let (w, b) = fit(&x, &y, 1e-2);
+        assert!(w[0] > 3.0, "{w:?}");
+        assert!(w[1].abs() < 0.5, "{w:?}");
+        assert!(score_with(&w, b, &x[199]) > 0.9 && score_with(&w, b, &x[0]) < 0.1);
+    }
+}

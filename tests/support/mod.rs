@@ -1,0 +1,1 @@
+pub mod gsm8k;
