@@ -5,6 +5,8 @@ use leptos::prelude::*;
 
 use crate::core::labelfile::format_time;
 use crate::core::labels::Verdict;
+use crate::core::signature::answer::format_number;
+use crate::core::signature::Signature;
 
 use super::state::AppState;
 
@@ -35,6 +37,9 @@ pub fn Detail() -> impl IntoView {
                 ),
             };
             let verdict = label.as_ref().map_or("none", |l| l.verdict.as_str());
+            let sig = state.signatures.with(|g| g.as_ref().and_then(|g| g.get(sel).cloned()));
+            let cot_text = r.cot.clone();
+            let signals = sig.as_ref().map(signals_view);
             let meta: Vec<(String, String)> = r
                 .meta
                 .iter()
@@ -49,10 +54,11 @@ pub fn Detail() -> impl IntoView {
                     <h2>"Question"</h2>
                     <p class="question">{r.question.clone()}</p>
                     <h2>"Reasoning"</h2>
-                    <pre class="cot">{r.cot.clone()}</pre>
+                    {move || cot_view(&cot_text, sig.as_ref())}
                     <h2>"Answer"</h2>
                     <p class="answer">{r.answer.clone().unwrap_or_else(|| "—".into())}</p>
                     <div class=format!("label-state {verdict}") data-testid="label-state">{label_text}</div>
+                    {signals}
                     <details class="meta">
                         <summary>"Other fields"</summary>
                         <dl>
@@ -85,6 +91,94 @@ pub fn Detail() -> impl IntoView {
                 </span>
             </div>
             {body}
+        </section>
+    }
+}
+
+/// The CoT with its equations marked: wrong arithmetic in red with the right value.
+fn cot_view(text: &str, sig: Option<&Signature>) -> impl IntoView {
+    let Some(sig) = sig else {
+        return view! { <pre class="cot">{text.to_string()}</pre> }.into_any();
+    };
+    let pieces = sig
+        .trace
+        .segments(text.len())
+        .into_iter()
+        .map(|seg| {
+            let piece = text[seg.start..seg.end].to_string();
+            match seg.equation.map(|k| &sig.trace.equations[k]) {
+                None => view! { <span>{piece}</span> }.into_any(),
+                Some(e) if e.correct == Some(false) => {
+                    let title = format!(
+                        "Wrong arithmetic: the left side is {}, not {}",
+                        e.lhs.map(format_number).unwrap_or_default(),
+                        format_number(e.value)
+                    );
+                    view! { <mark class="eq wrong" data-testid="wrong-step" title=title>{piece}</mark> }.into_any()
+                }
+                Some(e) if e.correct == Some(true) => {
+                    view! { <span class="eq ok" title="The arithmetic checks">{piece}</span> }.into_any()
+                }
+                Some(_) => view! { <span class="eq">{piece}</span> }.into_any(),
+            }
+        })
+        .collect_view();
+    view! { <pre class="cot">{pieces}</pre> }.into_any()
+}
+
+/// What the reasoning signature says, in words.
+fn signals_view(sig: &Signature) -> impl IntoView {
+    let g = &sig.group;
+    let t = &sig.trace;
+    let answer = match &t.answer {
+        None => "no final answer found".to_string(),
+        Some(a) if t.answer_from_text => format!("{} (read from the text)", a.key()),
+        Some(a) => a.key(),
+    };
+    let agreement = if g.siblings == 0 {
+        "no other CoT answers this question".to_string()
+    } else {
+        let plurality = g
+            .plurality
+            .as_ref()
+            .map(|(k, c)| format!("; most common answer {k} ({c} of {})", g.siblings + 1))
+            .unwrap_or_default();
+        format!("{} of {} other CoTs agree{plurality}", g.agree, g.siblings)
+    };
+    let c = &sig.cot;
+    let arithmetic = match (c.checked_equations, c.wrong_equations) {
+        (0, _) => "no arithmetic to check".to_string(),
+        (n, 0) => format!("all {n} equations check"),
+        (n, w) => format!("{w} of {n} equations wrong"),
+    };
+    let values = if g.siblings == 0 {
+        "—".to_string()
+    } else {
+        format!(
+            "{:.0}% shared with siblings (best {:.0}%){}",
+            g.value_jaccard_mean * 100.0,
+            g.value_jaccard_max * 100.0,
+            g.first_departure
+                .map(|k| format!("; leaves their path at equation {}", k + 1))
+                .unwrap_or_default()
+        )
+    };
+    let prior = format!("{:.0}%", sig.prior * 100.0);
+    view! {
+        <section class="signals" data-testid="signals">
+            <h2>"Reasoning signature"</h2>
+            <dl>
+                <dt>"Prior (no labels)"</dt>
+                <dd data-testid="prior">
+                    <span class="meter"><span style:width=format!("{:.0}%", sig.prior * 100.0)></span></span>
+                    {prior}
+                </dd>
+                <dt>"Final answer"</dt><dd data-testid="extracted-answer">{answer}</dd>
+                <dt>"Agreement"</dt><dd data-testid="agreement">{agreement}</dd>
+                <dt>"Arithmetic"</dt><dd>{arithmetic}</dd>
+                <dt>"Intermediate values"</dt><dd>{values}</dd>
+                <dt>"Question quantities used"</dt><dd>{format!("{:.0}%", c.question_coverage * 100.0)}</dd>
+            </dl>
         </section>
     }
 }

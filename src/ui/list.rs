@@ -58,6 +58,7 @@ pub fn RecordList() -> impl IntoView {
         let first = ((scroll_top.get() / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN);
         let count = (viewport.get() / ROW_HEIGHT) as usize + 2 * OVERSCAN + 1;
         let selected = state.selected.get();
+        let sigs = state.signatures.get();
         state.session.with(|s| {
             let Some(s) = s else { return Vec::new() };
             state.visible.with(|visible| {
@@ -76,6 +77,14 @@ pub fn RecordList() -> impl IntoView {
                             Some(l) => format!("{} {:.0}%", l.verdict.as_str(), l.confidence * 100.0),
                         };
                         let top = format!("{}px", (first + k) as f64 * ROW_HEIGHT);
+                        let hint = sigs.as_ref().and_then(|g| g.get(i)).map(|sig| {
+                            let agree = if sig.group.siblings > 0 {
+                                format!(" · {}/{} agree", sig.group.agree, sig.group.siblings)
+                            } else {
+                                String::new()
+                            };
+                            format!("prior {:.0}%{agree}", sig.prior * 100.0)
+                        });
                         let is_selected = selected == Some(i);
                         view! {
                             <div
@@ -93,6 +102,7 @@ pub fn RecordList() -> impl IntoView {
                                 <div class="row-head">
                                     <span class=format!("badge {verdict} {provenance}")>{badge}</span>
                                     <span class="row-id">{r.id.clone()}</span>
+                                    <span class="row-prior">{hint}</span>
                                     <span class="row-answer">
                                         {r.answer.as_ref().map(|a| format!("answer: {}", snippet(a)))}
                                     </span>

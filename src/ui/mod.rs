@@ -25,6 +25,7 @@ pub fn App() -> impl IntoView {
     provide_context(state);
     state.start();
     state.autosave();
+    state.track_signatures();
 
     // Mark the first paint of the records for the end-to-end timing.
     Effect::new(move |done: Option<bool>| {

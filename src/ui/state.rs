@@ -2,12 +2,15 @@
 //! Every change to the data or the labels goes through the core; this file only wires
 //! signals, storage and the browser together.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::import::{plan_import, InputFile};
 use crate::core::labelfile::LabelFile;
 use crate::core::labels::{Counts, Verdict};
+use crate::core::signature::{signatures, Signature};
 use crate::core::{Dataset, ImportError, Session};
 
 use super::browser::{self, now_ms};
@@ -107,6 +110,8 @@ pub struct AppState {
     pub advance: RwSignal<bool>,
     /// Something is loading (text says what).
     pub busy: RwSignal<Option<String>>,
+    /// Reasoning signatures of the records (recomputed when the records change).
+    pub signatures: RwSignal<Option<Arc<Vec<Signature>>>>,
 }
 
 impl AppState {
@@ -141,6 +146,7 @@ impl AppState {
             save: RwSignal::new(SaveState::Idle),
             advance: RwSignal::new(false),
             busy: RwSignal::new(None),
+            signatures: RwSignal::new(None),
         }
     }
 
@@ -477,6 +483,23 @@ impl AppState {
                     .errors
                     .set(vec![format!("Could not load the demo: {e}")]),
             }
+        });
+    }
+
+    /// Reads the reasoning signatures of the records whenever the records change (not on
+    /// label changes).
+    pub fn track_signatures(self) {
+        Effect::new(move |prev: Option<Option<String>>| {
+            let fp = self
+                .session
+                .with(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()));
+            if prev.as_ref() != Some(&fp) {
+                let sigs = self
+                    .session
+                    .with_untracked(|s| s.as_ref().map(|s| Arc::new(signatures(&s.dataset))));
+                self.signatures.set(sigs);
+            }
+            fp
         });
     }
 

@@ -58,6 +58,11 @@ test('first open shows the 300-record demo with no console error', async () => {
   const rendered = await app.page.getByTestId('record').count();
   assert.ok(rendered > 5 && rendered < 60, `only the rows in view are rendered (${rendered})`);
   assert.equal(await app.text('count-unlabelled'), '300 unlabelled');
+  // The reasoning signature of the selected CoT: its answer, agreement with its 3 siblings, prior.
+  assert.equal(await app.text('extracted-answer'), '610');
+  assert.match(await app.text('agreement'), /^\d of 3 other CoTs agree/);
+  assert.match(await app.text('prior'), /^\d+%$/);
+  assert.match(await first.textContent(), /prior \d+% · \d\/3 agree/);
   await app.shot('01-first-open');
   assert.deepEqual(consoleErrors, []);
 });
@@ -164,7 +169,7 @@ test('importing the exported file resumes the labels (and u undoes the import)',
 });
 
 test('own records and embeddings load, keep their labels over a reload, and start over returns the demo', async () => {
-  const recs = ['x1', 'x2', 'x3'].map((id) => JSON.stringify({ id, question: `question ${id}`, cot: `step 1\nstep 2 of ${id}`, answer: '4' })).join('\n');
+  const recs = ['x1', 'x2', 'x3'].map((id) => JSON.stringify({ id, question: `How much is 7 times 8?`, cot: `First 7 * 8 = 54.\nThen 54 + 2 = 56.`, answer: '56' })).join('\n');
   await app.importFiles([
     { name: 'mine.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(recs) },
     { name: 'mine.npy', mimeType: 'application/octet-stream', buffer: npy([[1, 0], [0, 1], [0.6, 0.8]]) },
@@ -172,6 +177,12 @@ test('own records and embeddings load, keep their labels over a reload, and star
   await app.waitForCount(3);
   assert.match(await app.text('record-count'), /3 records · 2-d embeddings/);
   assert.match(await app.text('notice'), /Loaded 3 records from mine\.jsonl.*Your labels on GSM8K demo.* stay saved/);
+  // The wrong step is marked in the CoT, with the right value.
+  const wrong = app.page.getByTestId('wrong-step');
+  assert.equal((await wrong.textContent()).trim(), '7 * 8 = 54');
+  assert.match(await wrong.getAttribute('title'), /left side is 56, not 54/);
+  assert.match(await app.text('agreement'), /^2 of 2 other CoTs agree; most common answer 56 \(3 of 3\)/);
+  await app.shot('06a-wrong-arithmetic');
   await app.page.keyboard.press('2');
   await app.expectLabels([['bad', 'human']]);
   await app.waitSaved();

@@ -21,6 +21,11 @@ pub struct GroupSignals {
     pub plurality: Option<(String, usize)>,
     /// Whether this CoT gives the plurality answer.
     pub is_plurality: bool,
+    /// Agreement weighted by the siblings' own soundness: the mean over siblings of their
+    /// `quality` when they give the same answer, else 0.
+    pub weighted_agree: f64,
+    /// Mean `quality` of the whole group (how sound the question's CoTs look overall).
+    pub group_quality: f64,
     /// Share of siblings whose final answer or computed values include this CoT's answer.
     pub answer_support: f64,
     /// Distinct final answers in the group, as a share of its CoTs (1 = all differ).
@@ -75,7 +80,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// Group signals of every record, in record order.
-pub fn group_signals(dataset: &Dataset, traces: &[Trace]) -> Vec<GroupSignals> {
+/// `quality[i]` in [0, 1] is a label-free soundness of CoT i alone (see
+/// [`super::cot_quality`]), used to weight agreement.
+pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Vec<GroupSignals> {
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, r) in dataset.records().iter().enumerate() {
         groups.entry(r.group_key()).or_default().push(i);
@@ -97,6 +104,7 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace]) -> Vec<GroupSignals> {
         }
         let top = counts.values().copied().max().unwrap_or(0);
         let distinct_share = counts.len().max(1) as f64 / members.len() as f64;
+        let group_quality = members.iter().map(|&i| quality[i]).sum::<f64>() / members.len() as f64;
         let plurality = if top >= 2 && counts.values().filter(|&&c| c == top).count() == 1 {
             counts
                 .iter()
@@ -108,10 +116,13 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace]) -> Vec<GroupSignals> {
         for &i in members {
             let sibs: Vec<usize> = members.iter().copied().filter(|&j| j != i).collect();
             let n = sibs.len();
-            let agree = sibs
+            let agreeing: Vec<usize> = sibs
                 .iter()
-                .filter(|&&j| keys[i].is_some() && keys[i] == keys[j])
-                .count();
+                .copied()
+                .filter(|&j| keys[i].is_some() && keys[i] == keys[j])
+                .collect();
+            let agree = agreeing.len();
+            let weighted = agreeing.iter().map(|&j| quality[j]).sum::<f64>();
             let my_value = traces[i]
                 .answer
                 .as_ref()
@@ -170,6 +181,8 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace]) -> Vec<GroupSignals> {
                     .as_ref()
                     .is_some_and(|(k, _)| keys[i].as_deref() == Some(k.as_str())),
                 plurality: plurality.clone(),
+                group_quality,
+                weighted_agree: if n == 0 { 0.0 } else { weighted / n as f64 },
                 answer_support: if n == 0 {
                     0.0
                 } else {
@@ -217,6 +230,10 @@ mod tests {
             .map(|r| trace(&r.cot, r.answer.as_deref(), &question_numbers(&r.question)))
             .collect();
         (ds, traces)
+    }
+
+    fn group_signals(ds: &Dataset, traces: &[Trace]) -> Vec<GroupSignals> {
+        super::group_signals(ds, traces, &vec![1.0; traces.len()])
     }
 
     #[test]

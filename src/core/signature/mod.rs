@@ -23,7 +23,7 @@ pub use group::GroupSignals;
 pub use trace::{CotSignals, Trace};
 
 /// Length of the signature vector.
-pub const DIM: usize = 20;
+pub const DIM: usize = 30;
 
 /// What each component of the signature vector is, in order. Every component is in [0, 1].
 pub const FEATURES: [&str; DIM] = [
@@ -47,7 +47,34 @@ pub const FEATURES: [&str; DIM] = [
     "plurality_share",      // CoTs giving the group's plurality answer / group size
     "distinct_share",       // distinct answers in the group / group size
     "question_size",        // min(numbers in the question, 10) / 10
+    "unanimous",            // 1 if every sibling gives the same answer
+    "alone",                // 1 if no sibling gives the same answer
+    "answer_magnitude",     // min(log10(1 + |answer|) / 6, 1); 0.5 not a number
+    "equations",            // min(equations, 10) / 10
+    "chain_coherence",      // share of intermediate results used again later
+    "answer_in_question",   // 1 if the answer is one of the question's numbers; 0.5 not a number
+    "weighted_agree",       // agreement weighted by the agreeing siblings' own soundness
+    "group_quality",        // mean soundness of every CoT of the question
+    "agree_x_values",       // agree_share × value_jaccard_mean
+    "question_length",      // ln(1 + question chars) / ln(1 + 2000), at most 1
 ];
+
+/// Soundness of a CoT read from itself alone, in [0, 1]: the mean of its arithmetic
+/// validity, question coverage, integer answer (½ when not a number) and answer = last
+/// value (½ when unknown). Weights agreement in [`group::group_signals`].
+pub fn cot_quality(cot: &CotSignals, t: &Trace) -> f64 {
+    let b = |x: bool| if x { 1.0 } else { 0.0 };
+    let integer = t
+        .answer
+        .as_ref()
+        .and_then(answer::Answer::number)
+        .map_or(0.5, |x| b(x == x.trunc()));
+    (cot.arithmetic_validity
+        + cot.question_coverage
+        + integer
+        + cot.answer_is_last_value.map_or(0.5, b))
+        / 4.0
+}
 
 /// A CoT's reasoning signature.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +91,15 @@ pub struct Signature {
     pub prior: f64,
 }
 
-fn vector(cot: &CotSignals, g: &GroupSignals, t: &Trace, question_numbers: usize) -> [f32; DIM] {
+fn vector(
+    cot: &CotSignals,
+    g: &GroupSignals,
+    t: &Trace,
+    qnums: &std::collections::HashSet<i64>,
+    question_chars: usize,
+) -> [f32; DIM] {
+    let question_numbers = qnums.len();
+    let answer_value = t.answer.as_ref().and_then(answer::Answer::number);
     let b = |x: bool| if x { 1.0 } else { 0.0 };
     let integer = t
         .answer
@@ -95,6 +130,19 @@ fn vector(cot: &CotSignals, g: &GroupSignals, t: &Trace, question_numbers: usize
             .map_or(0.0, |p| p.1 as f64 / group_size),
         g.distinct_share,
         question_numbers.min(10) as f64 / 10.0,
+        b(g.siblings > 0 && g.agree == g.siblings),
+        b(g.siblings > 0 && g.agree == 0),
+        t.answer
+            .as_ref()
+            .and_then(answer::Answer::number)
+            .map_or(0.5, |x| ((1.0 + x.abs()).log10() / 6.0).min(1.0)),
+        t.equations.len().min(10) as f64 / 10.0,
+        cot.chain_coherence,
+        answer_value.map_or(0.5, |x| b(qnums.contains(&trace::value_key(x)))),
+        g.weighted_agree,
+        g.group_quality,
+        g.agree_share * g.value_jaccard_mean,
+        ((1.0 + question_chars as f64).ln() / (2001f64).ln()).min(1.0),
     ];
     v.map(|x| x.clamp(0.0, 1.0) as f32)
 }
@@ -108,17 +156,23 @@ pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
         let q = trace::question_numbers(&r.question);
         let t = trace::trace(&r.cot, r.answer.as_deref(), &q);
         cots.push(t.signals(&q));
-        qsizes.push(q.len());
+        qsizes.push(q);
         traces.push(t);
     }
-    let groups = group::group_signals(dataset, &traces);
+    let quality: Vec<f64> = cots
+        .iter()
+        .zip(&traces)
+        .map(|(c, t)| cot_quality(c, t))
+        .collect();
+    let groups = group::group_signals(dataset, &traces, &quality);
     traces
         .into_iter()
         .zip(cots)
         .zip(groups)
         .zip(qsizes)
-        .map(|(((trace, cot), group), qn)| {
-            let vector = vector(&cot, &group, &trace, qn);
+        .zip(dataset.records())
+        .map(|((((trace, cot), group), qn), r)| {
+            let vector = vector(&cot, &group, &trace, &qn, r.question.chars().count());
             let prior = prior::score(&vector);
             Signature {
                 trace,

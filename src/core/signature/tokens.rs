@@ -129,34 +129,49 @@ pub fn tokenize(text: &str) -> Vec<Token> {
 /// Reads a number at `i`: digits with optional thousands commas (`1,234`), an optional
 /// fraction (`.5`) and an optional `%`. Returns (value, end, percent).
 fn scan_number(b: &[u8], start: usize) -> Option<(f64, usize, bool)> {
+    // Digits go to a stack buffer (no allocation per number); longer numbers keep their
+    // first 60 digits' magnitude via the exponent count.
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    let mut dropped_int = 0i32; // integer digits beyond the buffer
+    let mut push = |d: u8, len: &mut usize, int_part: bool| {
+        if *len < 62 {
+            buf[*len] = d;
+            *len += 1;
+        } else if int_part {
+            dropped_int += 1;
+        }
+    };
     let mut i = start;
-    let mut digits = String::new();
     while i < b.len() && b[i].is_ascii_digit() {
-        digits.push(b[i] as char);
+        push(b[i], &mut len, true);
         i += 1;
     }
     // Thousands separators: a comma followed by exactly three digits.
-    while !digits.is_empty()
+    while len > 0
         && b.get(i) == Some(&b',')
         && b.len() >= i + 4
         && b[i + 1..i + 4].iter().all(u8::is_ascii_digit)
         && !b.get(i + 4).is_some_and(u8::is_ascii_digit)
     {
-        digits.extend(b[i + 1..i + 4].iter().map(|&d| d as char));
+        for k in 1..4 {
+            push(b[i + k], &mut len, true);
+        }
         i += 4;
     }
     if i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
-        digits.push('.');
+        push(b'.', &mut len, false);
         i += 1;
         while i < b.len() && b[i].is_ascii_digit() {
-            digits.push(b[i] as char);
+            push(b[i], &mut len, false);
             i += 1;
         }
     }
-    if digits.is_empty() || digits == "." {
+    if len == 0 || (len == 1 && buf[0] == b'.') {
         return None;
     }
-    let value: f64 = digits.parse().ok()?;
+    let value: f64 = std::str::from_utf8(&buf[..len]).ok()?.parse().ok()?;
+    let value = value * 10f64.powi(dropped_int);
     if !value.is_finite() {
         return None;
     }

@@ -99,6 +99,9 @@ pub struct CotSignals {
     pub answer_is_last_value: Option<bool>,
     /// Length in characters.
     pub chars: usize,
+    /// Share of intermediate results (all equations but the last) used again later in the
+    /// text: a coherent chain uses what it computes (1 with fewer than two equations).
+    pub chain_coherence: f64,
 }
 
 /// Values compared as keys: rounded to 4 decimals (as the reference measurement does).
@@ -322,7 +325,53 @@ fn arithmetic_checks(lhs: f64, value: f64, percent: bool, written: &str) -> bool
     close(value) || (percent && (close(value / 100.0) || (lhs * 100.0 - value).abs() <= tol(value)))
 }
 
+/// A piece of a CoT's text for display: plain text, or (part of) an equation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Byte offset.
+    pub start: usize,
+    /// Byte offset just past it.
+    pub end: usize,
+    /// Index into [`Trace::equations`], for equation text.
+    pub equation: Option<usize>,
+}
+
 impl Trace {
+    /// Cuts a text of `len` bytes (the CoT this trace was read from) into consecutive
+    /// segments that mark each equation; chained equations that share a number are clipped
+    /// so that segments never overlap.
+    pub fn segments(&self, len: usize) -> Vec<Segment> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        for (k, e) in self.equations.iter().enumerate() {
+            let start = e.start.max(pos);
+            if start >= e.end || e.end > len {
+                continue;
+            }
+            if start > pos {
+                out.push(Segment {
+                    start: pos,
+                    end: start,
+                    equation: None,
+                });
+            }
+            out.push(Segment {
+                start,
+                end: e.end,
+                equation: Some(k),
+            });
+            pos = e.end;
+        }
+        if pos < len {
+            out.push(Segment {
+                start: pos,
+                end: len,
+                equation: None,
+            });
+        }
+        out
+    }
+
     /// Computed values (results of equations) as keys, sorted and unique.
     pub fn computed_keys(&self) -> Vec<i64> {
         let mut v: Vec<i64> = self.equations.iter().map(|e| value_key(e.value)).collect();
@@ -357,7 +406,22 @@ impl Trace {
             (Some(a), Some(e)) => Some(answer::same_number(a, e.value)),
             _ => None,
         };
+        let intermediate = self.equations.len().saturating_sub(1);
+        let reused = self.equations[..intermediate]
+            .iter()
+            .filter(|e| {
+                let key = value_key(e.value);
+                self.numbers
+                    .iter()
+                    .any(|n| n.start >= e.end && value_key(n.value) == key)
+            })
+            .count();
         CotSignals {
+            chain_coherence: if intermediate == 0 {
+                1.0
+            } else {
+                reused as f64 / intermediate as f64
+            },
             arithmetic_validity: if checked.is_empty() {
                 1.0
             } else {
@@ -446,6 +510,28 @@ mod tests {
                 .collect();
             assert_eq!(got, *expected, "{cot}");
         }
+    }
+
+    #[test]
+    fn segments_cover_the_text_without_overlap() {
+        let cot = "So 4 * 5 = 20 + 3 = 23, done.";
+        let t = tr(cot);
+        let segs = t.segments(cot.len());
+        let texts: Vec<(&str, Option<usize>)> = segs
+            .iter()
+            .map(|s| (&cot[s.start..s.end], s.equation))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("So ", None),
+                ("4 * 5 = 20", Some(0)),
+                (" + 3 = 23", Some(1)),
+                (", done.", None)
+            ]
+        );
+        assert_eq!(tr("").segments(0), []);
+        assert_eq!(tr("no math").segments(7).len(), 1);
     }
 
     #[test]
