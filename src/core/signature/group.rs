@@ -24,6 +24,8 @@ pub struct GroupSignals {
     /// Agreement weighted by the siblings' own soundness: the mean over siblings of their
     /// `quality` when they give the same answer, else 0.
     pub weighted_agree: f64,
+    /// Length relative to the group's mean length (1 = average).
+    pub relative_length: f64,
     /// Mean `quality` of the whole group (how sound the question's CoTs look overall).
     pub group_quality: f64,
     /// Share of siblings whose final answer or computed values include this CoT's answer.
@@ -104,6 +106,8 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
         }
         let top = counts.values().copied().max().unwrap_or(0);
         let distinct_share = counts.len().max(1) as f64 / members.len() as f64;
+        let mean_chars =
+            members.iter().map(|&i| traces[i].chars as f64).sum::<f64>() / members.len() as f64;
         let group_quality = members.iter().map(|&i| quality[i]).sum::<f64>() / members.len() as f64;
         let plurality = if top >= 2 && counts.values().filter(|&&c| c == top).count() == 1 {
             counts
@@ -182,6 +186,11 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
                     .is_some_and(|(k, _)| keys[i].as_deref() == Some(k.as_str())),
                 plurality: plurality.clone(),
                 group_quality,
+                relative_length: if mean_chars > 0.0 {
+                    traces[i].chars as f64 / mean_chars
+                } else {
+                    1.0
+                },
                 weighted_agree: if n == 0 { 0.0 } else { weighted / n as f64 },
                 answer_support: if n == 0 {
                     0.0

@@ -23,7 +23,7 @@ pub use group::GroupSignals;
 pub use trace::{CotSignals, Trace};
 
 /// Length of the signature vector.
-pub const DIM: usize = 30;
+pub const DIM: usize = 33;
 
 /// What each component of the signature vector is, in order. Every component is in [0, 1].
 pub const FEATURES: [&str; DIM] = [
@@ -57,6 +57,9 @@ pub const FEATURES: [&str; DIM] = [
     "group_quality",        // mean soundness of every CoT of the question
     "agree_x_values",       // agree_share × value_jaccard_mean
     "question_length",      // ln(1 + question chars) / ln(1 + 2000), at most 1
+    "answer_positive",      // 1 if the answer is a number > 0, 0 if ≤ 0, 0.5 not a number
+    "repeated_steps",       // share of steps repeating an earlier one word for word
+    "relative_length",      // length / the group's mean length, halved, at most 1
 ];
 
 /// Soundness of a CoT read from itself alone, in [0, 1]: the mean of its arithmetic
@@ -143,6 +146,9 @@ fn vector(
         g.group_quality,
         g.agree_share * g.value_jaccard_mean,
         ((1.0 + question_chars as f64).ln() / (2001f64).ln()).min(1.0),
+        answer_value.map_or(0.5, |x| b(x > 0.0)),
+        cot.repeated_steps,
+        g.relative_length / 2.0,
     ];
     v.map(|x| x.clamp(0.0, 1.0) as f32)
 }

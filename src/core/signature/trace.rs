@@ -77,6 +77,8 @@ pub struct Trace {
     pub answer_from_text: bool,
     /// Length in characters.
     pub chars: usize,
+    /// Steps that repeat an earlier step word for word.
+    pub repeated_steps: usize,
 }
 
 /// Per-CoT signals read off a trace (no other CoT involved).
@@ -99,6 +101,8 @@ pub struct CotSignals {
     pub answer_is_last_value: Option<bool>,
     /// Length in characters.
     pub chars: usize,
+    /// Share of steps that repeat an earlier step word for word (degenerate loops).
+    pub repeated_steps: f64,
     /// Share of intermediate results (all equations but the last) used again later in the
     /// text: a coherent chain uses what it computes (1 with fewer than two equations).
     pub chain_coherence: f64,
@@ -213,6 +217,11 @@ pub fn trace(cot: &str, answer_field: Option<&str>, question_nums: &HashSet<i64>
     let field = answer_field.and_then(answer::normalize);
     let answer_from_text = field.is_none();
     let answer = field.or_else(|| answer::find_in_text(cot));
+    let mut seen = HashSet::new();
+    let repeated_steps = steps
+        .iter()
+        .filter(|s| !seen.insert(&cot[s.start..s.end]))
+        .count();
     Trace {
         steps,
         equations,
@@ -220,6 +229,7 @@ pub fn trace(cot: &str, answer_field: Option<&str>, question_nums: &HashSet<i64>
         answer,
         answer_from_text,
         chars: cot.chars().count(),
+        repeated_steps,
     }
 }
 
@@ -417,6 +427,11 @@ impl Trace {
             })
             .count();
         CotSignals {
+            repeated_steps: if self.steps.is_empty() {
+                0.0
+            } else {
+                self.repeated_steps as f64 / self.steps.len() as f64
+            },
             chain_coherence: if intermediate == 0 {
                 1.0
             } else {
