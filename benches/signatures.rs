@@ -20,7 +20,11 @@ fn main() {
         .expect("records");
     let import_ms = t.elapsed().as_secs_f64() * 1e3;
     let mut times = Vec::new();
-    for _ in 0..15 {
+    let iters: usize = std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    for _ in 0..iters {
         let t = Instant::now();
         let s = signatures(&ds);
         times.push(t.elapsed().as_secs_f64() * 1e3);
@@ -28,7 +32,7 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     let mut trace_times = Vec::new();
-    for _ in 0..15 {
+    for _ in 0..iters {
         let t = Instant::now();
         for r in ds.records() {
             let q = trace::question_numbers(&r.question);
@@ -38,7 +42,10 @@ fn main() {
         trace_times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     trace_times.sort_by(f64::total_cmp);
-    println!("per-CoT traces alone: median {:.1} ms", trace_times[7]);
+    println!(
+        "per-CoT traces alone: median {:.1} ms",
+        trace_times[trace_times.len() / 2]
+    );
     println!(
         "signatures of {} CoTs: median {:.1} ms, min {:.1} ms (goal < 100 ms); import of jsonl + npy: {:.0} ms",
         ds.len(),

@@ -8,6 +8,7 @@
 //! - `ui` (wasm32 only): the leptos page, a thin layer over the core, plus the browser
 //!   glue (files, downloads, IndexedDB).
 #![deny(missing_docs)]
+#![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
 pub mod core;
 

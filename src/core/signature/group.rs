@@ -2,7 +2,7 @@
 //! final-answer agreement, intermediate-value overlap, embedding similarity, and where a
 //! CoT leaves the path most of its siblings take. No labels involved.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::trace::{value_key, Trace};
 use crate::core::data::Dataset;
@@ -68,20 +68,19 @@ pub fn jaccard(a: &[i64], b: &[i64]) -> f64 {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
     for (x, y) in a.iter().zip(b) {
-        ab += (*x as f64) * (*y as f64);
-        aa += (*x as f64) * (*x as f64);
-        bb += (*y as f64) * (*y as f64);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
     }
     if aa == 0.0 || bb == 0.0 {
         0.0
     } else {
-        ab / (aa.sqrt() * bb.sqrt())
+        (ab / (aa.sqrt() * bb.sqrt())) as f64
     }
 }
 
-/// Group signals of every record, in record order.
 /// `quality[i]` in [0, 1] is a label-free soundness of CoT i alone (see
 /// [`super::cot_quality`]), used to weight agreement.
 pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Vec<GroupSignals> {
@@ -106,6 +105,19 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
         }
         let top = counts.values().copied().max().unwrap_or(0);
         let distinct_share = counts.len().max(1) as f64 / members.len() as f64;
+        // How many CoTs of the group compute each value: (value, count), sorted.
+        let mut all: Vec<i64> = members
+            .iter()
+            .flat_map(|&i| values[i].iter().copied())
+            .collect();
+        all.sort_unstable();
+        let mut group_counts: Vec<(i64, usize)> = Vec::new();
+        for v in all {
+            match group_counts.last_mut() {
+                Some((last, c)) if *last == v => *c += 1,
+                _ => group_counts.push((v, 1)),
+            }
+        }
         let mean_chars =
             members.iter().map(|&i| traces[i].chars as f64).sum::<f64>() / members.len() as f64;
         let group_quality = members.iter().map(|&i| quality[i]).sum::<f64>() / members.len() as f64;
@@ -152,25 +164,20 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
                 ),
                 _ => None,
             };
-            // Values that at least half of the siblings compute.
-            let mut seen: HashMap<i64, usize> = HashMap::new();
-            for &j in &sibs {
-                for &v in &values[j] {
-                    *seen.entry(v).or_default() += 1;
-                }
-            }
+            // Values that at least half of the siblings compute (group counts minus its own).
             let need = n.div_ceil(2).max(1);
-            let common: HashSet<i64> = seen
-                .into_iter()
-                .filter(|&(_, c)| c >= need)
-                .map(|(v, _)| v)
-                .collect();
+            let common = |v: i64| {
+                let in_group = group_counts
+                    .binary_search_by_key(&v, |p| p.0)
+                    .map_or(0, |k| group_counts[k].1);
+                let own = usize::from(values[i].binary_search(&v).is_ok());
+                in_group - own >= need
+            };
             let eqs = &traces[i].equations;
             let first_departure = if n == 0 {
                 None
             } else {
-                eqs.iter()
-                    .position(|e| !common.contains(&value_key(e.value)))
+                eqs.iter().position(|e| !common(value_key(e.value)))
             };
             let departure_position = match (n, eqs.len(), first_departure) {
                 (0, _, _) | (_, 0, _) => 0.5,

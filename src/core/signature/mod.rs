@@ -17,6 +17,8 @@ pub mod prior;
 mod tokens;
 pub mod trace;
 
+use std::collections::{HashMap, HashSet};
+
 use crate::core::data::Dataset;
 
 pub use group::GroupSignals;
@@ -98,7 +100,7 @@ fn vector(
     cot: &CotSignals,
     g: &GroupSignals,
     t: &Trace,
-    qnums: &std::collections::HashSet<i64>,
+    qnums: &HashSet<i64>,
     question_chars: usize,
 ) -> [f32; DIM] {
     let question_numbers = qnums.len();
@@ -155,16 +157,29 @@ fn vector(
 
 /// The signatures of every record, in record order.
 pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
-    let mut traces = Vec::with_capacity(dataset.len());
-    let mut cots = Vec::with_capacity(dataset.len());
-    let mut qsizes = Vec::with_capacity(dataset.len());
+    // CoTs of one question share its text: read its numbers once.
+    let mut questions: HashMap<&str, HashSet<i64>> = HashMap::new();
     for r in dataset.records() {
-        let q = trace::question_numbers(&r.question);
-        let t = trace::trace(&r.cot, r.answer.as_deref(), &q);
-        cots.push(t.signals(&q));
-        qsizes.push(q);
-        traces.push(t);
+        questions
+            .entry(&r.question)
+            .or_insert_with(|| trace::question_numbers(&r.question));
     }
+    let qnums: Vec<&HashSet<i64>> = dataset
+        .records()
+        .iter()
+        .map(|r| &questions[r.question.as_str()])
+        .collect();
+    let traces: Vec<Trace> = dataset
+        .records()
+        .iter()
+        .zip(&qnums)
+        .map(|(r, q)| trace::trace(&r.cot, r.answer.as_deref(), q))
+        .collect();
+    let cots: Vec<CotSignals> = traces
+        .iter()
+        .zip(&qnums)
+        .map(|(t, q)| t.signals(q))
+        .collect();
     let quality: Vec<f64> = cots
         .iter()
         .zip(&traces)
@@ -175,10 +190,10 @@ pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
         .into_iter()
         .zip(cots)
         .zip(groups)
-        .zip(qsizes)
-        .zip(dataset.records())
-        .map(|((((trace, cot), group), qn), r)| {
-            let vector = vector(&cot, &group, &trace, &qn, r.question.chars().count());
+        .enumerate()
+        .map(|(i, ((trace, cot), group))| {
+            let r = &dataset.records()[i];
+            let vector = vector(&cot, &group, &trace, qnums[i], r.question.chars().count());
             let prior = prior::score(&vector);
             Signature {
                 trace,

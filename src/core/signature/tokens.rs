@@ -60,9 +60,14 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let c = text[i..].chars().next().expect("i is on a char boundary");
-        let w = c.len_utf8();
-        if c.is_whitespace() {
+        // ASCII fast path; decode a char only for non-ASCII bytes.
+        let (c, w) = if b[i] < 0x80 {
+            (b[i] as char, 1)
+        } else {
+            let c = text[i..].chars().next().expect("i is on a char boundary");
+            (c, c.len_utf8())
+        };
+        if c.is_ascii_whitespace() || (!c.is_ascii() && c.is_whitespace()) {
             i += w;
             continue;
         }
@@ -99,8 +104,16 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             '=' | '≈' => Tok::Eq,
             c if c.is_alphabetic() => {
                 let mut end = i + w;
-                while let Some(n) = text[end..].chars().next() {
-                    if n.is_alphabetic() || n == '\'' || n == '’' {
+                while end < b.len() {
+                    if b[end].is_ascii_alphabetic() || b[end] == b'\'' {
+                        end += 1;
+                        continue;
+                    }
+                    if b[end] < 0x80 {
+                        break;
+                    }
+                    let n = text[end..].chars().next().expect("char boundary");
+                    if n.is_alphabetic() || n == '’' {
                         end += n.len_utf8();
                     } else {
                         break;

@@ -136,7 +136,7 @@ fn split_steps(text: &str) -> Vec<Step> {
         let piece = &text[s..e];
         let lead = piece.len() - piece.trim_start().len();
         let trail = piece.len() - piece.trim_end().len();
-        if piece.trim().len() > 0 {
+        if !piece.trim().is_empty() {
             steps.push(Step {
                 start: s + lead,
                 end: e - trail,
@@ -177,7 +177,7 @@ pub fn trace(cot: &str, answer_field: Option<&str>, question_nums: &HashSet<i64>
         tok_step.push(s);
     }
     let mut equations = Vec::new();
-    let mut rhs_tokens = HashSet::new();
+    let mut rhs_tokens = vec![false; toks.len()];
     for (e, t) in toks.iter().enumerate() {
         if t.tok != Tok::Eq {
             continue;
@@ -186,7 +186,8 @@ pub fn trace(cot: &str, answer_field: Option<&str>, question_nums: &HashSet<i64>
             equations.push(eq);
         }
     }
-    let computed: HashSet<i64> = equations.iter().map(|e| value_key(e.value)).collect();
+    let mut computed: Vec<i64> = equations.iter().map(|e| value_key(e.value)).collect();
+    computed.sort_unstable();
     let numbers = toks
         .iter()
         .enumerate()
@@ -195,11 +196,11 @@ pub fn trace(cot: &str, answer_field: Option<&str>, question_nums: &HashSet<i64>
                 return None;
             };
             let key = value_key(value);
-            let role = if rhs_tokens.contains(&k) {
+            let role = if rhs_tokens[k] {
                 Role::Computed
             } else if question_nums.contains(&key) {
                 Role::Question
-            } else if computed.contains(&key) {
+            } else if computed.binary_search(&key).is_ok() {
                 Role::Computed
             } else if CONSTANTS.contains(&value) {
                 Role::Constant
@@ -239,7 +240,7 @@ fn equation_at(
     toks: &[Token],
     tok_step: &[usize],
     e: usize,
-    rhs: &mut HashSet<usize>,
+    rhs: &mut [bool],
 ) -> Option<Equation> {
     let step = tok_step[e];
     // The value: an optional minus, then a number, in the same step.
@@ -254,7 +255,7 @@ fn equation_at(
         return None;
     };
     let value = sign * value;
-    rhs.insert(r);
+    rhs[r] = true;
     // The left side: walk back over numbers, operators, brackets, units after a number and
     // `x` between numbers; stop at anything else, another `=`, or the step's start.
     let mut first = e;
@@ -402,8 +403,12 @@ impl Trace {
     pub fn signals(&self, question_nums: &HashSet<i64>) -> CotSignals {
         let checked: Vec<bool> = self.equations.iter().filter_map(|e| e.correct).collect();
         let wrong = checked.iter().filter(|c| !**c).count();
-        let used: HashSet<i64> = self.numbers.iter().map(|n| value_key(n.value)).collect();
-        let covered = question_nums.iter().filter(|q| used.contains(q)).count();
+        let mut used: Vec<i64> = self.numbers.iter().map(|n| value_key(n.value)).collect();
+        used.sort_unstable();
+        let covered = question_nums
+            .iter()
+            .filter(|q| used.binary_search(q).is_ok())
+            .count();
         let unexplained = self
             .numbers
             .iter()
