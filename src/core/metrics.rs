@@ -1,4 +1,4 @@
-//! Evaluation metrics against ground truth: AUROC and pair accuracy.
+//! Evaluation metrics against ground truth: AUROC, pair accuracy, adjusted Rand index.
 
 /// Area under the ROC curve of `scores` for the positives in `labels` (Mann–Whitney, tied
 /// scores count one half). `None` when one class is absent.
@@ -53,6 +53,33 @@ pub fn pair_accuracy(pairs: &[(f64, f64)]) -> Option<f64> {
     Some(hits / pairs.len() as f64)
 }
 
+/// Adjusted Rand index of two partitions (labels are arbitrary integers; −1 is a label like
+/// any other). 1 = identical partitions, about 0 = chance agreement.
+pub fn adjusted_rand_index(a: &[i64], b: &[i64]) -> f64 {
+    use std::collections::HashMap;
+    assert_eq!(a.len(), b.len(), "partitions of the same points");
+    let n = a.len() as f64;
+    let c2 = |x: f64| x * (x - 1.0) / 2.0;
+    let mut table: HashMap<(i64, i64), f64> = HashMap::new();
+    let mut rows: HashMap<i64, f64> = HashMap::new();
+    let mut cols: HashMap<i64, f64> = HashMap::new();
+    for (&x, &y) in a.iter().zip(b) {
+        *table.entry((x, y)).or_default() += 1.0;
+        *rows.entry(x).or_default() += 1.0;
+        *cols.entry(y).or_default() += 1.0;
+    }
+    let index: f64 = table.values().map(|&v| c2(v)).sum();
+    let sum_a: f64 = rows.values().map(|&v| c2(v)).sum();
+    let sum_b: f64 = cols.values().map(|&v| c2(v)).sum();
+    let expected = sum_a * sum_b / c2(n).max(1.0);
+    let max = (sum_a + sum_b) / 2.0;
+    if max == expected {
+        1.0
+    } else {
+        (index - expected) / (max - expected)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +94,23 @@ mod tests {
         assert_eq!(auroc(&[0.0, 1.0], &[false, true]), Some(1.0));
         assert_eq!(auroc(&[1.0, 0.0], &[false, true]), Some(0.0));
         assert_eq!(auroc(&[1.0], &[true]), None);
+    }
+
+    #[test]
+    fn ari_known_values() {
+        assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[5, 5, 7, 7]), 1.0);
+        // scikit-learn: adjusted_rand_score([0, 0, 1, 1], [0, 0, 1, 2]) = 0.5714285714285715
+        assert!(
+            (adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 1, 2]) - 0.5714285714285715).abs() < 1e-12
+        );
+        // adjusted_rand_score([0, 0, 1, 2], [0, 0, 1, 1]) is symmetric
+        assert!(
+            (adjusted_rand_index(&[0, 0, 1, 2], &[0, 0, 1, 1]) - 0.5714285714285715).abs() < 1e-12
+        );
+        // adjusted_rand_score([0, 0, 0, 0], [0, 1, 2, 3]) = 0
+        assert_eq!(adjusted_rand_index(&[0, 0, 0, 0], &[0, 1, 2, 3]), 0.0);
+        // adjusted_rand_score([0, 1, 0, 1], [0, 0, 1, 1]) = -0.5
+        assert!((adjusted_rand_index(&[0, 1, 0, 1], &[0, 0, 1, 1]) + 0.5).abs() < 1e-12);
     }
 
     #[test]

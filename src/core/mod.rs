@@ -6,15 +6,19 @@
 //! - [`labelfile`]: the label file of the contract (export and resume).
 //! - [`session`]: a data set with its labels, and atomic imports into it.
 //! - [`signature`]: reasoning signatures (structure, consensus, prior score).
-//! - [`metrics`]: AUROC and pair accuracy against ground truth.
+//! - [`cluster`]: k-means.
+//! - [`project`]: the 2-D map (PCA).
+//! - [`metrics`]: AUROC, pair accuracy, adjusted Rand index.
 //! - [`error`]: the one error type of the import path.
 
+pub mod cluster;
 pub mod data;
 pub mod error;
 pub mod import;
 pub mod labelfile;
 pub mod labels;
 pub mod metrics;
+pub mod project;
 pub mod session;
 pub mod signature;
 
