@@ -5,12 +5,15 @@
 //!
 //! - [`core`]: records, import and validation, the label store, the label file. Plain Rust
 //!   with no web APIs, so every algorithm is tested natively with `cargo test`.
+//! - [`worker`]: the one door to heavy work (clustering, the map): a typed protocol and
+//!   the job runner the Web Worker calls.
 //! - `ui` (wasm32 only): the leptos page, a thin layer over the core, plus the browser
 //!   glue (files, downloads, IndexedDB).
 #![deny(missing_docs)]
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
 pub mod core;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

@@ -107,8 +107,20 @@ pub struct KMeansResult {
     pub iterations: usize,
 }
 
-fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+/// Squared Euclidean distance. Eight independent partial sums let the compiler use SIMD
+/// (a plain `.sum()` of floats is a serial chain: ~8× slower at d = 384).
+pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let d = x[l] - y[l];
+            acc[l] += d * d;
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Progress reports: called with the share done; returning `false` cancels.
@@ -278,9 +290,14 @@ fn lloyd(
             }
         }
         // An empty cluster takes the point farthest from its centre.
-        let mut far: Vec<usize> = (0..x.rows).collect();
-        far.sort_by(|&a, &b| dists[b].total_cmp(&dists[a]));
-        let mut far = far.into_iter();
+        let mut far = if counts.contains(&0) {
+            let mut far: Vec<usize> = (0..x.rows).collect();
+            far.sort_by(|&a, &b| dists[b].total_cmp(&dists[a]));
+            far
+        } else {
+            Vec::new()
+        }
+        .into_iter();
         let mut shift = 0f64;
         for j in 0..k {
             let c = &mut centroids[j * x.dim..(j + 1) * x.dim];

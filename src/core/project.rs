@@ -143,8 +143,22 @@ pub fn pca2(x: Matrix, progress: Progress) -> Result<Projection, ClusterError> {
     })
 }
 
+/// Dot product with four partial sums (lets the compiler use SIMD).
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut acc = [0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 fn mat_vec(m: &[f64], v: &[f64], d: usize) -> Vec<f64> {

@@ -12,6 +12,13 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// Milliseconds since the page opened (high resolution).
+pub fn performance_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
 /// `2026-11-25` in UTC, for file names.
 pub fn today() -> String {
     crate::core::labelfile::format_time(now_ms())[..10].to_string()

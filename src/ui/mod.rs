@@ -6,9 +6,11 @@
 //! - `detail`: the selected record, readable in full, with the label buttons.
 //! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
 
+mod bridge;
 mod browser;
 mod detail;
 mod list;
+mod map;
 mod persist;
 mod state;
 mod toolbar;
@@ -26,6 +28,7 @@ pub fn App() -> impl IntoView {
     state.start();
     state.autosave();
     state.track_signatures();
+    state.start_worker();
 
     // Mark the first paint of the records for the end-to-end timing.
     Effect::new(move |done: Option<bool>| {
@@ -75,7 +78,10 @@ pub fn App() -> impl IntoView {
         >
             <toolbar::Toolbar />
             <main class="panes">
-                <list::RecordList />
+                <div class="left-pane">
+                    <map::ReasoningMap />
+                    <list::RecordList />
+                </div>
                 <detail::Detail />
             </main>
         </div>

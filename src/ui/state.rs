@@ -12,7 +12,9 @@ use crate::core::labelfile::LabelFile;
 use crate::core::labels::{Counts, Verdict};
 use crate::core::signature::{signatures, Signature};
 use crate::core::{Dataset, ImportError, Session};
+use crate::worker::protocol::{Job, MapJob, MapResult, Reply, Request, Space};
 
+use super::bridge;
 use super::browser::{self, now_ms};
 use super::persist::{self, Current};
 
@@ -112,6 +114,57 @@ pub struct AppState {
     pub busy: RwSignal<Option<String>>,
     /// Reasoning signatures of the records (recomputed when the records change).
     pub signatures: RwSignal<Option<Arc<Vec<Signature>>>>,
+    /// The reasoning map of the records, once the worker made it.
+    pub map: RwSignal<Option<Arc<MapView>>>,
+    /// What the map is made from.
+    pub map_space: RwSignal<Space>,
+    /// Clusters on the map.
+    pub map_k: RwSignal<usize>,
+    /// How the map colours points.
+    pub colour_by: RwSignal<ColourBy>,
+    /// Only records of this cluster are listed.
+    pub cluster_filter: RwSignal<Option<u32>>,
+    /// The running background job.
+    pub job: RwSignal<Option<JobStatus>>,
+    /// Id of the latest job sent.
+    pub job_seq: RwSignal<u64>,
+}
+
+/// A map made by the worker, with what it was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapView {
+    /// Clusters and positions.
+    pub result: MapResult,
+    /// Embeddings or signatures.
+    pub space: Space,
+    /// Records it belongs to.
+    pub fingerprint: String,
+    /// Milliseconds from request to reply.
+    pub millis: f64,
+}
+
+/// A background job in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStatus {
+    /// Job id.
+    pub id: u64,
+    /// What it does now.
+    pub stage: String,
+    /// Share done.
+    pub fraction: f64,
+    /// When it was sent (performance.now()).
+    pub started: f64,
+}
+
+/// Point colours on the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColourBy {
+    /// k-means cluster.
+    Cluster,
+    /// good / bad / none, human or machine.
+    Label,
+    /// The label-free prior score.
+    Prior,
 }
 
 impl AppState {
@@ -119,11 +172,22 @@ impl AppState {
     pub fn new() -> Self {
         let session = RwSignal::new(None::<Session>);
         let filter = RwSignal::new(Filter::All);
+        let map = RwSignal::new(None::<Arc<MapView>>);
+        let cluster_filter = RwSignal::new(None::<u32>);
         let visible = Memo::new(move |_| {
             let f = filter.get();
-            session.with(|s| match s {
-                None => Vec::new(),
-                Some(s) => (0..s.dataset.len()).filter(|&i| f.keeps(s, i)).collect(),
+            let cluster = cluster_filter.get();
+            map.with(|m| {
+                session.with(|s| match s {
+                    None => Vec::new(),
+                    Some(s) => (0..s.dataset.len())
+                        .filter(|&i| f.keeps(s, i))
+                        .filter(|&i| match (cluster, m) {
+                            (Some(c), Some(m)) => m.result.labels.get(i) == Some(&c),
+                            _ => true,
+                        })
+                        .collect(),
+                })
             })
         });
         let counts = Memo::new(move |_| {
@@ -147,6 +211,13 @@ impl AppState {
             advance: RwSignal::new(false),
             busy: RwSignal::new(None),
             signatures: RwSignal::new(None),
+            map,
+            map_space: RwSignal::new(Space::Signature),
+            map_k: RwSignal::new(8),
+            colour_by: RwSignal::new(ColourBy::Cluster),
+            cluster_filter,
+            job: RwSignal::new(None),
+            job_seq: RwSignal::new(0),
         }
     }
 
@@ -501,6 +572,133 @@ impl AppState {
             }
             fp
         });
+    }
+
+    /// Starts the worker and routes its replies into the page's signals.
+    pub fn start_worker(self) {
+        let result = bridge::start(move |reply| self.on_reply(reply));
+        if let Err(e) = result {
+            self.errors.update(|v| v.push(e));
+        }
+        // A new map whenever the records' signatures, the space or k change.
+        Effect::new(move |_| {
+            let ready = self.signatures.with(Option::is_some);
+            let _ = (self.map_space.get(), self.map_k.get());
+            if ready {
+                self.request_map();
+            }
+        });
+    }
+
+    fn on_reply(self, reply: Reply) {
+        let current = self
+            .job
+            .with_untracked(|j| j.as_ref().map(|j| (j.id, j.started)));
+        match reply {
+            Reply::Progress {
+                id,
+                stage,
+                fraction,
+            } => {
+                if let Some((cur, started)) = current.filter(|c| c.0 == id) {
+                    self.job.set(Some(JobStatus {
+                        id: cur,
+                        stage,
+                        fraction,
+                        started,
+                    }));
+                }
+            }
+            Reply::Map { id, result } => {
+                let Some((_, started)) = current.filter(|c| c.0 == id) else {
+                    return;
+                };
+                let fingerprint = self.session.with_untracked(|s| {
+                    s.as_ref()
+                        .map(|s| s.dataset.fingerprint().to_string())
+                        .unwrap_or_default()
+                });
+                let millis = browser::performance_now() - started;
+                let space = self.map_space.get_untracked();
+                self.cluster_filter.set(None);
+                self.map.set(Some(Arc::new(MapView {
+                    result,
+                    space,
+                    fingerprint,
+                    millis,
+                })));
+                self.job.set(None);
+            }
+            Reply::Failed {
+                id,
+                cancelled,
+                message,
+            } => {
+                if current.is_some_and(|c| c.0 == id) || id == 0 {
+                    self.job.set(None);
+                    if !cancelled {
+                        self.errors
+                            .update(|v| v.push(format!("The map could not be made: {message}")));
+                    }
+                }
+            }
+            Reply::Ready => {}
+        }
+    }
+
+    /// Sends the map job for the current records to the worker.
+    pub fn request_map(self) {
+        let space = self.map_space.get_untracked();
+        let k = self.map_k.get_untracked();
+        let data = self.session.with_untracked(|s| {
+            let s = s.as_ref()?;
+            match (space, s.dataset.embeddings()) {
+                (Space::Embedding, Some(e)) => {
+                    Some((e.as_slice().to_vec(), e.rows(), e.dim(), Space::Embedding))
+                }
+                _ => self.signatures.with_untracked(|g| {
+                    let g = g.as_ref()?;
+                    let flat: Vec<f32> = g.iter().flat_map(|s| s.vector).collect();
+                    Some((flat, g.len(), crate::core::signature::DIM, Space::Signature))
+                }),
+            }
+        });
+        let Some((data, rows, dim, used)) = data else {
+            return;
+        };
+        if used != space {
+            self.map_space.set(used);
+        }
+        let id = self.job_seq.get_untracked() + 1;
+        self.job_seq.set(id);
+        let job = MapJob {
+            k: k.min(rows).max(1),
+            restarts: 4,
+            seed: 0,
+            cosine: used == Space::Embedding,
+            space: used,
+        };
+        let req = Request {
+            id,
+            rows,
+            dim,
+            job: Job::Map(job),
+        };
+        self.job.set(Some(JobStatus {
+            id,
+            stage: "starting".into(),
+            fraction: 0.0,
+            started: browser::performance_now(),
+        }));
+        bridge::submit(&req, &data);
+    }
+
+    /// Stops the running job.
+    pub fn cancel_job(self) {
+        bridge::cancel();
+        self.job.set(None);
+        self.notice
+            .set(Some("Cancelled: the background job was stopped.".into()));
     }
 
     /// Writes the labels to this browser's storage after every change. IndexedDB runs

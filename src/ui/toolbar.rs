@@ -115,6 +115,15 @@ pub fn Toolbar() -> impl IntoView {
                 </label>
                 <span class="save-status" data-testid="save-status">{save_text}</span>
             </div>
+            <Show when=move || state.job.with(Option::is_some)>
+                <div class="job" data-testid="progress" role="status">
+                    {move || state.job.get().map(|j| format!("{} — {:.0}%", j.stage, j.fraction * 100.0))}
+                    <progress max="1" prop:value=move || state.job.get().map_or(0.0, |j| j.fraction)></progress>
+                    <button class="button small" data-testid="cancel-button" on:click=move |_| state.cancel_job()>
+                        "Cancel"
+                    </button>
+                </div>
+            </Show>
             <Show when=move || state.busy.get().is_some()>
                 <div class="busy">{move || state.busy.get()}</div>
             </Show>

@@ -67,6 +67,50 @@ test('first open shows the 300-record demo with no console error', async () => {
   assert.deepEqual(consoleErrors, []);
 });
 
+test('the reasoning map renders, summarises clusters and selects a clicked point', async () => {
+  const page = app.page;
+  await page.getByTestId('cluster-summary').first().waitFor({ timeout: 30000 });
+  assert.equal(await page.getByTestId('cluster-summary').count(), 8);
+  assert.match(await page.getByTestId('cluster-summary').first().textContent(), /^1 · \d+ CoTs · 0 labelled/);
+  // Find a drawn point from the canvas pixels, hover it, click it.
+  const canvas = page.getByTestId('cluster-map');
+  const spot = await canvas.evaluate((c) => {
+    const ctx = c.getContext('2d');
+    const { data, width, height } = ctx.getImageData(0, 0, c.width, c.height);
+    const ratio = c.width / c.getBoundingClientRect().width;
+    for (let y = 0; y < height; y += 2) for (let x = 0; x < width; x += 2) {
+      const k = (y * width + x) * 4;
+      if (data[k + 3] > 150 && !(data[k] < 40 && data[k + 1] < 40 && data[k + 2] < 40)) return { x: x / ratio, y: y / ratio };
+    }
+    return null;
+  });
+  assert.ok(spot, 'the map has drawn points');
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + spot.x, box.y + spot.y);
+  const tip = page.getByTestId('map-tooltip');
+  await tip.waitFor();
+  const id = (await tip.locator('.tip-id').textContent()).split(' ')[0];
+  await page.mouse.down();
+  await page.mouse.up();
+  await page.waitForFunction((id) => document.querySelector('[data-testid=record-detail]')?.dataset.id === id, id);
+  await app.shot('01b-map-click');
+  // A cluster summary filters the list to that cluster, a second click shows all again.
+  const first = page.getByTestId('cluster-summary').first();
+  const size = Number((await first.textContent()).match(/· (\d+) CoTs/)[1]);
+  await first.click();
+  await page.waitForFunction((n) => {
+    const h = parseFloat(document.querySelector('.spacer')?.style.height ?? '0');
+    return Math.round(h / 76) === n;
+  }, size);
+  await first.click();
+  await page.waitForFunction(() => Math.round(parseFloat(document.querySelector('.spacer').style.height) / 76) === 300);
+  // Back to the top of the list and its first record for the keyboard test.
+  await page.evaluate(() => { document.querySelector('.list').scrollTop = 0; });
+  await page.waitForFunction(() => document.querySelector('[data-testid=record]')?.dataset.id === 'gsm8k-0017-6b_finetuning');
+  await page.getByTestId('record').first().click();
+  assert.deepEqual(consoleErrors, []);
+});
+
 test('label three records with the keyboard', async () => {
   await app.page.keyboard.press('1');
   await app.page.keyboard.press('j');
@@ -200,6 +244,57 @@ test('own records and embeddings load, keep their labels over a reload, and star
   await app.waitForCount(300);
   assert.equal(await app.text('count-unlabelled'), '300 unlabelled');
   assert.deepEqual(consoleErrors, [], 'no console error (a Rust panic logs one) in the whole run');
+});
+
+test('20k records with 384-d embeddings: the map job shows progress, cancel stops it, the worker carries on', async () => {
+  const N = 20000, D = 384;
+  const lines = [];
+  for (let i = 0; i < N; i++) lines.push(JSON.stringify({ id: `r${i}`, question_id: `q${i >> 2}`, question: `Question ${i >> 2}: what is ${i % 50} + ${i % 7}?`, cot: `${i % 50} + ${i % 7} = ${(i % 50) + (i % 7)}`, answer: String((i % 50) + (i % 7)) }));
+  // deterministic pseudo-random unit vectors
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rows = Array.from({ length: N }, () => { const v = Array.from({ length: D }, rnd); const n = Math.hypot(...v); return v.map((x) => x / n); });
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const big = new CotlabelPage(page, app.url, OUT);
+  await big.open();
+  await big.waitForCount(300);
+  await big.importFiles([
+    { name: 'twenty.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) },
+    { name: 'twenty.npy', mimeType: 'application/octet-stream', buffer: npy(rows) },
+  ]);
+  await big.waitForCount(N, 60000);
+  await page.getByTestId('cluster-summary').first().waitFor({ timeout: 60000 }); // signature map done
+  await page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
+  });
+  // The embedding map of 20k × 384 takes seconds: progress shows, cancel stops it.
+  await page.getByTestId('map-space').selectOption('embedding');
+  const progress = page.getByTestId('progress');
+  await progress.waitFor({ timeout: 10000 });
+  await page.waitForFunction(() => /(projecting|clustering) — \d+%/.test(document.querySelector('[data-testid=progress]')?.textContent ?? ''), null, { timeout: 20000 });
+  await big.shot('08-progress-20k');
+  await page.getByTestId('cancel-button').click();
+  await progress.waitFor({ state: 'detached', timeout: 5000 });
+  assert.match(await big.text('notice'), /Cancelled/);
+  // A fresh worker takes the next job to the end: k = 6 on the embeddings.
+  const t0 = Date.now();
+  await page.getByTestId('map-k').fill('6');
+  await page.getByTestId('map-k').dispatchEvent('change');
+  await progress.waitFor({ timeout: 10000 });
+  await progress.waitFor({ state: 'detached', timeout: 120000 });
+  metrics.map_20k_384_embedding_ms = Date.now() - t0;
+  assert.equal(await page.getByTestId('cluster-summary').count(), 6);
+  metrics.map_20k_longest_main_task_ms = await page.evaluate(() => Math.max(0, ...window.__long));
+  metrics.map_20k_info = await page.locator('.map-info').textContent();
+  console.log(`20k × 384 map in the worker: ${metrics.map_20k_384_embedding_ms} ms (${metrics.map_20k_info}); longest main-thread task meanwhile ${metrics.map_20k_longest_main_task_ms.toFixed(0)} ms`);
+  await big.shot('09-map-20k');
+  assert.deepEqual(errors, []);
+  await ctx.close();
 });
 
 test('50k records: import, scroll and label stay responsive', async () => {

@@ -1,0 +1,463 @@
+//! The reasoning map: every record as a point on a canvas (positions and clusters from the
+//! worker), coloured by cluster, label or prior; hover shows the CoT, click selects it,
+//! wheel zooms, drag pans; the legend summarises each cluster and filters the list.
+
+use leptos::html;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::core::data::snippet;
+use crate::core::labels::{Label, Verdict};
+use crate::worker::protocol::Space;
+
+use super::state::{AppState, ColourBy, MapView};
+
+const HEIGHT: f64 = 300.0;
+const PAD: f64 = 14.0;
+const PALETTE: [&str; 12] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#6b6ecf", "#17becf", "#bcbd22",
+];
+
+fn cluster_colour(c: u32) -> &'static str {
+    PALETTE[c as usize % PALETTE.len()]
+}
+
+fn label_colour(l: Option<&Label>) -> &'static str {
+    match l {
+        None => "#b8bec8",
+        Some(l) => match (l.verdict, l.is_human()) {
+            (Verdict::Good, true) => "#1f8a4c",
+            (Verdict::Good, false) => "#8fd1a8",
+            (Verdict::Bad, true) => "#c23b32",
+            (Verdict::Bad, false) => "#eba39d",
+        },
+    }
+}
+
+/// Red → amber → green for a score in [0, 1].
+fn prior_colour(p: f64) -> String {
+    let p = p.clamp(0.0, 1.0);
+    let (a, b, t) = if p < 0.5 {
+        ((194, 59, 50), (217, 163, 0), p * 2.0)
+    } else {
+        ((217, 163, 0), (31, 138, 76), p * 2.0 - 1.0)
+    };
+    let mix = |x: i32, y: i32| (x as f64 + (y - x) as f64 * t).round() as i32;
+    format!("rgb({},{},{})", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Maps data coordinates to canvas pixels: fit the bounds, then zoom and pan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct View {
+    min: [f64; 2],
+    max: [f64; 2],
+    width: f64,
+    height: f64,
+    zoom: f64,
+    pan: [f64; 2],
+}
+
+impl View {
+    fn fit(xy: &[[f32; 2]], width: f64, height: f64, zoom: f64, pan: [f64; 2]) -> Self {
+        let mut min = [f64::INFINITY; 2];
+        let mut max = [f64::NEG_INFINITY; 2];
+        for p in xy {
+            for k in 0..2 {
+                min[k] = min[k].min(p[k] as f64);
+                max[k] = max[k].max(p[k] as f64);
+            }
+        }
+        for k in 0..2 {
+            if !min[k].is_finite() || max[k] - min[k] < 1e-12 {
+                min[k] = min[k].min(0.0) - 1.0;
+                max[k] = max[k].max(0.0) + 1.0;
+            }
+        }
+        Self {
+            min,
+            max,
+            width,
+            height,
+            zoom,
+            pan,
+        }
+    }
+
+    fn to_screen(&self, p: [f32; 2]) -> (f64, f64) {
+        let sx = (self.width - 2.0 * PAD) / (self.max[0] - self.min[0]);
+        let sy = (self.height - 2.0 * PAD) / (self.max[1] - self.min[1]);
+        let x = PAD + (p[0] as f64 - self.min[0]) * sx;
+        let y = self.height - PAD - (p[1] as f64 - self.min[1]) * sy;
+        let (cx, cy) = (self.width / 2.0, self.height / 2.0);
+        (
+            (x - cx) * self.zoom + cx + self.pan[0],
+            (y - cy) * self.zoom + cy + self.pan[1],
+        )
+    }
+}
+
+fn nearest(view: &View, xy: &[[f32; 2]], mx: f64, my: f64, within: f64) -> Option<usize> {
+    let mut best = None;
+    let mut bd = within * within;
+    for (i, p) in xy.iter().enumerate() {
+        let (x, y) = view.to_screen(*p);
+        let d = (x - mx).powi(2) + (y - my).powi(2);
+        if d <= bd {
+            bd = d;
+            best = Some(i);
+        }
+    }
+    best
+}
+
+/// The map panel.
+#[component]
+pub fn ReasoningMap() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let canvas = NodeRef::<html::Canvas>::new();
+    let width = RwSignal::new(500.0f64);
+    let zoom = RwSignal::new(1.0f64);
+    let pan = RwSignal::new([0.0f64; 2]);
+    let hover = RwSignal::new(None::<(usize, f64, f64)>);
+    let drag = RwSignal::new(None::<(f64, f64, [f64; 2], bool)>); // start x, y, pan then, moved
+
+    let measure = move || {
+        if let Some(c) = canvas.get_untracked() {
+            let w = c
+                .parent_element()
+                .map_or(500.0, |p| p.client_width() as f64)
+                .max(100.0);
+            width.set(w);
+        }
+    };
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+    // New map: reset the view.
+    Effect::new(move |_| {
+        state.map.track();
+        zoom.set(1.0);
+        pan.set([0.0, 0.0]);
+        measure();
+    });
+
+    let view_of =
+        move |m: &MapView| View::fit(&m.result.xy, width.get(), HEIGHT, zoom.get(), pan.get());
+
+    // Redraw on any change of map, colours, labels, selection, view.
+    Effect::new(move |_| {
+        let Some(c) = canvas.get() else { return };
+        let colour_by = state.colour_by.get();
+        let selected = state.selected.get();
+        let filter = state.cluster_filter.get();
+        let sigs = state.signatures.get();
+        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+        let (w, h) = (width.get(), HEIGHT);
+        c.set_width((w * ratio) as u32);
+        c.set_height((h * ratio) as u32);
+        let Ok(Some(ctx)) = c.get_context("2d") else {
+            return;
+        };
+        let Ok(ctx) = ctx.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
+            return;
+        };
+        let _ = ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
+        ctx.clear_rect(0.0, 0.0, w, h);
+        state.map.with(|m| {
+            let Some(m) = m else { return };
+            let view = view_of(m);
+            let n = m.result.xy.len();
+            let size = if n > 5000 { 2.0 } else { 4.0 };
+            // Colours need the labels only when colouring by label: track them only then.
+            let draw = |s: &Option<crate::core::Session>| {
+                let Some(s) = s else { return };
+                let records = s.dataset.records();
+                // Bucket points by (faded, colour) so the canvas state changes once per colour.
+                let mut buckets: std::collections::BTreeMap<(bool, String), Vec<(f64, f64)>> =
+                    Default::default();
+                for (i, p) in m.result.xy.iter().enumerate() {
+                    let cluster = m.result.labels.get(i).copied().unwrap_or(0);
+                    let dim = filter.is_some_and(|f| f != cluster);
+                    let colour: String = match colour_by {
+                        ColourBy::Cluster => cluster_colour(cluster).to_string(),
+                        ColourBy::Label => {
+                            label_colour(records.get(i).and_then(|r| s.labels.get(&r.id)))
+                                .to_string()
+                        }
+                        ColourBy::Prior => {
+                            let p = sigs
+                                .as_ref()
+                                .and_then(|g| g.get(i))
+                                .map_or(0.5, |g| g.prior);
+                            prior_colour((p * 20.0).round() / 20.0)
+                        }
+                    };
+                    // faded points (outside the filtered cluster) first
+                    buckets
+                        .entry((!dim, colour))
+                        .or_default()
+                        .push(view.to_screen(*p));
+                }
+                for ((bright, colour), points) in buckets {
+                    ctx.set_global_alpha(if bright { 0.85 } else { 0.12 });
+                    ctx.set_fill_style_str(&colour);
+                    for (x, y) in points {
+                        ctx.fill_rect(x - size / 2.0, y - size / 2.0, size, size);
+                    }
+                }
+            };
+            if colour_by == ColourBy::Label {
+                state.session.with(draw);
+            } else {
+                state.session.with_untracked(draw);
+            }
+            ctx.set_global_alpha(1.0);
+            if let Some(p) = selected.and_then(|i| m.result.xy.get(i)) {
+                let (x, y) = view.to_screen(*p);
+                ctx.begin_path();
+                let _ = ctx.arc(x, y, 7.0, 0.0, std::f64::consts::TAU);
+                ctx.set_stroke_style_str("#111");
+                ctx.set_line_width(2.0);
+                ctx.stroke();
+            }
+        });
+    });
+
+    let local = move |ev: &web_sys::MouseEvent| -> (f64, f64) {
+        let rect = canvas.get_untracked().map(|c| c.get_bounding_client_rect());
+        rect.map_or((0.0, 0.0), |r| {
+            (
+                ev.client_x() as f64 - r.left(),
+                ev.client_y() as f64 - r.top(),
+            )
+        })
+    };
+    let pick = move |x: f64, y: f64| -> Option<usize> {
+        state.map.with_untracked(|m| {
+            m.as_ref()
+                .and_then(|m| nearest(&view_of(m), &m.result.xy, x, y, 10.0))
+        })
+    };
+    let on_move = move |ev: web_sys::MouseEvent| {
+        let (x, y) = local(&ev);
+        if let Some((sx, sy, p0, _)) = drag.get_untracked() {
+            if (x - sx).abs() + (y - sy).abs() > 3.0 {
+                drag.set(Some((sx, sy, p0, true)));
+                pan.set([p0[0] + x - sx, p0[1] + y - sy]);
+                hover.set(None);
+                return;
+            }
+        }
+        hover.set(pick(x, y).map(|i| (i, x, y)));
+    };
+    let on_down = move |ev: web_sys::MouseEvent| {
+        let (x, y) = local(&ev);
+        drag.set(Some((x, y, pan.get_untracked(), false)));
+    };
+    let on_up = move |ev: web_sys::MouseEvent| {
+        let (x, y) = local(&ev);
+        let moved = drag.get_untracked().is_some_and(|d| d.3);
+        drag.set(None);
+        if !moved {
+            if let Some(i) = pick(x, y) {
+                state.selected.set(Some(i));
+            }
+        }
+    };
+    let on_wheel = move |ev: web_sys::WheelEvent| {
+        ev.prevent_default();
+        let (x, y) = local(&ev);
+        let factor = if ev.delta_y() < 0.0 { 1.25 } else { 0.8 };
+        let z0 = zoom.get_untracked();
+        let z1 = (z0 * factor).clamp(0.5, 200.0);
+        // keep the point under the cursor still
+        let (cx, cy) = (width.get_untracked() / 2.0, HEIGHT / 2.0);
+        let p = pan.get_untracked();
+        let k = z1 / z0;
+        pan.set([
+            (x - cx) - k * (x - cx - p[0]),
+            (y - cy) - k * (y - cy - p[1]),
+        ]);
+        zoom.set(z1);
+    };
+
+    let tooltip = move || {
+        let (i, x, y) = hover.get()?;
+        state.session.with(|s| {
+            let r = s.as_ref()?.dataset.records().get(i)?;
+            let cluster = state.map.with(|m| m.as_ref().and_then(|m| m.result.labels.get(i).copied()));
+            let left = format!("{}px", (x + 14.0).min(width.get() - 260.0).max(0.0));
+            let top = format!("{}px", y + 12.0);
+            Some(view! {
+                <div class="map-tooltip" style:left=left style:top=top data-testid="map-tooltip">
+                    <div class="tip-id">{r.id.clone()} {cluster.map(|c| format!(" · cluster {}", c + 1))}</div>
+                    <div class="tip-q">{snippet(&r.question, 140)}</div>
+                    <div class="tip-cot">{snippet(&r.cot, 160)}</div>
+                </div>
+            })
+        })
+    };
+
+    view! {
+        <section class="map-pane" aria-label="Reasoning map">
+            <div class="map-controls">
+                <label>
+                    "Map of "
+                    <select
+                        data-testid="map-space"
+                        prop:value=move || if state.map_space.get() == Space::Embedding { "embedding" } else { "signature" }
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            state.map_space.set(if v == "embedding" { Space::Embedding } else { Space::Signature });
+                            let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                        }
+                    >
+                        <option value="signature">"reasoning signatures"</option>
+                        <option value="embedding">"embeddings"</option>
+                    </select>
+                </label>
+                <label>
+                    " colour by "
+                    <select
+                        data-testid="map-colour"
+                        on:change=move |ev| {
+                            state.colour_by.set(match event_target_value(&ev).as_str() {
+                                "label" => ColourBy::Label,
+                                "prior" => ColourBy::Prior,
+                                _ => ColourBy::Cluster,
+                            });
+                            let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                        }
+                    >
+                        <option value="cluster">"cluster"</option>
+                        <option value="label">"label"</option>
+                        <option value="prior">"prior score"</option>
+                    </select>
+                </label>
+                <label>
+                    " k "
+                    <input
+                        type="number"
+                        min="1"
+                        max="50"
+                        data-testid="map-k"
+                        prop:value=move || state.map_k.get().to_string()
+                        on:change=move |ev| {
+                            if let Ok(k) = event_target_value(&ev).parse::<usize>() {
+                                state.map_k.set(k.clamp(1, 50));
+                            }
+                        }
+                    />
+                </label>
+                <span class="map-info">
+                    {move || state.map.with(|m| m.as_ref().map(|m| format!(
+                        "{} points · PCA {:.1}% + {:.1}% of variance · made in {:.0} ms",
+                        m.result.xy.len(), m.explained_pct(0), m.explained_pct(1), m.millis
+                    )))}
+                </span>
+            </div>
+            <div class="map-canvas-wrap">
+                <canvas
+                    data-testid="cluster-map"
+                    node_ref=canvas
+                    style:height=format!("{HEIGHT}px")
+                    style:width="100%"
+                    on:mousemove=on_move
+                    on:mousedown=on_down
+                    on:mouseup=on_up
+                    on:mouseleave=move |_| {
+                        hover.set(None);
+                        drag.set(None);
+                    }
+                    on:wheel=on_wheel
+                ></canvas>
+                {tooltip}
+            </div>
+            <Legend />
+        </section>
+    }
+}
+
+impl MapView {
+    fn explained_pct(&self, k: usize) -> f64 {
+        self.result.explained[k] * 100.0
+    }
+}
+
+/// Per-cluster summaries; a click filters the list to that cluster.
+#[component]
+fn Legend() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let rows = move || {
+        let colour_by = state.colour_by.get();
+        if colour_by != ColourBy::Cluster {
+            let items: Vec<(String, &str)> = match colour_by {
+                ColourBy::Label => vec![
+                    ("#1f8a4c".into(), "good (you)"),
+                    ("#8fd1a8".into(), "good (app)"),
+                    ("#c23b32".into(), "bad (you)"),
+                    ("#eba39d".into(), "bad (app)"),
+                    ("#b8bec8".into(), "unlabelled"),
+                ],
+                _ => vec![
+                    (prior_colour(0.0), "prior 0"),
+                    (prior_colour(0.5), "0.5"),
+                    (prior_colour(1.0), "1"),
+                ],
+            };
+            return items
+                .into_iter()
+                .map(|(c, t)| view! { <span class="legend-item"><i style:background=c></i>{t}</span> })
+                .collect_view()
+                .into_any();
+        }
+        let filter = state.cluster_filter.get();
+        state.map.with(|m| {
+            let Some(m) = m else { return ().into_any() };
+            state.session.with(|s| {
+                let Some(s) = s else { return ().into_any() };
+                let k = m.result.labels.iter().copied().max().map_or(0, |x| x as usize + 1);
+                let mut size = vec![0usize; k];
+                let mut good = vec![0usize; k];
+                let mut bad = vec![0usize; k];
+                for (i, &c) in m.result.labels.iter().enumerate() {
+                    size[c as usize] += 1;
+                    match s.dataset.records().get(i).and_then(|r| s.labels.get(&r.id)).map(|l| l.verdict) {
+                        Some(Verdict::Good) => good[c as usize] += 1,
+                        Some(Verdict::Bad) => bad[c as usize] += 1,
+                        None => {}
+                    }
+                }
+                (0..k)
+                    .map(|c| {
+                        let medoid = m.result.medoids.get(c).copied().flatten().and_then(|i| s.dataset.records().get(i));
+                        let title = medoid.map(|r| format!("Most central CoT ({}): {}", r.id, snippet(&r.cot, 300))).unwrap_or_default();
+                        let labelled = good[c] + bad[c];
+                        let text = format!(
+                            "{} · {} CoTs · {} labelled{}",
+                            c + 1,
+                            size[c],
+                            labelled,
+                            if labelled > 0 { format!(" ({} good / {} bad)", good[c], bad[c]) } else { String::new() }
+                        );
+                        let active = filter == Some(c as u32);
+                        view! {
+                            <button
+                                class="legend-item cluster"
+                                class:active=active
+                                data-testid="cluster-summary"
+                                title=title
+                                on:click=move |_| state.cluster_filter.set(if active { None } else { Some(c as u32) })
+                            >
+                                <i style:background=cluster_colour(c as u32)></i>
+                                {text}
+                            </button>
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
+            })
+        })
+    };
+    view! { <div class="legend" data-testid="cluster-legend">{rows}</div> }
+}

@@ -1,0 +1,69 @@
+//! The Web Worker's message loop: `{request: JSON text, data: Float32Array}` in, JSON
+//! [`Reply`] text out. It says `Ready` first; the page sends nothing before that.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use super::protocol::{Reply, Request};
+
+fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
+    let text = serde_json::to_string(reply).expect("replies serialise");
+    let _ = scope.post_message(&JsValue::from_str(&text));
+}
+
+/// Installs the message handler and says `Ready`.
+pub fn start() {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let me = scope.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        let msg = ev.data();
+        let text = js_sys::Reflect::get(&msg, &"request".into())
+            .ok()
+            .and_then(|v| v.as_string());
+        let data = js_sys::Reflect::get(&msg, &"data".into())
+            .ok()
+            .and_then(|v| v.dyn_into::<js_sys::Float32Array>().ok())
+            .map(|a| a.to_vec())
+            .unwrap_or_default();
+        let req: Request = match text.as_deref().map(serde_json::from_str) {
+            Some(Ok(r)) => r,
+            other => {
+                let message = match other {
+                    Some(Err(e)) => format!("unreadable request: {e}"),
+                    _ => "a message without a request".to_string(),
+                };
+                post(
+                    &me,
+                    &Reply::Failed {
+                        id: 0,
+                        cancelled: false,
+                        message,
+                    },
+                );
+                return;
+            }
+        };
+        let id = req.id;
+        let mut last = -1.0f64;
+        let reply = super::run(&req, &data, &mut |stage, fraction| {
+            // At most ~100 progress messages per job.
+            if fraction - last >= 0.01 || fraction >= 1.0 {
+                last = fraction;
+                post(
+                    &me,
+                    &Reply::Progress {
+                        id,
+                        stage: stage.to_string(),
+                        fraction,
+                    },
+                );
+            }
+            true
+        });
+        post(&me, &reply);
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    post(&scope, &Reply::Ready);
+}
