@@ -265,6 +265,11 @@ fn assign(x: Matrix, centroids: &[f32], labels: &mut [usize]) -> (f64, Vec<f32>)
     (inertia, dists)
 }
 
+/// Lloyd's iterations with Hamerly's bounds: each point keeps an upper bound on the
+/// distance to its centre and a lower bound on the distance to any other; when the first is
+/// below the second (or half the gap to the nearest other centre), the point cannot change
+/// cluster and its k distances are skipped. Same result as plain Lloyd, far fewer
+/// distances once the centres settle.
 fn lloyd(
     x: Matrix,
     mut centroids: Vec<f32>,
@@ -272,45 +277,123 @@ fn lloyd(
     tol: f64,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<KMeansResult, ClusterError> {
-    let k = centroids.len() / x.dim;
+    let (k, d) = (centroids.len() / x.dim, x.dim);
     let mut labels = vec![0usize; x.rows];
+    let mut upper = vec![f32::INFINITY; x.rows];
+    let mut lower = vec![0f32; x.rows];
     let mut iterations = 0;
+    let mut half_gap = vec![0f32; k];
+    // Per-cluster sums and counts, kept up to date as points move (not recomputed).
+    let mut sums = vec![0f64; k * d];
+    let mut counts = vec![0usize; k];
+    let mut first = true;
     for it in 0..max_iter {
         iterations = it + 1;
-        let (_, dists) = assign(x, &centroids, &mut labels);
-        let mut sums = vec![0f64; k * x.dim];
-        let mut counts = vec![0usize; k];
-        for i in 0..x.rows {
-            counts[labels[i]] += 1;
-            for (s, v) in sums[labels[i] * x.dim..(labels[i] + 1) * x.dim]
-                .iter_mut()
-                .zip(x.row(i))
-            {
-                *s += *v as f64;
-            }
+        // half the distance from each centre to its nearest other centre
+        for j in 0..k {
+            let cj = &centroids[j * d..(j + 1) * d];
+            half_gap[j] = (0..k)
+                .filter(|&o| o != j)
+                .map(|o| sq_dist(cj, &centroids[o * d..(o + 1) * d]).sqrt())
+                .fold(f32::INFINITY, f32::min)
+                / 2.0;
         }
-        // An empty cluster takes the point farthest from its centre.
-        let mut far = if counts.contains(&0) {
+        for i in 0..x.rows {
+            let bound = half_gap[labels[i]].max(lower[i]);
+            if upper[i] <= bound {
+                continue;
+            }
+            let row = x.row(i);
+            upper[i] = sq_dist(row, &centroids[labels[i] * d..(labels[i] + 1) * d]).sqrt();
+            if upper[i] <= bound {
+                continue;
+            }
+            let (mut b1, mut d1, mut d2) = (0, f32::INFINITY, f32::INFINITY);
+            for j in 0..k {
+                let dist = sq_dist(row, &centroids[j * d..(j + 1) * d]);
+                if dist < d1 {
+                    d2 = d1;
+                    d1 = dist;
+                    b1 = j;
+                } else if dist < d2 {
+                    d2 = dist;
+                }
+            }
+            if b1 != labels[i] && !first {
+                let old = labels[i];
+                counts[old] -= 1;
+                counts[b1] += 1;
+                for (c, v) in row.iter().enumerate() {
+                    sums[old * d + c] -= *v as f64;
+                    sums[b1 * d + c] += *v as f64;
+                }
+            }
+            labels[i] = b1;
+            upper[i] = d1.sqrt();
+            lower[i] = d2.sqrt();
+        }
+        if first {
+            for i in 0..x.rows {
+                counts[labels[i]] += 1;
+                for (s, v) in sums[labels[i] * d..(labels[i] + 1) * d]
+                    .iter_mut()
+                    .zip(x.row(i))
+                {
+                    *s += *v as f64;
+                }
+            }
+            first = false;
+        }
+        let empty = counts.contains(&0);
+        // An empty cluster takes the point farthest from its centre (exact distances).
+        let mut far = if empty {
+            let dist: Vec<f32> = (0..x.rows)
+                .map(|i| sq_dist(x.row(i), &centroids[labels[i] * d..(labels[i] + 1) * d]))
+                .collect();
             let mut far: Vec<usize> = (0..x.rows).collect();
-            far.sort_by(|&a, &b| dists[b].total_cmp(&dists[a]));
+            far.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]));
             far
         } else {
             Vec::new()
         }
         .into_iter();
         let mut shift = 0f64;
+        let mut moved = vec![0f32; k];
         for j in 0..k {
-            let c = &mut centroids[j * x.dim..(j + 1) * x.dim];
+            let c = &mut centroids[j * d..(j + 1) * d];
             let new: Vec<f32> = if counts[j] == 0 {
                 x.row(far.next().expect("k ≤ n")).to_vec()
             } else {
-                sums[j * x.dim..(j + 1) * x.dim]
+                sums[j * d..(j + 1) * d]
                     .iter()
                     .map(|s| (*s / counts[j] as f64) as f32)
                     .collect()
             };
-            shift += sq_dist(c, &new) as f64;
+            let m = sq_dist(c, &new);
+            shift += m as f64;
+            moved[j] = m.sqrt();
             c.copy_from_slice(&new);
+        }
+        if empty {
+            // a relocated centre breaks the bounds: rescan everything next time
+            upper.iter_mut().for_each(|u| *u = f32::INFINITY);
+            lower.iter_mut().for_each(|l| *l = 0.0);
+        } else {
+            // move the bounds with the centres
+            let (mut r1, mut m1, mut m2) = (0, 0f32, 0f32);
+            for (j, &m) in moved.iter().enumerate() {
+                if m > m1 {
+                    m2 = m1;
+                    m1 = m;
+                    r1 = j;
+                } else if m > m2 {
+                    m2 = m;
+                }
+            }
+            for i in 0..x.rows {
+                upper[i] += moved[labels[i]];
+                lower[i] -= if labels[i] == r1 { m2 } else { m1 };
+            }
         }
         if !progress(iterations) {
             return Err(ClusterError::Cancelled);

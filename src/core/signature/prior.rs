@@ -25,23 +25,23 @@ use super::DIM;
 pub const L2: f64 = 1e-4;
 
 /// Bias of the shipped prior.
-pub const BIAS: f64 = -9.386508;
+pub const BIAS: f64 = -9.386507;
 /// Weights of the shipped prior, in [`super::FEATURES`] order.
 pub const WEIGHTS: [f64; DIM] = [
     0.754499,  // arithmetic_validity
     -0.848019, // wrong_arithmetic
     2.771687,  // question_coverage
     0.464951,  // unexplained_share
-    -0.441887, // steps
+    -0.441886, // steps
     1.927823,  // answer_is_last_value
     -2.087365, // length
     3.094468,  // agree_share
     0.509534,  // is_plurality
-    0.765403,  // value_jaccard_mean
+    0.765404,  // value_jaccard_mean
     0.692003,  // value_jaccard_max
-    0.095913,  // embedding_consensus
+    0.095912,  // embedding_consensus
     -0.103649, // departure_position
-    -0.000000, // has_siblings
+    0.000000,  // has_siblings
     -0.000000, // has_answer
     3.394134,  // answer_is_integer
     -1.185107, // answer_support
