@@ -84,7 +84,7 @@ impl View {
         }
     }
 
-    fn to_screen(&self, p: [f32; 2]) -> (f64, f64) {
+    fn to_screen(self, p: [f32; 2]) -> (f64, f64) {
         let sx = (self.width - 2.0 * PAD) / (self.max[0] - self.min[0]);
         let sy = (self.height - 2.0 * PAD) / (self.max[1] - self.min[1]);
         let x = PAD + (p[0] as f64 - self.min[0]) * sx;
