@@ -1,6 +1,6 @@
 //! Records, embeddings and the data set (contract §1).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};

@@ -4,7 +4,7 @@
 //! Invariants (tested below): a human label is never overwritten by a propagated or
 //! classifier label; confidence is in [0, 1]; every human action can be undone.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
