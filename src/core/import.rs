@@ -389,12 +389,7 @@ fn parse_json_matrix(
         if i == 0 {
             dim = row.len();
             if dim == 0 {
-                return Err(ImportError::Dimension {
-                    file: name.into(),
-                    row: 1,
-                    expected: 1,
-                    found: 0,
-                });
+                return Err(ImportError::zero_dimension(name));
             }
             data.reserve(dim * items.len());
         } else if row.len() != dim {
@@ -609,12 +604,7 @@ fn build_records(
     let embeddings = match first_embedding {
         Some((_, true, dim)) => {
             if dim == 0 {
-                return Err(vec![ImportError::Dimension {
-                    file: name.into(),
-                    row: 1,
-                    expected: 1,
-                    found: 0,
-                }]);
+                return Err(vec![ImportError::zero_dimension(name)]);
             }
             Embeddings::new(records.len(), dim, inline)
         }
@@ -794,12 +784,7 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Embeddings, ImportError> {
         });
     }
     if dim == 0 {
-        return Err(ImportError::Dimension {
-            file: name.into(),
-            row: 1,
-            expected: 1,
-            found: 0,
-        });
+        return Err(ImportError::zero_dimension(name));
     }
     let descr = match npy.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),

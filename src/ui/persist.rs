@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::{ObjectStore, Rexie, Store, Transaction, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -49,45 +49,30 @@ async fn db() -> Result<Rc<Rexie>, String> {
     Ok(db)
 }
 
-async fn put(key: &str, value: &JsValue) -> Result<(), String> {
+/// A transaction on the one store, and the store.
+async fn open(mode: TransactionMode) -> Result<(Transaction, Store), String> {
     let db = db().await?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadWrite)
-        .map_err(|e| e.to_string())?;
+    let tx = db.transaction(&[STORE], mode).map_err(|e| e.to_string())?;
     let store = tx.store(STORE).map_err(|e| e.to_string())?;
-    store
-        .put(value, Some(&JsValue::from_str(key)))
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.done().await.map_err(|e| e.to_string())?;
-    Ok(())
+    Ok((tx, store))
+}
+
+async fn put(key: &str, value: &JsValue) -> Result<(), String> {
+    let (tx, store) = open(TransactionMode::ReadWrite).await?;
+    store.put(value, Some(&JsValue::from_str(key))).await.map_err(|e| e.to_string())?;
+    tx.done().await.map(drop).map_err(|e| e.to_string())
 }
 
 async fn get(key: &str) -> Result<Option<JsValue>, String> {
-    let db = db().await?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadOnly)
-        .map_err(|e| e.to_string())?;
-    let store = tx.store(STORE).map_err(|e| e.to_string())?;
-    let v = store
-        .get(JsValue::from_str(key))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (_tx, store) = open(TransactionMode::ReadOnly).await?;
+    let v = store.get(JsValue::from_str(key)).await.map_err(|e| e.to_string())?;
     Ok(v.filter(|v| !v.is_undefined() && !v.is_null()))
 }
 
 async fn delete(key: &str) -> Result<(), String> {
-    let db = db().await?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadWrite)
-        .map_err(|e| e.to_string())?;
-    let store = tx.store(STORE).map_err(|e| e.to_string())?;
-    store
-        .delete(JsValue::from_str(key))
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.done().await.map_err(|e| e.to_string())?;
-    Ok(())
+    let (tx, store) = open(TransactionMode::ReadWrite).await?;
+    store.delete(JsValue::from_str(key)).await.map_err(|e| e.to_string())?;
+    tx.done().await.map(drop).map_err(|e| e.to_string())
 }
 
 /// The data set that was open last.

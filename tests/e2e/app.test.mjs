@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve-dist.mjs';
-import { CotlabelPage, npy } from './page.mjs';
+import { CotlabelPage, freshPage, npy } from './page.mjs';
 
 const OUT = 'target/e2e';
 mkdirSync(OUT, { recursive: true });
@@ -220,6 +220,8 @@ test('own records and embeddings load, keep their labels over a reload, and star
   ]);
   await app.waitForCount(3);
   assert.match(await app.text('record-count'), /3 records · 2-d embeddings/);
+  // The notice comes once the files are also kept in this browser.
+  await app.page.getByTestId('notice').filter({ hasText: 'Loaded 3 records from mine.jsonl' }).waitFor();
   assert.match(await app.text('notice'), /Loaded 3 records from mine\.jsonl.*Your labels on GSM8K demo.* stay saved/);
   // The wrong step is marked in the CoT, with the right value.
   const wrong = app.page.getByTestId('wrong-step');
@@ -254,14 +256,7 @@ test('20k records with 384-d embeddings: the map job shows progress, cancel stop
   let seed = 12345;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
   const rows = Array.from({ length: N }, () => { const v = Array.from({ length: D }, rnd); const n = Math.hypot(...v); return v.map((x) => x / n); });
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(e.message));
-  const big = new CotlabelPage(page, app.url, OUT);
-  await big.open();
-  await big.waitForCount(300);
+  const { context: ctx, page, app: big, errors } = await freshPage(browser, app.url, OUT);
   await big.importFiles([
     { name: 'twenty.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) },
     { name: 'twenty.npy', mimeType: 'application/octet-stream', buffer: npy(rows) },
@@ -310,14 +305,7 @@ test('50k records: import, scroll and label stay responsive', async () => {
   }
   const dim = 8;
   const rows = Array.from({ length: N }, (_, i) => Array.from({ length: dim }, (_, d) => Math.sin(i + d)));
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(e.message));
-  const big = new CotlabelPage(page, app.url, OUT);
-  await big.open();
-  await big.waitForCount(300);
+  const { context: ctx, page, app: big, errors } = await freshPage(browser, app.url, OUT);
   // Long tasks on the main thread from here on (the import itself runs on it for now).
   await page.evaluate(() => {
     window.__long = [];

@@ -1,5 +1,18 @@
 // Page object of cotlabel for the end-to-end tests: every hook is a contract data-testid.
 
+/** A page in a fresh browser context (its own IndexedDB), collecting console errors. */
+export async function freshPage(browser, url, outDir) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const app = new CotlabelPage(page, url, outDir);
+  await app.open();
+  await app.waitForCount(300);
+  return { context, page, app, errors };
+}
+
 export class CotlabelPage {
   constructor(page, url, outDir) {
     this.page = page;

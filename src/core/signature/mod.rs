@@ -64,20 +64,19 @@ pub const FEATURES: [&str; DIM] = [
     "relative_length",      // length / the group's mean length, halved, at most 1
 ];
 
+/// 1 when the final answer is a whole number, 0 another number, ½ not a number.
+fn integer_answer(t: &Trace) -> f64 {
+    t.answer.as_ref().and_then(answer::Answer::number).map_or(0.5, |x| f64::from(x == x.trunc()))
+}
+
 /// Soundness of a CoT read from itself alone, in [0, 1]: the mean of its arithmetic
 /// validity, question coverage, integer answer (½ when not a number) and answer = last
 /// value (½ when unknown). Weights agreement in [`group::group_signals`].
 pub fn cot_quality(cot: &CotSignals, t: &Trace) -> f64 {
-    let b = |x: bool| if x { 1.0 } else { 0.0 };
-    let integer = t
-        .answer
-        .as_ref()
-        .and_then(answer::Answer::number)
-        .map_or(0.5, |x| b(x == x.trunc()));
     (cot.arithmetic_validity
         + cot.question_coverage
-        + integer
-        + cot.answer_is_last_value.map_or(0.5, b))
+        + integer_answer(t)
+        + cot.answer_is_last_value.map_or(0.5, f64::from))
         / 4.0
 }
 
@@ -105,12 +104,8 @@ fn vector(
 ) -> [f32; DIM] {
     let question_numbers = qnums.len();
     let answer_value = t.answer.as_ref().and_then(answer::Answer::number);
-    let b = |x: bool| if x { 1.0 } else { 0.0 };
-    let integer = t
-        .answer
-        .as_ref()
-        .and_then(answer::Answer::number)
-        .map_or(0.5, |x| b(x == x.trunc()));
+    let b = f64::from;
+    let integer = integer_answer(t);
     let group_size = (g.siblings + 1) as f64;
     let v = [
         cot.arithmetic_validity,
@@ -137,10 +132,7 @@ fn vector(
         question_numbers.min(10) as f64 / 10.0,
         b(g.siblings > 0 && g.agree == g.siblings),
         b(g.siblings > 0 && g.agree == 0),
-        t.answer
-            .as_ref()
-            .and_then(answer::Answer::number)
-            .map_or(0.5, |x| ((1.0 + x.abs()).log10() / 6.0).min(1.0)),
+        answer_value.map_or(0.5, |x| ((1.0 + x.abs()).log10() / 6.0).min(1.0)),
         t.equations.len().min(10) as f64 / 10.0,
         cot.chain_coherence,
         answer_value.map_or(0.5, |x| b(qnums.contains(&trace::value_key(x)))),

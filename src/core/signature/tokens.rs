@@ -71,28 +71,18 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             i += w;
             continue;
         }
-        // A currency sign directly before a number is part of it.
-        if CURRENCY.contains(&c) {
-            if let Some((value, end, percent)) = scan_number(b, i + w) {
-                out.push(Token {
-                    tok: Tok::Num { value, percent },
-                    start: i,
-                    end,
-                });
-                i = end;
-                continue;
-            }
-        }
-        if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
-            if let Some((value, end, percent)) = scan_number(b, i) {
-                out.push(Token {
-                    tok: Tok::Num { value, percent },
-                    start: i,
-                    end,
-                });
-                i = end;
-                continue;
-            }
+        // A number, with a currency sign directly before it as part of it.
+        let number_at = if CURRENCY.contains(&c) {
+            Some(i + w)
+        } else if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+            Some(i)
+        } else {
+            None
+        };
+        if let Some((value, end, percent)) = number_at.and_then(|from| scan_number(b, from)) {
+            out.push(Token { tok: Tok::Num { value, percent }, start: i, end });
+            i = end;
+            continue;
         }
         let tok = match c {
             '+' | '-' | '*' | '/' | '^' => Tok::Op(c),
