@@ -153,7 +153,12 @@ pub enum ImportError {
 impl ImportError {
     /// Embeddings whose rows have no values.
     pub fn zero_dimension(file: &str) -> Self {
-        Self::Dimension { file: file.to_string(), row: 1, expected: 1, found: 0 }
+        Self::Dimension {
+            file: file.to_string(),
+            row: 1,
+            expected: 1,
+            found: 0,
+        }
     }
 
     /// A short machine-readable name of the variant (`malformed`, `duplicate_id`, ...).

@@ -143,12 +143,24 @@ pub fn ReasoningMap() -> impl IntoView {
 
     let view_of =
         move |m: &MapView| View::fit(&m.result.xy, width.get(), HEIGHT, zoom.get(), pan.get());
+    let view_of_untracked = move |m: &MapView| {
+        View::fit(
+            &m.result.xy,
+            width.get_untracked(),
+            HEIGHT,
+            zoom.get_untracked(),
+            pan.get_untracked(),
+        )
+    };
 
-    // Redraw on any change of map, colours, labels, selection, view.
+    // The points are drawn on a hidden base canvas whenever the map, colours, labels (when
+    // colouring by label) or the view change; the visible canvas copies it and adds the
+    // selection ring, so moving through the list does not redraw 50k points.
+    let base = NodeRef::<html::Canvas>::new();
+    let base_version = RwSignal::new(0u64);
     Effect::new(move |_| {
-        let Some(c) = canvas.get() else { return };
+        let Some(c) = base.get() else { return };
         let colour_by = state.colour_by.get();
-        let selected = state.selected.get();
         let filter = state.cluster_filter.get();
         let sigs = state.signatures.get();
         let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
@@ -212,8 +224,31 @@ pub fn ReasoningMap() -> impl IntoView {
                 state.session.with_untracked(draw);
             }
             ctx.set_global_alpha(1.0);
+        });
+        base_version.update(|v| *v += 1);
+    });
+    Effect::new(move |_| {
+        base_version.track();
+        let selected = state.selected.get();
+        let (Some(c), Some(b)) = (canvas.get(), base.get_untracked()) else {
+            return;
+        };
+        c.set_width(b.width());
+        c.set_height(b.height());
+        let Ok(Some(ctx)) = c.get_context("2d") else {
+            return;
+        };
+        let Ok(ctx) = ctx.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
+            return;
+        };
+        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+        let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+        let _ = ctx.draw_image_with_html_canvas_element(&b, 0.0, 0.0);
+        let _ = ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
+        state.map.with_untracked(|m| {
+            let Some(m) = m else { return };
             if let Some(p) = selected.and_then(|i| m.result.xy.get(i)) {
-                let (x, y) = view.to_screen(*p);
+                let (x, y) = view_of_untracked(m).to_screen(*p);
                 ctx.begin_path();
                 let _ = ctx.arc(x, y, 7.0, 0.0, std::f64::consts::TAU);
                 ctx.set_stroke_style_str("#111");
@@ -235,7 +270,7 @@ pub fn ReasoningMap() -> impl IntoView {
     let pick = move |x: f64, y: f64| -> Option<usize> {
         state.map.with_untracked(|m| {
             m.as_ref()
-                .and_then(|m| nearest(&view_of(m), &m.result.xy, x, y, 10.0))
+                .and_then(|m| nearest(&view_of_untracked(m), &m.result.xy, x, y, 10.0))
         })
     };
     let on_move = move |ev: web_sys::MouseEvent| {
@@ -371,6 +406,7 @@ pub fn ReasoningMap() -> impl IntoView {
                     }
                     on:wheel=on_wheel
                 ></canvas>
+                <canvas node_ref=base style:display="none"></canvas>
                 {tooltip}
             </div>
             <Legend />

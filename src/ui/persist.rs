@@ -59,19 +59,28 @@ async fn open(mode: TransactionMode) -> Result<(Transaction, Store), String> {
 
 async fn put(key: &str, value: &JsValue) -> Result<(), String> {
     let (tx, store) = open(TransactionMode::ReadWrite).await?;
-    store.put(value, Some(&JsValue::from_str(key))).await.map_err(|e| e.to_string())?;
+    store
+        .put(value, Some(&JsValue::from_str(key)))
+        .await
+        .map_err(|e| e.to_string())?;
     tx.done().await.map(drop).map_err(|e| e.to_string())
 }
 
 async fn get(key: &str) -> Result<Option<JsValue>, String> {
     let (_tx, store) = open(TransactionMode::ReadOnly).await?;
-    let v = store.get(JsValue::from_str(key)).await.map_err(|e| e.to_string())?;
+    let v = store
+        .get(JsValue::from_str(key))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(v.filter(|v| !v.is_undefined() && !v.is_null()))
 }
 
 async fn delete(key: &str) -> Result<(), String> {
     let (tx, store) = open(TransactionMode::ReadWrite).await?;
-    store.delete(JsValue::from_str(key)).await.map_err(|e| e.to_string())?;
+    store
+        .delete(JsValue::from_str(key))
+        .await
+        .map_err(|e| e.to_string())?;
     tx.done().await.map(drop).map_err(|e| e.to_string())
 }
 

@@ -66,7 +66,10 @@ pub const FEATURES: [&str; DIM] = [
 
 /// 1 when the final answer is a whole number, 0 another number, ½ not a number.
 fn integer_answer(t: &Trace) -> f64 {
-    t.answer.as_ref().and_then(answer::Answer::number).map_or(0.5, |x| f64::from(x == x.trunc()))
+    t.answer
+        .as_ref()
+        .and_then(answer::Answer::number)
+        .map_or(0.5, |x| f64::from(x == x.trunc()))
 }
 
 /// Soundness of a CoT read from itself alone, in [0, 1]: the mean of its arithmetic

@@ -80,7 +80,11 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             None
         };
         if let Some((value, end, percent)) = number_at.and_then(|from| scan_number(b, from)) {
-            out.push(Token { tok: Tok::Num { value, percent }, start: i, end });
+            out.push(Token {
+                tok: Tok::Num { value, percent },
+                start: i,
+                end,
+            });
             i = end;
             continue;
         }
