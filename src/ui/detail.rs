@@ -148,6 +148,7 @@ fn signals_view(sig: &Signature) -> impl IntoView {
     let c = &sig.cot;
     let arithmetic = match (c.checked_equations, c.wrong_equations) {
         (0, _) => "no arithmetic to check".to_string(),
+        (1, 0) => "the one equation checks".to_string(),
         (n, 0) => format!("all {n} equations check"),
         (n, w) => format!("{w} of {n} equations wrong"),
     };

@@ -568,6 +568,9 @@ impl AppState {
                 .session
                 .with(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()));
             if prev.as_ref() != Some(&fp) {
+                // The old map belongs to the old records.
+                self.map.set(None);
+                self.cluster_filter.set(None);
                 let sigs = self
                     .session
                     .with_untracked(|s| s.as_ref().map(|s| Arc::new(signatures(&s.dataset))));

@@ -262,7 +262,8 @@ test('20k records with 384-d embeddings: the map job shows progress, cancel stop
     { name: 'twenty.npy', mimeType: 'application/octet-stream', buffer: npy(rows) },
   ]);
   await big.waitForCount(N, 60000);
-  await page.getByTestId('cluster-summary').first().waitFor({ timeout: 60000 }); // signature map done
+  // the signature map of the new records replaces the demo's
+  await page.waitForFunction(() => /^20000 points/.test(document.querySelector('.map-info')?.textContent ?? ''), null, { timeout: 60000 });
   await page.evaluate(() => {
     window.__long = [];
     new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
