@@ -7,6 +7,7 @@ mod gsm8k;
 use std::time::Instant;
 
 use cotlabel::core::cluster::{kmeans, KMeansConfig, Matrix};
+use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig};
 use cotlabel::core::import::parse_npy;
 use cotlabel::core::project::pca2;
 
@@ -85,6 +86,18 @@ fn main() {
             let s = sk(n, key);
             println!(
                 "{name:<28} {n:>7} {t:>10.3} {:>12} {:>8}",
+                s.map_or("—".into(), |s| format!("{s:.3}")),
+                s.map_or("—".into(), |s| format!("{:.2}×", s / t))
+            );
+        }
+        if n <= 5000 {
+            let t = time(if n >= 5000 { 1 } else { 3 }, || {
+                hdbscan(x, &HdbscanConfig::default(), &mut |_| true).unwrap();
+            });
+            let s = sk(n, "hdbscan_mcs5");
+            println!(
+                "{:<28} {n:>7} {t:>10.3} {:>12} {:>8}",
+                "HDBSCAN min_cluster_size=5",
                 s.map_or("—".into(), |s| format!("{s:.3}")),
                 s.map_or("—".into(), |s| format!("{:.2}×", s / t))
             );

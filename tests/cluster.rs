@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use cotlabel::core::cluster::{kmeans, kmeans_from, KMeansConfig, Matrix};
+use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig};
 use cotlabel::core::import::parse_npy;
 use cotlabel::core::metrics::adjusted_rand_index;
 use cotlabel::core::project::pca2;
@@ -139,4 +140,28 @@ fn pca_of_the_demo_is_deterministic_and_centred() {
         "PCA explained variance: {:.4}, {:.4}",
         a.explained[0], a.explained[1]
     );
+}
+
+#[test]
+fn hdbscan5_matches_scikit_learn_on_the_demo() {
+    let e = demo();
+    let x = Matrix::new(e.as_slice(), e.rows(), e.dim()).unwrap();
+    let r = hdbscan(x, &HdbscanConfig::default(), &mut |_| true).unwrap();
+    let clusters = r.persistence.len();
+    let noise = r.labels.iter().filter(|&&l| l < 0).count() as f64 / r.labels.len() as f64;
+    let mut sizes = vec![0usize; clusters];
+    r.labels.iter().filter(|&&l| l >= 0).for_each(|&l| sizes[l as usize] += 1);
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    println!("HDBSCAN(5): {clusters} clusters {sizes:?}, noise {:.1} % (scikit-learn: 8 clusters [76, 16, 12, 9, 8, 7, 6, 5], 53.7 %)", noise * 100.0);
+    assert_eq!(clusters, 8);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/demo/hdbscan5_labels.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("SKIP: {} is absent; the label parity check did not run", path.display());
+        return;
+    };
+    let sk: Vec<i64> = serde_json::from_str(&text).unwrap();
+    let ours: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
+    let ari = adjusted_rand_index(&ours, &sk);
+    println!("ARI against scikit-learn's labels (noise as one label): {ari:.4}");
+    assert!(ari >= 0.95, "ARI {ari}");
 }

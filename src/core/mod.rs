@@ -7,6 +7,7 @@
 //! - [`session`] — a data set with its labels, and atomic imports into it.
 //! - [`signature`] — reasoning signatures (structure, consensus, prior score).
 //! - [`cluster`] — k-means.
+//! - [`hdbscan`] — density clusters with noise.
 //! - [`project`] — the 2-D map (PCA).
 //! - [`metrics`] — AUROC, pair accuracy, adjusted Rand index.
 //! - [`error`] — the one error type of the import path.
@@ -14,6 +15,7 @@
 pub mod cluster;
 pub mod data;
 pub mod error;
+pub mod hdbscan;
 pub mod import;
 pub mod labelfile;
 pub mod labels;
