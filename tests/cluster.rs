@@ -150,13 +150,20 @@ fn hdbscan5_matches_scikit_learn_on_the_demo() {
     let clusters = r.persistence.len();
     let noise = r.labels.iter().filter(|&&l| l < 0).count() as f64 / r.labels.len() as f64;
     let mut sizes = vec![0usize; clusters];
-    r.labels.iter().filter(|&&l| l >= 0).for_each(|&l| sizes[l as usize] += 1);
+    r.labels
+        .iter()
+        .filter(|&&l| l >= 0)
+        .for_each(|&l| sizes[l as usize] += 1);
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     println!("HDBSCAN(5): {clusters} clusters {sizes:?}, noise {:.1} % (scikit-learn: 8 clusters [76, 16, 12, 9, 8, 7, 6, 5], 53.7 %)", noise * 100.0);
     assert_eq!(clusters, 8);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/demo/hdbscan5_labels.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/demo/hdbscan5_labels.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("SKIP: {} is absent; the label parity check did not run", path.display());
+        eprintln!(
+            "SKIP: {} is absent; the label parity check did not run",
+            path.display()
+        );
         return;
     };
     let sk: Vec<i64> = serde_json::from_str(&text).unwrap();

@@ -18,7 +18,10 @@ pub struct HdbscanConfig {
 
 impl Default for HdbscanConfig {
     fn default() -> Self {
-        Self { min_cluster_size: 5, min_samples: None }
+        Self {
+            min_cluster_size: 5,
+            min_samples: None,
+        }
     }
 }
 
@@ -36,12 +39,19 @@ fn dist(x: Matrix, a: usize, b: usize) -> f64 {
 }
 
 /// Clusters the rows of `x`.
-pub fn hdbscan(x: Matrix, cfg: &HdbscanConfig, progress: Progress) -> Result<HdbscanResult, ClusterError> {
+pub fn hdbscan(
+    x: Matrix,
+    cfg: &HdbscanConfig,
+    progress: Progress,
+) -> Result<HdbscanResult, ClusterError> {
     let n = x.rows;
     let mcs = cfg.min_cluster_size.max(2);
     let min_samples = cfg.min_samples.unwrap_or(mcs).max(1);
     if n < mcs || n < 2 {
-        return Ok(HdbscanResult { labels: vec![-1; n], persistence: Vec::new() });
+        return Ok(HdbscanResult {
+            labels: vec![-1; n],
+            persistence: Vec::new(),
+        });
     }
     // Core distance: distance to the (min_samples − 1)-th nearest other point.
     let kth = (min_samples - 1).min(n - 1);
@@ -135,7 +145,12 @@ fn from_mst(n: usize, edges: &[(usize, usize, f64)], mcs: usize) -> HdbscanResul
         parent[ra] = node;
         parent[rb] = node;
         size[node] = size[ra] + size[rb];
-        merges.push(Merge { left: ra, right: rb, dist: d, size: size[node] });
+        merges.push(Merge {
+            left: ra,
+            right: rb,
+            dist: d,
+            size: size[node],
+        });
     }
     let count = |node: usize| if node < n { 1 } else { merges[node - n].size };
     let lambda = |d: f64| if d > 0.0 { 1.0 / d } else { f64::INFINITY };
@@ -187,7 +202,11 @@ fn from_mst(n: usize, edges: &[(usize, usize, f64)], mcs: usize) -> HdbscanResul
                 }
             }
             (true, false) | (false, true) => {
-                let (big, small) = if lc >= mcs { (left, right) } else { (right, left) };
+                let (big, small) = if lc >= mcs {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
                 let mut pts = Vec::new();
                 leaves(small, &mut pts);
                 for p in pts {
@@ -211,7 +230,11 @@ fn from_mst(n: usize, edges: &[(usize, usize, f64)], mcs: usize) -> HdbscanResul
     let mut stability = vec![0f64; clusters];
     for &(p, _, l, s) in &condensed {
         let gain = (l - birth[p - n]) * s as f64;
-        stability[p - n] += if gain.is_finite() { gain } else { f64::MAX / 4.0 };
+        stability[p - n] += if gain.is_finite() {
+            gain
+        } else {
+            f64::MAX / 4.0
+        };
     }
     // Excess of mass, children before parents (higher numbers are deeper); the root
     // (cluster 0) is never selected.
@@ -256,7 +279,10 @@ fn from_mst(n: usize, edges: &[(usize, usize, f64)], mcs: usize) -> HdbscanResul
             labels[c] = if k != 0 { label_of[k] } else { -1 };
         }
     }
-    HdbscanResult { labels, persistence }
+    HdbscanResult {
+        labels,
+        persistence,
+    }
 }
 
 #[cfg(test)]
@@ -265,7 +291,10 @@ mod tests {
     use crate::core::metrics::adjusted_rand_index;
 
     fn run(data: &[f32], rows: usize, dim: usize, mcs: usize) -> HdbscanResult {
-        let cfg = HdbscanConfig { min_cluster_size: mcs, min_samples: None };
+        let cfg = HdbscanConfig {
+            min_cluster_size: mcs,
+            min_samples: None,
+        };
         hdbscan(Matrix::new(data, rows, dim).unwrap(), &cfg, &mut |_| true).unwrap()
     }
 
@@ -291,7 +320,11 @@ mod tests {
 
     #[test]
     fn small_and_degenerate_inputs() {
-        assert_eq!(run(&[0.0, 1.0, 2.0], 3, 1, 5).labels, vec![-1; 3], "fewer points than a cluster");
+        assert_eq!(
+            run(&[0.0, 1.0, 2.0], 3, 1, 5).labels,
+            vec![-1; 3],
+            "fewer points than a cluster"
+        );
         // identical points do not break the arithmetic (λ = ∞)
         let same = vec![1.0f32; 20];
         let r = run(&same, 10, 2, 5);

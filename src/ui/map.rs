@@ -19,8 +19,13 @@ const PALETTE: [&str; 12] = [
     "#9c755f", "#6b6ecf", "#17becf", "#bcbd22",
 ];
 
-fn cluster_colour(c: u32) -> &'static str {
-    PALETTE[c as usize % PALETTE.len()]
+/// Colour of a cluster; noise (−1) is light grey.
+fn cluster_colour(c: i32) -> &'static str {
+    if c < 0 {
+        "#c9ced6"
+    } else {
+        PALETTE[c as usize % PALETTE.len()]
+    }
 }
 
 fn label_colour(l: Option<&Label>) -> &'static str {
@@ -370,7 +375,22 @@ pub fn ReasoningMap() -> impl IntoView {
                     </select>
                 </label>
                 <label>
-                    " k "
+                    " clusters by "
+                    <select
+                        data-testid="map-method"
+                        on:change=move |ev| {
+                            let kmeans = event_target_value(&ev) == "kmeans";
+                            state.map_k.set(if kmeans { 8 } else { 5 });
+                            state.map_kmeans.set(kmeans);
+                            let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                        }
+                    >
+                        <option value="kmeans">"k-means"</option>
+                        <option value="hdbscan">"HDBSCAN"</option>
+                    </select>
+                </label>
+                <label title="k for k-means; the smallest cluster for HDBSCAN">
+                    {move || if state.map_kmeans.get() { " k " } else { " min size " }}
                     <input
                         type="number"
                         min="1"
@@ -452,40 +472,57 @@ fn Legend() -> impl IntoView {
             let Some(m) = m else { return ().into_any() };
             state.session.with(|s| {
                 let Some(s) = s else { return ().into_any() };
-                let k = m.result.labels.iter().copied().max().map_or(0, |x| x as usize + 1);
-                let mut size = vec![0usize; k];
-                let mut good = vec![0usize; k];
-                let mut bad = vec![0usize; k];
+                // slot 0: noise (−1), slot c + 1: cluster c
+                let k = m.result.labels.iter().copied().max().map_or(0, |x| (x + 1).max(0) as usize);
+                let mut size = vec![0usize; k + 1];
+                let mut good = vec![0usize; k + 1];
+                let mut bad = vec![0usize; k + 1];
                 for (i, &c) in m.result.labels.iter().enumerate() {
-                    size[c as usize] += 1;
+                    let slot = (c + 1).max(0) as usize;
+                    size[slot] += 1;
                     match s.dataset.records().get(i).and_then(|r| s.labels.get(&r.id)).map(|l| l.verdict) {
-                        Some(Verdict::Good) => good[c as usize] += 1,
-                        Some(Verdict::Bad) => bad[c as usize] += 1,
+                        Some(Verdict::Good) => good[slot] += 1,
+                        Some(Verdict::Bad) => bad[slot] += 1,
                         None => {}
                     }
                 }
-                (0..k)
-                    .map(|c| {
-                        let medoid = m.result.medoids.get(c).copied().flatten().and_then(|i| s.dataset.records().get(i));
-                        let title = medoid.map(|r| format!("Most central CoT ({}): {}", r.id, snippet(&r.cot, 300))).unwrap_or_default();
-                        let labelled = good[c] + bad[c];
+                (0..=k)
+                    .filter(|&slot| slot > 0 || size[0] > 0)
+                    .map(|slot| {
+                        let c = slot as i32 - 1;
+                        let medoid = (c >= 0)
+                            .then(|| m.result.medoids.get(c as usize).copied().flatten())
+                            .flatten()
+                            .and_then(|i| s.dataset.records().get(i));
+                        let title = medoid
+                            .map(|r| format!("Most central CoT ({}): {}", r.id, snippet(&r.cot, 300)))
+                            .unwrap_or_else(|| "Points in no dense group (HDBSCAN noise)".into());
+                        let labelled = good[slot] + bad[slot];
+                        let persistence = m
+                            .result
+                            .persistence
+                            .get(c.max(0) as usize)
+                            .filter(|_| c >= 0)
+                            .map(|p| format!(" · persistence {p:.2}"))
+                            .unwrap_or_default();
+                        let name = if c < 0 { "noise".to_string() } else { (c + 1).to_string() };
                         let text = format!(
-                            "{} · {} CoTs · {} labelled{}",
-                            c + 1,
-                            size[c],
+                            "{name} · {} CoTs · {} labelled{}{persistence}",
+                            size[slot],
                             labelled,
-                            if labelled > 0 { format!(" ({} good / {} bad)", good[c], bad[c]) } else { String::new() }
+                            if labelled > 0 { format!(" ({} good / {} bad)", good[slot], bad[slot]) } else { String::new() }
                         );
-                        let active = filter == Some(c as u32);
+                        let active = filter == Some(c);
+                        let testid = if c < 0 { "cluster-noise" } else { "cluster-summary" };
                         view! {
                             <button
                                 class="legend-item cluster"
                                 class:active=active
-                                data-testid="cluster-summary"
+                                data-testid=testid
                                 title=title
-                                on:click=move |_| state.cluster_filter.set(if active { None } else { Some(c as u32) })
+                                on:click=move |_| state.cluster_filter.set(if active { None } else { Some(c) })
                             >
-                                <i style:background=cluster_colour(c as u32)></i>
+                                <i style:background=cluster_colour(c)></i>
                                 {text}
                             </button>
                         }

@@ -12,7 +12,7 @@ use crate::core::labelfile::LabelFile;
 use crate::core::labels::{Counts, Verdict};
 use crate::core::signature::{signatures, Signature};
 use crate::core::{Dataset, ImportError, Session};
-use crate::worker::protocol::{Job, MapJob, MapResult, Reply, Request, Space};
+use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Space};
 
 use super::bridge;
 use super::browser::{self, now_ms};
@@ -126,7 +126,9 @@ pub struct AppState {
     /// How the map colours points.
     pub colour_by: RwSignal<ColourBy>,
     /// Only records of this cluster are listed.
-    pub cluster_filter: RwSignal<Option<u32>>,
+    pub cluster_filter: RwSignal<Option<i32>>,
+    /// k-means (true) or HDBSCAN (false) for the map's clusters.
+    pub map_kmeans: RwSignal<bool>,
     /// The running background job.
     pub job: RwSignal<Option<JobStatus>>,
     /// Id of the latest job sent.
@@ -176,7 +178,7 @@ impl AppState {
         let session = RwSignal::new(None::<Session>);
         let filter = RwSignal::new(Filter::All);
         let map = RwSignal::new(None::<Arc<MapView>>);
-        let cluster_filter = RwSignal::new(None::<u32>);
+        let cluster_filter = RwSignal::new(None::<i32>);
         let visible = Memo::new(move |_| {
             let f = filter.get();
             let cluster = cluster_filter.get();
@@ -219,6 +221,7 @@ impl AppState {
             map_k: RwSignal::new(8),
             colour_by: RwSignal::new(ColourBy::Cluster),
             cluster_filter,
+            map_kmeans: RwSignal::new(true),
             job: RwSignal::new(None),
             job_seq: RwSignal::new(0),
         }
@@ -589,7 +592,11 @@ impl AppState {
         // A new map whenever the records' signatures, the space or k change.
         Effect::new(move |_| {
             let ready = self.signatures.with(Option::is_some);
-            let _ = (self.map_space.get(), self.map_k.get());
+            let _ = (
+                self.map_space.get(),
+                self.map_k.get(),
+                self.map_kmeans.get(),
+            );
             if ready {
                 self.request_map();
             }
@@ -677,10 +684,19 @@ impl AppState {
         }
         let id = self.job_seq.get_untracked() + 1;
         self.job_seq.set(id);
+        let method = if self.map_kmeans.get_untracked() {
+            Method::KMeans {
+                k: k.min(rows).max(1),
+                restarts: 4,
+                seed: 0,
+            }
+        } else {
+            Method::Hdbscan {
+                min_cluster_size: k.max(2),
+            }
+        };
         let job = MapJob {
-            k: k.min(rows).max(1),
-            restarts: 4,
-            seed: 0,
+            method,
             cosine: used == Space::Embedding,
             space: used,
         };

@@ -6,9 +6,10 @@ pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-use protocol::{Job, MapResult, Reply, Request};
+use protocol::{Job, MapResult, Method, Reply, Request};
 
-use crate::core::cluster::{kmeans, medoids, normalized, ClusterError, KMeansConfig, Matrix};
+use crate::core::cluster::{kmeans, normalized, sq_dist, ClusterError, KMeansConfig, Matrix};
+use crate::core::hdbscan::{hdbscan, HdbscanConfig};
 use crate::core::project::pca2;
 
 /// Does `req` on `data` (row-major, `req.rows × req.dim`). `report(stage, fraction)` is
@@ -42,27 +43,82 @@ fn map(
         x
     };
     let proj = pca2(x, &mut |f| report("projecting", 0.3 * f))?;
-    let k = job.k.min(req.rows);
-    let cfg = KMeansConfig {
-        k,
-        restarts: job.restarts,
-        seed: job.seed,
-        ..Default::default()
+    let (labels, inertia, persistence) = match job.method {
+        Method::KMeans { k, restarts, seed } => {
+            let cfg = KMeansConfig {
+                k: k.min(req.rows).max(1),
+                restarts,
+                seed,
+                ..Default::default()
+            };
+            let r = kmeans(x, &cfg, &mut |f| report("clustering", 0.3 + 0.7 * f))?;
+            (
+                r.labels.iter().map(|&l| l as i32).collect::<Vec<_>>(),
+                Some(r.inertia),
+                Vec::new(),
+            )
+        }
+        Method::Hdbscan { min_cluster_size } => {
+            let cfg = HdbscanConfig {
+                min_cluster_size,
+                min_samples: None,
+            };
+            let r = hdbscan(x, &cfg, &mut |f| report("clustering", 0.3 + 0.7 * f))?;
+            (r.labels, None, r.persistence)
+        }
     };
-    let clusters = kmeans(x, &cfg, &mut |f| report("clustering", 0.3 + 0.7 * f))?;
-    let medoids = medoids(x, &clusters);
+    let medoids = central_points(x, &labels);
     Ok(MapResult {
-        labels: clusters.labels.iter().map(|&l| l as u32).collect(),
+        labels,
         xy: proj.xy,
-        inertia: clusters.inertia,
+        inertia,
+        persistence,
         medoids,
         explained: proj.explained,
     })
 }
 
+/// The member of each cluster closest to the cluster's mean.
+fn central_points(x: Matrix, labels: &[i32]) -> Vec<Option<usize>> {
+    let k = labels
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| (m + 1).max(0) as usize);
+    let mut means = vec![0f64; k * x.dim];
+    let mut counts = vec![0usize; k];
+    for (i, &l) in labels.iter().enumerate() {
+        if l >= 0 {
+            counts[l as usize] += 1;
+            for (m, v) in means[l as usize * x.dim..(l as usize + 1) * x.dim]
+                .iter_mut()
+                .zip(x.row(i))
+            {
+                *m += *v as f64;
+            }
+        }
+    }
+    let centres: Vec<f32> = means
+        .chunks(x.dim.max(1))
+        .zip(&counts)
+        .flat_map(|(m, &c)| m.iter().map(move |v| (*v / c.max(1) as f64) as f32))
+        .collect();
+    let mut best: Vec<Option<(usize, f32)>> = vec![None; k];
+    for (i, &l) in labels.iter().enumerate() {
+        if l >= 0 {
+            let l = l as usize;
+            let d = sq_dist(x.row(i), &centres[l * x.dim..(l + 1) * x.dim]);
+            if best[l].is_none_or(|b| d < b.1) {
+                best[l] = Some((i, d));
+            }
+        }
+    }
+    best.into_iter().map(|b| b.map(|b| b.0)).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::protocol::{MapJob, Space};
+    use super::protocol::{MapJob, Method, Space};
     use super::*;
 
     fn request(rows: usize, dim: usize, k: usize) -> Request {
@@ -71,9 +127,11 @@ mod tests {
             rows,
             dim,
             job: Job::Map(MapJob {
-                k,
-                restarts: 2,
-                seed: 1,
+                method: Method::KMeans {
+                    k,
+                    restarts: 2,
+                    seed: 1,
+                },
                 cosine: true,
                 space: Space::Embedding,
             }),
@@ -103,6 +161,41 @@ mod tests {
             stages.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-12),
             "progress never goes back"
         );
+    }
+
+    #[test]
+    fn hdbscan_map_marks_noise_and_central_points() {
+        // two tight groups of 6 and one far point
+        let mut data = Vec::new();
+        for i in 0..6 {
+            data.extend([i as f32 * 0.01, 0.0]);
+        }
+        for i in 0..6 {
+            data.extend([10.0 + i as f32 * 0.01, 0.0]);
+        }
+        data.extend([5.0, 40.0]);
+        let job = MapJob {
+            method: Method::Hdbscan {
+                min_cluster_size: 5,
+            },
+            cosine: false,
+            space: Space::Signature,
+        };
+        let req = Request {
+            id: 1,
+            rows: 13,
+            dim: 2,
+            job: Job::Map(job),
+        };
+        let Reply::Map { result, .. } = run(&req, &data, &mut |_, _| true) else {
+            panic!()
+        };
+        assert_eq!(result.labels[12], -1);
+        assert_eq!(result.persistence.len(), 2);
+        assert_eq!(result.inertia, None);
+        let m = result.medoids;
+        assert!(m.len() == 2 && m.iter().all(Option::is_some));
+        assert!(matches!(m[result.labels[0] as usize], Some(i) if i < 6));
     }
 
     #[test]

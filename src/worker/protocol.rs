@@ -12,15 +12,30 @@ pub enum Space {
     Signature,
 }
 
+/// How the map's clusters are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Method {
+    /// k-means with k clusters (k-means++ starts, seeded).
+    KMeans {
+        /// Clusters.
+        k: usize,
+        /// Starts; the lowest inertia wins.
+        restarts: usize,
+        /// Seed.
+        seed: u64,
+    },
+    /// HDBSCAN: clusters of any number and shape, and noise.
+    Hdbscan {
+        /// The smallest group that counts as a cluster.
+        min_cluster_size: usize,
+    },
+}
+
 /// Cluster the rows and project them to 2-D.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MapJob {
-    /// k-means clusters.
-    pub k: usize,
-    /// k-means++ starts.
-    pub restarts: usize,
-    /// Seed.
-    pub seed: u64,
+    /// The clustering.
+    pub method: Method,
     /// Normalise rows first (cosine geometry).
     pub cosine: bool,
     /// What the rows are (for the page; the worker only sees numbers).
@@ -50,13 +65,15 @@ pub struct Request {
 /// The map of a data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MapResult {
-    /// Cluster of each record.
-    pub labels: Vec<u32>,
+    /// Cluster of each record; −1 is noise (HDBSCAN).
+    pub labels: Vec<i32>,
     /// Position of each record.
     pub xy: Vec<[f32; 2]>,
     /// k-means inertia.
-    pub inertia: f64,
-    /// The record closest to each cluster's centre.
+    pub inertia: Option<f64>,
+    /// HDBSCAN stability of each cluster (how long it persists), by label.
+    pub persistence: Vec<f64>,
+    /// A central record of each cluster (closest to the centre; for HDBSCAN, to the mean).
     pub medoids: Vec<Option<usize>>,
     /// Variance share of the two axes.
     pub explained: [f64; 2],

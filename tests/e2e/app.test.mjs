@@ -104,6 +104,19 @@ test('the reasoning map renders, summarises clusters and selects a clicked point
   }, size);
   await first.click();
   await page.waitForFunction(() => Math.round(parseFloat(document.querySelector('.spacer').style.height) / 76) === 300);
+  // HDBSCAN on the embeddings in the browser: the 8 clusters scikit-learn finds, and noise.
+  await page.getByTestId('map-space').selectOption('embedding');
+  await page.getByTestId('map-method').selectOption('hdbscan');
+  await page.getByTestId('cluster-noise').waitFor({ timeout: 30000 });
+  assert.equal(await page.getByTestId('cluster-summary').count(), 8);
+  const noise = Number((await page.getByTestId('cluster-noise').textContent()).match(/noise · (\d+) CoTs/)[1]);
+  assert.ok(noise >= 150 && noise <= 170, `noise ${noise} (scikit-learn: 161 of 300)`);
+  assert.match(await page.getByTestId('cluster-summary').first().textContent(), /persistence \d/);
+  await app.shot('01c-hdbscan-embeddings');
+  await page.getByTestId('map-method').selectOption('kmeans');
+  await page.getByTestId('map-space').selectOption('signature');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=cluster-summary]').length === 8
+    && !document.querySelector('[data-testid=cluster-noise]'));
   // Back to the top of the list and its first record for the keyboard test.
   await page.evaluate(() => { document.querySelector('.list').scrollTop = 0; });
   await page.waitForFunction(() => document.querySelector('[data-testid=record]')?.dataset.id === 'gsm8k-0017-6b_finetuning');
