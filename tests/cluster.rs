@@ -22,6 +22,23 @@ fn demo() -> Embeddings {
     .unwrap()
 }
 
+/// scikit-learn's labels for the demo from ../shared/data/demo, when present.
+fn sklearn_labels(name: &str) -> Option<Vec<i64>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/demo")
+        .join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("a JSON list of labels")),
+        Err(_) => {
+            eprintln!(
+                "SKIP: {} is absent; the label parity check did not run",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 #[test]
 fn kmeans8_matches_scikit_learn_on_the_demo() {
     let e = demo();
@@ -52,16 +69,9 @@ fn kmeans8_matches_scikit_learn_on_the_demo() {
     r.labels.iter().for_each(|&l| sizes[l] += 1);
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     println!("cluster sizes {sizes:?} (scikit-learn [69, 56, 51, 32, 28, 23, 21, 20])");
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/demo/kmeans8_labels.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "SKIP: {} is absent; the label parity check did not run",
-            path.display()
-        );
+    let Some(sk) = sklearn_labels("kmeans8_labels.json") else {
         return;
     };
-    let sk: Vec<i64> = serde_json::from_str(&text).unwrap();
     let ours: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
     // Independent random starts land in another local optimum of about the same inertia
     // (here a lower one), so the partitions differ; reported, not asserted.
@@ -157,16 +167,9 @@ fn hdbscan5_matches_scikit_learn_on_the_demo() {
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     println!("HDBSCAN(5): {clusters} clusters {sizes:?}, noise {:.1} % (scikit-learn: 8 clusters [76, 16, 12, 9, 8, 7, 6, 5], 53.7 %)", noise * 100.0);
     assert_eq!(clusters, 8);
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/demo/hdbscan5_labels.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "SKIP: {} is absent; the label parity check did not run",
-            path.display()
-        );
+    let Some(sk) = sklearn_labels("hdbscan5_labels.json") else {
         return;
     };
-    let sk: Vec<i64> = serde_json::from_str(&text).unwrap();
     let ours: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
     let ari = adjusted_rand_index(&ours, &sk);
     println!("ARI against scikit-learn's labels (noise as one label): {ari:.4}");
