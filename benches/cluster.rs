@@ -1,7 +1,6 @@
 //! k-means and PCA speed on rows of the GSM8K CoT embeddings (384-d), beside scikit-learn's
 //! one-thread timings from ../shared/data/baselines.json. `cargo bench --bench cluster`.
 #[path = "../tests/support/gsm8k.rs"]
-#[allow(dead_code)]
 mod gsm8k;
 
 use std::time::Instant;

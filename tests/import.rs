@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+mod support;
+use support::gsm8k;
+
 use cotlabel::core::import::{
     check_size, parse_npy, plan_import, write_npy, InputFile, MAX_FILE_BYTES,
 };
@@ -559,19 +562,9 @@ fn shipped_demo_loads() {
     assert!(ds.records()[0].meta.contains_key("source"));
 }
 
-fn shared_data() -> Option<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if dir.join("gsm8k_cots.jsonl").exists() {
-        Some(dir)
-    } else {
-        eprintln!("SKIP: ../shared/data is absent; the real-data checks did not run");
-        None
-    }
-}
-
 #[test]
 fn demo_json_embeddings_match_the_npy() {
-    let Some(dir) = shared_data() else { return };
+    let Some(dir) = gsm8k::data_dir() else { return };
     let json = std::fs::read(dir.join("demo/demo_emb.json")).unwrap();
     let npy = std::fs::read(dir.join("demo/demo_emb.npy")).unwrap();
     let recs = std::fs::read(dir.join("demo/demo_cots.json")).unwrap();
@@ -595,7 +588,7 @@ fn demo_json_embeddings_match_the_npy() {
 
 #[test]
 fn full_gsm8k_set_loads() {
-    let Some(dir) = shared_data() else { return };
+    let Some(dir) = gsm8k::data_dir() else { return };
     let recs = std::fs::read(dir.join("gsm8k_cots.jsonl")).unwrap();
     let emb = std::fs::read(dir.join("gsm8k_cot_emb.npy")).unwrap();
     let ds = load(&[

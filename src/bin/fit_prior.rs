@@ -3,7 +3,6 @@
 //!
 //!     cargo run --release --bin fit_prior
 #[path = "../../tests/support/gsm8k.rs"]
-#[allow(dead_code)]
 mod gsm8k;
 
 use cotlabel::core::metrics::auroc;

@@ -1,5 +1,6 @@
-//! Loading the real evaluation data of `../shared/data` (shared by `tests/signatures.rs` and
-//! `src/bin/fit_prior.rs`). Every loader returns `None`, after saying so, when the data is
+#![allow(dead_code)] // each test, bench and binary that includes this uses a part of it
+//! Loading the real evaluation data of `../shared/data` (shared by the tests, the benches and
+//! `src/bin/fit_prior.rs`). `data_dir` returns `None`, after saying so, when the data is
 //! absent.
 
 use std::path::{Path, PathBuf};
