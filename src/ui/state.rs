@@ -133,6 +133,8 @@ pub struct AppState {
     pub job: RwSignal<Option<JobStatus>>,
     /// Id of the latest job sent.
     pub job_seq: RwSignal<u64>,
+    /// Fingerprints whose saved labels could not be read: never overwritten this visit.
+    pub unsafe_to_save: RwSignal<Vec<String>>,
 }
 
 /// A map made by the worker, with what it was made from.
@@ -224,6 +226,7 @@ impl AppState {
             map_kmeans: RwSignal::new(true),
             job: RwSignal::new(None),
             job_seq: RwSignal::new(0),
+            unsafe_to_save: RwSignal::new(Vec::new()),
         }
     }
 
@@ -434,18 +437,32 @@ impl AppState {
         let text = match persist::load_labels(fingerprint).await {
             Ok(t) => t?,
             Err(e) => {
-                self.errors
-                    .update(|v| v.push(format!("Could not read saved labels: {e}")));
+                // Not knowing what is saved, never write over it in this visit.
+                self.unsafe_to_save
+                    .update(|v| v.push(fingerprint.to_string()));
+                self.errors.update(|v| {
+                    v.push(format!("Could not read the labels saved in this browser ({e}); they are left untouched and new labels are not saved until a reload"))
+                });
                 return None;
             }
         };
         match LabelFile::parse("saved labels", &text) {
             Ok(f) => Some(f),
             Err(e) => {
-                let _ = persist::quarantine_labels(fingerprint, &text, now_ms()).await;
+                let kept = persist::quarantine_labels(fingerprint, &text, now_ms())
+                    .await
+                    .is_ok();
+                let what = if kept {
+                    "they were kept aside, not deleted"
+                } else {
+                    // could not move them: leave them where they are, save nothing over them
+                    self.unsafe_to_save
+                        .update(|v| v.push(fingerprint.to_string()));
+                    "they are left untouched and new labels are not saved until a reload"
+                };
                 self.errors.update(|v| {
                     v.push(format!(
-                        "The labels saved in this browser could not be read ({}); they were kept aside, not deleted.",
+                        "The labels saved in this browser could not be read ({}); {what}.",
                         e[0]
                     ))
                 });
@@ -738,6 +755,12 @@ impl AppState {
             }) else {
                 return;
             };
+            if self.unsafe_to_save.with_untracked(|v| v.contains(&fp)) {
+                self.save.set(SaveState::Failed(
+                    "the saved labels could not be read; reload to try again".into(),
+                ));
+                return;
+            }
             self.save.update(|st| {
                 *st = match st {
                     SaveState::Saving(n) => SaveState::Saving(*n + 1),
