@@ -411,15 +411,40 @@ fn lloyd(
     })
 }
 
-/// The index of the point closest to each cluster's centre (its medoid for display).
-pub fn medoids(x: Matrix, result: &KMeansResult) -> Vec<Option<usize>> {
-    let k = result.centroids.len() / x.dim;
+/// The member of each cluster closest to the mean of its members (a central point to show
+/// for it). Labels below 0 (noise) belong to no cluster.
+pub fn central_points(x: Matrix, labels: &[i32]) -> Vec<Option<usize>> {
+    let k = labels
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| (m + 1).max(0) as usize);
+    let mut means = vec![0f64; k * x.dim];
+    let mut counts = vec![0usize; k];
+    for (i, &l) in labels.iter().enumerate() {
+        if l >= 0 {
+            counts[l as usize] += 1;
+            for (m, v) in means[l as usize * x.dim..(l as usize + 1) * x.dim]
+                .iter_mut()
+                .zip(x.row(i))
+            {
+                *m += *v as f64;
+            }
+        }
+    }
+    let centres: Vec<f32> = means
+        .chunks(x.dim.max(1))
+        .zip(&counts)
+        .flat_map(|(m, &c)| m.iter().map(move |v| (*v / c.max(1) as f64) as f32))
+        .collect();
     let mut best: Vec<Option<(usize, f32)>> = vec![None; k];
-    for i in 0..x.rows {
-        let j = result.labels[i];
-        let d = sq_dist(x.row(i), &result.centroids[j * x.dim..(j + 1) * x.dim]);
-        if best[j].is_none_or(|b| d < b.1) {
-            best[j] = Some((i, d));
+    for (i, &l) in labels.iter().enumerate() {
+        if l >= 0 {
+            let l = l as usize;
+            let d = sq_dist(x.row(i), &centres[l * x.dim..(l + 1) * x.dim]);
+            if best[l].is_none_or(|b| d < b.1) {
+                best[l] = Some((i, d));
+            }
         }
     }
     best.into_iter().map(|b| b.map(|b| b.0)).collect()
@@ -480,8 +505,13 @@ mod tests {
         let b: Vec<i64> = truth.iter().map(|&l| l as i64).collect();
         assert_eq!(adjusted_rand_index(&a, &b), 1.0);
         assert!(r.inertia < 60.0 * 0.5, "{}", r.inertia);
-        let m = medoids(Matrix::new(&data, 60, 2).unwrap(), &r);
-        assert!(m.iter().all(Option::is_some));
+        let labels: Vec<i32> = r.labels.iter().map(|&l| l as i32).collect();
+        let m = central_points(Matrix::new(&data, 60, 2).unwrap(), &labels);
+        assert_eq!(m.len(), 3);
+        assert!(m
+            .iter()
+            .enumerate()
+            .all(|(c, i)| i.is_some_and(|i| r.labels[i] == c)));
     }
 
     #[test]

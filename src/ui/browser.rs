@@ -142,3 +142,14 @@ pub fn typing_in_field(ev: &web_sys::KeyboardEvent) -> bool {
             .is_some_and(|v| v != "false"),
     }
 }
+
+/// Takes the focus off the control an event came from, so that the list's keys (j/k/1/2…)
+/// work again after a menu choice.
+pub fn release_focus(ev: &web_sys::Event) {
+    if let Some(el) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.blur();
+    }
+}

@@ -10,6 +10,7 @@ use crate::core::data::snippet;
 use crate::core::labels::{Label, Verdict};
 use crate::worker::protocol::Space;
 
+use super::browser;
 use super::state::{AppState, ColourBy, MapView};
 
 const HEIGHT: f64 = 300.0;
@@ -349,7 +350,7 @@ pub fn ReasoningMap() -> impl IntoView {
                         on:change=move |ev| {
                             let v = event_target_value(&ev);
                             state.map_space.set(if v == "embedding" { Space::Embedding } else { Space::Signature });
-                            let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                            browser::release_focus(&ev);
                         }
                     >
                         <option value="signature">"reasoning signatures"</option>
@@ -366,7 +367,7 @@ pub fn ReasoningMap() -> impl IntoView {
                                 "prior" => ColourBy::Prior,
                                 _ => ColourBy::Cluster,
                             });
-                            let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                            browser::release_focus(&ev);
                         }
                     >
                         <option value="cluster">"cluster"</option>
@@ -382,7 +383,7 @@ pub fn ReasoningMap() -> impl IntoView {
                             let kmeans = event_target_value(&ev) == "kmeans";
                             state.map_k.set(if kmeans { 8 } else { 5 });
                             state.map_kmeans.set(kmeans);
-                            let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                            browser::release_focus(&ev);
                         }
                     >
                         <option value="kmeans">"k-means"</option>

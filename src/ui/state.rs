@@ -137,15 +137,11 @@ pub struct AppState {
     pub unsafe_to_save: RwSignal<Vec<String>>,
 }
 
-/// A map made by the worker, with what it was made from.
+/// A map made by the worker, and how long it took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapView {
     /// Clusters and positions.
     pub result: MapResult,
-    /// Embeddings or signatures.
-    pub space: Space,
-    /// Records it belongs to.
-    pub fingerprint: String,
     /// Milliseconds from request to reply.
     pub millis: f64,
 }
@@ -643,20 +639,9 @@ impl AppState {
                 let Some((_, started)) = current.filter(|c| c.0 == id) else {
                     return;
                 };
-                let fingerprint = self.session.with_untracked(|s| {
-                    s.as_ref()
-                        .map(|s| s.dataset.fingerprint().to_string())
-                        .unwrap_or_default()
-                });
                 let millis = browser::performance_now() - started;
-                let space = self.map_space.get_untracked();
                 self.cluster_filter.set(None);
-                self.map.set(Some(Arc::new(MapView {
-                    result,
-                    space,
-                    fingerprint,
-                    millis,
-                })));
+                self.map.set(Some(Arc::new(MapView { result, millis })));
                 self.job.set(None);
             }
             Reply::Failed {

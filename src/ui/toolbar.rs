@@ -104,7 +104,7 @@ pub fn Toolbar() -> impl IntoView {
                     on:change=move |ev| {
                         state.filter.set(Filter::from_value(&event_target_value(&ev)));
                         // Give the keys back to the list (a focused menu would take j/k).
-                        let _ = event_target::<web_sys::HtmlElement>(&ev).blur();
+                        browser::release_focus(&ev);
                     }
                 >
                     {Filter::ALL.iter().map(|(_, value, text)| view! { <option value=*value>{*text}</option> }).collect_view()}

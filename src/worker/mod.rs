@@ -8,7 +8,9 @@ pub mod wasm;
 
 use protocol::{Job, MapResult, Method, Reply, Request};
 
-use crate::core::cluster::{kmeans, normalized, sq_dist, ClusterError, KMeansConfig, Matrix};
+use crate::core::cluster::{
+    central_points, kmeans, normalized, ClusterError, KMeansConfig, Matrix,
+};
 use crate::core::hdbscan::{hdbscan, HdbscanConfig};
 use crate::core::project::pca2;
 
@@ -76,44 +78,6 @@ fn map(
         medoids,
         explained: proj.explained,
     })
-}
-
-/// The member of each cluster closest to the cluster's mean.
-fn central_points(x: Matrix, labels: &[i32]) -> Vec<Option<usize>> {
-    let k = labels
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |m| (m + 1).max(0) as usize);
-    let mut means = vec![0f64; k * x.dim];
-    let mut counts = vec![0usize; k];
-    for (i, &l) in labels.iter().enumerate() {
-        if l >= 0 {
-            counts[l as usize] += 1;
-            for (m, v) in means[l as usize * x.dim..(l as usize + 1) * x.dim]
-                .iter_mut()
-                .zip(x.row(i))
-            {
-                *m += *v as f64;
-            }
-        }
-    }
-    let centres: Vec<f32> = means
-        .chunks(x.dim.max(1))
-        .zip(&counts)
-        .flat_map(|(m, &c)| m.iter().map(move |v| (*v / c.max(1) as f64) as f32))
-        .collect();
-    let mut best: Vec<Option<(usize, f32)>> = vec![None; k];
-    for (i, &l) in labels.iter().enumerate() {
-        if l >= 0 {
-            let l = l as usize;
-            let d = sq_dist(x.row(i), &centres[l * x.dim..(l + 1) * x.dim]);
-            if best[l].is_none_or(|b| d < b.1) {
-                best[l] = Some((i, d));
-            }
-        }
-    }
-    best.into_iter().map(|b| b.map(|b| b.0)).collect()
 }
 
 #[cfg(test)]
