@@ -29,6 +29,9 @@ pub enum ClusterError {
         /// Dimension.
         dim: usize,
     },
+    /// Something the job needs is not there.
+    #[error("{0}")]
+    Missing(String),
     /// The caller asked to stop.
     #[error("cancelled")]
     Cancelled,

@@ -1,4 +1,5 @@
-//! Evaluation metrics against ground truth: AUROC, pair accuracy, adjusted Rand index.
+//! Evaluation metrics against ground truth: AUROC, pair accuracy, adjusted Rand index, and
+//! the accuracy / macro-F1 / coverage / calibration of predicted labels.
 
 /// Area under the ROC curve of `scores` for the positives in `labels` (Mann–Whitney, tied
 /// scores count one half). `None` when one class is absent.
@@ -80,6 +81,67 @@ pub fn adjusted_rand_index(a: &[i64], b: &[i64]) -> f64 {
     }
 }
 
+/// How predicted labels compare with the ground truth.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct LabelScores {
+    /// Predictions scored (those with both a prediction and a truth).
+    pub scored: usize,
+    /// Share of the records with a truth that have a prediction.
+    pub coverage: f64,
+    /// Share of scored predictions that are right.
+    pub accuracy: f64,
+    /// Mean of the F1 of both classes (a class never predicted nor present is left out).
+    pub macro_f1: f64,
+    /// Expected calibration error of the confidences (10 equal-width bins over [½, 1]).
+    pub ece: f64,
+}
+
+/// Scores `predicted` (verdict `true` = positive, with its confidence) against `truth`.
+/// Records without a truth are ignored; records with a truth and no prediction lower the
+/// coverage only.
+pub fn label_scores(predicted: &[Option<(bool, f64)>], truth: &[Option<bool>]) -> LabelScores {
+    let mut with_truth = 0usize;
+    let mut table = [[0usize; 2]; 2]; // [truth][predicted]
+    let mut bins = [(0usize, 0.0f64, 0.0f64); 10]; // (count, confidence sum, hits)
+    for (p, t) in predicted.iter().zip(truth) {
+        let Some(t) = t else { continue };
+        with_truth += 1;
+        let Some((v, conf)) = p else { continue };
+        table[usize::from(*t)][usize::from(*v)] += 1;
+        let b = (((conf - 0.5) * 20.0).floor().max(0.0) as usize).min(9);
+        bins[b].0 += 1;
+        bins[b].1 += conf;
+        bins[b].2 += f64::from(v == t);
+    }
+    let scored: usize = table.iter().flatten().sum();
+    if scored == 0 {
+        return LabelScores {
+            coverage: 0.0,
+            ..Default::default()
+        };
+    }
+    let f1 = |c: usize| {
+        let tp = table[c][c];
+        let fp = table[1 - c][c];
+        let fn_ = table[c][1 - c];
+        (tp + fp + fn_ > 0).then(|| 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64)
+    };
+    let f1s: Vec<f64> = [0, 1].into_iter().filter_map(f1).collect();
+    let ece = bins
+        .iter()
+        .filter(|b| b.0 > 0)
+        .map(|b| (b.1 / b.0 as f64 - b.2 / b.0 as f64).abs() * b.0 as f64)
+        .sum::<f64>()
+        / scored as f64;
+    LabelScores {
+        scored,
+        coverage: scored as f64 / with_truth as f64,
+        accuracy: (table[0][0] + table[1][1]) as f64 / scored as f64,
+        macro_f1: f1s.iter().sum::<f64>() / f1s.len().max(1) as f64,
+        ece,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +182,26 @@ mod tests {
             Some(0.625)
         );
         assert_eq!(pair_accuracy(&[]), None);
+    }
+
+    #[test]
+    fn label_scores_hand_computed() {
+        // truth: T T F F, predicted: T F F (none); confidences 1, 0.75, 0.55
+        let pred = [
+            Some((true, 1.0)),
+            Some((false, 0.75)),
+            Some((false, 0.55)),
+            None,
+        ];
+        let truth = [Some(true), Some(true), Some(false), Some(false)];
+        let s = label_scores(&pred, &truth);
+        assert_eq!(s.scored, 3);
+        assert!((s.coverage - 0.75).abs() < 1e-12);
+        assert!((s.accuracy - 2.0 / 3.0).abs() < 1e-12);
+        // positive class: tp 1, fn 1 → F1 2/3; negative: tp 1, fp 1 → 2/3
+        assert!((s.macro_f1 - 2.0 / 3.0).abs() < 1e-12);
+        // bins: 1.0 (hit), 0.75 (miss), 0.55 (hit): |1−1| + |0.75−0| + |0.55−1| over 3
+        assert!((s.ece - (0.75 + 0.45) / 3.0).abs() < 1e-12, "{}", s.ece);
+        assert_eq!(label_scores(&[None], &[Some(true)]).coverage, 0.0);
     }
 }

@@ -9,20 +9,28 @@
 //! - [`cluster`] — k-means.
 //! - [`hdbscan`] — density clusters with noise.
 //! - [`project`] — the 2-D map (PCA).
-//! - [`metrics`] — AUROC, pair accuracy, adjusted Rand index.
+//! - [`graph`] — the similarity graph (embedding + signature kNN, signed sibling links).
+//! - [`propagate`] — spreading human labels from the prior (label spreading, trust).
+//! - [`select`] — representatives and the active-learning queue.
+//! - [`simulate`] — a simulated labeller scoring propagation against ground truth.
+//! - [`metrics`] — AUROC, pair accuracy, adjusted Rand index, label accuracy/F1/ECE.
 //! - [`error`] — the one error type of the import path.
 
 pub mod cluster;
 pub mod data;
 pub mod error;
+pub mod graph;
 pub mod hdbscan;
 pub mod import;
 pub mod labelfile;
 pub mod labels;
 pub mod metrics;
 pub mod project;
+pub mod propagate;
+pub mod select;
 pub mod session;
 pub mod signature;
+pub mod simulate;
 
 pub use data::{Dataset, Embeddings, Record};
 pub use error::ImportError;

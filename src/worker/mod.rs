@@ -1,32 +1,150 @@
-//! Heavy work, behind one door: a typed protocol ([`protocol`]) and [`run`], which does a
-//! job on plain data and reports progress. The browser runs it in a Web Worker
-//! (`src/bin/worker.rs` + [`wasm`]); tests call [`run`] directly.
+//! Heavy work, behind one door: a typed protocol ([`protocol`]) and [`Worker::run`], which
+//! does a job on plain data and reports progress. The browser runs it in a Web Worker
+//! (`src/bin/worker.rs` + [`wasm`]); tests call it directly. The worker keeps one thing
+//! between jobs: the last propagation graph it built, so re-propagating after each human
+//! label costs no graph building.
 
 pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-use protocol::{Job, MapResult, Method, Reply, Request};
+use protocol::{Job, MapResult, Method, PropagateJob, PropagateResult, Reply, Request};
 
 use crate::core::cluster::{
     central_points, kmeans, normalized, ClusterError, KMeansConfig, Matrix,
 };
+use crate::core::graph::Node;
 use crate::core::hdbscan::{hdbscan, HdbscanConfig};
 use crate::core::project::pca2;
+use crate::core::propagate::Prepared;
+use crate::core::select;
+use crate::core::signature::DIM;
 
-/// Does `req` on `data` (row-major, `req.rows × req.dim`). `report(stage, fraction)` is
-/// called between chunks; when it returns false the job stops and `Failed { cancelled }`
-/// comes back.
-pub fn run(req: &Request, data: &[f32], report: &mut dyn FnMut(&str, f64) -> bool) -> Reply {
-    match &req.job {
-        Job::Map(job) => match map(req, data, job, report) {
-            Ok(result) => Reply::Map { id: req.id, result },
-            Err(e) => Reply::Failed {
-                id: req.id,
-                cancelled: e == ClusterError::Cancelled,
-                message: e.to_string(),
+/// The worker's state between jobs.
+#[derive(Default)]
+pub struct Worker {
+    /// The last graph built, under its key.
+    graph: Option<(String, Prepared)>,
+}
+
+/// Why a job failed, for its reply.
+fn failed(id: u64, e: ClusterError) -> Reply {
+    Reply::Failed {
+        id,
+        cancelled: e == ClusterError::Cancelled,
+        message: e.to_string(),
+    }
+}
+
+impl Worker {
+    /// Does `req` on `data` (row-major numbers; see each job for their layout).
+    /// `report(stage, fraction)` is called between chunks; when it returns false the job
+    /// stops and `Failed { cancelled }` comes back.
+    pub fn run(
+        &mut self,
+        req: &Request,
+        data: &[f32],
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Reply {
+        match &req.job {
+            Job::Map(job) => match map(req, data, job, report) {
+                Ok(result) => Reply::Map { id: req.id, result },
+                Err(e) => failed(req.id, e),
             },
-        },
+            Job::Propagate(job) => match self.propagate(req, data, job, report) {
+                Ok(result) => Reply::Propagated { id: req.id, result },
+                Err(e) => failed(req.id, e),
+            },
+        }
+    }
+
+    fn propagate(
+        &mut self,
+        req: &Request,
+        data: &[f32],
+        job: &PropagateJob,
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<PropagateResult, ClusterError> {
+        let n = req.rows;
+        let kept = self
+            .graph
+            .as_ref()
+            .is_some_and(|(k, p)| *k == job.key && p.prior.len() == n);
+        if !kept {
+            self.graph = None;
+            let Some(input) = &job.input else {
+                return Err(ClusterError::Missing(
+                    "the worker has no graph for these records; send them again".into(),
+                ));
+            };
+            let emb_len = n * req.dim;
+            if data.len() != emb_len + n * DIM
+                || input.groups.len() != n
+                || input.answers.len() != n
+                || input.prior.len() != n
+            {
+                return Err(ClusterError::Shape {
+                    len: data.len(),
+                    rows: n,
+                    dim: req.dim + DIM,
+                });
+            }
+            let emb = (req.dim > 0)
+                .then(|| Matrix::new(&data[..emb_len], n, req.dim))
+                .transpose()?;
+            let vectors: Vec<[f32; DIM]> = data[emb_len..]
+                .chunks_exact(DIM)
+                .map(|c| c.try_into().expect("DIM values"))
+                .collect();
+            let nodes = input
+                .groups
+                .iter()
+                .zip(&input.answers)
+                .map(|(&group, &a)| Node {
+                    group,
+                    answer: u32::try_from(a).ok(),
+                })
+                .collect();
+            let prepared = Prepared::new(
+                emb,
+                &vectors,
+                nodes,
+                input.prior.clone(),
+                &job.graph,
+                &mut |f| report("building the graph", 0.9 * f),
+            )?;
+            self.graph = Some((job.key.clone(), prepared));
+        }
+        let (_, prepared) = self.graph.as_ref().expect("built above");
+        if job.human.len() != n {
+            return Err(ClusterError::Shape {
+                len: job.human.len(),
+                rows: n,
+                dim: 1,
+            });
+        }
+        if !report("propagating", 0.9) {
+            return Err(ClusterError::Cancelled);
+        }
+        let human: Vec<Option<bool>> = job
+            .human
+            .iter()
+            .map(|&h| (h >= 0).then_some(h > 0))
+            .collect();
+        let prop = prepared.propagate(&human, &job.config);
+        let queue = select::queue(&prepared.graph, &prop, &human)
+            .into_iter()
+            .take(job.queue)
+            .map(|(i, _)| i as u32)
+            .collect();
+        report("propagating", 1.0);
+        Ok(PropagateResult {
+            p: prop.p.iter().map(|&p| p as f32).collect(),
+            from: prop.from,
+            queue,
+            calibration: prop.calibration,
+            built_graph: !kept,
+        })
     }
 }
 
@@ -100,6 +218,10 @@ mod tests {
                 space: Space::Embedding,
             }),
         }
+    }
+
+    fn run(req: &Request, data: &[f32], report: &mut dyn FnMut(&str, f64) -> bool) -> Reply {
+        Worker::default().run(req, data, report)
     }
 
     #[test]
@@ -185,6 +307,72 @@ mod tests {
         };
         assert!(!cancelled);
         assert_eq!(message, "40 values do not make 10 rows of 5");
+    }
+
+    #[test]
+    fn propagation_keeps_its_graph_and_spreads_labels() {
+        use super::protocol::{GraphInput, PropagateJob};
+        use crate::core::graph::GraphConfig;
+        use crate::core::propagate::Config;
+        // 4 CoTs of one question: 0, 1 answer alike, 2, 3 otherwise; no embeddings.
+        let n = 4;
+        let mut data = Vec::new();
+        for i in 0..n {
+            data.extend((0..DIM).map(|k| ((i * 3 + k) % 5) as f32 / 5.0));
+        }
+        let job = |input: Option<GraphInput>, human: Vec<i8>| Request {
+            id: 9,
+            rows: n,
+            dim: 0,
+            job: Job::Propagate(PropagateJob {
+                key: "set-a".into(),
+                graph: GraphConfig::default(),
+                config: Config::default(),
+                input,
+                human,
+                queue: 10,
+            }),
+        };
+        let input = GraphInput {
+            groups: vec![0; 4],
+            answers: vec![1, 1, 2, 2],
+            prior: vec![0.5; 4],
+        };
+        let mut w = Worker::default();
+        let first = w.run(
+            &job(Some(input), vec![1, -1, -1, -1]),
+            &data,
+            &mut |_, _| true,
+        );
+        let Reply::Propagated { result, .. } = first else {
+            panic!("{first:?}")
+        };
+        assert!(result.built_graph);
+        assert_eq!(result.p[0], 1.0);
+        assert!(
+            result.p[1] > 0.5,
+            "agrees with the good one: {:?}",
+            result.p
+        );
+        assert!(result.p[2] < 0.5 && result.p[3] < 0.5, "{:?}", result.p);
+        assert_eq!(result.from[2], vec![0]);
+        assert!(
+            !result.queue.contains(&0),
+            "a human-labelled CoT is never queued"
+        );
+        // the second propagation sends no numbers and reuses the graph
+        let again = w.run(&job(None, vec![1, -1, 0, -1]), &[], &mut |_, _| true);
+        let Reply::Propagated { result, .. } = again else {
+            panic!("{again:?}")
+        };
+        assert!(!result.built_graph);
+        assert_eq!(result.p[2], 0.0);
+        // a fresh worker without the numbers says what is missing
+        let lost = Worker::default().run(&job(None, vec![-1; 4]), &[], &mut |_, _| true);
+        assert!(
+            matches!(lost, Reply::Failed { cancelled: false, ref message, .. } if message.contains("no graph")),
+            "{lost:?}"
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::graph::GraphConfig;
+use crate::core::propagate::Config;
+
 /// What the map is drawn from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Space {
@@ -42,11 +45,59 @@ pub struct MapJob {
     pub space: Space,
 }
 
+/// What the worker needs to build a data set's graph, sent with the first propagation of
+/// that data set (the numbers travel beside: `rows × dim` embedding values, `dim` = 0 when
+/// there are none, then `rows × signature::DIM` signature values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphInput {
+    /// Question group of each CoT.
+    pub groups: Vec<u32>,
+    /// Interned final answer of each CoT (−1: none found).
+    pub answers: Vec<i64>,
+    /// The label-free prior of each CoT.
+    pub prior: Vec<f64>,
+}
+
+/// Spread the human labels and rank what to label next.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropagateJob {
+    /// Names the data set and graph settings; the worker keeps the last graph it built
+    /// under its key, so later propagations send no numbers.
+    pub key: String,
+    /// The graph's settings.
+    pub graph: GraphConfig,
+    /// How labels travel.
+    pub config: Config,
+    /// Present when the worker must (re)build the graph.
+    pub input: Option<GraphInput>,
+    /// Human label of each CoT: 1 sound, 0 flawed, −1 none.
+    pub human: Vec<i8>,
+    /// Length of the "label next" queue to send back.
+    pub queue: usize,
+}
+
 /// A job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Job {
     /// The reasoning map.
     Map(MapJob),
+    /// Label propagation.
+    Propagate(PropagateJob),
+}
+
+/// What propagation found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropagateResult {
+    /// P(sound) of each CoT (1 / 0 at human labels).
+    pub p: Vec<f32>,
+    /// The human-labelled CoTs behind each CoT's label (indices).
+    pub from: Vec<Vec<u32>>,
+    /// CoTs to label next, most valuable first.
+    pub queue: Vec<u32>,
+    /// The prior's refit to the human labels: (scale, offset) of its log-odds.
+    pub calibration: (f64, f64),
+    /// Whether the graph was built for this job (false: the kept one was used).
+    pub built_graph: bool,
 }
 
 /// A job on a matrix of `rows × dim` numbers sent with it.
@@ -99,6 +150,13 @@ pub enum Reply {
         id: u64,
         /// The map.
         result: MapResult,
+    },
+    /// A finished propagation.
+    Propagated {
+        /// Job id.
+        id: u64,
+        /// Labels and queue.
+        result: PropagateResult,
     },
     /// A job that stopped.
     Failed {

@@ -16,6 +16,7 @@ fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
 pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let me = scope.clone();
+    let mut worker = super::Worker::default();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         let msg = ev.data();
         let text = js_sys::Reflect::get(&msg, &"request".into())
@@ -46,7 +47,7 @@ pub fn start() {
         };
         let id = req.id;
         let mut last = -1.0f64;
-        let reply = super::run(&req, &data, &mut |stage, fraction| {
+        let reply = worker.run(&req, &data, &mut |stage, fraction| {
             // At most ~100 progress messages per job.
             if fraction - last >= 0.01 || fraction >= 1.0 {
                 last = fraction;

@@ -48,6 +48,11 @@ pub fn gsm8k_models(dir: &Path) -> Dataset {
     })
 }
 
+/// The 300-CoT demo (75 test-split questions × 4 models), from ../shared/data/demo.
+pub fn demo(dir: &Path) -> Dataset {
+    load(&dir.join("demo"), "demo_cots.json", "demo_emb.npy")
+}
+
 /// The cross-domain CoTs (one per question, six domains).
 pub fn crossdomain(dir: &Path) -> Dataset {
     load(dir, "crossdomain_cots.jsonl", "crossdomain_cot_emb.npy")
