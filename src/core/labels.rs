@@ -322,9 +322,11 @@ impl LabelStore {
         true
     }
 
-    /// Removes every machine label (before a new propagation run).
-    pub fn clear_machine(&mut self) {
-        self.labels.retain(|_, l| l.is_human());
+    /// Removes every machine label of one provenance (before a new run of that machine).
+    pub fn clear_machine(&mut self, provenance: Provenance) {
+        debug_assert!(provenance != Provenance::Human);
+        self.labels
+            .retain(|_, l| l.is_human() || l.provenance != provenance);
     }
 
     /// Drops the undo history (after a restore, which is not an action to undo).
@@ -454,8 +456,15 @@ mod tests {
         assert!(s.set_machine("b", machine(Verdict::Bad, 0.9)));
         assert!(s.set_human("b", Verdict::Good, T0));
         assert!(s.get("b").unwrap().is_human());
-        s.clear_machine();
-        assert_eq!(s.len(), 2);
+        let by_model = Label {
+            provenance: Provenance::Classifier,
+            ..machine(Verdict::Good, 0.7)
+        };
+        assert!(s.set_machine("c", by_model));
+        assert!(s.set_machine("d", machine(Verdict::Good, 0.7)));
+        s.clear_machine(Provenance::Propagated);
+        assert_eq!(s.len(), 3, "humans and the classifier's label stay");
+        assert!(s.get("c").is_some() && s.get("d").is_none());
     }
 
     #[test]

@@ -16,8 +16,8 @@ type OnReply = Rc<dyn Fn(Reply)>;
 struct Bridge {
     worker: Worker,
     ready: bool,
-    /// The job waiting for `Ready` (only the latest is kept).
-    queued: Option<(String, js_sys::Float32Array)>,
+    /// Jobs waiting for `Ready`, in order.
+    queued: Vec<(String, js_sys::Float32Array)>,
     on_reply: OnReply,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
 }
@@ -47,10 +47,12 @@ fn spawn(on_reply: OnReply) -> Result<(), String> {
                 let mut b = b.borrow_mut();
                 let b = b.as_mut()?;
                 b.ready = true;
-                b.queued.take().map(|q| (b.worker.clone(), q))
+                Some((b.worker.clone(), std::mem::take(&mut b.queued)))
             });
-            if let Some((worker, (text, data))) = queued {
-                post(&worker, &text, data);
+            if let Some((worker, queued)) = queued {
+                for (text, data) in queued {
+                    post(&worker, &text, data);
+                }
             }
             return;
         }
@@ -61,7 +63,7 @@ fn spawn(on_reply: OnReply) -> Result<(), String> {
         *b.borrow_mut() = Some(Bridge {
             worker,
             ready: false,
-            queued: None,
+            queued: Vec::new(),
             on_reply,
             _on_message: on_message,
         });
@@ -96,7 +98,7 @@ pub fn submit(req: &Request, data: &[f32]) {
         Some((true, worker)) => post(&worker, &text, array),
         Some((false, _)) => BRIDGE.with(|b| {
             if let Some(b) = b.borrow_mut().as_mut() {
-                b.queued = Some((text, array));
+                b.queued.push((text, array));
             }
         }),
         None => {}

@@ -33,9 +33,29 @@ pub fn Detail() -> impl IntoView {
                     l.verdict.as_str(),
                     l.provenance.as_str(),
                     l.confidence * 100.0,
-                    if l.from.is_empty() { String::new() } else { format!(", from {}", l.from.join(", ")) }
+                    if l.from.is_empty() { "" } else { ", from your labels of" }
                 ),
             };
+            // The human labels a propagated label came from: click to open one.
+            let sources: Vec<(String, Option<usize>)> = label
+                .as_ref()
+                .map(|l| l.from.iter().map(|id| (id.clone(), s.dataset.position(id))).collect())
+                .unwrap_or_default();
+            let sources = sources
+                .into_iter()
+                .map(|(id, pos)| {
+                    view! {
+                        <button
+                            class="link source"
+                            data-testid="label-source"
+                            title="Open this record"
+                            on:click=move |_| state.selected.set(pos)
+                        >
+                            {id}
+                        </button>
+                    }
+                })
+                .collect_view();
             let verdict = label.as_ref().map_or("none", |l| l.verdict.as_str());
             let sig = state.signatures.with(|g| g.as_ref().and_then(|g| g.get(sel).cloned()));
             let cot_text = r.cot.clone();
@@ -57,7 +77,7 @@ pub fn Detail() -> impl IntoView {
                     {move || cot_view(&cot_text, sig.as_ref())}
                     <h2>"Answer"</h2>
                     <p class="answer">{r.answer.clone().unwrap_or_else(|| "—".into())}</p>
-                    <div class=format!("label-state {verdict}") data-testid="label-state">{label_text}</div>
+                    <div class=format!("label-state {verdict}") data-testid="label-state">{label_text} {sources}</div>
                     {signals}
                     <details class="meta">
                         <summary>"Other fields"</summary>

@@ -4,6 +4,7 @@
 //! - `toolbar`: import, export, counts, filter, messages.
 //! - `list`: the virtualised record list (renders only the rows in view).
 //! - `detail`: the selected record, readable in full, with the label buttons.
+//! - `map`: the reasoning map; `propagation`: label next, propagate, evaluation.
 //! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
 
 mod bridge;
@@ -12,6 +13,7 @@ mod detail;
 mod list;
 mod map;
 mod persist;
+mod propagation;
 mod state;
 mod toolbar;
 
@@ -29,6 +31,7 @@ pub fn App() -> impl IntoView {
     state.autosave();
     state.track_signatures();
     state.start_worker();
+    state.track_propagation();
 
     // Mark the first paint of the records for the end-to-end timing.
     Effect::new(move |done: Option<bool>| {
@@ -53,6 +56,8 @@ pub fn App() -> impl IntoView {
             "2" => state.label(Verdict::Bad),
             "0" => state.clear(),
             "u" => state.undo(),
+            "n" => state.next(),
+            "p" => state.request_propagation(),
             _ => return,
         }
         ev.prevent_default();
@@ -79,6 +84,7 @@ pub fn App() -> impl IntoView {
             <toolbar::Toolbar />
             <main class="panes">
                 <div class="left-pane">
+                    <propagation::PropagationBar />
                     <map::ReasoningMap />
                     <list::RecordList />
                 </div>

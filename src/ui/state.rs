@@ -17,6 +17,7 @@ use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Sp
 use super::bridge;
 use super::browser::{self, now_ms};
 use super::persist::{self, Current};
+use super::propagation::PropState;
 
 /// The shipped demo: 300 GSM8K model solutions with MiniLM embeddings.
 pub const DEMO_FILES: [&str; 2] = ["demo/demo_cots.json", "demo/demo_emb.npy"];
@@ -135,6 +136,10 @@ pub struct AppState {
     pub job_seq: RwSignal<u64>,
     /// Fingerprints whose saved labels could not be read: never overwritten this visit.
     pub unsafe_to_save: RwSignal<Vec<String>>,
+    /// Id of the map job the page waits for.
+    map_request: StoredValue<u64>,
+    /// Label propagation and the "label next" queue.
+    pub prop: PropState,
 }
 
 /// A map made by the worker, and how long it took.
@@ -223,6 +228,8 @@ impl AppState {
             job: RwSignal::new(None),
             job_seq: RwSignal::new(0),
             unsafe_to_save: RwSignal::new(Vec::new()),
+            map_request: StoredValue::new(0),
+            prop: PropState::new(session),
         }
     }
 
@@ -584,8 +591,9 @@ impl AppState {
                 .session
                 .with(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()));
             if prev.as_ref() != Some(&fp) {
-                // The old map belongs to the old records.
+                // The old map and propagation belong to the old records.
                 self.map.set(None);
+                self.prop.reset();
                 self.cluster_filter.set(None);
                 let sigs = self
                     .session
@@ -620,15 +628,28 @@ impl AppState {
         let current = self
             .job
             .with_untracked(|j| j.as_ref().map(|j| (j.id, j.started)));
+        let finished = |id: u64| {
+            if current.is_some_and(|c| c.0 == id) {
+                self.job.set(None);
+            }
+        };
         match reply {
             Reply::Progress {
                 id,
                 stage,
                 fraction,
             } => {
-                if let Some((cur, started)) = current.filter(|c| c.0 == id) {
+                let started = match current.filter(|c| c.0 == id) {
+                    Some(c) => Some(c.1),
+                    // a propagation building its graph shows its progress too
+                    None if self.is_propagation(id) && current.is_none() => {
+                        Some(browser::performance_now())
+                    }
+                    None => None,
+                };
+                if let Some(started) = started {
                     self.job.set(Some(JobStatus {
-                        id: cur,
+                        id,
                         stage,
                         fraction,
                         started,
@@ -636,25 +657,33 @@ impl AppState {
                 }
             }
             Reply::Map { id, result } => {
-                let Some((_, started)) = current.filter(|c| c.0 == id) else {
+                if id != self.map_request.get_value() {
                     return;
-                };
-                let millis = browser::performance_now() - started;
+                }
+                let started = current.filter(|c| c.0 == id).map(|c| c.1);
+                let millis = started.map_or(0.0, |s| browser::performance_now() - s);
+                finished(id);
                 self.cluster_filter.set(None);
                 self.map.set(Some(Arc::new(MapView { result, millis })));
-                self.job.set(None);
+            }
+            Reply::Propagated { id, result } => {
+                finished(id);
+                self.on_propagated(id, result);
             }
             Reply::Failed {
                 id,
                 cancelled,
                 message,
             } => {
-                if current.is_some_and(|c| c.0 == id) || id == 0 {
-                    self.job.set(None);
-                    if !cancelled {
-                        self.errors
-                            .update(|v| v.push(format!("The map could not be made: {message}")));
-                    }
+                finished(id);
+                if cancelled {
+                    return;
+                }
+                if self.is_propagation(id) {
+                    self.on_propagation_failed(&message);
+                } else if id == self.map_request.get_value() || id == 0 {
+                    self.errors
+                        .update(|v| v.push(format!("The map could not be made: {message}")));
                 }
             }
             Reply::Ready => {}
@@ -686,6 +715,7 @@ impl AppState {
         }
         let id = self.job_seq.get_untracked() + 1;
         self.job_seq.set(id);
+        self.map_request.set_value(id);
         let method = if self.map_kmeans.get_untracked() {
             Method::KMeans {
                 k: k.min(rows).max(1),
@@ -720,6 +750,7 @@ impl AppState {
     /// Stops the running job.
     pub fn cancel_job(self) {
         bridge::cancel();
+        self.prop.worker_restarted();
         self.job.set(None);
         self.notice
             .set(Some("Cancelled: the background job was stopped.".into()));

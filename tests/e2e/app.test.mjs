@@ -261,6 +261,102 @@ test('own records and embeddings load, keep their labels over a reload, and star
   assert.deepEqual(consoleErrors, [], 'no console error (a Rust panic logs one) in the whole run');
 });
 
+test('label next and propagate: five human labels spread to the rest with confidence, sources and a live evaluation', async () => {
+  const truth = Object.fromEntries(JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8')).map((r) => [r.id, r.is_correct]));
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  const labelled = [];
+  for (let k = 0; k < 5; k++) {
+    const before = await page.getByTestId('record-detail').getAttribute('data-id');
+    await page.getByTestId('next-button').click();
+    // "label next" selects an unlabelled record the queue ranks first
+    await page.waitForFunction((before) => {
+      const d = document.querySelector('[data-testid=record-detail]');
+      return d && d.dataset.id !== before && !/your label/.test(document.querySelector('[data-testid=label-state]')?.textContent ?? '');
+    }, before, { timeout: 20000 });
+    const id = await page.getByTestId('record-detail').getAttribute('data-id');
+    assert.ok(!labelled.includes(id), `the queue offered ${id} twice`);
+    labelled.push(id);
+    await page.keyboard.press(truth[id] ? '1' : '2');
+    await page.waitForFunction(() => /your label/.test(document.querySelector('[data-testid=label-state]')?.textContent ?? ''));
+  }
+  await page.getByTestId('propagate-button').click();
+  await page.waitForFunction(() => /^Propagated from 5 human labels in \d+ ms/.test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), null, { timeout: 20000 });
+  const status = await p.text('propagation-status');
+  metrics.propagate_demo_ms = Number(status.match(/in (\d+) ms/)[1]);
+  // rows carry the propagated labels with a confidence
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=record][data-provenance=propagated]').length > 3);
+  const badge = await page.locator('[data-testid=record][data-provenance=propagated] .badge').first().textContent();
+  assert.match(badge, /^(good|bad) \d+%$/);
+  // the live evaluation against is_correct
+  const evaluation = await p.text('evaluation-text');
+  const acc = Number(evaluation.match(/accuracy ([\d.]+)%/)[1]);
+  metrics.propagate_demo_accuracy_5_labels = acc;
+  assert.ok(acc >= 75, evaluation);
+  assert.equal(await page.getByTestId('accuracy-plot').count(), 1);
+  // the selected propagated record names the human labels it came from
+  await page.locator('[data-testid=record][data-provenance=propagated]').first().click();
+  assert.match(await p.text('label-state'), /propagated label, confidence \d+%/);
+  // …and its sources open the human-labelled records
+  const source = page.getByTestId('label-source').first();
+  if (await source.count()) {
+    const sid = (await source.textContent()).trim();
+    await source.click();
+    await page.waitForFunction((sid) => document.querySelector('[data-testid=record-detail]')?.dataset.id === sid, sid);
+    assert.match(await p.text('label-state'), /your label/);
+  }
+  // export: humans, then propagated labels with confidence ≥ the 60 % threshold and `from`
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-button').click()]);
+  const file = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  const humans = file.labels.filter((l) => l.provenance === 'human');
+  const spread = file.labels.filter((l) => l.provenance === 'propagated');
+  assert.deepEqual(humans.map((l) => l.id).sort(), [...labelled].sort());
+  assert.ok(spread.length > 150, `${spread.length} propagated labels`);
+  for (const l of spread) {
+    assert.ok(l.confidence >= 0.6 && l.confidence <= 1, JSON.stringify(l));
+    for (const f of l.from ?? []) assert.ok(labelled.includes(f), JSON.stringify(l));
+  }
+  assert.ok(spread.some((l) => (l.from ?? []).length > 0), 'some labels name their sources');
+  console.log(`demo: 5 labels picked by "label next" → ${spread.length} propagated, accuracy ${acc}% (${evaluation}); ${metrics.propagate_demo_ms} ms`);
+  await p.shot('07b-propagated');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('5k records: the first propagation builds the graph in the worker, a label re-propagates at once', async () => {
+  const N = 5000, D = 384;
+  const lines = [];
+  for (let i = 0; i < N; i++) {
+    const a = i % 50, b = (i >> 2) % 9 + 1, wrong = i % 4 === 3;
+    lines.push(JSON.stringify({ id: `p${i}`, question_id: `q${i >> 2}`, question: `Question ${i >> 2}: Tom has ${a} apples and buys ${b} bags of 3. How many apples?`,
+      cot: `Bags hold ${b} * 3 = ${b * 3} apples.\nSo ${a} + ${b * 3} = ${a + b * 3 + (wrong ? 1 : 0)}.`, answer: String(a + b * 3 + (wrong ? 1 : 0)) }));
+  }
+  let seed = 777;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rows = Array.from({ length: N }, () => { const v = Array.from({ length: D }, rnd); const n = Math.hypot(...v); return v.map((x) => x / n); });
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  await p.importFiles([
+    { name: 'five.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) },
+    { name: 'five.npy', mimeType: 'application/octet-stream', buffer: npy(rows) },
+  ]);
+  await p.waitForCount(N, 60000);
+  const statusIs = (re) => page.waitForFunction((re) => new RegExp(re).test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), re, { timeout: 120000 });
+  await page.getByTestId('propagate-button').click();
+  await statusIs('^Propagated from 0 human labels in \\d+ ms \\(graph built\\)');
+  metrics.propagate_5k_first_ms = Number((await p.text('propagation-status')).match(/in (\d+) ms/)[1]);
+  // one human label: the kept graph is reused
+  await page.keyboard.press('2');
+  await statusIs('^Propagated from 1 human label in \\d+ ms ·');
+  metrics.propagate_5k_again_ms = Number((await p.text('propagation-status')).match(/in (\d+) ms/)[1]);
+  await page.keyboard.press('j');
+  await page.keyboard.press('1');
+  await statusIs('^Propagated from 2 human labels in \\d+ ms ·');
+  metrics.propagate_5k_again2_ms = Number((await p.text('propagation-status')).match(/in (\d+) ms/)[1]);
+  console.log(`5k × 384 propagation in the browser: first (graph built) ${metrics.propagate_5k_first_ms} ms, after a label ${metrics.propagate_5k_again_ms} / ${metrics.propagate_5k_again2_ms} ms`);
+  await p.shot('07c-propagated-5k');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
 test('20k records with 384-d embeddings: the map job shows progress, cancel stops it, the worker carries on', async () => {
   const N = 20000, D = 384;
   const lines = [];

@@ -1,0 +1,478 @@
+//! Propagation in the page: "label next" (the active-learning queue), "propagate", the
+//! confidence threshold, and — when the records carry `is_correct` — a live evaluation
+//! with accuracy against the number of human labels. The work runs in the worker, which
+//! keeps the graph, so after the first run every human label re-propagates at once.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use crate::core::graph::{self, GraphConfig};
+use crate::core::labels::{Label, Provenance, Verdict};
+use crate::core::metrics::{label_scores, LabelScores};
+use crate::core::propagate::{Config, Method};
+use crate::worker::protocol::{GraphInput, Job, PropagateJob, PropagateResult, Request};
+
+use super::bridge;
+use super::browser::{self, now_ms};
+use super::state::{AppState, JobStatus};
+
+/// Entries of the "label next" queue the worker sends back.
+const QUEUE_LENGTH: usize = 200;
+
+/// A propagation as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropView {
+    /// What the worker found.
+    pub result: PropagateResult,
+    /// Milliseconds from request to reply.
+    pub millis: f64,
+    /// Human labels it started from.
+    pub humans: usize,
+}
+
+/// Propagation signals (part of [`AppState`]).
+#[derive(Clone, Copy)]
+pub struct PropState {
+    /// Label spreading or trust propagation.
+    pub method: RwSignal<Method>,
+    /// Propagated labels below this confidence are left unlabelled.
+    pub threshold: RwSignal<f64>,
+    /// Re-propagate after every human label (on after the first run).
+    pub auto: RwSignal<bool>,
+    /// The latest propagation.
+    pub last: RwSignal<Option<Arc<PropView>>>,
+    /// Evaluation after each propagation: (human labels, scores) — only with ground truth.
+    pub history: RwSignal<Vec<(usize, LabelScores)>>,
+    /// The human label of every record (1, 0, −1), recomputed on label changes only
+    /// when it differs (so machine labels do not re-trigger propagation).
+    pub humans: Memo<Vec<i8>>,
+    request: StoredValue<(u64, f64)>,
+    worker_key: StoredValue<Option<String>>,
+    select_next: StoredValue<bool>,
+}
+
+impl PropState {
+    /// Signals over `session`.
+    pub fn new(session: RwSignal<Option<crate::core::Session>>) -> Self {
+        let humans = Memo::new(move |_| {
+            session.with(|s| {
+                s.as_ref().map_or_else(Vec::new, |s| {
+                    s.dataset
+                        .records()
+                        .iter()
+                        .map(|r| match s.labels.get(&r.id) {
+                            Some(l) if l.is_human() => i8::from(l.verdict == Verdict::Good),
+                            _ => -1,
+                        })
+                        .collect()
+                })
+            })
+        });
+        Self {
+            method: RwSignal::new(Method::SPREADING),
+            threshold: RwSignal::new(0.6),
+            auto: RwSignal::new(false),
+            last: RwSignal::new(None),
+            history: RwSignal::new(Vec::new()),
+            humans,
+            request: StoredValue::new((0, 0.0)),
+            worker_key: StoredValue::new(None),
+            select_next: StoredValue::new(false),
+        }
+    }
+
+    /// The worker was restarted: it holds no graph any more.
+    pub fn worker_restarted(&self) {
+        self.worker_key.set_value(None);
+    }
+
+    /// Forget the last data set's propagation (new records).
+    pub fn reset(&self) {
+        self.last.set(None);
+        self.history.set(Vec::new());
+        self.auto.set(false);
+        self.worker_key.set_value(None);
+    }
+}
+
+impl AppState {
+    /// Re-propagates after each human label once propagation has run (and when the method
+    /// changes); re-applies the threshold to the last result without the worker.
+    pub fn track_propagation(self) {
+        Effect::new(move |_| {
+            let _ = (self.prop.humans.get(), self.prop.method.get());
+            if self.prop.auto.get_untracked() {
+                self.request_propagation();
+            }
+        });
+        Effect::new(move |prev: Option<f64>| {
+            let t = self.prop.threshold.get();
+            if prev.is_some_and(|p| p != t) {
+                self.apply_propagation();
+            }
+            t
+        });
+    }
+
+    /// Sends the propagation job: the numbers only when the worker lacks this data set's
+    /// graph.
+    pub fn request_propagation(self) {
+        let graph_cfg = GraphConfig::default();
+        let config = Config {
+            method: self.prop.method.get_untracked(),
+            ..Default::default()
+        };
+        let human = self.prop.humans.get_untracked();
+        let job = self.session.with_untracked(|s| {
+            let s = s.as_ref()?;
+            self.signatures.with_untracked(|sigs| {
+                let sigs = sigs.as_ref()?;
+                if sigs.len() != s.dataset.len() {
+                    return None;
+                }
+                let key = format!(
+                    "{}/{}",
+                    s.dataset.fingerprint(),
+                    serde_json::to_string(&graph_cfg).unwrap_or_default()
+                );
+                let kept = self
+                    .prop
+                    .worker_key
+                    .with_value(|k| k.as_deref() == Some(&*key));
+                let (input, data, dim) = if kept {
+                    (None, Vec::new(), 0)
+                } else {
+                    let nodes = graph::nodes(&s.dataset, sigs);
+                    let input = GraphInput {
+                        groups: nodes.iter().map(|n| n.group).collect(),
+                        answers: nodes
+                            .iter()
+                            .map(|n| n.answer.map_or(-1, i64::from))
+                            .collect(),
+                        prior: sigs.iter().map(|g| g.prior).collect(),
+                    };
+                    let emb = s.dataset.embeddings();
+                    let mut data = emb.map_or_else(Vec::new, |e| e.as_slice().to_vec());
+                    data.extend(sigs.iter().flat_map(|g| g.vector));
+                    (Some(input), data, emb.map_or(0, |e| e.dim()))
+                };
+                Some((key, input, data, dim, s.dataset.len()))
+            })
+        });
+        let Some((key, input, data, dim, rows)) = job else {
+            return;
+        };
+        let building = input.is_some();
+        self.prop.worker_key.set_value(Some(key.clone()));
+        let id = self.job_seq.get_untracked() + 1;
+        self.job_seq.set(id);
+        let started = browser::performance_now();
+        self.prop.request.set_value((id, started));
+        if building {
+            self.job.set(Some(JobStatus {
+                id,
+                stage: "building the graph".into(),
+                fraction: 0.0,
+                started,
+            }));
+        }
+        let req = Request {
+            id,
+            rows,
+            dim,
+            job: Job::Propagate(PropagateJob {
+                key,
+                graph: graph_cfg,
+                config,
+                input,
+                human,
+                queue: QUEUE_LENGTH,
+            }),
+        };
+        bridge::submit(&req, &data);
+    }
+
+    /// Whether `id` is the propagation the page waits for.
+    pub fn is_propagation(&self, id: u64) -> bool {
+        self.prop.request.get_value().0 == id
+    }
+
+    /// The worker's propagation came back: keep it, label, and pick next if asked.
+    pub fn on_propagated(self, id: u64, result: PropagateResult) {
+        let (current, started) = self.prop.request.get_value();
+        if id != current {
+            return;
+        }
+        let humans = self
+            .prop
+            .humans
+            .with_untracked(|h| h.iter().filter(|&&x| x >= 0).count());
+        self.prop.last.set(Some(Arc::new(PropView {
+            result,
+            millis: browser::performance_now() - started,
+            humans,
+        })));
+        self.prop.auto.set(true);
+        self.apply_propagation();
+        if self.prop.select_next.get_value() {
+            self.prop.select_next.set_value(false);
+            self.select_next_in_queue();
+        }
+    }
+
+    /// A propagation failed: the worker may have lost its graph (restarted); try once more
+    /// with the numbers.
+    pub fn on_propagation_failed(self, message: &str) {
+        let lost = self.prop.worker_key.with_value(Option::is_some) && message.contains("no graph");
+        self.prop.worker_key.set_value(None);
+        if lost {
+            self.request_propagation();
+        } else {
+            self.errors
+                .update(|v| v.push(format!("Propagation failed: {message}")));
+        }
+    }
+
+    /// Writes the last propagation's labels (at or above the threshold) into the session,
+    /// replacing the previous propagated labels; human labels are never touched.
+    fn apply_propagation(self) {
+        let Some(view) = self.prop.last.get_untracked() else {
+            return;
+        };
+        let threshold = self.prop.threshold.get_untracked();
+        let now = now_ms();
+        let mut scores = None;
+        self.session.update(|s| {
+            let Some(s) = s else { return };
+            if view.result.p.len() != s.dataset.len() {
+                return;
+            }
+            s.labels.clear_machine(Provenance::Propagated);
+            let records = s.dataset.records();
+            for (i, r) in records.iter().enumerate() {
+                let p = f64::from(view.result.p[i]);
+                let confidence = p.max(1.0 - p);
+                if confidence < threshold {
+                    continue;
+                }
+                let label = Label {
+                    verdict: if p >= 0.5 {
+                        Verdict::Good
+                    } else {
+                        Verdict::Bad
+                    },
+                    provenance: Provenance::Propagated,
+                    confidence,
+                    updated_at: Some(now / 1000 * 1000),
+                    from: view.result.from[i]
+                        .iter()
+                        .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
+                        .collect(),
+                };
+                s.labels.set_machine(&r.id, label);
+            }
+            if records.iter().any(|r| r.is_correct.is_some()) {
+                let mut predicted = Vec::with_capacity(records.len());
+                let mut truth = Vec::with_capacity(records.len());
+                for r in records {
+                    let l = s.labels.get(&r.id);
+                    let human = l.is_some_and(Label::is_human);
+                    predicted.push(
+                        l.filter(|l| !l.is_human())
+                            .map(|l| (l.verdict == Verdict::Good, l.confidence)),
+                    );
+                    truth.push(if human { None } else { r.is_correct });
+                }
+                scores = Some(label_scores(&predicted, &truth));
+            }
+        });
+        if let Some(sc) = scores {
+            self.prop.history.update(|h| {
+                h.retain(|e| e.0 != view.humans);
+                h.push((view.humans, sc));
+                h.sort_by_key(|e| e.0);
+            });
+        }
+    }
+
+    /// Selects the most valuable unlabelled record of the queue (propagating first when
+    /// there is no queue yet).
+    pub fn next(self) {
+        if self.prop.last.with_untracked(Option::is_none) {
+            self.prop.select_next.set_value(true);
+            self.request_propagation();
+            return;
+        }
+        self.select_next_in_queue();
+    }
+
+    fn select_next_in_queue(self) {
+        let humans = self.prop.humans.get_untracked();
+        let pick = self.prop.last.with_untracked(|v| {
+            v.as_ref().and_then(|v| {
+                v.result
+                    .queue
+                    .iter()
+                    .map(|&i| i as usize)
+                    .find(|&i| humans.get(i) == Some(&-1))
+            })
+        });
+        match pick {
+            Some(i) => {
+                // the record must be listed to be shown selected
+                self.cluster_filter.set(None);
+                if !self.visible.with_untracked(|v| v.binary_search(&i).is_ok()) {
+                    self.filter.set(super::state::Filter::All);
+                }
+                self.selected.set(Some(i));
+            }
+            None => self
+                .notice
+                .set(Some("Every record in the queue is labelled by you.".into())),
+        }
+    }
+}
+
+/// The propagation bar: label next, propagate, method, threshold, status, evaluation.
+#[component]
+pub fn PropagationBar() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let prop = state.prop;
+    let status = move || {
+        prop.last.with(|v| match v {
+            None => "No propagation yet: label a few records, then propagate (the label-free prior already proposes labels).".to_string(),
+            Some(v) => {
+                let threshold = prop.threshold.get();
+                let below = v
+                    .result
+                    .p
+                    .iter()
+                    .filter(|&&p| f64::from(p.max(1.0 - p)) < threshold)
+                    .count();
+                format!(
+                    "Propagated from {} human label{} in {:.0} ms{} · {} below {:.0}% confidence left unlabelled",
+                    v.humans,
+                    if v.humans == 1 { "" } else { "s" },
+                    v.millis,
+                    if v.result.built_graph { " (graph built)" } else { "" },
+                    below,
+                    threshold * 100.0
+                )
+            }
+        })
+    };
+    view! {
+        <div class="propagation">
+            <div class="prop-actions">
+                <button
+                    class="button primary"
+                    data-testid="next-button"
+                    title="Select the record whose label would teach the most (key n)"
+                    on:click=move |_| state.next()
+                >
+                    "Label next " <kbd>"n"</kbd>
+                </button>
+                <button
+                    class="button"
+                    data-testid="propagate-button"
+                    title="Spread your labels to similar reasoning (key p)"
+                    on:click=move |_| state.request_propagation()
+                >
+                    "Propagate " <kbd>"p"</kbd>
+                </button>
+                <select
+                    data-testid="propagation-method"
+                    aria-label="Propagation method"
+                    on:change=move |ev| {
+                        let m = if event_target_value(&ev) == "trust" { Method::TRUST } else { Method::SPREADING };
+                        prop.method.set(m);
+                        browser::release_focus(&ev);
+                    }
+                >
+                    <option value="spreading">"label spreading"</option>
+                    <option value="trust">"trust propagation"</option>
+                </select>
+                <label class="threshold" title="Propagated labels below this confidence stay unlabelled">
+                    "min. confidence "
+                    <input
+                        type="number"
+                        min="50"
+                        max="100"
+                        step="5"
+                        data-testid="confidence-threshold"
+                        prop:value=move || (prop.threshold.get() * 100.0).round()
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                                prop.threshold.set((v / 100.0).clamp(0.5, 1.0));
+                            }
+                        }
+                    />
+                    "%"
+                </label>
+            </div>
+            <div class="prop-status" data-testid="propagation-status">{status}</div>
+            <Evaluation />
+        </div>
+    }
+}
+
+/// Accuracy, macro-F1 and coverage of the machine labels against `is_correct`, and their
+/// accuracy against the number of human labels.
+#[component]
+fn Evaluation() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let history = state.prop.history;
+    view! {
+        <Show when=move || history.with(|h| !h.is_empty())>
+            <div class="evaluation" data-testid="evaluation">
+                <span class="eval-text" data-testid="evaluation-text">{move || {
+                    history.with(|h| {
+                        h.iter().max_by_key(|e| e.0).map(|(n, s)| {
+                            format!(
+                                "Against is_correct ({} human labels): accuracy {:.1}% · macro-F1 {:.3} · coverage {:.1}% · ECE {:.3}",
+                                n,
+                                s.accuracy * 100.0,
+                                s.macro_f1,
+                                s.coverage * 100.0,
+                                s.ece
+                            )
+                        })
+                    })
+                }}</span>
+                {move || history.with(|h| plot(h))}
+            </div>
+        </Show>
+    }
+}
+
+/// Accuracy (y, 50–100 %) against human labels (x) as a small SVG line.
+fn plot(points: &[(usize, LabelScores)]) -> impl IntoView {
+    const W: f64 = 220.0;
+    const H: f64 = 64.0;
+    let max_x = points.iter().map(|p| p.0).max().unwrap_or(0).max(1) as f64;
+    let xy: Vec<(f64, f64)> = points
+        .iter()
+        .map(|(n, s)| {
+            let x = 4.0 + (W - 8.0) * *n as f64 / max_x;
+            let y = H - 4.0 - (H - 8.0) * ((s.accuracy - 0.5) / 0.5).clamp(0.0, 1.0);
+            (x, y)
+        })
+        .collect();
+    let line = xy
+        .iter()
+        .map(|(x, y)| format!("{x:.1},{y:.1}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    view! {
+        <svg class="accuracy-plot" data-testid="accuracy-plot" width=W height=H viewBox=format!("0 0 {W} {H}")
+            role="img" aria-label="Accuracy of the machine labels against the number of human labels">
+            <line x1="0" x2=W y1=H / 2.0 y2=H / 2.0 class="grid" />
+            <polyline points=line class="curve" />
+            {xy.into_iter().map(|(x, y)| view! { <circle cx=x cy=y r="2.5" /> }).collect_view()}
+            <text x="2" y="10">"100%"</text>
+            <text x="2" y=H - 2.0>"50%"</text>
+            <text x=W - 60.0 y=H - 2.0>{format!("{} labels", max_x as usize)}</text>
+        </svg>
+    }
+}
