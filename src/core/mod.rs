@@ -13,9 +13,11 @@
 //! - [`propagate`] — spreading human labels from the prior (label spreading, trust).
 //! - [`select`] — representatives and the active-learning queue.
 //! - [`simulate`] — a simulated labeller scoring propagation against ground truth.
+//! - [`choice`] — the binary-choice classifier (burn): model, training, weights.
 //! - [`metrics`] — AUROC, pair accuracy, adjusted Rand index, label accuracy/F1/ECE.
 //! - [`error`] — the one error type of the import path.
 
+pub mod choice;
 pub mod cluster;
 pub mod data;
 pub mod error;
