@@ -1,6 +1,8 @@
-//! The one door from the page to the worker: starts it, sends a job with its numbers
+//! The one door from the page to the workers: starts them, sends a job with its numbers
 //! (transferred, not copied), hands every reply to the page, and cancels by terminating
-//! the worker and starting a fresh one — so a cancelled job really stops.
+//! a worker and starting a fresh one — so a cancelled job really stops. Two workers: the
+//! jobs worker (map, propagation; started with the page) and the model worker (burn, the
+//! classifier; started on first use, so the page never loads burn it does not need).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,22 +15,46 @@ use crate::worker::protocol::{Reply, Request};
 
 type OnReply = Rc<dyn Fn(Reply)>;
 
+/// Which worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Map and propagation.
+    Jobs,
+    /// The binary-choice classifier.
+    Model,
+}
+
+impl Kind {
+    fn url(self) -> &'static str {
+        match self {
+            Self::Jobs => "./worker_loader.js",
+            Self::Model => "./model_worker_loader.js",
+        }
+    }
+}
+
+type Queued = (String, js_sys::Float32Array, Option<js_sys::Uint8Array>);
+
 struct Bridge {
+    kind: Kind,
     worker: Worker,
     ready: bool,
     /// Jobs waiting for `Ready`, in order.
-    queued: Vec<(String, js_sys::Float32Array)>,
+    queued: Vec<Queued>,
     on_reply: OnReply,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
 }
 
 thread_local! {
-    static BRIDGE: RefCell<Option<Bridge>> = const { RefCell::new(None) };
+    static BRIDGES: RefCell<Vec<Bridge>> = const { RefCell::new(Vec::new()) };
 }
 
-fn spawn(on_reply: OnReply) -> Result<(), String> {
-    let worker =
-        Worker::new("./worker_loader.js").map_err(|e| format!("cannot start the worker: {e:?}"))?;
+fn with_bridge<T>(kind: Kind, f: impl FnOnce(&mut Bridge) -> T) -> Option<T> {
+    BRIDGES.with(|b| b.borrow_mut().iter_mut().find(|b| b.kind == kind).map(f))
+}
+
+fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
+    let worker = Worker::new(kind.url()).map_err(|e| format!("cannot start the worker: {e:?}"))?;
     let handler = on_reply.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         let Some(text) = ev.data().as_string() else {
@@ -43,15 +69,13 @@ fn spawn(on_reply: OnReply) -> Result<(), String> {
             },
         };
         if reply == Reply::Ready {
-            let queued = BRIDGE.with(|b| {
-                let mut b = b.borrow_mut();
-                let b = b.as_mut()?;
+            let queued = with_bridge(kind, |b| {
                 b.ready = true;
-                Some((b.worker.clone(), std::mem::take(&mut b.queued)))
+                (b.worker.clone(), std::mem::take(&mut b.queued))
             });
             if let Some((worker, queued)) = queued {
-                for (text, data) in queued {
-                    post(&worker, &text, data);
+                for (text, data, bytes) in queued {
+                    post(&worker, &text, data, bytes);
                 }
             }
             return;
@@ -59,8 +83,9 @@ fn spawn(on_reply: OnReply) -> Result<(), String> {
         handler(reply);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    BRIDGE.with(|b| {
-        *b.borrow_mut() = Some(Bridge {
+    BRIDGES.with(|b| {
+        b.borrow_mut().push(Bridge {
+            kind,
             worker,
             ready: false,
             queued: Vec::new(),
@@ -71,45 +96,53 @@ fn spawn(on_reply: OnReply) -> Result<(), String> {
     Ok(())
 }
 
-fn post(worker: &Worker, request: &str, data: js_sys::Float32Array) {
+fn post(
+    worker: &Worker,
+    request: &str,
+    data: js_sys::Float32Array,
+    bytes: Option<js_sys::Uint8Array>,
+) {
     let msg = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&msg, &"request".into(), &JsValue::from_str(request));
     let _ = js_sys::Reflect::set(&msg, &"data".into(), &data);
     let transfer = js_sys::Array::of1(&data.buffer());
+    if let Some(bytes) = bytes {
+        let _ = js_sys::Reflect::set(&msg, &"bytes".into(), &bytes);
+        transfer.push(&bytes.buffer());
+    }
     if let Err(e) = worker.post_message_with_transfer(&msg, &transfer) {
         web_sys::console::warn_1(&e);
     }
 }
 
-/// Starts the worker (once); `on_reply` gets every reply but `Ready`.
-pub fn start(on_reply: impl Fn(Reply) + 'static) -> Result<(), String> {
-    if BRIDGE.with(|b| b.borrow().is_some()) {
+/// Starts a worker (once); `on_reply` gets every reply but `Ready`.
+pub fn start(kind: Kind, on_reply: impl Fn(Reply) + 'static) -> Result<(), String> {
+    if with_bridge(kind, |_| ()).is_some() {
         return Ok(());
     }
-    spawn(Rc::new(on_reply))
+    spawn(kind, Rc::new(on_reply))
 }
 
-/// Sends a job with its matrix (row-major `rows × dim`).
-pub fn submit(req: &Request, data: &[f32]) {
+/// Sends a job with its matrix (row-major) and, for the model worker, the weights.
+pub fn submit(kind: Kind, req: &Request, data: &[f32], bytes: Option<&[u8]>) {
     let text = serde_json::to_string(req).expect("requests serialise");
     let array = js_sys::Float32Array::from(data);
-    let ready = BRIDGE.with(|b| b.borrow().as_ref().map(|b| (b.ready, b.worker.clone())));
+    let bytes = bytes.map(js_sys::Uint8Array::from);
+    let ready = with_bridge(kind, |b| (b.ready, b.worker.clone()));
     match ready {
-        Some((true, worker)) => post(&worker, &text, array),
-        Some((false, _)) => BRIDGE.with(|b| {
-            if let Some(b) = b.borrow_mut().as_mut() {
-                b.queued.push((text, array));
-            }
-        }),
+        Some((true, worker)) => post(&worker, &text, array, bytes),
+        Some((false, _)) => {
+            with_bridge(kind, |b| b.queued.push((text, array, bytes)));
+        }
         None => {}
     }
 }
 
-/// Stops whatever the worker is doing: terminates it and starts a fresh one.
+/// Stops whatever the workers are doing: terminates them and starts fresh ones.
 pub fn cancel() {
-    let old = BRIDGE.with(|b| b.borrow_mut().take());
-    if let Some(old) = old {
-        old.worker.terminate();
-        let _ = spawn(old.on_reply);
+    let old = BRIDGES.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    for b in old {
+        b.worker.terminate();
+        let _ = spawn(b.kind, b.on_reply);
     }
 }

@@ -86,6 +86,17 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     resp.binary().await.map_err(|e| format!("{url}: {e}"))
 }
 
+/// Whether the page's address carries `?name` (or `&name`) — switches for tests.
+pub fn query_flag(name: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|q| {
+            q.trim_start_matches('?')
+                .split('&')
+                .any(|kv| kv.split('=').next() == Some(name))
+        })
+}
+
 /// Offers `text` as a file download.
 pub fn download(filename: &str, text: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));

@@ -4,11 +4,13 @@
 //! - `toolbar`: import, export, counts, filter, messages.
 //! - `list`: the virtualised record list (renders only the rows in view).
 //! - `detail`: the selected record, readable in full, with the label buttons.
-//! - `map`: the reasoning map; `propagation`: label next, propagate, evaluation.
+//! - `map`: the reasoning map; `propagation`: label next, propagate, evaluation;
+//!   `classify`: the binary-choice classifier (model worker).
 //! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
 
 mod bridge;
 mod browser;
+mod classify;
 mod detail;
 mod list;
 mod map;

@@ -190,7 +190,7 @@ impl AppState {
                 queue: QUEUE_LENGTH,
             }),
         };
-        bridge::submit(&req, &data);
+        bridge::submit(bridge::Kind::Jobs, &req, &data, None);
     }
 
     /// Whether `id` is the propagation the page waits for.
@@ -242,7 +242,6 @@ impl AppState {
         };
         let threshold = self.prop.threshold.get_untracked();
         let now = now_ms();
-        let mut scores = None;
         self.session.update(|s| {
             let Some(s) = s else { return };
             if view.result.p.len() != s.dataset.len() {
@@ -251,6 +250,13 @@ impl AppState {
             s.labels.clear_machine(Provenance::Propagated);
             let records = s.dataset.records();
             for (i, r) in records.iter().enumerate() {
+                // the classifier's verdicts stay until it runs again
+                if s.labels
+                    .get(&r.id)
+                    .is_some_and(|l| l.provenance == Provenance::Classifier)
+                {
+                    continue;
+                }
                 let p = f64::from(view.result.p[i]);
                 let confidence = p.max(1.0 - p);
                 if confidence < threshold {
@@ -272,25 +278,43 @@ impl AppState {
                 };
                 s.labels.set_machine(&r.id, label);
             }
-            if records.iter().any(|r| r.is_correct.is_some()) {
-                let mut predicted = Vec::with_capacity(records.len());
-                let mut truth = Vec::with_capacity(records.len());
-                for r in records {
-                    let l = s.labels.get(&r.id);
-                    let human = l.is_some_and(Label::is_human);
-                    predicted.push(
-                        l.filter(|l| !l.is_human())
-                            .map(|l| (l.verdict == Verdict::Good, l.confidence)),
-                    );
-                    truth.push(if human { None } else { r.is_correct });
-                }
-                scores = Some(label_scores(&predicted, &truth));
+        });
+        self.record_evaluation();
+    }
+
+    /// Scores the machine labels against `is_correct` (when the records carry it) and adds
+    /// the point to the accuracy-against-human-labels history.
+    pub(super) fn record_evaluation(self) {
+        let humans = self
+            .prop
+            .humans
+            .with_untracked(|h| h.iter().filter(|&&x| x >= 0).count());
+        let scores = self.session.with_untracked(|s| {
+            let s = s.as_ref()?;
+            let records = s.dataset.records();
+            if !records.iter().any(|r| r.is_correct.is_some()) {
+                return None;
             }
+            let mut predicted = Vec::with_capacity(records.len());
+            let mut truth = Vec::with_capacity(records.len());
+            for r in records {
+                let l = s.labels.get(&r.id);
+                predicted.push(
+                    l.filter(|l| !l.is_human())
+                        .map(|l| (l.verdict == Verdict::Good, l.confidence)),
+                );
+                truth.push(if l.is_some_and(Label::is_human) {
+                    None
+                } else {
+                    r.is_correct
+                });
+            }
+            Some(label_scores(&predicted, &truth))
         });
         if let Some(sc) = scores {
             self.prop.history.update(|h| {
-                h.retain(|e| e.0 != view.humans);
-                h.push((view.humans, sc));
+                h.retain(|e| e.0 != humans);
+                h.push((humans, sc));
                 h.sort_by_key(|e| e.0);
             });
         }
@@ -410,6 +434,9 @@ pub fn PropagationBar() -> impl IntoView {
                     />
                     "%"
                 </label>
+            </div>
+            <div class="prop-actions">
+                <super::classify::ClassifyControls />
             </div>
             <div class="prop-status" data-testid="propagation-status">{status}</div>
             <Evaluation />

@@ -16,6 +16,7 @@ use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Sp
 
 use super::bridge;
 use super::browser::{self, now_ms};
+use super::classify::ClassifyState;
 use super::persist::{self, Current};
 use super::propagation::PropState;
 
@@ -140,6 +141,8 @@ pub struct AppState {
     map_request: StoredValue<u64>,
     /// Label propagation and the "label next" queue.
     pub prop: PropState,
+    /// The binary-choice classifier.
+    pub classifier: ClassifyState,
 }
 
 /// A map made by the worker, and how long it took.
@@ -230,6 +233,7 @@ impl AppState {
             unsafe_to_save: RwSignal::new(Vec::new()),
             map_request: StoredValue::new(0),
             prop: PropState::new(session),
+            classifier: ClassifyState::new(),
         }
     }
 
@@ -606,7 +610,7 @@ impl AppState {
 
     /// Starts the worker and routes its replies into the page's signals.
     pub fn start_worker(self) {
-        let result = bridge::start(move |reply| self.on_reply(reply));
+        let result = bridge::start(bridge::Kind::Jobs, move |reply| self.on_reply(reply));
         if let Err(e) = result {
             self.errors.update(|v| v.push(e));
         }
@@ -624,7 +628,8 @@ impl AppState {
         });
     }
 
-    fn on_reply(self, reply: Reply) {
+    /// Routes every worker's replies into the page's signals.
+    pub(super) fn on_reply(self, reply: Reply) {
         let current = self
             .job
             .with_untracked(|j| j.as_ref().map(|j| (j.id, j.started)));
@@ -670,6 +675,10 @@ impl AppState {
                 finished(id);
                 self.on_propagated(id, result);
             }
+            Reply::Classified { id, result } => {
+                finished(id);
+                self.on_classified(id, result);
+            }
             Reply::Failed {
                 id,
                 cancelled,
@@ -681,6 +690,8 @@ impl AppState {
                 }
                 if self.is_propagation(id) {
                     self.on_propagation_failed(&message);
+                } else if self.is_classification(id) {
+                    self.on_classification_failed(&message);
                 } else if id == self.map_request.get_value() || id == 0 {
                     self.errors
                         .update(|v| v.push(format!("The map could not be made: {message}")));
@@ -744,7 +755,7 @@ impl AppState {
             fraction: 0.0,
             started: browser::performance_now(),
         }));
-        bridge::submit(&req, &data);
+        bridge::submit(bridge::Kind::Jobs, &req, &data, None);
     }
 
     /// Stops the running job.

@@ -4,12 +4,20 @@
 //! between jobs: the last propagation graph it built, so re-propagating after each human
 //! label costs no graph building.
 
+#[cfg(all(target_arch = "wasm32", feature = "model"))]
+pub mod model_wasm;
 pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-use protocol::{Job, MapResult, Method, PropagateJob, PropagateResult, Reply, Request};
+use protocol::{
+    ClassifyJob, ClassifyResult, Job, MapResult, Method, PropagateJob, PropagateResult, Reply,
+    Request,
+};
 
+use crate::core::choice::win_rates;
+#[cfg(feature = "model")]
+use crate::core::choice::{self, score_pairs, sibling_pairs};
 use crate::core::cluster::{
     central_points, kmeans, normalized, ClusterError, KMeansConfig, Matrix,
 };
@@ -55,6 +63,10 @@ impl Worker {
                 Ok(result) => Reply::Propagated { id: req.id, result },
                 Err(e) => failed(req.id, e),
             },
+            Job::Classify(_) => failed(
+                req.id,
+                ClusterError::Missing("the classifier runs in the model worker".into()),
+            ),
         }
     }
 
@@ -196,6 +208,88 @@ fn map(
         medoids,
         explained: proj.explained,
     })
+}
+
+/// The rows of each question group, from one group id per row.
+pub fn group_rows(groups: &[u32]) -> Vec<Vec<usize>> {
+    let mut index: rustc_hash::FxHashMap<u32, usize> = Default::default();
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        let k = *index.entry(*g).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[k].push(i);
+    }
+    out
+}
+
+/// Checks a classify job's shapes: the numbers must be `rows × width`.
+pub fn check_classify(job: &ClassifyJob, rows: usize, data: &[f32]) -> Result<(), String> {
+    let width = job.info.input.width();
+    if data.len() != rows * width || job.groups.len() != rows || job.prior.len() != rows {
+        return Err(format!(
+            "the classifier needs {rows} rows of {width} inputs with a group and a prior each; got {} values, {} groups, {} priors",
+            data.len(),
+            job.groups.len(),
+            job.prior.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Turns pair scores into the reply: win rates, then P(correct) from the calibration.
+pub fn classified(
+    job: &ClassifyJob,
+    pairs: &[(usize, usize)],
+    scores: &[f32],
+    backend: &str,
+    fallback: Option<String>,
+    parity: Option<f64>,
+    scoring_ms: f64,
+) -> ClassifyResult {
+    let n = job.groups.len();
+    let w = win_rates(n, pairs, scores);
+    let p = w
+        .iter()
+        .zip(&job.prior)
+        .map(|(w, &prior)| job.info.calibration.apply(*w, prior) as f32)
+        .collect();
+    ClassifyResult {
+        p,
+        win_rate: w.iter().map(|w| w.map(|w| w as f32)).collect(),
+        pairs: pairs.len(),
+        backend: backend.to_string(),
+        fallback,
+        parity,
+        scoring_ms,
+    }
+}
+
+#[cfg(feature = "model")]
+/// The classify job on the CPU, synchronously (native tests and tools; the browser's model
+/// worker runs the same steps asynchronously, on WebGPU when it can).
+pub fn classify_cpu(req: &Request, data: &[f32], weights: Vec<u8>) -> Reply {
+    let Job::Classify(job) = &req.job else {
+        return failed(req.id, ClusterError::Missing("not a classify job".into()));
+    };
+    let run = || -> Result<ClassifyResult, String> {
+        check_classify(job, req.rows, data)?;
+        #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
+        let device = burn::prelude::Device::ndarray();
+        let model = choice::load(&job.info, weights, &device)?;
+        let pairs = sibling_pairs(&group_rows(&job.groups));
+        let scores = score_pairs(&model, data, job.info.input.width(), &pairs, &device);
+        Ok(classified(job, &pairs, &scores, "cpu", None, None, 0.0))
+    };
+    match run() {
+        Ok(result) => Reply::Classified { id: req.id, result },
+        Err(message) => Reply::Failed {
+            id: req.id,
+            cancelled: false,
+            message,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -373,6 +467,60 @@ mod tests {
             matches!(lost, Reply::Failed { cancelled: false, ref message, .. } if message.contains("no graph")),
             "{lost:?}"
         );
+    }
+
+    #[cfg(feature = "model")]
+    #[test]
+    fn classify_scores_siblings_with_the_shipped_weights() {
+        use super::protocol::{Backend, ClassifyJob};
+        use crate::core::choice::{Input, WeightsInfo};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+        let info: WeightsInfo = serde_json::from_str(
+            &std::fs::read_to_string(root.join("choice-signature.json")).unwrap(),
+        )
+        .unwrap();
+        let bytes = std::fs::read(root.join("choice-signature.bpk")).unwrap();
+        let width = Input::Signature.width();
+        // questions {0, 1, 2} and {3, 4}; 5 alone
+        let groups = vec![7, 7, 7, 9, 9, 11];
+        let data: Vec<f32> = (0..6 * width)
+            .map(|k| ((k * 13) % 10) as f32 / 10.0)
+            .collect();
+        let req = |groups: Vec<u32>, data_rows: usize| Request {
+            id: 4,
+            rows: data_rows,
+            dim: width,
+            job: Job::Classify(ClassifyJob {
+                info: info.clone(),
+                prior: vec![0.5; groups.len()],
+                groups,
+                backend: Backend::Cpu,
+                parity: false,
+            }),
+        };
+        let reply = classify_cpu(&req(groups.clone(), 6), &data, bytes.clone());
+        let Reply::Classified { id, result } = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(id, 4);
+        assert_eq!(result.pairs, 3 + 1);
+        assert_eq!(result.backend, "cpu");
+        assert!(result.win_rate[5].is_none());
+        // win rates of a pair of siblings sum to 1 (the score is symmetric)
+        let (a, b) = (result.win_rate[3].unwrap(), result.win_rate[4].unwrap());
+        assert!((a + b - 1.0).abs() < 1e-5, "{a} {b}");
+        assert!(result.p.iter().all(|p| (0.0..=1.0).contains(p)));
+        // wrong shapes are refused with a sentence
+        let bad = classify_cpu(&req(groups, 5), &data, bytes);
+        assert!(
+            matches!(bad, Reply::Failed { ref message, .. } if message.contains("needs 5 rows")),
+            "{bad:?}"
+        );
+        // the jobs worker does not take it
+        assert!(matches!(
+            Worker::default().run(&req(vec![1; 6], 6), &data, &mut |_, _| true),
+            Reply::Failed { .. }
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::choice::WeightsInfo;
 use crate::core::graph::GraphConfig;
 use crate::core::propagate::Config;
 
@@ -83,6 +84,53 @@ pub enum Job {
     Map(MapJob),
     /// Label propagation.
     Propagate(PropagateJob),
+    /// The binary-choice classifier over every pair of sibling CoTs (the model worker).
+    Classify(ClassifyJob),
+}
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    /// WebGPU when the browser has an adapter, else the CPU.
+    Auto,
+    /// The CPU (burn-ndarray).
+    Cpu,
+}
+
+/// Score every pair of CoTs of the same question and turn the scores into P(correct).
+/// The numbers: `rows × info.input.width()` model inputs; the weights (burnpack bytes)
+/// travel beside them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifyJob {
+    /// What the weights are and how to calibrate their scores.
+    pub info: WeightsInfo,
+    /// Question group of each CoT.
+    pub groups: Vec<u32>,
+    /// The label-free prior of each CoT (the calibration reads it).
+    pub prior: Vec<f64>,
+    /// Where to run.
+    pub backend: Backend,
+    /// Also score on the CPU and report the largest difference (a check of the GPU path).
+    pub parity: bool,
+}
+
+/// What the classifier found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifyResult {
+    /// P(correct) of each CoT (calibrated; from the prior alone for a CoT without siblings).
+    pub p: Vec<f32>,
+    /// Each CoT's win rate over its siblings (`None`: no sibling).
+    pub win_rate: Vec<Option<f32>>,
+    /// Pairs scored.
+    pub pairs: usize,
+    /// `webgpu` or `cpu`.
+    pub backend: String,
+    /// Why WebGPU was not used, when it was not.
+    pub fallback: Option<String>,
+    /// Largest |GPU − CPU| score difference, when asked for.
+    pub parity: Option<f64>,
+    /// Milliseconds spent scoring pairs (model load and device start excluded).
+    pub scoring_ms: f64,
 }
 
 /// What propagation found.
@@ -157,6 +205,13 @@ pub enum Reply {
         id: u64,
         /// Labels and queue.
         result: PropagateResult,
+    },
+    /// A finished classification.
+    Classified {
+        /// Job id.
+        id: u64,
+        /// Scores.
+        result: ClassifyResult,
     },
     /// A job that stopped.
     Failed {

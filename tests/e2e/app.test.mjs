@@ -322,6 +322,64 @@ test('label next and propagate: five human labels spread to the rest with confid
   await ctx.close();
 });
 
+/** Classifies the demo in a fresh page; returns {backend, summary, page, ctx, errors}. */
+async function classifyDemo(b, query) {
+  const { context: ctx, page, app: p, errors } = await freshPage(b, app.url + query, OUT);
+  const t0 = Date.now();
+  await page.getByTestId('classify-button').click();
+  await page.waitForFunction(() => /^(webgpu|cpu)$/.test(document.querySelector('[data-testid=backend]')?.textContent ?? ''), null, { timeout: 180000 });
+  const ms = Date.now() - t0;
+  return { ctx, page, p, errors, ms, backend: await p.text('backend'), summary: await p.text('classify-summary') };
+}
+
+test('classify: the binary-choice model labels the demo on WebGPU, equal to the CPU within 1e-4', async () => {
+  const { ctx, page, p, errors, ms, backend, summary } = await classifyDemo(browser, '?parity');
+  metrics.classify_demo_first_ms = ms;
+  metrics.classify_backend = backend;
+  metrics.classify_summary = summary;
+  console.log(`classifier on the demo: ${summary}; first click to labels ${ms} ms`);
+  assert.match(summary, /^450 sibling pairs scored in \d+ ms on (webgpu|cpu)/);
+  if (backend === 'webgpu') {
+    const diff = Number(summary.match(/max \|GPU − CPU\| ([\d.e+-]+)/)[1]);
+    metrics.classify_gpu_cpu_max_diff = diff;
+    assert.ok(diff <= 1e-4, summary);
+  } else {
+    console.log(`SKIP parity: this Chromium offers no WebGPU adapter (${summary})`);
+  }
+  const n = await page.locator('[data-testid=record][data-provenance=classifier]').count();
+  assert.ok(n > 0, 'rows carry classifier labels');
+  const evaluation = await p.text('evaluation-text');
+  const acc = Number(evaluation.match(/accuracy ([\d.]+)%/)[1]);
+  metrics.classify_demo_accuracy = acc;
+  assert.ok(acc >= 80, evaluation);
+  // a second run reuses the started model worker
+  const t1 = Date.now();
+  await page.getByTestId('classify-button').click();
+  await page.waitForFunction((old) => document.querySelector('[data-testid=classify-summary]')?.textContent !== old, summary, { timeout: 60000 }).catch(() => {});
+  metrics.classify_demo_again_ms = Date.now() - t1;
+  await p.shot('07d-classified');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('classify without WebGPU falls back to the CPU and says so', async () => {
+  const plain = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const { ctx, page, errors, backend, summary } = await classifyDemo(plain, '');
+    assert.equal(backend, 'cpu', summary);
+    assert.ok((await page.locator('[data-testid=record][data-provenance=classifier]').count()) > 0);
+    // "No available adapters." is Chromium's own console note when WebGPU is off
+    assert.deepEqual(errors.filter((e) => !/No available adapters/.test(e)), []);
+    await ctx.close();
+  } finally {
+    await plain.close();
+  }
+});
+
 test('5k records: the first propagation builds the graph in the worker, a label re-propagates at once', async () => {
   const N = 5000, D = 384;
   const lines = [];
