@@ -359,8 +359,9 @@ fn correct_and_smooth(graph: &Graph, base: &[f64], human: &[Option<bool>], alpha
 }
 
 /// For each unlabelled CoT, the human-labelled CoTs with the verdict it was given that are
-/// nearest along the graph (path cost −ln of the normalised edge weight, following only
-/// edges that carry that verdict: positive edges keep it, negative ones flip it).
+/// nearest along the graph (path cost −ln of the normalised edge weight; positive edges keep
+/// a verdict, negative ones flip it): the nearest exactly (multi-source Dijkstra), then up
+/// to two more among the nearest sources of its neighbours.
 fn graph_sources(graph: &Graph, human: &[Option<bool>], p: &[f64]) -> Vec<Vec<u32>> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
@@ -384,6 +385,11 @@ fn graph_sources(graph: &Graph, human: &[Option<bool>], p: &[f64]) -> Vec<Vec<u3
             continue;
         }
         slot.push(source);
+        // Only a state's nearest source travels on: the others are collected where they
+        // arrive (from neighbours' nearest sources), so the search costs one pass, not three.
+        if slot.len() > 1 {
+            continue;
+        }
         for (j, w) in graph.edges(node as usize) {
             if human[j].is_some() || degree[j] == 0.0 {
                 continue;

@@ -106,10 +106,14 @@ pub fn Detail() -> impl IntoView {
                 <button class="button" title="Undo your last action (key u)" on:click=move |_| state.undo()>
                     "Undo " <kbd>"u"</kbd>
                 </button>
+                <button class="button" data-testid="compare-button" title="This CoT beside another of the same question (key c)" on:click=move |_| state.compare_next()>
+                    "Compare " <kbd>"c"</kbd>
+                </button>
                 <span class="keys-help">
                     <kbd>"j"</kbd>"/"<kbd>"k"</kbd>" next / previous"
                 </span>
             </div>
+            <super::pairwise::Pairwise />
             {body}
         </section>
     }

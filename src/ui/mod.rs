@@ -5,7 +5,8 @@
 //! - `list`: the virtualised record list (renders only the rows in view).
 //! - `detail`: the selected record, readable in full, with the label buttons.
 //! - `map`: the reasoning map; `propagation`: label next, propagate, evaluation;
-//!   `classify`: the binary-choice classifier (model worker).
+//!   `classify`: the binary-choice classifier (model worker); `pairwise`: two CoTs side
+//!   by side and the person's choice.
 //! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
 
 mod bridge;
@@ -14,6 +15,7 @@ mod classify;
 mod detail;
 mod list;
 mod map;
+mod pairwise;
 mod persist;
 mod propagation;
 mod state;
@@ -59,6 +61,10 @@ pub fn App() -> impl IntoView {
             "0" => state.clear(),
             "u" => state.undo(),
             "n" => state.next(),
+            "c" => state.compare_next(),
+            "a" if state.compare.get_untracked().is_some() => state.choose(true),
+            "b" if state.compare.get_untracked().is_some() => state.choose(false),
+            "Escape" => state.compare.set(None),
             "p" => state.request_propagation(),
             _ => return,
         }

@@ -143,6 +143,8 @@ pub struct AppState {
     pub prop: PropState,
     /// The binary-choice classifier.
     pub classifier: ClassifyState,
+    /// The sibling shown beside the selected record in the pairwise view.
+    pub compare: RwSignal<Option<usize>>,
 }
 
 /// A map made by the worker, and how long it took.
@@ -234,6 +236,7 @@ impl AppState {
             map_request: StoredValue::new(0),
             prop: PropState::new(session),
             classifier: ClassifyState::new(),
+            compare: RwSignal::new(None),
         }
     }
 

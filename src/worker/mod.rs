@@ -259,6 +259,11 @@ pub fn classified(
         p,
         win_rate: w.iter().map(|w| w.map(|w| w as f32)).collect(),
         pairs: pairs.len(),
+        pair_scores: pairs
+            .iter()
+            .zip(scores)
+            .map(|(&(i, j), &s)| (i as u32, j as u32, s))
+            .collect(),
         backend: backend.to_string(),
         fallback,
         parity,

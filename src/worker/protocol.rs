@@ -123,6 +123,8 @@ pub struct ClassifyResult {
     pub win_rate: Vec<Option<f32>>,
     /// Pairs scored.
     pub pairs: usize,
+    /// Every sibling pair (i, j) with P(i reasons better than j), symmetric.
+    pub pair_scores: Vec<(u32, u32, f32)>,
     /// `webgpu` or `cpu`.
     pub backend: String,
     /// Why WebGPU was not used, when it was not.

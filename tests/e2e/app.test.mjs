@@ -352,6 +352,19 @@ test('classify: the binary-choice model labels the demo on WebGPU, equal to the 
   const acc = Number(evaluation.match(/accuracy ([\d.]+)%/)[1]);
   metrics.classify_demo_accuracy = acc;
   assert.ok(acc >= 80, evaluation);
+  // the pairwise view: the selected CoT beside a sibling, the model's choice, the person's
+  await page.locator('[data-testid=record]').first().click();
+  await page.keyboard.press('c');
+  await page.getByTestId('pairwise').waitFor();
+  assert.match(await p.text('pair-model'), /^Model: [AB], confidence \d+%$/);
+  await page.keyboard.press('b');
+  await page.waitForFunction(() => document.querySelector('[data-testid=pair-human]')?.textContent === 'You chose B.');
+  await p.shot('07e-pairwise');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-button').click()]);
+  const exportedPairs = JSON.parse(readFileSync(await dl.path(), 'utf8')).pairs;
+  assert.equal(exportedPairs.length, 1);
+  assert.equal(exportedPairs[0].provenance, 'human');
+  await page.keyboard.press('Escape');
   // a second run reuses the started model worker
   const t1 = Date.now();
   await page.getByTestId('classify-button').click();
