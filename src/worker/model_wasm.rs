@@ -11,17 +11,13 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{Backend, ClassifyResult, Job, Reply, Request};
+use super::wasm::{post, read_message};
 use super::{check_classify, classified, group_rows};
 use crate::core::choice::{self, score_pairs, score_pairs_async, sibling_pairs};
 
 // The WebGPU device once started, or why there is none.
 thread_local! {
     static GPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
-}
-
-fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
-    let text = serde_json::to_string(reply).expect("replies serialise");
-    let _ = scope.post_message(&JsValue::from_str(&text));
 }
 
 #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
@@ -91,34 +87,9 @@ pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let me = scope.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-        let msg = ev.data();
-        let get = |k: &str| js_sys::Reflect::get(&msg, &k.into()).ok();
-        let text = get("request").and_then(|v| v.as_string());
-        let data = get("data")
-            .and_then(|v| v.dyn_into::<js_sys::Float32Array>().ok())
-            .map(|a| a.to_vec())
-            .unwrap_or_default();
-        let weights = get("bytes")
-            .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
-            .map(|a| a.to_vec())
-            .unwrap_or_default();
-        let req: Request = match text.as_deref().map(serde_json::from_str) {
-            Some(Ok(r)) => r,
-            other => {
-                let message = match other {
-                    Some(Err(e)) => format!("unreadable request: {e}"),
-                    _ => "a message without a request".to_string(),
-                };
-                post(
-                    &me,
-                    &Reply::Failed {
-                        id: 0,
-                        cancelled: false,
-                        message,
-                    },
-                );
-                return;
-            }
+        let (req, data, weights) = match read_message(&ev) {
+            Ok(m) => m,
+            Err(reply) => return post(&me, &reply),
         };
         let me = me.clone();
         wasm_bindgen_futures::spawn_local(async move {

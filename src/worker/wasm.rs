@@ -7,9 +7,40 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{Reply, Request};
 
-fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
+/// Sends a reply to the page.
+pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
     let text = serde_json::to_string(reply).expect("replies serialise");
     let _ = scope.post_message(&JsValue::from_str(&text));
+}
+
+/// A message from the page: the request, its numbers and (for the model worker) the
+/// weights' bytes. An unreadable one comes back as the `Failed` reply to send.
+pub(crate) fn read_message(ev: &MessageEvent) -> Result<(Request, Vec<f32>, Vec<u8>), Reply> {
+    let msg = ev.data();
+    let get = |k: &str| js_sys::Reflect::get(&msg, &k.into()).ok();
+    let data = get("data")
+        .and_then(|v| v.dyn_into::<js_sys::Float32Array>().ok())
+        .map(|a| a.to_vec())
+        .unwrap_or_default();
+    let bytes = get("bytes")
+        .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
+        .map(|a| a.to_vec())
+        .unwrap_or_default();
+    match get("request")
+        .and_then(|v| v.as_string())
+        .as_deref()
+        .map(serde_json::from_str)
+    {
+        Some(Ok(req)) => Ok((req, data, bytes)),
+        other => Err(Reply::Failed {
+            id: 0,
+            cancelled: false,
+            message: match other {
+                Some(Err(e)) => format!("unreadable request: {e}"),
+                _ => "a message without a request".to_string(),
+            },
+        }),
+    }
 }
 
 /// Installs the message handler and says `Ready`.
@@ -18,32 +49,9 @@ pub fn start() {
     let me = scope.clone();
     let mut worker = super::Worker::default();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-        let msg = ev.data();
-        let text = js_sys::Reflect::get(&msg, &"request".into())
-            .ok()
-            .and_then(|v| v.as_string());
-        let data = js_sys::Reflect::get(&msg, &"data".into())
-            .ok()
-            .and_then(|v| v.dyn_into::<js_sys::Float32Array>().ok())
-            .map(|a| a.to_vec())
-            .unwrap_or_default();
-        let req: Request = match text.as_deref().map(serde_json::from_str) {
-            Some(Ok(r)) => r,
-            other => {
-                let message = match other {
-                    Some(Err(e)) => format!("unreadable request: {e}"),
-                    _ => "a message without a request".to_string(),
-                };
-                post(
-                    &me,
-                    &Reply::Failed {
-                        id: 0,
-                        cancelled: false,
-                        message,
-                    },
-                );
-                return;
-            }
+        let (req, data) = match read_message(&ev) {
+            Ok((req, data, _)) => (req, data),
+            Err(reply) => return post(&me, &reply),
         };
         let id = req.id;
         let mut last = -1.0f64;
