@@ -162,6 +162,7 @@ fn main() {
                     test_accuracy: scores.accuracy,
                     test_ece: scores.ece,
                     seed,
+                    fine_tuned: None,
                 };
                 println!(
                     "{:<10} best on validation: seed {seed} (validation {val_acc:.4}), test pair accuracy {acc:.4}",

@@ -150,6 +150,28 @@ impl Prepared {
     }
 }
 
+/// Conditions propagated P(sound) on a person's pair choices: "b reasons better than w"
+/// rules out "b flawed while w is sound", so with independent marginals `p_b`, `p_w`
+/// the posteriors are `P(b sound) = p_b / Z` and `P(w sound) = p_b·p_w / Z`, where
+/// `Z = 1 − (1 − p_b)·p_w`. A human label stays what it is (1 or 0 in, the same out), and
+/// it decides the other side when the choice leaves one answer: the better of a sound
+/// CoT is sound, the worse of a flawed one is flawed. Choices are applied in order; one
+/// that contradicts human labels (Z = 0) changes nothing. `pairs`: (better, worse) rows.
+pub fn respect_pairs(p: &mut [f64], pairs: &[(usize, usize)]) {
+    for &(b, w) in pairs {
+        if b == w || b >= p.len() || w >= p.len() {
+            continue;
+        }
+        let (pb, pw) = (p[b], p[w]);
+        let z = 1.0 - (1.0 - pb) * pw;
+        if z <= 1e-12 {
+            continue;
+        }
+        p[b] = (pb / z).clamp(0.0, 1.0);
+        p[w] = (pb * pw / z).clamp(0.0, 1.0);
+    }
+}
+
 /// Human sources named per propagated label at most.
 pub const MAX_FROM: usize = 3;
 
@@ -485,6 +507,33 @@ fn trust(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_choices_condition_the_marginals() {
+        // neither labelled: b = 0.5, w = 0.5 → Z = 0.75, b = 2/3, w = 1/3
+        let mut p = vec![0.5, 0.5];
+        respect_pairs(&mut p, &[(0, 1)]);
+        assert!(
+            (p[0] - 2.0 / 3.0).abs() < 1e-12 && (p[1] - 1.0 / 3.0).abs() < 1e-12,
+            "{p:?}"
+        );
+        // the worse is human-sound: the better is sound
+        let mut p = vec![0.2, 1.0];
+        respect_pairs(&mut p, &[(0, 1)]);
+        assert_eq!(p, vec![1.0, 1.0]);
+        // the better is human-flawed: the worse is flawed
+        let mut p = vec![0.0, 0.7];
+        respect_pairs(&mut p, &[(0, 1)]);
+        assert_eq!(p, vec![0.0, 0.0]);
+        // human labels that contradict the choice stay; so do out-of-range rows
+        let mut p = vec![0.0, 1.0, 0.4];
+        respect_pairs(&mut p, &[(0, 1), (2, 9), (2, 2)]);
+        assert_eq!(p, vec![0.0, 1.0, 0.4]);
+        // already consistent certain labels do not move
+        let mut p = vec![1.0, 0.0];
+        respect_pairs(&mut p, &[(0, 1)]);
+        assert_eq!(p, vec![1.0, 0.0]);
+    }
     use crate::core::graph::Graph;
     use rustc_hash::FxHashMap as HashMap;
 

@@ -57,8 +57,20 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
     let worker = Worker::new(kind.url()).map_err(|e| format!("cannot start the worker: {e:?}"))?;
     let handler = on_reply.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-        let Some(text) = ev.data().as_string() else {
-            return;
+        // JSON text, or `{reply: JSON text, bytes: Uint8Array}` when bytes travel beside
+        let data = ev.data();
+        let (text, bytes) = match data.as_string() {
+            Some(text) => (text, None),
+            None => {
+                let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).ok();
+                let Some(text) = get("reply").and_then(|v| v.as_string()) else {
+                    return;
+                };
+                let bytes = get("bytes")
+                    .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
+                    .map(|a| a.to_vec());
+                (text, bytes)
+            }
         };
         let reply: Reply = match serde_json::from_str(&text) {
             Ok(r) => r,
@@ -68,6 +80,10 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
                 message: format!("unreadable worker reply: {e}"),
             },
         };
+        let mut reply = reply;
+        if let (Reply::Trained { result, .. }, Some(bytes)) = (&mut reply, bytes) {
+            result.weights = bytes;
+        }
         if reply == Reply::Ready {
             let queued = with_bridge(kind, |b| {
                 b.ready = true;

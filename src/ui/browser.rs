@@ -100,9 +100,20 @@ pub fn query_flag(name: &str) -> bool {
 /// Offers `text` as a file download.
 pub fn download(filename: &str, text: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    download_parts(filename, &parts, "application/json")
+}
+
+/// Offers `bytes` as a file download.
+pub fn download_bytes(filename: &str, bytes: &[u8]) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    download_parts(filename, &parts, "application/octet-stream")
+}
+
+fn download_parts(filename: &str, parts: &js_sys::Array, mime: &str) -> Result<(), String> {
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/json");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(js_error)?;
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_buffer_source_sequence_and_options(parts, &opts)
+        .map_err(js_error)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
     let document = web_sys::window()
         .and_then(|w| w.document())

@@ -6,6 +6,7 @@
 //! - `current`: JSON `{"fingerprint", "name", "demo"}`
 //! - `files:<fingerprint>`: the records file and embeddings file as `[{name, bytes}]`
 //! - `labels:<fingerprint>`: the label file (contract §2) as text
+//! - `weights:<input>`: classifier weights fine-tuned in the page, `{info: JSON, bytes}`
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -169,4 +170,36 @@ pub async fn quarantine_labels(fingerprint: &str, json: &str, now: i64) -> Resul
 /// Deletes the labels of a data set (start over).
 pub async fn delete_labels(fingerprint: &str) -> Result<(), String> {
     delete(&format!("labels:{fingerprint}")).await
+}
+
+/// Stores fine-tuned classifier weights (`info`: their JSON description).
+pub async fn save_weights(input: &str, info: &str, bytes: &[u8]) -> Result<(), String> {
+    let obj = js_sys::Object::new();
+    js_sys::Reflect::set(&obj, &"info".into(), &JsValue::from_str(info))
+        .map_err(|e| format!("{e:?}"))?;
+    js_sys::Reflect::set(&obj, &"bytes".into(), &js_sys::Uint8Array::from(bytes))
+        .map_err(|e| format!("{e:?}"))?;
+    put(&format!("weights:{input}"), &obj).await
+}
+
+/// Fine-tuned classifier weights, when stored: their JSON description and bytes.
+pub async fn load_weights(input: &str) -> Result<Option<(String, Vec<u8>)>, String> {
+    let Some(v) = get(&format!("weights:{input}")).await? else {
+        return Ok(None);
+    };
+    let info = js_sys::Reflect::get(&v, &"info".into())
+        .ok()
+        .and_then(|n| n.as_string());
+    let bytes = js_sys::Reflect::get(&v, &"bytes".into())
+        .ok()
+        .and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok());
+    match (info, bytes) {
+        (Some(info), Some(bytes)) => Ok(Some((info, bytes.to_vec()))),
+        _ => Err("the stored classifier weights are unreadable".into()),
+    }
+}
+
+/// Forgets fine-tuned weights (the shipped ones are used again).
+pub async fn delete_weights(input: &str) -> Result<(), String> {
+    delete(&format!("weights:{input}")).await
 }

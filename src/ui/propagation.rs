@@ -47,6 +47,8 @@ pub struct PropState {
     /// The human label of every record (1, 0, −1), recomputed on label changes only
     /// when it differs (so machine labels do not re-trigger propagation).
     pub humans: Memo<Vec<i8>>,
+    /// The person's pair choices as (better, worse) rows.
+    pub pairs: Memo<Vec<(u32, u32)>>,
     request: StoredValue<(u64, f64)>,
     worker_key: StoredValue<Option<String>>,
     select_next: StoredValue<bool>,
@@ -69,6 +71,22 @@ impl PropState {
                 })
             })
         });
+        let pairs = Memo::new(move |_| {
+            session.with(|s| {
+                s.as_ref().map_or_else(Vec::new, |s| {
+                    s.labels
+                        .pairs()
+                        .iter()
+                        .filter(|p| p.provenance == Provenance::Human)
+                        .filter_map(|p| {
+                            let better = s.dataset.position(&p.better)?;
+                            let worse = s.dataset.position(&p.worse)?;
+                            Some((better as u32, worse as u32))
+                        })
+                        .collect()
+                })
+            })
+        });
         Self {
             method: RwSignal::new(Method::SPREADING),
             threshold: RwSignal::new(0.6),
@@ -76,6 +94,7 @@ impl PropState {
             last: RwSignal::new(None),
             history: RwSignal::new(Vec::new()),
             humans,
+            pairs,
             request: StoredValue::new((0, 0.0)),
             worker_key: StoredValue::new(None),
             select_next: StoredValue::new(false),
@@ -118,7 +137,11 @@ impl AppState {
     /// changes); re-applies the threshold to the last result without the worker.
     pub fn track_propagation(self) {
         Effect::new(move |_| {
-            let _ = (self.prop.humans.get(), self.prop.method.get());
+            let _ = (
+                self.prop.humans.get(),
+                self.prop.pairs.get(),
+                self.prop.method.get(),
+            );
             if self.prop.auto.get_untracked() {
                 self.request_propagation();
             }
@@ -210,6 +233,7 @@ impl AppState {
                 config,
                 input,
                 human,
+                pairs: self.prop.pairs.get_untracked(),
                 queue: QUEUE_LENGTH,
             }),
         };

@@ -682,6 +682,11 @@ impl AppState {
                 finished(id);
                 self.on_classified(id, result);
             }
+            Reply::Epoch { id, epoch, .. } => self.on_epoch(id, epoch),
+            Reply::Trained { id, result } => {
+                finished(id);
+                self.on_trained(id, *result);
+            }
             Reply::Failed {
                 id,
                 cancelled,
@@ -695,6 +700,8 @@ impl AppState {
                     self.on_propagation_failed(&message);
                 } else if self.is_classification(id) {
                     self.on_classification_failed(&message);
+                } else if self.is_training(id) {
+                    self.on_training_failed(&message);
                 } else if id == self.map_request.get_value() || id == 0 {
                     self.errors
                         .update(|v| v.push(format!("The map could not be made: {message}")));
@@ -765,6 +772,7 @@ impl AppState {
     pub fn cancel_job(self) {
         bridge::cancel();
         self.prop.worker_restarted();
+        self.training_cancelled();
         self.job.set(None);
         self.notice
             .set(Some("Cancelled: the background job was stopped.".into()));

@@ -10,6 +10,8 @@ pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+#[cfg(feature = "model")]
+use protocol::TrainResult;
 use protocol::{
     ClassifyJob, ClassifyResult, Job, MapResult, Method, PropagateJob, PropagateResult, Reply,
     Request,
@@ -63,7 +65,7 @@ impl Worker {
                 Ok(result) => Reply::Propagated { id: req.id, result },
                 Err(e) => failed(req.id, e),
             },
-            Job::Classify(_) => failed(
+            Job::Classify(_) | Job::Train(_) => failed(
                 req.id,
                 ClusterError::Missing("the classifier runs in the model worker".into()),
             ),
@@ -143,7 +145,13 @@ impl Worker {
             .iter()
             .map(|&h| (h >= 0).then_some(h > 0))
             .collect();
-        let prop = prepared.propagate(&human, &job.config);
+        let mut prop = prepared.propagate(&human, &job.config);
+        let pairs: Vec<(usize, usize)> = job
+            .pairs
+            .iter()
+            .map(|&(b, w)| (b as usize, w as usize))
+            .collect();
+        crate::core::propagate::respect_pairs(&mut prop.p, &pairs);
         let queue = select::queue(&prepared.graph, &prop, &human)
             .into_iter()
             .take(job.queue)
@@ -297,6 +305,102 @@ pub fn classify_cpu(req: &Request, data: &[f32], weights: Vec<u8>) -> Reply {
     }
 }
 
+#[cfg(feature = "model")]
+/// The train job: fine-tunes the weights on the person's labels with replay pairs
+/// ([`choice::fine_tune_set`]) on the CPU. `on_epoch(epoch, of)` sees every epoch and
+/// returns false to stop (the best weights so far come back); `clock` reads milliseconds.
+pub fn train_cpu(
+    req: &Request,
+    data: &[f32],
+    weights: Vec<u8>,
+    on_epoch: &mut dyn FnMut(&choice::Epoch, usize) -> bool,
+    clock: &dyn Fn() -> f64,
+) -> Reply {
+    let Job::Train(job) = &req.job else {
+        return failed(req.id, ClusterError::Missing("not a train job".into()));
+    };
+    let run = || -> Result<TrainResult, String> {
+        let width = job.info.input.width();
+        let rows = req.rows;
+        if data.len() != rows * width || job.groups.len() != rows || job.human.len() != rows {
+            return Err(format!(
+                "training needs {rows} rows of {width} inputs with a group and a label each; got {} values, {} groups, {} labels",
+                data.len(),
+                job.groups.len(),
+                job.human.len()
+            ));
+        }
+        if let Some(&(a, b, _)) = job
+            .chosen
+            .iter()
+            .find(|&&(a, b, _)| a as usize >= rows || b as usize >= rows)
+        {
+            return Err(format!("a pair choice ({a}, {b}) names a row past {rows}"));
+        }
+        #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
+        let device = burn::prelude::Device::ndarray();
+        let model = choice::load(&job.info, weights, &device)?;
+        let groups = group_rows(&job.groups);
+        let sibling = sibling_pairs(&groups);
+        let scores = score_pairs(&model, data, width, &sibling, &device);
+        let chosen: Vec<choice::PairChoice> = job
+            .chosen
+            .iter()
+            .map(|&(a, b, better)| (a as usize, b as usize, better))
+            .collect();
+        let set = choice::fine_tune_set(
+            &groups,
+            &job.human,
+            &chosen,
+            &sibling,
+            &scores,
+            job.config.seed,
+        )?;
+        let t0 = clock();
+        let pair_set = choice::train::PairSet {
+            x: data,
+            width,
+            train: &set.train,
+            val: &set.val,
+        };
+        let epochs = job.config.epochs;
+        let trained = choice::train::train(model, &pair_set, &job.config, &device, &mut |e| {
+            on_epoch(e, epochs)
+        });
+        let kept = trained.kept();
+        let mut info = job.info.clone();
+        info.epoch = trained.epoch;
+        info.fine_tuned = Some(choice::FineTuned {
+            human_pairs: set.human,
+            replay_pairs: set.train.len() - set.human,
+            val_pairs: set.val.len(),
+            val_loss_before: trained.start.val_loss,
+            val_loss_after: kept.val_loss,
+            epoch: trained.epoch,
+            at: 0,
+        });
+        Ok(TrainResult {
+            info,
+            start: trained.start,
+            cancelled: trained.cancelled,
+            millis: clock() - t0,
+            weights: choice::save(&trained.model)?,
+            history: trained.history,
+        })
+    };
+    match run() {
+        Ok(result) => Reply::Trained {
+            id: req.id,
+            result: Box::new(result),
+        },
+        Err(message) => Reply::Failed {
+            id: req.id,
+            cancelled: false,
+            message,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::protocol::{MapJob, Method, Space};
@@ -429,6 +533,7 @@ mod tests {
                 config: Config::default(),
                 input,
                 human,
+                pairs: Vec::new(),
                 queue: 10,
             }),
         };
@@ -466,6 +571,15 @@ mod tests {
         };
         assert!(!result.built_graph);
         assert_eq!(result.p[2], 0.0);
+        // a pair choice "3 is better than the sound 0" makes 3 sound
+        let mut with_pair = job(None, vec![1, -1, -1, -1]);
+        if let Job::Propagate(j) = &mut with_pair.job {
+            j.pairs = vec![(3, 0)];
+        }
+        let Reply::Propagated { result, .. } = w.run(&with_pair, &[], &mut |_, _| true) else {
+            panic!()
+        };
+        assert_eq!(result.p[3], 1.0);
         // a fresh worker without the numbers says what is missing
         let lost = Worker::default().run(&job(None, vec![-1; 4]), &[], &mut |_, _| true);
         assert!(
@@ -526,6 +640,109 @@ mod tests {
             Worker::default().run(&req(vec![1; 6], 6), &data, &mut |_, _| true),
             Reply::Failed { .. }
         ));
+    }
+
+    #[cfg(feature = "model")]
+    #[test]
+    fn train_fine_tunes_on_human_labels_and_reports_epochs() {
+        use super::protocol::TrainJob;
+        use crate::core::choice::{Input, TrainConfig, WeightsInfo};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+        let info: WeightsInfo = serde_json::from_str(
+            &std::fs::read_to_string(root.join("choice-signature.json")).unwrap(),
+        )
+        .unwrap();
+        let bytes = std::fs::read(root.join("choice-signature.bpk")).unwrap();
+        let width = Input::Signature.width();
+        // 8 questions of 3 CoTs; the first feature tells sound (1) from flawed (0)
+        let rows = 24;
+        let groups: Vec<u32> = (0..rows as u32).map(|i| i / 3).collect();
+        let human: Vec<i8> = (0..rows).map(|i| i8::from(i % 3 == 0)).collect();
+        let data: Vec<f32> = (0..rows)
+            .flat_map(|i| {
+                (0..width).map(move |k| match k {
+                    0 => f32::from(u8::from(i % 3 == 0)),
+                    _ => ((i * 7 + k * 3) % 10) as f32 / 10.0,
+                })
+            })
+            .collect();
+        let req = |human: Vec<i8>, chosen: Vec<(u32, u32, bool)>| Request {
+            id: 6,
+            rows,
+            dim: width,
+            job: Job::Train(TrainJob {
+                info: info.clone(),
+                groups: groups.clone(),
+                human,
+                chosen,
+                config: TrainConfig {
+                    epochs: 3,
+                    ..TrainConfig::fine_tune()
+                },
+            }),
+        };
+        let mut seen = Vec::new();
+        let reply = train_cpu(
+            &req(human.clone(), vec![(1, 2, true)]),
+            &data,
+            bytes.clone(),
+            &mut |e, of| {
+                seen.push((e.epoch, of));
+                true
+            },
+            &|| 0.0,
+        );
+        let Reply::Trained { id, result } = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(id, 6);
+        assert_eq!(seen, vec![(1, 3), (2, 3), (3, 3)]);
+        assert_eq!(result.history.len(), 3);
+        let f = result.info.fine_tuned.clone().unwrap();
+        // 16 pointwise pairs + the choice, split by question: 2 of 8 questions validate
+        assert_eq!(f.human_pairs + f.val_pairs, 17);
+        assert!(f.val_pairs >= 4, "{f:?}");
+        assert!(f.val_loss_after <= f.val_loss_before, "{f:?}");
+        // the weights that come back load and keep the shape
+        let loaded = choice::load(&result.info, result.weights.clone(), &{
+            #[allow(deprecated)]
+            burn::prelude::Device::ndarray()
+        });
+        assert!(loaded.is_ok());
+        // stopping after the first epoch returns what was kept so far
+        let stopped = train_cpu(
+            &req(human, vec![]),
+            &data,
+            bytes.clone(),
+            &mut |_, _| false,
+            &|| 0.0,
+        );
+        assert!(
+            matches!(stopped, Reply::Trained { ref result, .. } if result.cancelled && result.history.len() == 1)
+        );
+        // nothing to learn from, or a pair choice past the rows, says so
+        let none = train_cpu(
+            &req(vec![-1; rows], vec![]),
+            &data,
+            bytes.clone(),
+            &mut |_, _| true,
+            &|| 0.0,
+        );
+        assert!(
+            matches!(none, Reply::Failed { ref message, .. } if message.contains("0 pair(s)")),
+            "{none:?}"
+        );
+        let past = train_cpu(
+            &req(vec![-1; rows], vec![(3, 99, true)]),
+            &data,
+            bytes,
+            &mut |_, _| true,
+            &|| 0.0,
+        );
+        assert!(
+            matches!(past, Reply::Failed { ref message, .. } if message.contains("past 24")),
+            "{past:?}"
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{Backend, ClassifyResult, Job, Reply, Request};
-use super::wasm::{post, read_message};
-use super::{check_classify, classified, group_rows};
+use super::wasm::{post, post_with_bytes, read_message};
+use super::{check_classify, classified, group_rows, train_cpu};
 use crate::core::choice::{self, score_pairs, score_pairs_async, sibling_pairs};
 
 // The WebGPU device once started, or why there is none.
@@ -47,7 +47,7 @@ async fn classify(
     weights: Vec<u8>,
 ) -> Result<ClassifyResult, String> {
     let Job::Classify(job) = &req.job else {
-        return Err("the model worker only classifies".into());
+        return Err("not a classify job".into());
     };
     check_classify(job, req.rows, &data)?;
     let (device, backend, fallback) = match job.backend {
@@ -91,6 +91,33 @@ pub fn start() {
             Ok(m) => m,
             Err(reply) => return post(&me, &reply),
         };
+        if matches!(req.job, Job::Train(_)) {
+            // Training runs on the CPU, synchronously: the page cancels it by terminating
+            // this worker. Each epoch reports its numbers.
+            let id = req.id;
+            let reply = train_cpu(
+                &req,
+                &data,
+                weights,
+                &mut |e, of| {
+                    post(
+                        &me,
+                        &Reply::Progress {
+                            id,
+                            stage: format!("training: epoch {} of {of}", e.epoch),
+                            fraction: e.epoch as f64 / of.max(1) as f64,
+                        },
+                    );
+                    post(&me, &Reply::Epoch { id, epoch: *e, of });
+                    true
+                },
+                &now,
+            );
+            return match &reply {
+                Reply::Trained { result, .. } => post_with_bytes(&me, &reply, &result.weights),
+                _ => post(&me, &reply),
+            };
+        }
         let me = me.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let id = req.id;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::choice::WeightsInfo;
+use crate::core::choice::{Epoch, TrainConfig, WeightsInfo};
 use crate::core::graph::GraphConfig;
 use crate::core::propagate::Config;
 
@@ -73,6 +73,10 @@ pub struct PropagateJob {
     pub input: Option<GraphInput>,
     /// Human label of each CoT: 1 sound, 0 flawed, −1 none.
     pub human: Vec<i8>,
+    /// The person's pair choices, (better, worse) rows: they condition the result
+    /// ([`crate::core::propagate::respect_pairs`]).
+    #[serde(default)]
+    pub pairs: Vec<(u32, u32)>,
     /// Length of the "label next" queue to send back.
     pub queue: usize,
 }
@@ -86,6 +90,8 @@ pub enum Job {
     Propagate(PropagateJob),
     /// The binary-choice classifier over every pair of sibling CoTs (the model worker).
     Classify(ClassifyJob),
+    /// Fine-tune the classifier on a person's labels (the model worker).
+    Train(TrainJob),
 }
 
 /// Where the model runs.
@@ -112,6 +118,41 @@ pub struct ClassifyJob {
     pub backend: Backend,
     /// Also score on the CPU and report the largest difference (a check of the GPU path).
     pub parity: bool,
+}
+
+/// Fine-tune the classifier's weights on a person's labels, on the CPU (burn-ndarray,
+/// autodiff). The numbers: `rows × info.input.width()` model inputs; the starting weights
+/// (burnpack bytes) travel beside them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainJob {
+    /// What the starting weights are.
+    pub info: WeightsInfo,
+    /// Question group of each CoT.
+    pub groups: Vec<u32>,
+    /// Human label of each CoT: 1 sound, 0 flawed, −1 none.
+    pub human: Vec<i8>,
+    /// The person's pair choices: (a, b, a is better).
+    pub chosen: Vec<(u32, u32, bool)>,
+    /// The training settings.
+    pub config: TrainConfig,
+}
+
+/// What fine-tuning did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainResult {
+    /// The weights kept, described (`fine_tuned` set).
+    pub info: WeightsInfo,
+    /// The starting weights' numbers (epoch 0).
+    pub start: Epoch,
+    /// Every epoch's numbers.
+    pub history: Vec<Epoch>,
+    /// Stopped early by the caller.
+    pub cancelled: bool,
+    /// Milliseconds of training.
+    pub millis: f64,
+    /// The weights kept (burnpack); travel beside the JSON, not in it.
+    #[serde(skip)]
+    pub weights: Vec<u8>,
 }
 
 /// What the classifier found.
@@ -214,6 +255,22 @@ pub enum Reply {
         id: u64,
         /// Scores.
         result: ClassifyResult,
+    },
+    /// One epoch of fine-tuning done.
+    Epoch {
+        /// Job id.
+        id: u64,
+        /// Its numbers.
+        epoch: Epoch,
+        /// Epochs at most.
+        of: usize,
+    },
+    /// Fine-tuning finished (the weights travel beside the JSON).
+    Trained {
+        /// Job id.
+        id: u64,
+        /// Numbers and weights.
+        result: Box<TrainResult>,
     },
     /// A job that stopped.
     Failed {

@@ -13,6 +13,17 @@ pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
     let _ = scope.post_message(&JsValue::from_str(&text));
 }
 
+/// Sends a reply with bytes beside it (transferred): `{reply: JSON text, bytes: Uint8Array}`.
+#[cfg(feature = "model")]
+pub(crate) fn post_with_bytes(scope: &DedicatedWorkerGlobalScope, reply: &Reply, bytes: &[u8]) {
+    let text = serde_json::to_string(reply).expect("replies serialise");
+    let msg = js_sys::Object::new();
+    let array = js_sys::Uint8Array::from(bytes);
+    let _ = js_sys::Reflect::set(&msg, &"reply".into(), &JsValue::from_str(&text));
+    let _ = js_sys::Reflect::set(&msg, &"bytes".into(), &array);
+    let _ = scope.post_message_with_transfer(&msg, &js_sys::Array::of1(&array.buffer()));
+}
+
 /// A message from the page: the request, its numbers and (for the model worker) the
 /// weights' bytes. An unreadable one comes back as the `Failed` reply to send.
 pub(crate) fn read_message(ev: &MessageEvent) -> Result<(Request, Vec<f32>, Vec<u8>), Reply> {

@@ -393,6 +393,57 @@ test('classify without WebGPU falls back to the CPU and says so', async () => {
   }
 });
 
+test('train on my labels: fine-tunes the classifier in the model worker with live loss, keeps and exports the weights, cancels', async () => {
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  // a person has labelled every CoT of half the demo's questions
+  const records = JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8'));
+  const questions = [...new Set(records.map((r) => r.question_id))];
+  const half = new Set(questions.filter((_, i) => i % 2 === 0));
+  const labels = records
+    .filter((r) => half.has(r.question_id) && typeof r.is_correct === 'boolean')
+    .map((r) => ({ id: r.id, label: r.is_correct ? 'good' : 'bad', provenance: 'human', confidence: 1 }));
+  const file = JSON.stringify({ format: 'cotlabel.labels', version: 1, labels });
+  await p.importFiles([{ name: 'half.json', mimeType: 'application/json', buffer: Buffer.from(file) }]);
+  await page.getByTestId('notice').filter({ hasText: `half.json: ${labels.length} labels applied` }).waitFor();
+  const status = () => p.text('train-status').catch(() => '');
+  // cancel stops a run before it ends: no new weights
+  await page.getByTestId('train-button').click();
+  await page.getByTestId('cancel-button').click();
+  await page.waitForTimeout(1500);
+  assert.equal(await page.getByTestId('train-status').count(), 0, 'a cancelled run leaves nothing behind');
+  // a whole run: live epochs, then the result
+  const t0 = Date.now();
+  await page.getByTestId('train-button').click();
+  await page.waitForFunction(() => /^trained \d+ epochs/.test(document.querySelector('[data-testid=train-status]')?.textContent ?? ''), null, { timeout: 180000 });
+  metrics.train_demo_ms = Date.now() - t0;
+  const done = await status();
+  metrics.train_status = done;
+  console.log(`training on half the demo's questions: ${done}; click to result ${metrics.train_demo_ms} ms`);
+  const m = done.match(/on (\d+) of your pairs \+ (\d+) replayed; validation \((\d+) pairs\) loss ([\d.]+) → ([\d.]+)/);
+  assert.ok(m, done);
+  assert.ok(Number(m[1]) >= 20 && Number(m[3]) >= 5, done);
+  assert.ok(Number(m[5]) <= Number(m[4]), `the weights kept never lose validation loss: ${done}`);
+  await page.getByTestId('train-plot').waitFor();
+  assert.match(await p.text('weights-source'), /^fine-tuned here on \d+ of your pairs/);
+  await p.shot('07f-trained');
+  // the weights in use download as the two files of weights/
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-weights-button').click()]);
+  assert.match(dl.suggestedFilename(), /^choice-signature-fine-tuned\.bpk$/);
+  const bpk = readFileSync(await dl.path());
+  assert.ok(bpk.length > 100000, `${bpk.length} bytes`);
+  // they survive a reload (IndexedDB) and classify
+  await page.reload();
+  await p.waitForCount(300);
+  await page.getByTestId('classify-button').click();
+  await page.waitForFunction(() => /^fine-tuned here/.test(document.querySelector('[data-testid=weights-source]')?.textContent ?? ''), null, { timeout: 180000 });
+  await page.waitForFunction(() => /sibling pairs scored/.test(document.querySelector('[data-testid=classify-summary]')?.textContent ?? ''), null, { timeout: 180000 });
+  // and the shipped weights come back on request
+  await page.getByTestId('reset-weights-button').click();
+  await page.waitForFunction(() => /^shipped/.test(document.querySelector('[data-testid=weights-source]')?.textContent ?? ''), null, { timeout: 30000 });
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
 test('5k records: the first propagation builds the graph in the worker, a label re-propagates at once', async () => {
   const N = 5000, D = 384;
   const lines = [];

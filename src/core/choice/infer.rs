@@ -115,6 +115,7 @@ mod tests {
             test_accuracy: 0.0,
             test_ece: 0.0,
             seed: 0,
+            fine_tuned: None,
         }
     }
 

@@ -97,6 +97,84 @@ pub fn features(dataset: &Dataset, sigs: &[Signature], input: Input) -> Option<V
     Some(out)
 }
 
+/// Settings of `train::train` (the reference's: Adam 1e-3, weight decay 1e-4, batch 64, ≤ 60
+/// epochs, model selected on validation accuracy).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Epochs at most.
+    pub epochs: usize,
+    /// Pairs per batch.
+    pub batch: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Adam's L2 weight decay.
+    pub weight_decay: f32,
+    /// Epochs without a better validation accuracy before stopping.
+    pub patience: usize,
+    /// Seed of the batch order (and of the device's random numbers: dropout).
+    pub seed: u64,
+    /// What picks the epoch to keep.
+    #[serde(default)]
+    pub select: Select,
+}
+
+/// What picks the epoch to keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Select {
+    /// The highest validation pair accuracy (ties: the earlier epoch).
+    #[default]
+    Accuracy,
+    /// The lowest validation loss: finer than accuracy on the few pairs a person labels.
+    Loss,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 60,
+            batch: 64,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            patience: 15,
+            seed: 0,
+            select: Select::Accuracy,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Fine-tuning pretrained weights on a person's labels (with replay pairs, see
+    /// [`fine_tune_set`]): a third of the learning rate, 20 epochs at most, the
+    /// epoch with the lowest validation loss kept (the starting weights when none beats
+    /// them). Chosen on the demo (`tests/choice.rs`).
+    pub fn fine_tune() -> Self {
+        Self {
+            epochs: 20,
+            batch: 32,
+            lr: 3e-4,
+            weight_decay: 1e-4,
+            patience: 5,
+            seed: 0,
+            select: Select::Loss,
+        }
+    }
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Epoch {
+    /// 1-based (0: the starting weights, before any step).
+    pub epoch: usize,
+    /// Mean training loss (BCE + CE; for epoch 0 the starting weights' loss on the
+    /// training pairs in inference mode).
+    pub loss: f64,
+    /// Validation pair accuracy (None without validation pairs).
+    pub val_accuracy: Option<f64>,
+    /// Validation loss, inference mode (None without validation pairs).
+    #[serde(default)]
+    pub val_loss: Option<f64>,
+}
+
 /// A training pair: rows `a` and `b`, and whether `a` is the better (correct) one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PairIndex {
@@ -150,6 +228,156 @@ pub fn pairs(dataset: &Dataset, keep: impl Fn(usize) -> bool, seed: u64) -> Vec<
         }
     }
     out
+}
+
+/// A person's pair choice: rows `a` and `b` and whether `a` reasons better.
+pub type PairChoice = (usize, usize, bool);
+
+/// Training pairs from a person's labels: every (sound, flawed) pair of human-labelled
+/// CoTs of the same question (`human`: 1 sound, 0 flawed, −1 none), and the person's own
+/// pair choices, which win over a pair the pointwise labels imply for the same two CoTs.
+/// Each pair's order is drawn by `seed` (the model must not learn "A is better").
+pub fn human_pairs(
+    groups: &[Vec<usize>],
+    human: &[i8],
+    chosen: &[PairChoice],
+    seed: u64,
+) -> Vec<PairIndex> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let mut verdict: rustc_hash::FxHashMap<(usize, usize), bool> = Default::default();
+    let mut order = Vec::new();
+    let mut add = |better: usize, worse: usize| {
+        let key = (better.min(worse), better.max(worse));
+        if verdict.insert(key, better == key.0).is_none() {
+            order.push(key);
+        }
+    };
+    for g in groups {
+        let label = |v: i8| g.iter().copied().filter(move |&i| human.get(i) == Some(&v));
+        for good in label(1) {
+            for bad in label(0) {
+                add(good, bad);
+            }
+        }
+    }
+    for &(a, b, a_better) in chosen {
+        if a != b {
+            if a_better {
+                add(a, b)
+            } else {
+                add(b, a)
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|(i, j)| {
+            let i_better = verdict[&(i, j)];
+            if rng.random::<bool>() {
+                PairIndex {
+                    a: i,
+                    b: j,
+                    a_better: i_better,
+                }
+            } else {
+                PairIndex {
+                    a: j,
+                    b: i,
+                    a_better: !i_better,
+                }
+            }
+        })
+        .collect()
+}
+
+/// Splits pairs into training and validation by question, so validation measures
+/// questions the model did not learn from: about `val_share` of the questions that have
+/// pairs (at least one) go to validation, drawn by `seed`. With fewer than 4 such
+/// questions every pair trains and there is no validation.
+pub fn split_by_question(
+    pairs: &[PairIndex],
+    group_of: &[usize],
+    val_share: f64,
+    seed: u64,
+) -> (Vec<PairIndex>, Vec<PairIndex>) {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut qs: Vec<usize> = pairs.iter().map(|p| group_of[p.a]).collect();
+    qs.sort_unstable();
+    qs.dedup();
+    if qs.len() < 4 {
+        return (pairs.to_vec(), Vec::new());
+    }
+    qs.shuffle(&mut rand::rngs::SmallRng::seed_from_u64(seed));
+    let take = ((qs.len() as f64 * val_share).round() as usize).clamp(1, qs.len() - 1);
+    let val: rustc_hash::FxHashSet<usize> = qs[..take].iter().copied().collect();
+    pairs.iter().partition(|p| !val.contains(&group_of[p.a]))
+}
+
+/// What fine-tuning on a person's labels learns from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FineTuneSet {
+    /// The person's pairs of the training questions, then the replay pairs.
+    pub train: Vec<PairIndex>,
+    /// The person's pairs of the validation questions.
+    pub val: Vec<PairIndex>,
+    /// How many of `train` are the person's.
+    pub human: usize,
+}
+
+/// Pairs to fine-tune on: the person's ([`human_pairs`]), split by question
+/// ([`split_by_question`], a quarter for validation), plus *replay* pairs — every other
+/// sibling pair the current model is confident about (|P − ½| > 0.3), with its verdict.
+/// A few dozen human pairs alone pull a model trained on thousands off course (measured
+/// on the demo: pair accuracy on unlabelled questions 0.886 → 0.72–0.86); replaying the
+/// model's own confident verdicts keeps it where the person did not speak (0.886 →
+/// 0.899), as in learning without forgetting. `scores` are the current model's P(i better
+/// than j) for `sibling` (see [`sibling_pairs`]).
+pub fn fine_tune_set(
+    groups: &[Vec<usize>],
+    human: &[i8],
+    chosen: &[PairChoice],
+    sibling: &[(usize, usize)],
+    scores: &[f32],
+    seed: u64,
+) -> Result<FineTuneSet, String> {
+    let pairs = human_pairs(groups, human, chosen, seed);
+    let mut group_of = vec![0; human.len()];
+    for (k, rows) in groups.iter().enumerate() {
+        for &r in rows {
+            group_of[r] = k;
+        }
+    }
+    let (mut train, val) = split_by_question(&pairs, &group_of, 0.25, seed);
+    if train.len() < 2 {
+        return Err(format!(
+            "{} pair(s) to learn from: label a sound and a flawed CoT of the same question \
+             (or pick the better of two in the pairwise view) for a few questions",
+            train.len()
+        ));
+    }
+    let human_n = train.len();
+    let labelled: rustc_hash::FxHashSet<(usize, usize)> =
+        pairs.iter().map(|p| (p.a.min(p.b), p.a.max(p.b))).collect();
+    train.extend(
+        sibling
+            .iter()
+            .zip(scores)
+            .filter(|(&(i, j), s)| {
+                (**s - 0.5).abs() > 0.3 && !labelled.contains(&(i.min(j), i.max(j)))
+            })
+            .map(|(&(a, b), &s)| PairIndex {
+                a,
+                b,
+                a_better: s > 0.5,
+            }),
+    );
+    Ok(FineTuneSet {
+        train,
+        val,
+        human: human_n,
+    })
 }
 
 /// Every unordered pair of siblings (i < j within a group).
@@ -297,11 +525,108 @@ pub struct WeightsInfo {
     pub test_ece: f64,
     /// Seed.
     pub seed: u64,
+    /// Set when these weights were fine-tuned on a person's labels (in the page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tuned: Option<FineTuned>,
+}
+
+/// How weights were fine-tuned on a person's labels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FineTuned {
+    /// The person's pairs trained on.
+    pub human_pairs: usize,
+    /// The model's own confident verdicts replayed beside them.
+    pub replay_pairs: usize,
+    /// The person's pairs held out for validation.
+    pub val_pairs: usize,
+    /// Validation loss of the starting weights.
+    pub val_loss_before: Option<f64>,
+    /// Validation loss of the weights kept.
+    pub val_loss_after: Option<f64>,
+    /// The epoch kept (0: the starting weights were kept).
+    pub epoch: usize,
+    /// When (ms since 1970).
+    pub at: i64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_pairs_from_labels_and_choices() {
+        // question {0,1,2}: 0 sound, 1 and 2 flawed; question {3,4}: 3 sound, 4 unlabelled;
+        // question {5,6}: a pair choice says 6 is better than 5
+        let groups = vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]];
+        let human = [1, 0, 0, 1, -1, -1, -1];
+        let pairs = human_pairs(&groups, &human, &[(5, 6, false), (1, 2, true)], 7);
+        let mut seen: Vec<(usize, usize)> = pairs
+            .iter()
+            .map(|p| if p.a_better { (p.a, p.b) } else { (p.b, p.a) })
+            .collect();
+        seen.sort_unstable();
+        // (better, worse): 0 > 1, 0 > 2, the choice 1 > 2, the choice 6 > 5
+        assert_eq!(seen, vec![(0, 1), (0, 2), (1, 2), (6, 5)]);
+        // both orders occur (the order is drawn)
+        let ordered = human_pairs(&[(0..40).collect()], &[[1i8, 0]; 20].concat(), &[], 3);
+        assert_eq!(ordered.len(), 400);
+        let a_first = ordered.iter().filter(|p| p.a_better).count();
+        assert!((100..300).contains(&a_first), "{a_first}");
+        // a choice overrides the pointwise labels for the same two CoTs
+        let flipped = human_pairs(&groups, &human, &[(1, 0, true)], 7);
+        let p = flipped
+            .iter()
+            .find(|p| p.a.min(p.b) == 0 && p.a.max(p.b) == 1)
+            .unwrap();
+        assert_eq!(p.a_better, p.a == 1);
+    }
+
+    #[test]
+    fn split_by_question_keeps_questions_whole() {
+        let group_of: Vec<usize> = (0..40).map(|i| i / 4).collect();
+        let groups: Vec<Vec<usize>> = (0..10).map(|g| (4 * g..4 * g + 4).collect()).collect();
+        let human: Vec<i8> = (0..40).map(|i| (i % 2) as i8).collect();
+        let pairs = human_pairs(&groups, &human, &[], 1);
+        let (train, val) = split_by_question(&pairs, &group_of, 0.2, 1);
+        assert_eq!(train.len() + val.len(), pairs.len());
+        assert_eq!(val.len(), 2 * 4, "2 of 10 questions, 4 pairs each");
+        let vq: Vec<usize> = val.iter().map(|p| group_of[p.a]).collect();
+        assert!(train.iter().all(|p| !vq.contains(&group_of[p.a])));
+        // too few questions: no validation
+        let (t, v) = split_by_question(&pairs[..8], &group_of, 0.2, 1);
+        assert_eq!((t.len(), v.len()), (8, 0));
+    }
+
+    #[test]
+    fn fine_tune_set_adds_confident_replay_pairs() {
+        let groups: Vec<Vec<usize>> = (0..8).map(|g| vec![2 * g, 2 * g + 1]).collect();
+        let human: Vec<i8> = (0..16)
+            .map(|i| if i < 12 { (i % 2) as i8 } else { -1 })
+            .collect();
+        let sibling = sibling_pairs(&groups);
+        // confident on questions 0, 6 (0.9, 0.1), unsure on the others
+        let scores: Vec<f32> = (0..8)
+            .map(|g| match g {
+                0 => 0.9,
+                6 => 0.1,
+                _ => 0.6,
+            })
+            .collect();
+        let set = fine_tune_set(&groups, &human, &[], &sibling, &scores, 4).unwrap();
+        // six human pairs: 2 questions validate, 4 train; question 6 replays; question 0
+        // has a human pair, so its model verdict does not replay
+        assert_eq!((set.human, set.val.len(), set.train.len()), (4, 2, 5));
+        assert_eq!(
+            set.train[4],
+            PairIndex {
+                a: 12,
+                b: 13,
+                a_better: false
+            }
+        );
+        let few = fine_tune_set(&groups, &[-1; 16], &[], &sibling, &scores, 4).unwrap_err();
+        assert!(few.contains("0 pair(s)"), "{few}");
+    }
 
     #[test]
     fn win_rates_and_calibration_by_hand() {

@@ -10,49 +10,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::model::ChoiceModel;
-use super::{gather, score_pairs, PairIndex};
-
-/// Settings of [`train`] (the reference's: Adam 1e-3, weight decay 1e-4, batch 64, ≤ 60
-/// epochs, model selected on validation accuracy).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    /// Epochs at most.
-    pub epochs: usize,
-    /// Pairs per batch.
-    pub batch: usize,
-    /// Learning rate.
-    pub lr: f64,
-    /// Adam's L2 weight decay.
-    pub weight_decay: f32,
-    /// Epochs without a better validation accuracy before stopping.
-    pub patience: usize,
-    /// Seed of the batch order (and of the device's random numbers: dropout).
-    pub seed: u64,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            epochs: 60,
-            batch: 64,
-            lr: 1e-3,
-            weight_decay: 1e-4,
-            patience: 15,
-            seed: 0,
-        }
-    }
-}
-
-/// One epoch's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Epoch {
-    /// 1-based.
-    pub epoch: usize,
-    /// Mean training loss (BCE + CE).
-    pub loss: f64,
-    /// Validation pair accuracy (None without validation pairs).
-    pub val_accuracy: Option<f64>,
-}
+use super::{gather, score_pairs, PairIndex, BATCH};
+pub use super::{Epoch, Select, TrainConfig};
 
 /// The trained model (on the inference device) and the epoch it was taken from.
 pub struct Trained {
@@ -62,10 +21,22 @@ pub struct Trained {
     pub epoch: usize,
     /// Its validation pair accuracy.
     pub val_accuracy: Option<f64>,
+    /// The starting weights' numbers (epoch 0).
+    pub start: Epoch,
     /// Every epoch's numbers.
     pub history: Vec<Epoch>,
     /// Stopped by the caller.
     pub cancelled: bool,
+}
+
+impl Trained {
+    /// The numbers of the epoch kept ([`Trained::start`] when none beat it).
+    pub fn kept(&self) -> Epoch {
+        match self.epoch {
+            0 => self.start,
+            e => self.history[e - 1],
+        }
+    }
 }
 
 /// Share of pairs whose symmetric score picks the right side (ties count ½).
@@ -95,6 +66,29 @@ pub fn pair_accuracy(
         })
         .sum();
     Some(hits / pairs.len() as f64)
+}
+
+/// Mean loss (BCE + CE) of `model` in inference mode over `pairs`; `None` without pairs.
+pub fn pair_loss(
+    model: &ChoiceModel,
+    x: &[f32],
+    width: usize,
+    pairs: &[PairIndex],
+    device: &Device,
+) -> Option<f64> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut total = 0.0f64;
+    for chunk in pairs.chunks(BATCH) {
+        let a = gather(x, width, chunk.iter().map(|p| p.a), device);
+        let b = gather(x, width, chunk.iter().map(|p| p.b), device);
+        let y: Vec<i64> = chunk.iter().map(|p| i64::from(p.a_better)).collect();
+        let y = Tensor::<1, Int>::from_data(TensorData::new(y, [chunk.len()]), device);
+        let loss = model.loss(a, b, y).into_scalar::<f32>();
+        total += f64::from(loss) * chunk.len() as f64;
+    }
+    Some(total / pairs.len() as f64)
 }
 
 /// Feature rows and the pairs to learn from and to select on.
@@ -134,8 +128,13 @@ pub fn train(
     let mut rng = rand::rngs::SmallRng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let start = model.valid();
-    let start_acc = pair_accuracy(&start, x, width, val, device);
-    let mut best = (start, 0usize, start_acc);
+    let first = Epoch {
+        epoch: 0,
+        loss: pair_loss(&start, x, width, train, device).unwrap_or(f64::NAN),
+        val_accuracy: pair_accuracy(&start, x, width, val, device),
+        val_loss: pair_loss(&start, x, width, val, device),
+    };
+    let mut best = (start, first);
     let mut history = Vec::new();
     let mut cancelled = false;
     for epoch in 1..=cfg.epochs {
@@ -160,34 +159,34 @@ pub fn train(
             model = optim.step(cfg.lr, model, grads);
         }
         let inference = model.valid();
-        let val_accuracy = pair_accuracy(&inference, x, width, val, device);
         let e = Epoch {
             epoch,
             loss: total / batches.max(1) as f64,
-            val_accuracy,
+            val_accuracy: pair_accuracy(&inference, x, width, val, device),
+            val_loss: pair_loss(&inference, x, width, val, device),
         };
         history.push(e);
-        let better = match (val_accuracy, best.2) {
-            (Some(v), Some(b)) => v > b,
-            (Some(_), None) => true,
-            // without validation pairs the last epoch is kept
-            (None, _) => true,
+        let better = match cfg.select {
+            Select::Accuracy => e.val_accuracy.zip(best.1.val_accuracy).map(|(v, b)| v > b),
+            Select::Loss => e.val_loss.zip(best.1.val_loss).map(|(v, b)| v < b),
         };
-        if better {
-            best = (inference, epoch, val_accuracy);
+        // without validation pairs the last epoch is kept
+        if better.unwrap_or(true) {
+            best = (inference, e);
         }
         if !on_epoch(&e) {
             cancelled = true;
             break;
         }
-        if val_accuracy.is_some() && epoch - best.1 >= cfg.patience {
+        if !val.is_empty() && epoch - best.1.epoch >= cfg.patience {
             break;
         }
     }
     Trained {
         model: best.0.to_device(device),
-        epoch: best.1,
-        val_accuracy: best.2,
+        epoch: best.1.epoch,
+        val_accuracy: best.1.val_accuracy,
+        start: first,
         history,
         cancelled,
     }
