@@ -20,6 +20,7 @@
 pub mod choice;
 pub mod cluster;
 pub mod data;
+pub mod embed;
 pub mod error;
 pub mod graph;
 pub mod hdbscan;

@@ -81,8 +81,15 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
             },
         };
         let mut reply = reply;
-        if let (Reply::Trained { result, .. }, Some(bytes)) = (&mut reply, bytes) {
-            result.weights = bytes;
+        match (&mut reply, bytes) {
+            (Reply::Trained { result, .. }, Some(bytes)) => result.weights = bytes,
+            (Reply::Embedded { result, .. }, Some(bytes)) => {
+                result.vectors = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+            }
+            _ => {}
         }
         if reply == Reply::Ready {
             let queued = with_bridge(kind, |b| {

@@ -97,6 +97,16 @@ pub fn query_flag(name: &str) -> bool {
         })
 }
 
+/// Where models run: the CPU when the page was opened with `?cpu`, else WebGPU when the
+/// browser has it.
+pub fn model_backend() -> crate::worker::protocol::Backend {
+    if query_flag("cpu") {
+        crate::worker::protocol::Backend::Cpu
+    } else {
+        crate::worker::protocol::Backend::Auto
+    }
+}
+
 /// Offers `text` as a file download.
 pub fn download(filename: &str, text: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));

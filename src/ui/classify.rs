@@ -14,9 +14,7 @@ use leptos::task::spawn_local;
 use crate::core::choice::{features, Epoch, Input, TrainConfig, WeightsInfo};
 use crate::core::graph;
 use crate::core::labels::{Label, Provenance, Verdict};
-use crate::worker::protocol::{
-    Backend, ClassifyJob, ClassifyResult, Job, Request, TrainJob, TrainResult,
-};
+use crate::worker::protocol::{ClassifyJob, ClassifyResult, Job, Request, TrainJob, TrainResult};
 
 use super::browser::{self, now_ms};
 use super::state::{AppState, JobStatus};
@@ -154,7 +152,8 @@ impl AppState {
         })
     }
 
-    fn start_model_job(self, stage: &str) -> Option<(u64, f64)> {
+    /// Starts the model worker (once) and a job status; the job id and its start.
+    pub(super) fn start_model_job(self, stage: &str) -> Option<(u64, f64)> {
         if let Err(e) = bridge::start(bridge::Kind::Model, move |reply| self.on_reply(reply)) {
             self.errors.update(|v| v.push(e));
             return None;
@@ -192,7 +191,7 @@ impl AppState {
                     info,
                     groups: m.groups,
                     prior: m.prior,
-                    backend: Backend::Auto,
+                    backend: browser::model_backend(),
                     parity: browser::query_flag("parity"),
                 }),
             };

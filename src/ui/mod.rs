@@ -13,6 +13,7 @@ mod bridge;
 mod browser;
 mod classify;
 mod detail;
+mod embed;
 mod list;
 mod map;
 mod pairwise;

@@ -7,6 +7,7 @@
 //! - `files:<fingerprint>`: the records file and embeddings file as `[{name, bytes}]`
 //! - `labels:<fingerprint>`: the label file (contract §2) as text
 //! - `weights:<input>`: classifier weights fine-tuned in the page, `{info: JSON, bytes}`
+//! - `minilm:<sha-256 of a text>`: its embedding computed on this device (`Float32Array`)
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -202,4 +203,33 @@ pub async fn load_weights(input: &str) -> Result<Option<(String, Vec<u8>)>, Stri
 /// Forgets fine-tuned weights (the shipped ones are used again).
 pub async fn delete_weights(input: &str) -> Result<(), String> {
     delete(&format!("weights:{input}")).await
+}
+
+/// Embedding vectors cached under `keys` (one transaction); `None` where absent.
+pub async fn load_vectors(keys: &[String]) -> Result<Vec<Option<Vec<f32>>>, String> {
+    let (_tx, store) = open(TransactionMode::ReadOnly).await?;
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let v = store
+            .get(JsValue::from_str(k))
+            .await
+            .map_err(|e| e.to_string())?;
+        out.push(
+            v.and_then(|v| v.dyn_into::<js_sys::Float32Array>().ok())
+                .map(|a| a.to_vec()),
+        );
+    }
+    Ok(out)
+}
+
+/// Caches embedding vectors under their keys (one transaction).
+pub async fn save_vectors(items: &[(String, &[f32])]) -> Result<(), String> {
+    let (tx, store) = open(TransactionMode::ReadWrite).await?;
+    for (k, v) in items {
+        store
+            .put(&js_sys::Float32Array::from(*v), Some(&JsValue::from_str(k)))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tx.done().await.map(drop).map_err(|e| e.to_string())
 }

@@ -17,6 +17,7 @@ use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Sp
 use super::bridge;
 use super::browser::{self, now_ms};
 use super::classify::ClassifyState;
+use super::embed::EmbedState;
 use super::persist::{self, Current};
 use super::propagation::PropState;
 
@@ -143,6 +144,8 @@ pub struct AppState {
     pub prop: PropState,
     /// The binary-choice classifier.
     pub classifier: ClassifyState,
+    /// Embeddings computed on this device.
+    pub embed_state: EmbedState,
     /// The sibling shown beside the selected record in the pairwise view.
     pub compare: RwSignal<Option<usize>>,
 }
@@ -236,6 +239,7 @@ impl AppState {
             map_request: StoredValue::new(0),
             prop: PropState::new(session),
             classifier: ClassifyState::new(),
+            embed_state: EmbedState::new(),
             compare: RwSignal::new(None),
         }
     }
@@ -594,10 +598,17 @@ impl AppState {
     /// label changes).
     pub fn track_signatures(self) {
         Effect::new(move |prev: Option<Option<String>>| {
-            let fp = self
-                .session
-                .with(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()));
+            // the records, and whether they have embeddings (signatures read them)
+            let fp = self.session.with(|s| {
+                s.as_ref().map(|s| {
+                    let dim = s.dataset.embeddings().map_or(0, |e| e.dim());
+                    format!("{}/{dim}", s.dataset.fingerprint())
+                })
+            });
             if prev.as_ref() != Some(&fp) {
+                if fp.as_deref().is_some_and(|f| f.ends_with("/0")) {
+                    self.attach_cached_embeddings();
+                }
                 // The old map and propagation belong to the old records.
                 self.map.set(None);
                 self.prop.reset();
@@ -683,6 +694,10 @@ impl AppState {
                 self.on_classified(id, result);
             }
             Reply::Epoch { id, epoch, .. } => self.on_epoch(id, epoch),
+            Reply::Embedded { id, result } => {
+                finished(id);
+                self.on_embedded(id, *result);
+            }
             Reply::Trained { id, result } => {
                 finished(id);
                 self.on_trained(id, *result);
@@ -702,6 +717,8 @@ impl AppState {
                     self.on_classification_failed(&message);
                 } else if self.is_training(id) {
                     self.on_training_failed(&message);
+                } else if self.is_embedding(id) {
+                    self.on_embedding_failed(&message);
                 } else if id == self.map_request.get_value() || id == 0 {
                     self.errors
                         .update(|v| v.push(format!("The map could not be made: {message}")));

@@ -60,6 +60,7 @@ pub fn Toolbar() -> impl IntoView {
             <div class="dataset">
                 <span class="dataset-name" data-testid="dataset-name">{name}</span>
                 <span class="record-count" data-testid="record-count">{count_text}</span>
+                <super::embed::EmbedControls />
             </div>
             <div class="actions">
                 <label class="button file-button" title="Records (.json, .jsonl, .csv), embeddings (.npy, .json) and label files; several at once">

@@ -65,9 +65,9 @@ impl Worker {
                 Ok(result) => Reply::Propagated { id: req.id, result },
                 Err(e) => failed(req.id, e),
             },
-            Job::Classify(_) | Job::Train(_) => failed(
+            Job::Classify(_) | Job::Train(_) | Job::Embed(_) => failed(
                 req.id,
-                ClusterError::Missing("the classifier runs in the model worker".into()),
+                ClusterError::Missing("models run in the model worker".into()),
             ),
         }
     }

@@ -92,6 +92,8 @@ pub enum Job {
     Classify(ClassifyJob),
     /// Fine-tune the classifier on a person's labels (the model worker).
     Train(TrainJob),
+    /// Sentence embeddings of texts with all-MiniLM-L6-v2 (the model worker).
+    Embed(EmbedJob),
 }
 
 /// Where the model runs.
@@ -153,6 +155,47 @@ pub struct TrainResult {
     /// The weights kept (burnpack); travel beside the JSON, not in it.
     #[serde(skip)]
     pub weights: Vec<u8>,
+}
+
+/// Embed texts with all-MiniLM-L6-v2. No numbers travel with it: the worker fetches the
+/// model files itself (once; kept in the browser's Cache API) from `model` + `.bpk` and
+/// `model` + `-vocab.txt`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedJob {
+    /// The texts, in order.
+    pub texts: Vec<String>,
+    /// Where the model files are, without their endings (e.g. `weights/minilm`).
+    pub model: String,
+    /// Where to run.
+    pub backend: Backend,
+    /// Texts per batch.
+    pub batch: usize,
+}
+
+/// What embedding did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedResult {
+    /// Texts embedded.
+    pub rows: usize,
+    /// Values per text.
+    pub dim: usize,
+    /// `webgpu` or `cpu`.
+    pub backend: String,
+    /// Why WebGPU was not used, when it was not.
+    pub fallback: Option<String>,
+    /// Tokens in all (padding excluded).
+    pub tokens: usize,
+    /// Texts cut to 256 tokens.
+    pub truncated: usize,
+    /// Milliseconds spent embedding (model download and start excluded).
+    pub embed_ms: f64,
+    /// Size of the model's weights file.
+    pub model_bytes: usize,
+    /// Whether the model came from the browser's cache (no download).
+    pub cached: bool,
+    /// `rows × dim` values, row after row; travel beside the JSON, not in it.
+    #[serde(skip)]
+    pub vectors: Vec<f32>,
 }
 
 /// What the classifier found.
@@ -271,6 +314,13 @@ pub enum Reply {
         id: u64,
         /// Numbers and weights.
         result: Box<TrainResult>,
+    },
+    /// Embedding finished (the vectors travel beside the JSON).
+    Embedded {
+        /// Job id.
+        id: u64,
+        /// Numbers and vectors.
+        result: Box<EmbedResult>,
     },
     /// A job that stopped.
     Failed {

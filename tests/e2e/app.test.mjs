@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve-dist.mjs';
-import { CotlabelPage, freshPage, npy } from './page.mjs';
+import { CotlabelPage, freshPage, npy, readNpy } from './page.mjs';
 
 const OUT = 'target/e2e';
 mkdirSync(OUT, { recursive: true });
@@ -442,6 +442,61 @@ test('train on my labels: fine-tunes the classifier in the model worker with liv
   await page.waitForFunction(() => /^shipped/.test(document.querySelector('[data-testid=weights-source]')?.textContent ?? ''), null, { timeout: 30000 });
   assert.deepEqual(errors, []);
   await ctx.close();
+});
+
+/** Imports the first n demo records without vectors into a fresh page (URL query `query`),
+ * embeds them on the device, and returns the status line, the time and the min cosine of
+ * the exported vectors with the shipped ones. */
+async function embedDemo(n, query) {
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url + query, OUT);
+  const records = JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8')).slice(0, n);
+  const shipped = readNpy(readFileSync('static/demo/demo_emb.npy')).slice(0, n);
+  const jsonl = records.map((r) => JSON.stringify({ id: r.id, question_id: r.question_id, question: r.question, cot: r.cot, answer: r.answer })).join('\n');
+  await p.importFiles([{ name: 'plain.jsonl', mimeType: 'application/json', buffer: Buffer.from(jsonl) }]);
+  await p.waitForCount(n);
+  assert.equal(await p.text('record-count'), `${n} records`);
+  const t0 = Date.now();
+  await page.getByTestId('embed-button').click();
+  await page.waitForFunction((n) => new RegExp(`^${n} CoTs embedded on (webgpu|cpu)`).test(document.querySelector('[data-testid=embed-status]')?.textContent ?? ''), n, { timeout: 400000 });
+  const ms = Date.now() - t0;
+  const status = await p.text('embed-status');
+  assert.equal(await p.text('record-count'), `${n} records · 384-d embeddings`);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-embeddings-button').click()]);
+  const mine = readNpy(readFileSync(await dl.path()));
+  assert.equal(mine.length, n);
+  let worst = 1;
+  mine.forEach((v, i) => {
+    const dot = v.reduce((s, x, k) => s + x * shipped[i][k], 0);
+    worst = Math.min(worst, dot / (Math.hypot(...v) * Math.hypot(...shipped[i])));
+  });
+  return { ctx, page, p, errors, ms, status, worst };
+}
+
+test('records without embeddings: the page embeds them with MiniLM on the device (CPU and WebGPU), equal to the shipped vectors, cached over a reload', async () => {
+  if (!existsSync('dist/weights/minilm.bpk')) {
+    console.log('SKIP: dist/weights/minilm.bpk is absent (./scripts/fetch-minilm makes it before the build)');
+    return;
+  }
+  // on the CPU (burn-ndarray in the worker): 24 CoTs
+  const cpu = await embedDemo(24, '?cpu');
+  Object.assign(metrics, { embed_cpu_24_ms: cpu.ms, embed_cpu_status: cpu.status, embed_cpu_min_cosine: cpu.worst });
+  console.log(`on-device embedding, CPU: ${cpu.status}; min cosine ${cpu.worst}`);
+  assert.match(cpu.status, /on cpu/);
+  assert.ok(cpu.worst >= 0.999, `min cosine ${cpu.worst}`);
+  await cpu.p.shot('08-embedded');
+  // a reload attaches the cached vectors without the model
+  await cpu.page.reload();
+  await cpu.page.waitForFunction(() => /^24 records · 384-d embeddings$/.test(document.querySelector('[data-testid=record-count]')?.textContent ?? ''), null, { timeout: 30000 });
+  assert.equal(await cpu.p.text('embed-status'), '');
+  assert.deepEqual(cpu.errors, []);
+  await cpu.ctx.close();
+  // on WebGPU (SwiftShader here: a CPU pretending to be a GPU, so only 4 CoTs)
+  const gpu = await embedDemo(4, '');
+  Object.assign(metrics, { embed_gpu_4_ms: gpu.ms, embed_gpu_status: gpu.status, embed_gpu_min_cosine: gpu.worst });
+  console.log(`on-device embedding, WebGPU: ${gpu.status}; min cosine ${gpu.worst}`);
+  assert.ok(gpu.worst >= 0.999, `min cosine ${gpu.worst}`);
+  assert.deepEqual(gpu.errors, []);
+  await gpu.ctx.close();
 });
 
 test('5k records: the first propagation builds the graph in the worker, a label re-propagates at once', async () => {

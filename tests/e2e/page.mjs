@@ -92,3 +92,17 @@ export function npy(rows) {
   rows.flat().forEach((v, k) => buf.writeFloatLE(v, 10 + header.length + 4 * k));
   return buf;
 }
+
+/** Rows of a float32 C-order version-1 `.npy` file. */
+export function readNpy(buf) {
+  const len = buf.readUInt16LE(8);
+  const header = buf.toString('latin1', 10, 10 + len);
+  const [rows, dim] = header.match(/'shape':\s*\((\d+),\s*(\d+),?\s*\)/).slice(1).map(Number);
+  const out = [];
+  for (let r = 0; r < rows; r++) {
+    const row = [];
+    for (let c = 0; c < dim; c++) row.push(buf.readFloatLE(10 + len + 4 * (r * dim + c)));
+    out.push(row);
+  }
+  return out;
+}

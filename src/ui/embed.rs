@@ -1,0 +1,318 @@
+//! Embeddings computed on this device: records that came without vectors are embedded
+//! with all-MiniLM-L6-v2 in the model worker (WebGPU, else the CPU). Each vector is cached
+//! in IndexedDB under a hash of its text, so a reload — or the same CoT in another data
+//! set — needs no model at all; the model files themselves are downloaded once, when first
+//! asked for, and kept in the browser's Cache API by the worker.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use sha2::{Digest, Sha256};
+
+use crate::core::data::Embeddings;
+use crate::core::embed::DIM;
+use crate::worker::protocol::{EmbedJob, EmbedResult, Job, Request};
+
+use super::browser;
+use super::state::AppState;
+use super::{bridge, persist};
+
+/// The model files, without their endings (copied into the site by Trunk from `weights/`).
+const MODEL: &str = "weights/minilm";
+
+/// Texts per batch sent through the encoder.
+const BATCH: usize = 16;
+
+/// On-device embedding signals (part of [`AppState`]).
+#[derive(Clone, Copy)]
+pub struct EmbedState {
+    /// The latest run and how long the whole round trip took (ms).
+    pub last: RwSignal<Option<Arc<(EmbedResult, f64)>>>,
+    /// The request waited for: id, start, and the texts' cache keys with the vectors
+    /// already cached (`None`: sent to the worker, in order).
+    request: StoredValue<Option<Pending>>,
+}
+
+#[derive(Clone)]
+struct Pending {
+    id: u64,
+    started: f64,
+    fingerprint: String,
+    keys: Vec<String>,
+    cached: Vec<Option<Vec<f32>>>,
+}
+
+impl EmbedState {
+    /// Nothing embedded yet.
+    pub fn new() -> Self {
+        Self {
+            last: RwSignal::new(None),
+            request: StoredValue::new(None),
+        }
+    }
+}
+
+impl Default for EmbedState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The cache key of a text's MiniLM vector.
+fn key(text: &str) -> String {
+    let h = Sha256::digest(text.as_bytes());
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("minilm:{hex}")
+}
+
+impl AppState {
+    /// The CoTs of the open data set with their cache keys and fingerprint.
+    fn texts(self) -> Option<(String, Vec<String>, Vec<String>)> {
+        self.session.with_untracked(|s| {
+            let s = s.as_ref()?;
+            let texts: Vec<String> = s.dataset.records().iter().map(|r| r.cot.clone()).collect();
+            let keys = texts.iter().map(|t| key(t)).collect();
+            Some((s.dataset.fingerprint().to_string(), texts, keys))
+        })
+    }
+
+    /// Embeds every CoT of the open data set (cached vectors first, the rest in the model
+    /// worker) and attaches the vectors to the records.
+    pub fn embed(self) {
+        let Some((fingerprint, texts, keys)) = self.texts() else {
+            return;
+        };
+        spawn_local(async move {
+            let cached = match persist::load_vectors(&keys).await {
+                Ok(c) => c,
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("embedding cache unreadable: {e}").into());
+                    vec![None; keys.len()]
+                }
+            };
+            let missing: Vec<String> = texts
+                .into_iter()
+                .zip(&cached)
+                .filter(|(_, c)| c.is_none())
+                .map(|(t, _)| t)
+                .collect();
+            let pending = |id, started| Pending {
+                id,
+                started,
+                fingerprint: fingerprint.clone(),
+                keys: keys.clone(),
+                cached: cached.clone(),
+            };
+            if missing.is_empty() {
+                self.embed_state.request.set_value(Some(pending(0, 0.0)));
+                self.attach_vectors(0, &[]);
+                return;
+            }
+            let Some((id, started)) = self.start_model_job("loading the embedding model") else {
+                return;
+            };
+            self.embed_state
+                .request
+                .set_value(Some(pending(id, started)));
+            let req = Request {
+                id,
+                rows: missing.len(),
+                dim: 0,
+                job: Job::Embed(EmbedJob {
+                    texts: missing,
+                    model: MODEL.into(),
+                    backend: browser::model_backend(),
+                    batch: BATCH,
+                }),
+            };
+            bridge::submit(bridge::Kind::Model, &req, &[], None);
+        });
+    }
+
+    /// Attaches cached vectors to a data set without embeddings, when every CoT has one
+    /// (after a reload of records embedded here before). Silent otherwise.
+    pub fn attach_cached_embeddings(self) {
+        let Some((fingerprint, _, keys)) = self.texts() else {
+            return;
+        };
+        spawn_local(async move {
+            let Ok(cached) = persist::load_vectors(&keys).await else {
+                return;
+            };
+            if cached.iter().all(Option::is_some) {
+                self.embed_state.request.set_value(Some(Pending {
+                    id: 0,
+                    started: 0.0,
+                    fingerprint,
+                    keys,
+                    cached,
+                }));
+                self.attach_vectors(0, &[]);
+            }
+        });
+    }
+
+    /// Whether `id` is the embedding the page waits for.
+    pub fn is_embedding(&self, id: u64) -> bool {
+        self.embed_state
+            .request
+            .with_value(|p| p.as_ref().is_some_and(|p| p.id == id))
+    }
+
+    /// The worker's vectors came back: cache them and attach them to the records.
+    pub fn on_embedded(self, id: u64, result: EmbedResult) {
+        if !self.is_embedding(id) {
+            return;
+        }
+        if result.dim != DIM || result.vectors.len() != result.rows * DIM {
+            self.on_embedding_failed(&format!(
+                "{} values for {} texts of {} dimensions",
+                result.vectors.len(),
+                result.rows,
+                result.dim
+            ));
+            return;
+        }
+        let started = self
+            .embed_state
+            .request
+            .with_value(|p| p.as_ref().map_or(0.0, |p| p.started));
+        let vectors = result.vectors.clone();
+        let millis = browser::performance_now() - started;
+        self.embed_state.last.set(Some(Arc::new((result, millis))));
+        self.attach_vectors(id, &vectors);
+    }
+
+    /// Fills the pending request's gaps with `fresh` (in order), caches them, and attaches
+    /// the whole matrix to the records it was made for.
+    fn attach_vectors(self, id: u64, fresh: &[f32]) {
+        let Some(p) = self.embed_state.request.get_value().filter(|p| p.id == id) else {
+            return;
+        };
+        self.embed_state.request.set_value(None);
+        let n = p.keys.len();
+        let mut data = Vec::with_capacity(n * DIM);
+        let mut new_items = Vec::new();
+        let mut next = fresh.chunks_exact(DIM);
+        for (k, c) in p.keys.iter().zip(&p.cached) {
+            match c {
+                Some(v) if v.len() == DIM => data.extend_from_slice(v),
+                _ => {
+                    let Some(v) = next.next() else {
+                        self.on_embedding_failed("fewer vectors than texts came back");
+                        return;
+                    };
+                    data.extend_from_slice(v);
+                    new_items.push((k.clone(), v.to_vec()));
+                }
+            }
+        }
+        let Some(emb) = Embeddings::new(n, DIM, data) else {
+            return;
+        };
+        let mut attached = false;
+        self.session.update(|s| {
+            if let Some(s) = s
+                .as_mut()
+                .filter(|s| s.dataset.fingerprint() == p.fingerprint)
+            {
+                s.dataset = s.dataset.with_embeddings(Some(emb));
+                attached = true;
+            }
+        });
+        if !attached {
+            return; // other records were opened meanwhile
+        }
+        spawn_local(async move {
+            let items: Vec<(String, &[f32])> = new_items
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_slice()))
+                .collect();
+            if let Err(e) = persist::save_vectors(&items).await {
+                web_sys::console::warn_1(&format!("embeddings not cached: {e}").into());
+            }
+        });
+    }
+
+    /// Embedding failed: say why.
+    pub fn on_embedding_failed(self, message: &str) {
+        self.embed_state.request.set_value(None);
+        self.errors
+            .update(|v| v.push(format!("The CoTs could not be embedded: {message}")));
+    }
+
+    /// Downloads the records' embeddings as a float32 `.npy` (rows in record order).
+    pub fn export_embeddings(self) {
+        let file = self.session.with_untracked(|s| {
+            let s = s.as_ref()?;
+            let e = s.dataset.embeddings()?;
+            let stem = s
+                .dataset
+                .name()
+                .rsplit_once('.')
+                .map_or(s.dataset.name(), |p| p.0);
+            Some((
+                format!("{stem}-embeddings.npy"),
+                crate::core::import::write_npy(e),
+            ))
+        });
+        if let Some((name, bytes)) = file {
+            if let Err(e) = browser::download_bytes(&name, &bytes) {
+                self.errors.update(|v| v.push(e));
+            }
+        }
+    }
+}
+
+/// Beside the record count: embed on this device (records without vectors) or export the
+/// vectors, and what the last run did.
+#[component]
+pub fn EmbedControls() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let has = move || {
+        state
+            .session
+            .with(|s| s.as_ref().map(|s| s.dataset.embeddings().is_some()))
+    };
+    let status =
+        move || {
+            state.embed_state.last.with(|l| {
+                l.as_ref().map(|l| {
+                    let (r, ms) = &**l;
+                    format!(
+                    "{} CoTs embedded on {} in {:.1} s ({:.0} tokens each{}); model {:.0} MB {}{}",
+                    r.rows,
+                    r.backend,
+                    r.embed_ms / 1000.0,
+                    r.tokens as f64 / r.rows.max(1) as f64,
+                    if r.truncated > 0 {
+                        format!(", {} cut to 256", r.truncated)
+                    } else {
+                        String::new()
+                    },
+                    r.model_bytes as f64 / 1e6,
+                    if r.cached { "from this browser's cache" } else { "downloaded once" },
+                    format!(" · {:.1} s in all", ms / 1000.0)
+                        + &r.fallback.as_ref().map(|f| format!(" — {f}")).unwrap_or_default()
+                )
+                })
+            })
+        };
+    view! {
+        {move || match has() {
+            Some(false) => view! {
+                <button class="button small" data-testid="embed-button"
+                    title="Compute all-MiniLM-L6-v2 embeddings in this browser (the model downloads once, ~68 MB; nothing leaves the device)"
+                    on:click=move |_| state.embed()>"Embed on this device"</button>
+            }.into_any(),
+            Some(true) => view! {
+                <button class="button small" data-testid="export-embeddings-button"
+                    title="Download the embeddings as a float32 .npy (rows in record order)"
+                    on:click=move |_| state.export_embeddings()>"Export embeddings"</button>
+            }.into_any(),
+            None => ().into_any(),
+        }}
+        <span class="embed-status" data-testid="embed-status">{status}</span>
+    }
+}
