@@ -444,59 +444,93 @@ test('train on my labels: fine-tunes the classifier in the model worker with liv
   await ctx.close();
 });
 
-/** Imports the first n demo records without vectors into a fresh page (URL query `query`),
- * embeds them on the device, and returns the status line, the time and the min cosine of
- * the exported vectors with the shipped ones. */
-async function embedDemo(n, query) {
-  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url + query, OUT);
-  const records = JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8')).slice(0, n);
-  const shipped = readNpy(readFileSync('static/demo/demo_emb.npy')).slice(0, n);
-  const jsonl = records.map((r) => JSON.stringify({ id: r.id, question_id: r.question_id, question: r.question, cot: r.cot, answer: r.answer })).join('\n');
+/** Imports `records` (no vectors) into `page`, embeds them on the device, and returns the
+ * status line, the time and the exported vectors. */
+async function embedRecords(page, p, records) {
+  const jsonl = records.map((r) => JSON.stringify(r)).join('\n');
   await p.importFiles([{ name: 'plain.jsonl', mimeType: 'application/json', buffer: Buffer.from(jsonl) }]);
+  const n = records.length;
   await p.waitForCount(n);
   assert.equal(await p.text('record-count'), `${n} records`);
   const t0 = Date.now();
   await page.getByTestId('embed-button').click();
   await page.waitForFunction((n) => new RegExp(`^${n} CoTs embedded on (webgpu|cpu)`).test(document.querySelector('[data-testid=embed-status]')?.textContent ?? ''), n, { timeout: 400000 });
   const ms = Date.now() - t0;
-  const status = await p.text('embed-status');
   assert.equal(await p.text('record-count'), `${n} records · 384-d embeddings`);
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-embeddings-button').click()]);
-  const mine = readNpy(readFileSync(await dl.path()));
-  assert.equal(mine.length, n);
-  let worst = 1;
-  mine.forEach((v, i) => {
-    const dot = v.reduce((s, x, k) => s + x * shipped[i][k], 0);
-    worst = Math.min(worst, dot / (Math.hypot(...v) * Math.hypot(...shipped[i])));
-  });
-  return { ctx, page, p, errors, ms, status, worst };
+  const vectors = readNpy(readFileSync(await dl.path()));
+  assert.equal(vectors.length, n);
+  return { ms, status: await p.text('embed-status'), vectors };
 }
 
-test('records without embeddings: the page embeds them with MiniLM on the device (CPU and WebGPU), equal to the shipped vectors, cached over a reload', async () => {
+/** The smallest cosine between rows of a and b. */
+function minCosine(a, b) {
+  let worst = 1;
+  a.forEach((v, i) => {
+    const dot = v.reduce((s, x, k) => s + x * b[i][k], 0);
+    worst = Math.min(worst, dot / (Math.hypot(...v) * Math.hypot(...b[i]) || 1));
+  });
+  return worst;
+}
+
+/** Sizes of the k-means clusters of the map on the embeddings. */
+async function embeddingClusterSizes(page) {
+  await page.getByTestId('map-space').selectOption('embedding');
+  await page.waitForFunction(() => document.querySelector('[data-testid=map-space]')?.value === 'embedding'
+    && document.querySelectorAll('[data-testid=cluster-summary]').length === 8, null, { timeout: 60000 });
+  await page.waitForTimeout(500);
+  return page.$$eval('[data-testid=cluster-summary]', (els) => els.map((e) => Number(e.textContent.match(/· (\d+) CoTs/)[1])));
+}
+
+test('records without embeddings: the page embeds them with MiniLM on the device (CPU and WebGPU), equal to sentence-transformers, same clusters, cached over a reload', async () => {
   if (!existsSync('dist/weights/minilm.bpk')) {
     console.log('SKIP: dist/weights/minilm.bpk is absent (./scripts/fetch-minilm makes it before the build)');
     return;
   }
-  // on the CPU (burn-ndarray in the worker): 24 CoTs
-  const cpu = await embedDemo(24, '?cpu');
-  Object.assign(metrics, { embed_cpu_24_ms: cpu.ms, embed_cpu_status: cpu.status, embed_cpu_min_cosine: cpu.worst });
-  console.log(`on-device embedding, CPU: ${cpu.status}; min cosine ${cpu.worst}`);
-  assert.match(cpu.status, /on cpu/);
-  assert.ok(cpu.worst >= 0.999, `min cosine ${cpu.worst}`);
-  await cpu.p.shot('08-embedded');
+  const demo = JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8'));
+  const shipped = readNpy(readFileSync('static/demo/demo_emb.npy'));
+  const plain = (r) => ({ id: `e-${r.id}`, question_id: r.question_id, question: r.question, cot: r.cot, answer: r.answer });
+  const cpu = await freshPage(browser, app.url + '?cpu', OUT);
+  // the parity texts of reference_embeddings.json (accents, CJK, emoji, > 256 tokens)
+  const refPath = '../shared/data/reference_embeddings.json';
+  if (existsSync(refPath)) {
+    const refs = JSON.parse(readFileSync(refPath, 'utf8')).texts.filter((t) => t.text.trim() !== '');
+    const got = await embedRecords(cpu.page, cpu.app, refs.map((t, i) => ({ id: `ref-${i}`, question: 'q', cot: t.text })));
+    const worst = minCosine(got.vectors, refs.map((t) => t.embedding));
+    metrics.embed_reference_min_cosine = worst;
+    assert.ok(worst >= 0.999, `reference texts: min cosine ${worst}`);
+  } else {
+    console.log(`SKIP: ${refPath} is absent; the reference texts were not embedded`);
+  }
+  // the whole demo on the CPU (burn-ndarray in the worker)
+  const all = await embedRecords(cpu.page, cpu.app, demo.map(plain));
+  const worst = minCosine(all.vectors, shipped);
+  Object.assign(metrics, { embed_cpu_demo_ms: all.ms, embed_cpu_status: all.status, embed_cpu_min_cosine: worst });
+  console.log(`on-device embedding, CPU: ${all.status}; min cosine to the shipped vectors ${worst}`);
+  assert.match(all.status, /^300 CoTs embedded on cpu/);
+  assert.ok(worst >= 0.999, `min cosine ${worst}`);
+  await cpu.app.shot('08-embedded');
+  // k-means on them: the same clusters as on the shipped vectors
+  const mine = await embeddingClusterSizes(cpu.page);
+  const ref = await freshPage(browser, app.url, OUT);
+  const theirs = await embeddingClusterSizes(ref.page);
+  await ref.context.close();
+  assert.deepEqual(mine, theirs);
   // a reload attaches the cached vectors without the model
   await cpu.page.reload();
-  await cpu.page.waitForFunction(() => /^24 records · 384-d embeddings$/.test(document.querySelector('[data-testid=record-count]')?.textContent ?? ''), null, { timeout: 30000 });
-  assert.equal(await cpu.p.text('embed-status'), '');
+  await cpu.page.waitForFunction(() => /^300 records · 384-d embeddings$/.test(document.querySelector('[data-testid=record-count]')?.textContent ?? ''), null, { timeout: 30000 });
+  assert.equal(await cpu.app.text('embed-status'), '');
   assert.deepEqual(cpu.errors, []);
-  await cpu.ctx.close();
+  await cpu.context.close();
   // on WebGPU (SwiftShader here: a CPU pretending to be a GPU, so only 4 CoTs)
-  const gpu = await embedDemo(4, '');
-  Object.assign(metrics, { embed_gpu_4_ms: gpu.ms, embed_gpu_status: gpu.status, embed_gpu_min_cosine: gpu.worst });
-  console.log(`on-device embedding, WebGPU: ${gpu.status}; min cosine ${gpu.worst}`);
-  assert.ok(gpu.worst >= 0.999, `min cosine ${gpu.worst}`);
+  const gpu = await freshPage(browser, app.url, OUT);
+  const four = await embedRecords(gpu.page, gpu.app, demo.slice(0, 4).map(plain));
+  const gpuWorst = minCosine(four.vectors, shipped.slice(0, 4));
+  Object.assign(metrics, { embed_gpu_4_ms: four.ms, embed_gpu_status: four.status, embed_gpu_min_cosine: gpuWorst });
+  console.log(`on-device embedding, WebGPU: ${four.status}; min cosine ${gpuWorst}`);
+  assert.ok(gpuWorst >= 0.999, `min cosine ${gpuWorst}`);
   assert.deepEqual(gpu.errors, []);
-  await gpu.ctx.close();
+  await gpu.context.close();
 });
 
 test('5k records: the first propagation builds the graph in the worker, a label re-propagates at once', async () => {
