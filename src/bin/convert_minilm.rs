@@ -3,7 +3,7 @@
 //! beside it. Native only; `scripts/fetch-minilm` runs it.
 //!
 //! ```text
-//! cargo run --release --bin convert_minilm -- <model.safetensors> <vocab.txt> <out dir> [--f32]
+//! cargo run --bin convert_minilm -- <model.safetensors> <vocab.txt> <out dir> [--f32]
 //! ```
 //!
 //! Writes `<out dir>/minilm.bpk` and `<out dir>/minilm-vocab.txt`. Every parameter of the model
