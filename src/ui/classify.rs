@@ -170,16 +170,21 @@ impl AppState {
         Some((id, started))
     }
 
+    /// What a classifier job needs: the weights in use, the model input of the open data
+    /// set, and a started job (id, start); `None` (errors shown) when something lacks.
+    async fn prepare(self, stage: &str) -> Option<(Weights, ModelInput, u64, f64)> {
+        let weights = self.weights().await?;
+        let m = self.model_input(weights.0.input)?;
+        let (id, started) = self.start_model_job(stage)?;
+        Some((weights, m, id, started))
+    }
+
     /// Runs the classifier over every pair of sibling CoTs.
     pub fn classify(self) {
         spawn_local(async move {
-            let Some((info, bytes)) = self.weights().await else {
-                return;
-            };
-            let Some(m) = self.model_input(info.input) else {
-                return;
-            };
-            let Some((id, started)) = self.start_model_job("starting the classifier") else {
+            let Some(((info, bytes), m, id, started)) =
+                self.prepare("starting the classifier").await
+            else {
                 return;
             };
             self.classifier.request.set_value((id, started));
@@ -202,13 +207,7 @@ impl AppState {
     /// Fine-tunes the weights in use on the person's labels and pair choices.
     pub fn train(self) {
         spawn_local(async move {
-            let Some((info, bytes)) = self.weights().await else {
-                return;
-            };
-            let Some(m) = self.model_input(info.input) else {
-                return;
-            };
-            let Some((id, _)) = self.start_model_job("starting training") else {
+            let Some(((info, bytes), m, id, _)) = self.prepare("starting training").await else {
                 return;
             };
             let config = TrainConfig::fine_tune();

@@ -588,17 +588,26 @@ mod tests {
         );
     }
 
+    /// The shipped classifier weights and their description.
+    #[cfg(feature = "model")]
+    fn shipped() -> (crate::core::choice::WeightsInfo, Vec<u8>) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+        let info = serde_json::from_str(
+            &std::fs::read_to_string(root.join("choice-signature.json")).unwrap(),
+        )
+        .unwrap();
+        (
+            info,
+            std::fs::read(root.join("choice-signature.bpk")).unwrap(),
+        )
+    }
+
     #[cfg(feature = "model")]
     #[test]
     fn classify_scores_siblings_with_the_shipped_weights() {
         use super::protocol::{Backend, ClassifyJob};
-        use crate::core::choice::{Input, WeightsInfo};
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
-        let info: WeightsInfo = serde_json::from_str(
-            &std::fs::read_to_string(root.join("choice-signature.json")).unwrap(),
-        )
-        .unwrap();
-        let bytes = std::fs::read(root.join("choice-signature.bpk")).unwrap();
+        use crate::core::choice::Input;
+        let (info, bytes) = shipped();
         let width = Input::Signature.width();
         // questions {0, 1, 2} and {3, 4}; 5 alone
         let groups = vec![7, 7, 7, 9, 9, 11];
@@ -646,13 +655,8 @@ mod tests {
     #[test]
     fn train_fine_tunes_on_human_labels_and_reports_epochs() {
         use super::protocol::TrainJob;
-        use crate::core::choice::{Input, TrainConfig, WeightsInfo};
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
-        let info: WeightsInfo = serde_json::from_str(
-            &std::fs::read_to_string(root.join("choice-signature.json")).unwrap(),
-        )
-        .unwrap();
-        let bytes = std::fs::read(root.join("choice-signature.bpk")).unwrap();
+        use crate::core::choice::{Input, TrainConfig};
+        let (info, bytes) = shipped();
         let width = Input::Signature.width();
         // 8 questions of 3 CoTs; the first feature tells sound (1) from flawed (0)
         let rows = 24;
