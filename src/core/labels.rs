@@ -83,6 +83,29 @@ impl Label {
         }
     }
 
+    /// A machine label from P(sound) `p`: good at ½ and above, confidence `max(p, 1 − p)`;
+    /// `None` below `threshold` (the record stays unlabelled). Time kept to whole seconds.
+    pub fn machine(
+        p: f64,
+        provenance: Provenance,
+        threshold: f64,
+        now: Millis,
+        from: Vec<String>,
+    ) -> Option<Self> {
+        let confidence = p.max(1.0 - p);
+        (confidence >= threshold).then(|| Self {
+            verdict: if p >= 0.5 {
+                Verdict::Good
+            } else {
+                Verdict::Bad
+            },
+            provenance,
+            confidence,
+            updated_at: Some(now.div_euclid(1000) * 1000),
+            from,
+        })
+    }
+
     /// Whether a person set it.
     pub fn is_human(&self) -> bool {
         self.provenance == Provenance::Human
@@ -433,6 +456,21 @@ impl LabelStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_labels_from_a_probability() {
+        let l = Label::machine(0.2, Provenance::Classifier, 0.6, 12_345, vec![]).unwrap();
+        assert_eq!(
+            (l.verdict, l.confidence, l.updated_at),
+            (Verdict::Bad, 0.8, Some(12_000))
+        );
+        let g = Label::machine(0.5, Provenance::Propagated, 0.5, 0, vec!["a".into()]).unwrap();
+        assert_eq!((g.verdict, g.from.len()), (Verdict::Good, 1));
+        assert_eq!(
+            Label::machine(0.55, Provenance::Propagated, 0.6, 0, vec![]),
+            None
+        );
+    }
     use proptest::prelude::*;
 
     const T0: Millis = 1_764_064_692_000; // 2025-11-25T09:58:12Z

@@ -13,7 +13,7 @@ use leptos::task::spawn_local;
 
 use crate::core::choice::{features, Epoch, Input, TrainConfig, WeightsInfo};
 use crate::core::graph;
-use crate::core::labels::{Label, Provenance, Verdict};
+use crate::core::labels::{Label, Provenance};
 use crate::worker::protocol::{ClassifyJob, ClassifyResult, Job, Request, TrainJob, TrainResult};
 
 use super::browser::{self, now_ms};
@@ -328,7 +328,7 @@ impl AppState {
             return;
         }
         let threshold = self.prop.threshold.get_untracked();
-        let now = now_ms() / 1000 * 1000;
+        let now = now_ms();
         self.session.update(|s| {
             let Some(s) = s else { return };
             if result.p.len() != s.dataset.len() {
@@ -337,24 +337,11 @@ impl AppState {
             s.labels.clear_machine(Provenance::Classifier);
             for (r, &p) in s.dataset.records().iter().zip(&result.p) {
                 let p = f64::from(p);
-                let confidence = p.max(1.0 - p);
-                if confidence < threshold {
-                    continue;
+                if let Some(label) =
+                    Label::machine(p, Provenance::Classifier, threshold, now, Vec::new())
+                {
+                    s.labels.set_machine(&r.id, label);
                 }
-                s.labels.set_machine(
-                    &r.id,
-                    Label {
-                        verdict: if p >= 0.5 {
-                            Verdict::Good
-                        } else {
-                            Verdict::Bad
-                        },
-                        provenance: Provenance::Classifier,
-                        confidence,
-                        updated_at: Some(now),
-                        from: Vec::new(),
-                    },
-                );
             }
         });
         self.record_evaluation();

@@ -304,26 +304,15 @@ impl AppState {
                 {
                     continue;
                 }
+                let from = view.result.from[i]
+                    .iter()
+                    .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
+                    .collect();
                 let p = f64::from(view.result.p[i]);
-                let confidence = p.max(1.0 - p);
-                if confidence < threshold {
-                    continue;
+                if let Some(label) = Label::machine(p, Provenance::Propagated, threshold, now, from)
+                {
+                    s.labels.set_machine(&r.id, label);
                 }
-                let label = Label {
-                    verdict: if p >= 0.5 {
-                        Verdict::Good
-                    } else {
-                        Verdict::Bad
-                    },
-                    provenance: Provenance::Propagated,
-                    confidence,
-                    updated_at: Some(now / 1000 * 1000),
-                    from: view.result.from[i]
-                        .iter()
-                        .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
-                        .collect(),
-                };
-                s.labels.set_machine(&r.id, label);
             }
         });
         self.record_evaluation();
