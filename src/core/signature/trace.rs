@@ -263,17 +263,22 @@ fn equation_at(
         let j = first - 1;
         let ok = match toks[j].tok {
             Tok::Num { .. } | Tok::Op(_) | Tok::Open | Tok::Close => true,
-            Tok::Word => {
-                j > 0
-                    && matches!(toks[j - 1].tok, Tok::Num { .. } | Tok::Close)
-                    && tok_step[j - 1] == step
-            }
+            Tok::Word => j > 0 && tok_step[j - 1] == step && unit_word(cot, &toks, j),
             _ => false,
         };
         if !ok {
             break;
         }
         first = j;
+    }
+    // A dash before a spaced number after a word is a separator, not a sign
+    // ("Carrots - 4 carrots x $1.25 = $5"); "-48 + 21" keeps its sign.
+    if first < e
+        && toks[first].tok == Tok::Op('-')
+        && (first == 0 || toks[first - 1].tok == Tok::Word || tok_step[first - 1] != step)
+        && cot[toks[first].end..].starts_with(char::is_whitespace)
+    {
+        first += 1;
     }
     let mut expr_toks: Vec<Token> = Vec::new();
     for k in first..e {
@@ -292,6 +297,8 @@ fn equation_at(
                 }
                 // other words are units: dropped
             }
+            // "/" before a unit ("$5/glass", "2 GB/minute") is "per": dropped with the unit
+            Tok::Op('/') if toks.get(k + 1).is_some_and(|n| n.tok == Tok::Word) => {}
             _ => expr_toks.push(t),
         }
     }
@@ -309,8 +316,23 @@ fn equation_at(
         Some((v, ops)) => (Some(v), ops),
         None => (None, Vec::new()),
     };
+    // "24 eggs in 1 tray x 2 trays = 48": the arithmetic began before the preposition that
+    // stopped the walk, so the part after it cannot be checked on its own.
+    let continues_before = first >= 2
+        && tok_step[first - 2] == step
+        && toks[first - 1].tok == Tok::Word
+        && ["in", "of", "at", "with", "by"]
+            .iter()
+            .any(|w| toks[first - 1].text(cot).eq_ignore_ascii_case(w))
+        && (matches!(toks[first - 2].tok, Tok::Num { .. })
+            || (first >= 3
+                && tok_step[first - 3] == step
+                && toks[first - 2].tok == Tok::Word
+                && matches!(toks[first - 3].tok, Tok::Num { .. })));
     let correct = match lhs_value {
-        Some(v) if !ops.is_empty() => Some(arithmetic_checks(v, value, percent, rt.text(cot))),
+        Some(v) if !ops.is_empty() && !continues_before => {
+            Some(arithmetic_checks(v, value, percent, rt.text(cot)))
+        }
         _ => None,
     };
     Some(Equation {
@@ -322,6 +344,37 @@ fn equation_at(
         ops,
         correct,
     })
+}
+
+/// Whether the word at `j` is part of a unit inside arithmetic: after a number or `)`
+/// ("80 miles"), the second word of a unit ("16 square feet", "2 degrees Celsius"), after
+/// "/" or "per" ("$5/glass", "$2.74 per pot"), or "per" itself after a unit.
+fn unit_word(cot: &str, toks: &[Token], j: usize) -> bool {
+    let operand = |t: &Token| matches!(t.tok, Tok::Num { .. } | Tok::Close);
+    let prev = &toks[j - 1];
+    if is_function_word(toks[j].text(cot)) {
+        return false;
+    }
+    match prev.tok {
+        Tok::Num { .. } | Tok::Close | Tok::Op('/') => true,
+        Tok::Word if prev.text(cot).eq_ignore_ascii_case("per") => true,
+        Tok::Word => {
+            j >= 2
+                && (operand(&toks[j - 2]) || toks[j - 2].tok == Tok::Op('/'))
+                && !is_function_word(prev.text(cot))
+        }
+        _ => false,
+    }
+}
+
+/// Words that end a unit rather than continue it ("3 countries *is* −48 + 21",
+/// "24 eggs *in* 1 tray").
+fn is_function_word(w: &str) -> bool {
+    const WORDS: [&str; 24] = [
+        "is", "are", "was", "were", "be", "in", "of", "to", "for", "and", "or", "at", "on", "by",
+        "with", "from", "than", "that", "the", "a", "an", "so", "has", "have",
+    ];
+    WORDS.iter().any(|f| w.eq_ignore_ascii_case(f))
 }
 
 /// Whether `lhs` equals the written value up to the rounding it is written with
@@ -516,6 +569,45 @@ mod tests {
             (
                 "(4 + 6) × 2 = 20",
                 &[("(4 + 6) × 2 = 20", 20.0, Some(true))],
+            ),
+            // units with "/" or "per", and units of two words
+            (
+                "It costs $5/glass * 16 glasses = $80.",
+                &[("$5/glass * 16 glasses = $80", 80.0, Some(true))],
+            ),
+            (
+                "Loan: $20000/year * 25 years = $50000",
+                &[("$20000/year * 25 years = $50000", 50000.0, Some(false))],
+            ),
+            (
+                "So 7.5 pounds / .5 pound/toy = 15 toys",
+                &[("7.5 pounds / .5 pound/toy = 15", 15.0, Some(true))],
+            ),
+            (
+                "Marigolds: $2.74 per pot * 12 pots = $32.88",
+                &[("$2.74 per pot * 12 pots = $32.88", 32.88, Some(true))],
+            ),
+            (
+                "It fell to 2 degrees Celsius - 8 degrees Celsius = 10 degrees",
+                &[(
+                    "2 degrees Celsius - 8 degrees Celsius = 10",
+                    10.0,
+                    Some(false),
+                )],
+            ),
+            // a function word ends the left side; a sign stays, a separating dash does not
+            (
+                "The mean of these 3 countries is -48+21+-3=-30",
+                &[("-48+21+-3=-30", -30.0, Some(true))],
+            ),
+            (
+                "Carrots - 4 carrots x $1.25 = $5.0",
+                &[("4 carrots x $1.25 = $5.0", 5.0, Some(true))],
+            ),
+            // the arithmetic began before "in": not checkable from the part after it
+            (
+                "There are 24 eggs in 1 tray x 2 trays = 48",
+                &[("1 tray x 2 trays = 48", 48.0, None)],
             ),
             ("x = the total", &[]),
             ("no numbers at all", &[]),
