@@ -14,6 +14,7 @@
 //! - [`select`] — representatives and the active-learning queue.
 //! - [`simulate`] — a simulated labeller scoring propagation against ground truth.
 //! - [`choice`] — the binary-choice classifier (burn): model, training, weights.
+//! - [`timing`] — the map's jobs as one benchmark suite, native and in the browser.
 //! - [`metrics`] — AUROC, pair accuracy, adjusted Rand index, label accuracy/F1/ECE.
 //! - [`error`] — the one error type of the import path.
 
@@ -34,6 +35,7 @@ pub mod select;
 pub mod session;
 pub mod signature;
 pub mod simulate;
+pub mod timing;
 
 pub use data::{Dataset, Embeddings, Record};
 pub use error::ImportError;

@@ -7,6 +7,7 @@
 //! - `map`: the reasoning map; `propagation`: label next, propagate, evaluation;
 //!   `classify`: the binary-choice classifier (model worker); `pairwise`: two CoTs side
 //!   by side and the person's choice.
+//! - `timing`: the in-browser timing page (`?timing`).
 //! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
 
 mod bridge;
@@ -20,12 +21,23 @@ mod pairwise;
 mod persist;
 mod propagation;
 mod state;
+mod timing;
 mod toolbar;
 
 use leptos::prelude::*;
 
 use crate::core::labels::Verdict;
 use state::AppState;
+
+/// What the address asks for: the timing page with `?timing`, else the app.
+#[component]
+pub fn Root() -> impl IntoView {
+    if browser::query_flag("timing") {
+        view! { <timing::TimingPage /> }.into_any()
+    } else {
+        view! { <App /> }.into_any()
+    }
+}
 
 /// The whole page.
 #[component]

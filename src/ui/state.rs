@@ -724,7 +724,8 @@ impl AppState {
                         .update(|v| v.push(format!("The map could not be made: {message}")));
                 }
             }
-            Reply::Ready => {}
+            // suite timings belong to the timing page
+            Reply::Ready | Reply::Timed { .. } => {}
         }
     }
 

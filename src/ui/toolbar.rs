@@ -56,6 +56,7 @@ pub fn Toolbar() -> impl IntoView {
             <div class="brand">
                 <h1>"cotlabel"</h1>
                 <span class="tagline">"Label chain-of-thought data by reasoning pattern. Nothing leaves this browser."</span>
+                <a class="tagline" href="?timing" target="_blank" title="Time the map's jobs in this browser">"timing"</a>
             </div>
             <div class="dataset">
                 <span class="dataset-name" data-testid="dataset-name">{name}</span>

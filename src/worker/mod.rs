@@ -14,7 +14,7 @@ pub mod wasm;
 use protocol::TrainResult;
 use protocol::{
     ClassifyJob, ClassifyResult, Job, MapResult, Method, PropagateJob, PropagateResult, Reply,
-    Request,
+    Request, TimeResult,
 };
 
 use crate::core::choice::win_rates;
@@ -29,6 +29,7 @@ use crate::core::project::pca2;
 use crate::core::propagate::Prepared;
 use crate::core::select;
 use crate::core::signature::DIM;
+use crate::core::timing::{self, Case};
 
 /// The worker's state between jobs.
 #[derive(Default)]
@@ -63,6 +64,10 @@ impl Worker {
             },
             Job::Propagate(job) => match self.propagate(req, data, job, report) {
                 Ok(result) => Reply::Propagated { id: req.id, result },
+                Err(e) => failed(req.id, e),
+            },
+            Job::Time(case) => match time(req, data, case, report) {
+                Ok(result) => Reply::Timed { id: req.id, result },
                 Err(e) => failed(req.id, e),
             },
             Job::Classify(_) | Job::Train(_) | Job::Embed(_) => failed(
@@ -218,6 +223,42 @@ fn map(
     })
 }
 
+/// Milliseconds from a fixed start: `Date.now()` in the browser (`std::time` does not
+/// exist there), a monotonic clock natively.
+pub(crate) fn now_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1e3
+    }
+}
+
+/// Times one suite job on the matrix built from the base rows in `data`.
+fn time(
+    req: &Request,
+    data: &[f32],
+    case: &Case,
+    report: &mut dyn FnMut(&str, f64) -> bool,
+) -> Result<TimeResult, ClusterError> {
+    let base = Matrix::new(data, req.rows, req.dim)?;
+    let numbers = timing::matrix(base, case.rows);
+    let x = Matrix::new(&numbers, case.rows, req.dim)?;
+    let start = now_ms();
+    timing::run(case, x, &mut |f| report("timing", f))?;
+    Ok(TimeResult {
+        case: *case,
+        ms: now_ms() - start,
+    })
+}
+
 /// The rows of each question group, from one group id per row.
 pub fn group_rows(groups: &[u32]) -> Vec<Vec<usize>> {
     let mut index: rustc_hash::FxHashMap<u32, usize> = Default::default();
@@ -308,13 +349,12 @@ pub fn classify_cpu(req: &Request, data: &[f32], weights: Vec<u8>) -> Reply {
 #[cfg(feature = "model")]
 /// The train job: fine-tunes the weights on the person's labels with replay pairs
 /// ([`choice::fine_tune_set`]) on the CPU. `on_epoch(epoch, of)` sees every epoch and
-/// returns false to stop (the best weights so far come back); `clock` reads milliseconds.
+/// returns false to stop (the best weights so far come back).
 pub fn train_cpu(
     req: &Request,
     data: &[f32],
     weights: Vec<u8>,
     on_epoch: &mut dyn FnMut(&choice::Epoch, usize) -> bool,
-    clock: &dyn Fn() -> f64,
 ) -> Reply {
     let Job::Train(job) = &req.job else {
         return failed(req.id, ClusterError::Missing("not a train job".into()));
@@ -356,7 +396,7 @@ pub fn train_cpu(
             &scores,
             job.config.seed,
         )?;
-        let t0 = clock();
+        let t0 = now_ms();
         let pair_set = choice::train::PairSet {
             x: data,
             width,
@@ -383,7 +423,7 @@ pub fn train_cpu(
             info,
             start: trained.start,
             cancelled: trained.cancelled,
-            millis: clock() - t0,
+            millis: now_ms() - t0,
             weights: choice::save(&trained.model)?,
             history: trained.history,
         })
@@ -450,6 +490,36 @@ mod tests {
             stages.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-12),
             "progress never goes back"
         );
+    }
+
+    #[test]
+    fn time_job_builds_the_suite_matrix_and_times_the_job() {
+        use crate::core::timing::{Case, Task};
+        let base: Vec<f32> = (0..30 * 4).map(|i| ((i * 7) % 11) as f32).collect();
+        let case = Case {
+            task: Task::KMeans { k: 8 },
+            rows: 100,
+        };
+        let req = Request {
+            id: 3,
+            rows: 30,
+            dim: 4,
+            job: Job::Time(case),
+        };
+        let Reply::Timed { id, result } = run(&req, &base, &mut |_, _| true) else {
+            panic!("no time")
+        };
+        assert_eq!((id, result.case), (3, case));
+        assert!(result.ms >= 0.0 && result.ms.is_finite());
+        let Reply::Failed { cancelled, .. } = run(&req, &base, &mut |_, _| false) else {
+            panic!("not cancelled")
+        };
+        assert!(cancelled);
+        // base rows that are not rows × dim
+        let Reply::Failed { cancelled, .. } = run(&req, &base[..7], &mut |_, _| true) else {
+            panic!("bad shape accepted")
+        };
+        assert!(!cancelled);
     }
 
     #[test]
@@ -694,7 +764,6 @@ mod tests {
                 seen.push((e.epoch, of));
                 true
             },
-            &|| 0.0,
         );
         let Reply::Trained { id, result } = reply else {
             panic!("{reply:?}")
@@ -714,13 +783,7 @@ mod tests {
         });
         assert!(loaded.is_ok());
         // stopping after the first epoch returns what was kept so far
-        let stopped = train_cpu(
-            &req(human, vec![]),
-            &data,
-            bytes.clone(),
-            &mut |_, _| false,
-            &|| 0.0,
-        );
+        let stopped = train_cpu(&req(human, vec![]), &data, bytes.clone(), &mut |_, _| false);
         assert!(
             matches!(stopped, Reply::Trained { ref result, .. } if result.cancelled && result.history.len() == 1)
         );
@@ -730,7 +793,6 @@ mod tests {
             &data,
             bytes.clone(),
             &mut |_, _| true,
-            &|| 0.0,
         );
         assert!(
             matches!(none, Reply::Failed { ref message, .. } if message.contains("0 pair(s)")),
@@ -741,7 +803,6 @@ mod tests {
             &data,
             bytes,
             &mut |_, _| true,
-            &|| 0.0,
         );
         assert!(
             matches!(past, Reply::Failed { ref message, .. } if message.contains("past 24")),

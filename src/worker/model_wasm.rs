@@ -14,7 +14,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{Backend, ClassifyResult, EmbedJob, EmbedResult, Job, Reply, Request};
 use super::wasm::{post, post_with_bytes, read_message};
-use super::{check_classify, classified, group_rows, train_cpu};
+use super::{check_classify, classified, group_rows, now_ms, train_cpu};
 use crate::core::choice::{self, score_pairs, score_pairs_async, sibling_pairs};
 use crate::core::embed::{self, MiniLm, Tokenizer};
 
@@ -167,7 +167,7 @@ async fn embed_texts(req: &Request, report: &dyn Fn(&str, f64)) -> Result<EmbedR
     let encodings: Vec<_> = job.texts.iter().map(|t| enc.tokenizer.encode(t)).collect();
     let n = encodings.len();
     let mut vectors = vec![0.0f32; n * embed::DIM];
-    let t0 = now();
+    let t0 = now_ms();
     let mut done = 0;
     for batch in embed::batches(&encodings, job.batch) {
         let refs: Vec<_> = batch.iter().map(|&i| &encodings[i]).collect();
@@ -189,7 +189,7 @@ async fn embed_texts(req: &Request, report: &dyn Fn(&str, f64)) -> Result<EmbedR
         fallback: enc.fallback,
         tokens: encodings.iter().map(|e| e.ids.len()).sum(),
         truncated: encodings.iter().filter(|e| e.truncated()).count(),
-        embed_ms: now() - t0,
+        embed_ms: now_ms() - t0,
         model_bytes: enc.bytes,
         cached,
         vectors,
@@ -213,10 +213,6 @@ async fn gpu() -> Result<Device, String> {
     started
 }
 
-fn now() -> f64 {
-    js_sys::Date::now()
-}
-
 async fn classify(
     req: Request,
     data: Vec<f32>,
@@ -236,9 +232,9 @@ async fn classify(
     let width = job.info.input.width();
     let model = choice::load(&job.info, weights.clone(), &device)?;
     let pairs = sibling_pairs(&group_rows(&job.groups));
-    let t0 = now();
+    let t0 = now_ms();
     let scores = score_pairs_async(&model, &data, width, &pairs, &device).await?;
-    let scoring_ms = now() - t0;
+    let scoring_ms = now_ms() - t0;
     let parity = if job.parity {
         let cpu_device = cpu();
         let cpu_model = choice::load(&job.info, weights, &cpu_device)?;
@@ -271,24 +267,18 @@ pub fn start() {
             // Training runs on the CPU, synchronously: the page cancels it by terminating
             // this worker. Each epoch reports its numbers.
             let id = req.id;
-            let reply = train_cpu(
-                &req,
-                &data,
-                weights,
-                &mut |e, of| {
-                    post(
-                        &me,
-                        &Reply::Progress {
-                            id,
-                            stage: format!("training: epoch {} of {of}", e.epoch),
-                            fraction: e.epoch as f64 / of.max(1) as f64,
-                        },
-                    );
-                    post(&me, &Reply::Epoch { id, epoch: *e, of });
-                    true
-                },
-                &now,
-            );
+            let reply = train_cpu(&req, &data, weights, &mut |e, of| {
+                post(
+                    &me,
+                    &Reply::Progress {
+                        id,
+                        stage: format!("training: epoch {} of {of}", e.epoch),
+                        fraction: e.epoch as f64 / of.max(1) as f64,
+                    },
+                );
+                post(&me, &Reply::Epoch { id, epoch: *e, of });
+                true
+            });
             return match &reply {
                 Reply::Trained { result, .. } => post_with_bytes(&me, &reply, &result.weights),
                 _ => post(&me, &reply),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::choice::{Epoch, TrainConfig, WeightsInfo};
 use crate::core::graph::GraphConfig;
 use crate::core::propagate::Config;
+use crate::core::timing::Case;
 
 /// What the map is drawn from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +95,18 @@ pub enum Job {
     Train(TrainJob),
     /// Sentence embeddings of texts with all-MiniLM-L6-v2 (the model worker).
     Embed(EmbedJob),
+    /// Time one job of the benchmark suite ([`crate::core::timing`]). The numbers: the
+    /// base rows the suite's matrix is built from.
+    Time(Case),
+}
+
+/// How long a suite job took in the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeResult {
+    /// The job.
+    pub case: Case,
+    /// Milliseconds of the job alone (building its matrix excluded).
+    pub ms: f64,
 }
 
 /// Where the model runs.
@@ -321,6 +334,13 @@ pub enum Reply {
         id: u64,
         /// Numbers and vectors.
         result: Box<EmbedResult>,
+    },
+    /// A suite job timed.
+    Timed {
+        /// Job id.
+        id: u64,
+        /// The time.
+        result: TimeResult,
     },
     /// A job that stopped.
     Failed {

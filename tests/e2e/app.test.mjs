@@ -609,6 +609,48 @@ test('20k records with 384-d embeddings: the map job shows progress, cancel stop
   metrics.map_20k_info = await page.locator('.map-info').textContent();
   console.log(`20k × 384 map in the worker: ${metrics.map_20k_384_embedding_ms} ms (${metrics.map_20k_info}); longest main-thread task meanwhile ${metrics.map_20k_longest_main_task_ms.toFixed(0)} ms`);
   await big.shot('09-map-20k');
+  // HDBSCAN of the same 20k × 384 vectors in the worker.
+  await page.evaluate(() => { window.__long = []; });
+  const t1 = Date.now();
+  await page.getByTestId('map-method').selectOption('hdbscan');
+  await progress.waitFor({ timeout: 10000 });
+  await progress.waitFor({ state: 'detached', timeout: 180000 });
+  metrics.hdbscan_20k_384_wall_ms = Date.now() - t1;
+  metrics.hdbscan_20k_info = await page.locator('.map-info').textContent();
+  metrics.hdbscan_20k_longest_main_task_ms = await page.evaluate(() => Math.max(0, ...window.__long));
+  console.log(`HDBSCAN of 20k × 384 in the worker: ${metrics.hdbscan_20k_384_wall_ms} ms from the click (${metrics.hdbscan_20k_info}); longest main-thread task meanwhile ${metrics.hdbscan_20k_longest_main_task_ms.toFixed(0)} ms`);
+  assert.match(metrics.hdbscan_20k_info, /^20000 points/);
+  await big.shot('09b-hdbscan-20k');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('the timing page runs the map jobs in WebAssembly on the native benchmark\'s numbers', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  // the link in the app's header opens it
+  assert.equal(await app.page.locator('a[href="?timing"]').count(), 1);
+  await page.goto(`${app.url}?timing`);
+  await page.waitForFunction(() => /^Ready/.test(document.querySelector('[data-testid=timing-status]')?.textContent ?? ''), null, { timeout: 30000 });
+  const t0 = Date.now();
+  await page.getByTestId('timing-run').click();
+  await page.getByTestId('timing-progress').waitFor({ timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=timing-table]')?.dataset.done === 'true', null, { timeout: 900000 });
+  const rows = await page.$$eval('[data-testid=timing-row]', (rs) => rs.map((r) => ({
+    job: r.dataset.job, rows: Number(r.dataset.rows), ms: r.dataset.ms ? Number(r.dataset.ms) : null, text: r.textContent,
+  })));
+  metrics.timing_suite_wall_ms = Date.now() - t0;
+  metrics.timing_wasm = rows.map(({ job, rows: n, ms }) => ({ job, rows: n, ms }));
+  writeFileSync(`${OUT}/timing-wasm.json`, JSON.stringify(metrics.timing_wasm, null, 2));
+  console.log('WebAssembly timings (compare with `cargo bench --bench cluster`, section "same numbers as the timing page"):');
+  for (const r of rows) console.log(`  ${r.job.padEnd(28)} ${String(r.rows).padStart(6)} ${r.ms == null ? r.text : (r.ms / 1000).toFixed(3) + ' s'}`);
+  assert.equal(rows.length, 12, 'k-means k=8 and k=32, HDBSCAN and PCA at 1k, 5k and 20k');
+  for (const r of rows) assert.ok(r.ms != null && r.ms >= 0, `${r.job} at ${r.rows}: ${r.text}`);
+  assert.match(await page.getByTestId('timing-status').textContent(), /^Done/);
+  await page.screenshot({ path: `${OUT}/16-timing.png` });
   assert.deepEqual(errors, []);
   await ctx.close();
 });

@@ -263,7 +263,7 @@ fn equation_at(
         let j = first - 1;
         let ok = match toks[j].tok {
             Tok::Num { .. } | Tok::Op(_) | Tok::Open | Tok::Close => true,
-            Tok::Word => j > 0 && tok_step[j - 1] == step && unit_word(cot, &toks, j),
+            Tok::Word => j > 0 && tok_step[j - 1] == step && unit_word(cot, toks, j),
             _ => false,
         };
         if !ok {
