@@ -1,5 +1,7 @@
 //! k-means and PCA speed on rows of the GSM8K CoT embeddings (384-d), beside scikit-learn's
-//! one-thread timings from ../shared/data/baselines.json. `cargo bench --bench cluster`.
+//! one-thread timings from ../shared/data/baselines.json. `cargo bench --bench cluster`;
+//! `KMEANS=1` times k-means only and adds this thread's CPU time (a steadier figure than
+//! the wall clock on a shared machine).
 #[path = "../tests/support/gsm8k.rs"]
 mod gsm8k;
 
@@ -27,7 +29,14 @@ fn time(reps: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
+/// Seconds this thread has run on a CPU (Linux), or `None`.
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(s.split_whitespace().next()?.parse::<f64>().ok()? * 1e-9)
+}
+
 fn main() {
+    let only_kmeans = std::env::var("KMEANS").is_ok();
     let Some(dir) = gsm8k::data_dir() else { return };
     let e = parse_npy(
         "gsm8k_cot_emb.npy",
@@ -79,15 +88,28 @@ fn main() {
                 restarts,
                 ..Default::default()
             };
+            let mut cpu = Vec::new();
             let t = time(reps, || {
+                let c = cpu_seconds();
                 kmeans(x, &cfg, &mut |_| true).unwrap();
+                if let (Some(a), Some(b)) = (c, cpu_seconds()) {
+                    cpu.push(b - a);
+                }
             });
             let s = sk(n, key);
             println!(
-                "{name:<28} {n:>7} {t:>10.3} {:>12} {:>8}",
+                "{name:<28} {n:>7} {t:>10.3} {:>12} {:>8}{}",
                 s.map_or("—".into(), |s| format!("{s:.3}")),
-                s.map_or("—".into(), |s| format!("{:.2}×", s / t))
+                s.map_or("—".into(), |s| format!("{:.2}×", s / t)),
+                if only_kmeans && !cpu.is_empty() {
+                    format!("   cpu {:.3} s", median(cpu))
+                } else {
+                    String::new()
+                }
             );
+        }
+        if only_kmeans {
+            continue;
         }
         if n <= 5000 {
             let t = time(if n >= 5000 { 1 } else { 3 }, || {
