@@ -140,10 +140,11 @@ pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
 /// vector width (SSE2, AVX2, WebAssembly's 128 bits).
 const LANES: usize = 8;
 
-/// Centres whose dot products with one row [`dots_all`] computes in one pass over the row:
-/// eight 8-lane sums take half of AVX2's sixteen 256-bit registers; 128-bit SIMD needs two
-/// registers a sum, so four there.
-const GROUP: usize = if cfg!(target_arch = "x86_64") { 8 } else { 4 };
+/// The most centres whose dot products with one row [`dots_rows`] computes in one pass
+/// over the row. Each takes two 8-lane sums ([`Kernels::dots`]): six centres take twelve
+/// of AVX2's sixteen 256-bit registers (the row's two chunks and a product the rest);
+/// 128-bit SIMD needs twice the registers, so three there.
+const GROUP: usize = if cfg!(target_arch = "x86_64") { 6 } else { 3 };
 
 #[inline(always)]
 fn sq_dist_lanes(a: &[f32], b: &[f32]) -> f32 {
@@ -160,13 +161,55 @@ fn sq_dist_lanes(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// The arithmetic of the distances, per instruction set. Every implementation computes
-/// the same 8-lane partial sums with separate multiplies and adds (no fused multiply-add,
-/// whose single rounding would change the bits), so all give the same results.
+/// The arithmetic of the distances, per instruction set.
+///
+/// A dot product is summed in [`ways`]`(G)` independent 8-lane sums (chunk `i` of 8 values
+/// goes to sum `i mod ways`), so that the adds, which wait 3–4 cycles for one another
+/// within a sum, overlap; then the sums are added lane by lane, pairwise, the 8 lanes
+/// pairwise too ([`hsum`]), and the products of the last `d mod 8` values last. Every
+/// implementation does exactly this, with separate multiplies and adds (no fused
+/// multiply-add, whose single rounding would change the bits), so all give the same
+/// results.
 trait Kernels: Copy {
     /// Dot products of `row` with `G` vectors of its length, in one pass over the row: each
     /// chunk of the row is loaded once for all `G`.
     fn dots<const G: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G];
+
+    /// Elkan's test of one point: the centres `j` that could be nearer to it than its own
+    /// (`own`), those with `upper > lower[j]` and `upper > half[j]`, and its own, in order
+    /// into `ids`; returns how many.
+    fn select(
+        self,
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize;
+}
+
+/// Independent sums per dot product in a pass over `g` centres: four when there are one
+/// or two (else a pass is bound by the adds' latency), two beyond (the registers run out).
+const fn ways(g: usize) -> usize {
+    if g <= 2 {
+        4
+    } else {
+        2
+    }
+}
+
+/// The sum of 8 lanes as a tree, ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)): three adds
+/// deep, as a SIMD horizontal sum does it.
+#[inline(always)]
+fn hsum(v: &[f32; LANES]) -> f32 {
+    let t = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
+    (t[0] + t[2]) + (t[1] + t[3])
+}
+
+/// The products of the last `d mod 8` values, in order.
+#[inline(always)]
+fn tail(x: &[f32], c: &[f32]) -> f32 {
+    x.iter().zip(c).map(|(x, c)| x * c).sum()
 }
 
 /// Plain Rust, vectorised by the compiler as it can (SSE2 on x86-64, simd128 in the page).
@@ -176,28 +219,51 @@ struct Portable;
 impl Kernels for Portable {
     #[inline(always)]
     fn dots<const G: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
-        let d = row.len();
-        let split = d - d % LANES;
-        let others = others.map(|c| &c[..d]);
-        let mut acc = [[0f32; LANES]; G];
-        for (i, x) in row[..split].chunks_exact(LANES).enumerate() {
-            for (a, c) in acc.iter_mut().zip(&others) {
-                let c = &c[i * LANES..(i + 1) * LANES];
+        let w = ways(G);
+        let (xs, x_tail) = row.as_chunks::<LANES>();
+        let cs = others.map(|c| c[..row.len()].as_chunks::<LANES>());
+        let mut acc = [[[0f32; LANES]; 4]; G];
+        for (i, x) in xs.iter().enumerate() {
+            for (a, (c, _)) in acc.iter_mut().zip(&cs) {
+                let (a, c) = (&mut a[i % w], &c[i]);
                 for l in 0..LANES {
                     a[l] += x[l] * c[l];
                 }
             }
         }
-        std::array::from_fn(|g| reduce(&acc[g], &row[split..], &others[g][split..]))
+        let mut out = [0f32; G];
+        for g in 0..G {
+            let a = &acc[g];
+            let mut lanes = [0f32; LANES];
+            for l in 0..LANES {
+                lanes[l] = if w == 4 {
+                    (a[0][l] + a[1][l]) + (a[2][l] + a[3][l])
+                } else {
+                    a[0][l] + a[1][l]
+                };
+            }
+            out[g] = hsum(&lanes) + tail(x_tail, cs[g].1);
+        }
+        out
     }
-}
 
-/// The dot product from 8 lane sums and the products of the last `d mod 8` values, in the
-/// one order every [`Kernels`] uses.
-#[inline(always)]
-fn reduce(lanes: &[f32; LANES], x_tail: &[f32], c_tail: &[f32]) -> f32 {
-    let tail: f32 = x_tail.iter().zip(c_tail).map(|(x, c)| x * c).sum();
-    lanes.iter().sum::<f32>() + tail
+    #[inline(always)]
+    fn select(
+        self,
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize {
+        // without branches: the tests are unpredictable
+        let mut len = 0;
+        for (j, (&l, &h)) in lower.iter().zip(half).enumerate() {
+            ids[len] = j;
+            len += usize::from((j == own) | ((upper > l) & (upper > h)));
+        }
+        len
+    }
 }
 
 /// AVX2 (256-bit vectors, 8 lanes in one register), for CPUs that have it. A value of this
@@ -220,73 +286,177 @@ impl Kernels for Avx2 {
         // SAFETY: `avx2::dots` only requires AVX2, and `self` exists only if the CPU has it.
         unsafe { avx2::dots(row, others) }
     }
+
+    #[inline(always)]
+    fn select(
+        self,
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize {
+        // SAFETY: as above.
+        unsafe { avx2::select(upper, lower, half, own, ids) }
+    }
 }
 
-/// The AVX2 kernels. Compiled into [`kmeans_avx2`] (which has the same target features),
-/// they inline there; called from elsewhere they would be plain calls.
+/// The AVX2 kernels. Called from [`kmeans_avx2`], which has the same target features, they
+/// can inline there.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{reduce, LANES};
+    use super::{tail, ways, LANES};
     use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps,
+        __m256, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
+        _mm256_extractf128_ps, _mm256_loadu_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps,
+        _mm256_setzero_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
+        _CMP_GT_OQ,
     };
 
-    /// Eight values from `v[at..at + 8]`.
+    /// Eight values.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn load(v: &[f32], at: usize) -> __m256 {
-        let v: &[f32; LANES] = v[at..at + LANES].try_into().expect("8 values");
+    fn load(v: &[f32; LANES]) -> __m256 {
         // SAFETY: `v` holds the 8 values read; the load has no alignment requirement.
         unsafe { _mm256_loadu_ps(v.as_ptr()) }
+    }
+
+    /// [`super::Kernels::select`], eight centres a compare.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) fn select(
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize {
+        let (ls, l_tail) = lower.as_chunks::<LANES>();
+        let (hs, h_tail) = half[..lower.len()].as_chunks::<LANES>();
+        let u = _mm256_set1_ps(upper);
+        let mut len = 0;
+        for (c, (l, h)) in ls.iter().zip(hs).enumerate() {
+            let near = _mm256_and_ps(
+                _mm256_cmp_ps::<_CMP_GT_OQ>(u, load(l)),
+                _mm256_cmp_ps::<_CMP_GT_OQ>(u, load(h)),
+            );
+            let mut bits = _mm256_movemask_ps(near) as u32;
+            if own / LANES == c {
+                bits |= 1 << (own % LANES);
+            }
+            while bits != 0 {
+                ids[len] = c * LANES + bits.trailing_zeros() as usize;
+                len += 1;
+                bits &= bits - 1;
+            }
+        }
+        let base = ls.len() * LANES;
+        for (j, (&l, &h)) in l_tail.iter().zip(h_tail).enumerate() {
+            ids[len] = base + j;
+            len += usize::from((base + j == own) | ((upper > l) & (upper > h)));
+        }
+        len
+    }
+
+    /// [`super::hsum`] of the lanes of `v`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn hsum(v: __m256) -> f32 {
+        // [0 + 4, 1 + 5, 2 + 6, 3 + 7]
+        let t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        // [(0 + 4) + (2 + 6), (1 + 5) + (3 + 7), …]
+        let u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+        _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps::<1>(u, u)))
     }
 
     /// [`super::Kernels::dots`].
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(super) fn dots<const G: usize>(row: &[f32], others: [&[f32]; G]) -> [f32; G] {
-        let d = row.len();
-        let split = d - d % LANES;
-        let others = others.map(|c| &c[..d]);
-        let mut acc = [_mm256_setzero_ps(); G];
-        for at in (0..split).step_by(LANES) {
-            let x = load(row, at);
-            for (a, c) in acc.iter_mut().zip(&others) {
-                *a = _mm256_add_ps(*a, _mm256_mul_ps(x, load(c, at)));
+        let w = ways(G);
+        let (xs, x_tail) = row.as_chunks::<LANES>();
+        let n = xs.len();
+        // the centres in chunks of 8 too, `n` of them (no bounds checks in the loops)
+        let mut cs: [&[[f32; LANES]]; G] = [xs; G];
+        let mut c_tails = [x_tail; G];
+        for g in 0..G {
+            let (c, t) = others[g][..row.len()].as_chunks::<LANES>();
+            (cs[g], c_tails[g]) = (&c[..n], t);
+        }
+        let mut acc = [[_mm256_setzero_ps(); 4]; G];
+        let mut i = 0;
+        while i + w <= n {
+            for k in 0..w {
+                let x = load(&xs[i + k]);
+                for g in 0..G {
+                    let p = _mm256_mul_ps(x, load(&cs[g][i + k]));
+                    acc[g][k] = _mm256_add_ps(acc[g][k], p);
+                }
+            }
+            i += w;
+        }
+        // the last chunks, fewer than `w`, to sums 0, 1, …
+        for k in 0..n - i {
+            let x = load(&xs[i + k]);
+            for g in 0..G {
+                acc[g][k] = _mm256_add_ps(acc[g][k], _mm256_mul_ps(x, load(&cs[g][i + k])));
             }
         }
-        std::array::from_fn(|g| {
-            let mut lanes = [0f32; LANES];
-            // SAFETY: `lanes` has room for the 8 values stored.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[g]) };
-            reduce(&lanes, &row[split..], &others[g][split..])
-        })
+        let mut out = [0f32; G];
+        for g in 0..G {
+            let a = &acc[g];
+            let lanes = if w == 4 {
+                _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]))
+            } else {
+                _mm256_add_ps(a[0], a[1])
+            };
+            out[g] = hsum(lanes) + tail(x_tail, c_tails[g]);
+        }
+        out
     }
 }
 
-/// Dot products of `row` with the `out.len()` rows of `centres` (row-major, `row.len()`
-/// columns), [`GROUP`] centres a pass and the rest in one more.
+/// Dot products of `row` with `others(0)`, …, `others(out.len() − 1)` (vectors of its
+/// length), in as few passes over the row as [`GROUP`] allows, of sizes as even as can be
+/// (7 is 4 + 3, not 6 + 1: a pass over few centres is bound by the latency of its adds).
 #[inline(always)]
-fn dots_all<K: Kernels>(kern: K, row: &[f32], centres: &[f32], out: &mut [f32]) {
+fn dots_rows<'c, K: Kernels>(
+    kern: K,
+    row: &[f32],
+    others: impl Fn(usize) -> &'c [f32],
+    out: &mut [f32],
+) {
     #[inline(always)]
-    fn group<K: Kernels, const G: usize>(kern: K, row: &[f32], centres: &[f32], out: &mut [f32]) {
-        let d = row.len();
-        let others = std::array::from_fn(|g| &centres[g * d..(g + 1) * d]);
-        out[..G].copy_from_slice(&kern.dots::<G>(row, others));
-    }
-    let d = row.len();
-    for (j, out) in out.chunks_mut(GROUP).enumerate() {
-        let centres = &centres[j * GROUP * d..];
-        match out.len() {
-            8 => group::<K, 8>(kern, row, centres, out),
-            7 => group::<K, 7>(kern, row, centres, out),
-            6 => group::<K, 6>(kern, row, centres, out),
-            5 => group::<K, 5>(kern, row, centres, out),
-            4 => group::<K, 4>(kern, row, centres, out),
-            3 => group::<K, 3>(kern, row, centres, out),
-            2 => group::<K, 2>(kern, row, centres, out),
-            _ => group::<K, 1>(kern, row, centres, out),
+    fn group<'c, K: Kernels, const G: usize>(
+        kern: K,
+        row: &[f32],
+        others: impl Fn(usize) -> &'c [f32],
+        out: &mut [f32],
+    ) {
+        let mut o = [row; G];
+        for (g, o) in o.iter_mut().enumerate() {
+            *o = others(g);
         }
+        out.copy_from_slice(&kern.dots::<G>(row, o));
+    }
+    let n = out.len();
+    let passes = n.div_ceil(GROUP);
+    // the first `n % passes` passes take one more
+    let (size, extra) = (n / passes, n % passes);
+    let mut from = 0;
+    for p in 0..passes {
+        let to = from + size + usize::from(p < extra);
+        let others = |g| others(from + g);
+        let out = &mut out[from..to];
+        match to - from {
+            6 => group::<K, 6>(kern, row, others, out),
+            5 => group::<K, 5>(kern, row, others, out),
+            4 => group::<K, 4>(kern, row, others, out),
+            3 => group::<K, 3>(kern, row, others, out),
+            2 => group::<K, 2>(kern, row, others, out),
+            _ => group::<K, 1>(kern, row, others, out),
+        }
+        from = to;
     }
 }
 
@@ -408,9 +578,16 @@ fn kmeans_run<K: Kernels>(
     for r in 0..restarts {
         let (centroids, seed) = plus_plus(kern, &p, cfg.k, &mut rng);
         let max_iter = cfg.max_iter;
-        let run = lloyd(kern, &p, centroids, cfg.k, Some(seed), max_iter, tol, &mut |it| {
-            progress((r as f64 + it as f64 / max_iter as f64) / restarts as f64)
-        })?;
+        let run = lloyd(
+            kern,
+            &p,
+            centroids,
+            cfg.k,
+            Some(seed),
+            max_iter,
+            tol,
+            &mut |it| progress((r as f64 + it as f64 / max_iter as f64) / restarts as f64),
+        )?;
         if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
             best = Some(run);
         }
@@ -472,12 +649,11 @@ fn kmeans_from_run<K: Kernels>(
     })
 }
 
-/// Each point's nearest centre and squared distances (approximate, [`approx_sq`]) to it
-/// and to the second nearest, as k-means++ leaves them.
+/// What k-means++ leaves for the first Lloyd step: each point's nearest centre, and its
+/// squared distances (approximate, [`approx_sq`]) to every centre (`rows × k`).
 struct Seed {
     labels: Vec<usize>,
-    near: Vec<f32>,
-    second: Vec<f32>,
+    dist: Vec<f32>,
 }
 
 /// k-means++ with scikit-learn's greedy variant: 2 + ln k candidates per new centre, the one
@@ -492,14 +668,24 @@ fn plus_plus<K: Kernels>(kern: K, p: &Prep, k: usize, rng: &mut SmallRng) -> (Ve
     let first = rng.random_range(0..n);
     centroids.extend_from_slice(x.row(first));
     let mut near: Vec<f32> = (0..n)
-        .map(|i| approx_sq(p.norms[i], p.norms[first], kern.dots(x.row(i), [x.row(first)])[0]))
+        .map(|i| {
+            approx_sq(
+                p.norms[i],
+                p.norms[first],
+                kern.dots(x.row(i), [x.row(first)])[0],
+            )
+        })
         .collect();
-    let mut second = vec![f32::INFINITY; n];
-    let mut labels = vec![0usize; n];
+    let mut seed = Seed {
+        labels: vec![0; n],
+        dist: vec![0.0; n * k],
+    };
+    for (i, &d) in near.iter().enumerate() {
+        seed.dist[i * k] = d;
+    }
     let mut potential: f64 = near.iter().map(|&d| d as f64).sum();
     let mut cumulative = vec![0f64; n];
     let mut cands = Vec::with_capacity(trials);
-    let mut block = Vec::with_capacity(trials * x.dim);
     // dist[i * trials + t]: squared distance of point i to candidate t
     let mut dist = vec![0f32; n * trials];
     for c in 1..k {
@@ -520,11 +706,9 @@ fn plus_plus<K: Kernels>(kern: K, p: &Prep, k: usize, rng: &mut SmallRng) -> (Ve
                 rng.random_range(0..n)
             });
         }
-        block.clear();
-        cands.iter().for_each(|&j| block.extend_from_slice(x.row(j)));
         let mut pot = vec![0f64; trials];
         for (i, out) in dist.chunks_exact_mut(trials).enumerate() {
-            dots_all(kern, x.row(i), &block, out);
+            dots_rows(kern, x.row(i), |t| x.row(cands[t]), out);
             for ((o, &j), s) in out.iter_mut().zip(&cands).zip(pot.iter_mut()) {
                 *o = approx_sq(p.norms[i], p.norms[j], *o);
                 *s += o.min(near[i]) as f64;
@@ -535,37 +719,32 @@ fn plus_plus<K: Kernels>(kern: K, p: &Prep, k: usize, rng: &mut SmallRng) -> (Ve
         centroids.extend_from_slice(x.row(cands[best]));
         for (i, out) in dist.chunks_exact(trials).enumerate() {
             let d = out[best];
+            seed.dist[i * k + c] = d;
             if d < near[i] {
-                second[i] = near[i];
                 near[i] = d;
-                labels[i] = c;
-            } else if d < second[i] {
-                second[i] = d;
+                seed.labels[i] = c;
             }
         }
         potential = pot[best];
     }
-    (
-        centroids,
-        Seed {
-            labels,
-            near,
-            second,
-        },
-    )
+    (centroids, seed)
 }
 
 /// The centres and what the bounds need of them.
 struct Centres {
     /// `k × dim`.
     data: Vec<f32>,
-    /// ‖c‖², with [`dots`].
+    k: usize,
+    dim: usize,
+    /// ‖c‖², with [`Kernels::dots`].
     norms: Vec<f32>,
     /// The longest ‖c‖, for [`Prep::slack`].
     max_len: f32,
+    /// Half the distance between each two centres, `k × k`, and infinity from a centre to
+    /// itself.
+    half: Vec<f32>,
     /// Half the distance from each centre to its nearest other centre.
     half_gap: Vec<f32>,
-    dim: usize,
 }
 
 impl Centres {
@@ -573,10 +752,12 @@ impl Centres {
     fn new<K: Kernels>(kern: K, data: Vec<f32>, k: usize, dim: usize) -> Self {
         let mut c = Self {
             data,
+            k,
+            dim,
             norms: vec![0.0; k],
             max_len: 0.0,
+            half: vec![f32::INFINITY; k * k],
             half_gap: vec![0.0; k],
-            dim,
         };
         c.refresh(kern);
         c
@@ -590,65 +771,67 @@ impl Centres {
     /// Recomputes the norms and gaps after the centres moved.
     #[inline(always)]
     fn refresh<K: Kernels>(&mut self, kern: K) {
-        let k = self.norms.len();
+        let k = self.k;
         for j in 0..k {
             self.norms[j] = kern.dots(self.row(j), [self.row(j)])[0];
         }
         self.max_len = self.norms.iter().fold(0f32, |m, n| m.max(n.sqrt()));
-        let mut gap = vec![f32::INFINITY; k];
         for j in 0..k {
             for o in j + 1..k {
-                let g = sq_dist_lanes(self.row(j), self.row(o)).sqrt();
-                gap[j] = gap[j].min(g);
-                gap[o] = gap[o].min(g);
+                let h = sq_dist_lanes(self.row(j), self.row(o)).sqrt() / 2.0;
+                self.half[j * k + o] = h;
+                self.half[o * k + j] = h;
             }
         }
-        for (h, g) in self.half_gap.iter_mut().zip(gap) {
-            *h = g / 2.0;
+        for j in 0..k {
+            self.half_gap[j] = (0..k)
+                .filter(|&o| o != j)
+                .fold(f32::INFINITY, |m, o| m.min(self.half[j * k + o]));
         }
     }
 }
 
-/// The centre nearest to `row` by exact distance, from squared distances `dist` within
-/// `slack` of the exact ones: the least of them, unless another is within 2 × slack of it;
-/// then the exact least of those (the first of equals).
+/// Which of the centres `ids` is nearest to `row` by exact distance, from their squared
+/// distances `dist` within `slack` of the exact ones: the least of them, unless another is
+/// within 2 × slack of it; then the exact least of those (the first of equals).
 #[inline(always)]
-fn nearest(row: &[f32], centres: &Centres, dist: &[f32], slack: f32) -> usize {
-    let best = (1..dist.len()).fold(0, |b, j| if dist[j] < dist[b] { j } else { b });
+fn nearest(row: &[f32], centres: &Centres, ids: &[usize], dist: &[f32], slack: f32) -> usize {
+    let best = (1..dist.len()).fold(0, |b, t| if dist[t] < dist[b] { t } else { b });
     let reach = dist[best] + 2.0 * slack;
     if dist
         .iter()
         .enumerate()
-        .all(|(j, &v)| j == best || v > reach)
+        .all(|(t, &v)| t == best || v > reach)
     {
         return best;
     }
     let (mut pick, mut least) = (best, f32::INFINITY);
-    for (j, &v) in dist.iter().enumerate() {
+    for (t, &v) in dist.iter().enumerate() {
         if v <= reach {
-            let e = sq_dist_lanes(row, centres.row(j));
+            let e = sq_dist_lanes(row, centres.row(ids[t]));
             if e < least {
                 least = e;
-                pick = j;
+                pick = t;
             }
         }
     }
     pick
 }
 
-/// Per point: its centre, an upper bound on the distance to it and a lower bound on the
-/// distance to any other centre (Hamerly).
+/// Per point: its centre, an upper bound on the distance to it, and a lower bound on the
+/// distance to each centre (`rows × k`), as Elkan's k-means keeps them.
 struct Bounds {
     labels: Vec<usize>,
     upper: Vec<f32>,
     lower: Vec<f32>,
 }
 
-/// One assignment step with Hamerly's bounds: when a point's upper bound is below its lower
-/// bound (or half the gap from its centre to the nearest other), the point cannot change
-/// cluster and its k distances are skipped; else all k are measured at once (tightening
-/// the upper bound first with the distance to its own centre alone did not pay: one dot
-/// product is a serial chain of adds, and it rarely saved the other k − 1). `sums`
+/// One assignment step with Elkan's bounds. A point is skipped when its upper bound is
+/// below half the gap from its centre to the nearest other; else only the centres that
+/// could be nearer, those whose lower bound and half distance to its centre are both below
+/// the upper bound, are measured, together with its own centre, in one pass over the row.
+/// (Hamerly's single lower bound, which every centre's move lowers, left half the points to
+/// be measured against all k centres in every step on these 384-d embeddings.) `sums`
 /// (per-cluster sums and counts) follow the points that move.
 #[inline(always)]
 fn assign<K: Kernels>(
@@ -657,29 +840,34 @@ fn assign<K: Kernels>(
     c: &Centres,
     b: &mut Bounds,
     mut sums: Option<(&mut [f64], &mut [usize])>,
+    ids: &mut [usize],
     dist: &mut [f32],
 ) {
-    let d = p.x.dim;
-    for i in 0..p.x.rows {
+    let (d, k) = (p.x.dim, c.k);
+    for (i, lower) in b.lower.chunks_exact_mut(k).enumerate() {
         let a = b.labels[i];
-        let bound = c.half_gap[a].max(b.lower[i]);
-        if b.upper[i] <= bound {
+        let upper = b.upper[i];
+        if upper <= c.half_gap[a] {
             continue;
         }
+        let half = &c.half[a * k..(a + 1) * k];
+        // the centres that could be nearer, and its own (`half[a]` is infinite)
+        let len = kern.select(upper, lower, half, a, ids);
+        if len == 1 {
+            continue;
+        }
+        let ids = &ids[..len];
         let row = p.x.row(i);
         let slack = p.slack(i, c.max_len);
-        dots_all(kern, row, &c.data, dist);
-        for (v, &cn) in dist.iter_mut().zip(&c.norms) {
-            *v = approx_sq(p.norms[i], cn, *v);
+        let dist = &mut dist[..ids.len()];
+        dots_rows(kern, row, |t| c.row(ids[t]), dist);
+        for (v, &j) in dist.iter_mut().zip(ids.iter()) {
+            *v = approx_sq(p.norms[i], c.norms[j], *v);
+            lower[j] = (*v - slack).max(0.0).sqrt();
         }
-        let to = nearest(row, c, dist, slack);
-        let second = dist
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != to)
-            .fold(f32::INFINITY, |m, (_, &v)| m.min(v));
-        b.upper[i] = (dist[to] + slack).sqrt();
-        b.lower[i] = (second - slack).max(0.0).sqrt();
+        let t = nearest(row, c, ids, dist, slack);
+        let to = ids[t];
+        b.upper[i] = (dist[t] + slack).sqrt();
         if to != a {
             b.labels[i] = to;
             if let Some((sums, counts)) = sums.as_mut() {
@@ -696,7 +884,7 @@ fn assign<K: Kernels>(
     }
 }
 
-/// Lloyd's iterations with Hamerly's bounds ([`assign`]): same result as plain Lloyd, far
+/// Lloyd's iterations with Elkan's bounds ([`assign`]): same result as plain Lloyd, far
 /// fewer distances once the centres settle. Per-cluster sums (f64) and counts are kept up
 /// to date as points move, not recomputed. Without a `seed` (k-means++'s distances), a
 /// first pass measures every point.
@@ -714,25 +902,34 @@ fn lloyd<K: Kernels>(
 ) -> Result<KMeansResult, ClusterError> {
     let (x, d) = (p.x, p.x.dim);
     let mut c = Centres::new(kern, centroids, k, d);
+    let mut ids = vec![0; k];
     let mut dist = vec![0f32; k];
     let mut b = match seed {
-        Some(s) => {
-            let slack = |i| p.slack(i, c.max_len);
+        Some(Seed {
+            labels,
+            dist: mut lower,
+        }) => {
+            let mut upper = vec![0f32; x.rows];
+            for (i, lower) in lower.chunks_exact_mut(k).enumerate() {
+                let slack = p.slack(i, c.max_len);
+                upper[i] = (lower[labels[i]] + slack).sqrt();
+                lower
+                    .iter_mut()
+                    .for_each(|l| *l = (*l - slack).max(0.0).sqrt());
+            }
             Bounds {
-                upper: (0..x.rows).map(|i| (s.near[i] + slack(i)).sqrt()).collect(),
-                lower: (0..x.rows)
-                    .map(|i| (s.second[i] - slack(i)).max(0.0).sqrt())
-                    .collect(),
-                labels: s.labels,
+                labels,
+                upper,
+                lower,
             }
         }
         None => {
             let mut b = Bounds {
                 labels: vec![0; x.rows],
                 upper: vec![f32::INFINITY; x.rows],
-                lower: vec![0.0; x.rows],
+                lower: vec![0.0; x.rows * k],
             };
-            assign(kern, p, &c, &mut b, None, &mut dist);
+            assign(kern, p, &c, &mut b, None, &mut ids, &mut dist);
             b
         }
     };
@@ -753,7 +950,15 @@ fn lloyd<K: Kernels>(
         if it > 0 {
             c.refresh(kern);
         }
-        assign(kern, p, &c, &mut b, Some((&mut sums, &mut counts)), &mut dist);
+        assign(
+            kern,
+            p,
+            &c,
+            &mut b,
+            Some((&mut sums, &mut counts)),
+            &mut ids,
+            &mut dist,
+        );
         let empty = counts.contains(&0);
         // An empty cluster takes the point farthest from its centre (exact distances).
         let mut far = if empty {
@@ -783,24 +988,16 @@ fn lloyd<K: Kernels>(
             cj.copy_from_slice(&new);
         }
         if empty {
-            // a relocated centre breaks the bounds: rescan everything next time
+            // a relocated centre breaks the bounds: measure everything next time
             b.upper.iter_mut().for_each(|u| *u = f32::INFINITY);
             b.lower.iter_mut().for_each(|l| *l = 0.0);
         } else {
             // move the bounds with the centres
-            let (mut r1, mut m1, mut m2) = (0, 0f32, 0f32);
-            for (j, &m) in moved.iter().enumerate() {
-                if m > m1 {
-                    m2 = m1;
-                    m1 = m;
-                    r1 = j;
-                } else if m > m2 {
-                    m2 = m;
-                }
-            }
-            for i in 0..x.rows {
+            for (i, lower) in b.lower.chunks_exact_mut(k).enumerate() {
                 b.upper[i] += moved[b.labels[i]];
-                b.lower[i] -= if b.labels[i] == r1 { m2 } else { m1 };
+                for (l, m) in lower.iter_mut().zip(&moved) {
+                    *l -= m;
+                }
             }
         }
         if !progress(iterations) {
@@ -812,7 +1009,7 @@ fn lloyd<K: Kernels>(
     }
     // the labels of the final centres, and the inertia from exact distances
     c.refresh(kern);
-    assign(kern, p, &c, &mut b, None, &mut dist);
+    assign(kern, p, &c, &mut b, None, &mut ids, &mut dist);
     let inertia = (0..x.rows)
         .map(|i| sq_dist_lanes(x.row(i), c.row(b.labels[i])) as f64)
         .sum();
