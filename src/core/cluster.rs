@@ -116,24 +116,24 @@ pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     sq_dist_lanes(a, b)
 }
 
-// How k-means is fast here (scikit-learn's speed with its BLAS, or better, single thread):
+// How k-means is fast here (twice scikit-learn's speed with its BLAS, single thread, or
+// better):
 //
 // * Distances to centres come from dot products, ‖x‖² − 2x·c + ‖c‖², with the squared row
-//   norms computed once per run ([`Prep`]). A chunk of a row is multiplied with up to
-//   eight centres while it sits in registers ([`dots`]), so the work is arithmetic, not
-//   loads: a multiply and an add per value, against a subtract, a multiply and an add
-//   for `sq_dist`.
+//   norms computed once per run ([`Prep`]). A chunk of a row is multiplied with up to six
+//   centres while it sits in registers ([`dots_rows`]), a fused multiply-add per value
+//   with AVX2 ([`Kernels`]).
 // * Those distances lose precision for near points (cancellation). Every decision made on
-//   them allows for their error bound ([`Prep::slack`]): Hamerly's bounds are widened by
-//   it, and a near tie is settled with exact distances ([`nearest`]). So the labels are
-//   those exact distances give, and the inertia is summed from exact distances.
-// * The k-means++ trials of one step are sampled first and then measured in one pass over
-//   the points, and the distances to the chosen centres seed the first Lloyd step's bounds
-//   (no full pass at its start).
-// * On x86-64 the whole run is compiled a second time for AVX2 and picked at run time
-//   ([`kmeans_avx2`]): everything below the entry points is `#[inline(always)]` so that it
-//   is compiled into that copy. No fused multiply-add and the same 8-lane partial sums on
-//   every path: results are bit for bit the same with and without AVX2.
+//   them allows for their error bound ([`Prep::slack`]): the bounds are widened by it, and
+//   a near tie is settled with exact distances ([`nearest`]). So the labels are those
+//   exact distances give, and the inertia is summed from exact distances.
+// * Elkan's bounds ([`assign`]) skip most distances once the centres settle.
+// * The k-means++ trials of one step are drawn first and then measured in one pass over
+//   the points; the distances to the chosen centres seed the first Lloyd step's bounds (no
+//   full pass at its start).
+// * On x86-64 the whole run is compiled a second time for AVX2 and FMA and picked at run
+//   time ([`kmeans_avx2`]): everything below the entry points is `#[inline(always)]` so that
+//   it is compiled into that copy.
 
 /// Lanes of the partial sums of every dot product and distance here: independent sums let
 /// the compiler use SIMD, and a fixed count keeps the rounding the same whatever the
@@ -163,17 +163,28 @@ fn sq_dist_lanes(a: &[f32], b: &[f32]) -> f32 {
 
 /// The arithmetic of the distances, per instruction set.
 ///
-/// A dot product is summed in [`ways`]`(G)` independent 8-lane sums (chunk `i` of 8 values
-/// goes to sum `i mod ways`), so that the adds, which wait 3–4 cycles for one another
-/// within a sum, overlap; then the sums are added lane by lane, pairwise, the 8 lanes
-/// pairwise too ([`hsum`]), and the products of the last `d mod 8` values last. Every
-/// implementation does exactly this, with separate multiplies and adds (no fused
-/// multiply-add, whose single rounding would change the bits), so all give the same
-/// results.
+/// A dot product is summed in `W` independent 8-lane sums (chunk `i` of 8 values goes to
+/// sum `i mod W`), so that the adds, which wait 3–4 cycles for one another within a sum,
+/// overlap; then the sums are added lane by lane, pairwise, the 8 lanes pairwise too
+/// ([`hsum`]), and the products of the last `d mod 8` values last. Every
+/// implementation does exactly this; the AVX2 one fuses each multiply and add (FMA: half
+/// the instructions, a third less time for the whole of k-means here), with one rounding
+/// instead of two, so its dot products can differ from the portable ones in the last bits.
+/// That never changes Lloyd's labels, which are those of exact distances ([`nearest`]),
+/// but k-means++ samples with these distances: on a CPU without AVX2 and FMA a start can,
+/// rarely, pick another point. On one machine the results are always the same.
 trait Kernels: Copy {
     /// Dot products of `row` with `G` vectors of its length, in one pass over the row: each
-    /// chunk of the row is loaded once for all `G`.
-    fn dots<const G: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G];
+    /// chunk of the row is loaded once for all `G`. `W` (2 or 4): sums per dot product; four
+    /// when there are one or two (else a pass is bound by the latency of the adds), two
+    /// beyond (the registers run out).
+    fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G];
+
+    /// One dot product.
+    #[inline(always)]
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        self.dots::<1, 4>(a, [b])[0]
+    }
 
     /// Elkan's test of one point: the centres `j` that could be nearer to it than its own
     /// (`own`), those with `upper > lower[j]` and `upper > half[j]`, and its own, in order
@@ -188,22 +199,25 @@ trait Kernels: Copy {
     ) -> usize;
 }
 
-/// Independent sums per dot product in a pass over `g` centres: four when there are one
-/// or two (else a pass is bound by the adds' latency), two beyond (the registers run out).
-const fn ways(g: usize) -> usize {
-    if g <= 2 {
-        4
-    } else {
-        2
-    }
-}
-
 /// The sum of 8 lanes as a tree, ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)): three adds
 /// deep, as a SIMD horizontal sum does it.
 #[inline(always)]
 fn hsum(v: &[f32; LANES]) -> f32 {
     let t = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
     (t[0] + t[2]) + (t[1] + t[3])
+}
+
+/// The `W` (a power of two) sums of a dot product added pairwise: (0 + 1) + (2 + 3).
+#[inline(always)]
+fn combine<T: Copy, const W: usize>(mut v: [T; W], add: impl Fn(T, T) -> T) -> T {
+    let mut w = W;
+    while w > 1 {
+        for i in 0..w / 2 {
+            v[i] = add(v[2 * i], v[2 * i + 1]);
+        }
+        w /= 2;
+    }
+    v[0]
 }
 
 /// The products of the last `d mod 8` values, in order.
@@ -218,31 +232,23 @@ struct Portable;
 
 impl Kernels for Portable {
     #[inline(always)]
-    fn dots<const G: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
-        let w = ways(G);
+    fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
         let (xs, x_tail) = row.as_chunks::<LANES>();
-        let cs = others.map(|c| c[..row.len()].as_chunks::<LANES>());
-        let mut acc = [[[0f32; LANES]; 4]; G];
-        for (i, x) in xs.iter().enumerate() {
-            for (a, (c, _)) in acc.iter_mut().zip(&cs) {
-                let (a, c) = (&mut a[i % w], &c[i]);
+        let mut acc = [[[0f32; LANES]; W]; G];
+        for (g, c) in others.iter().enumerate() {
+            let (cs, _) = c[..row.len()].as_chunks::<LANES>();
+            for (i, (x, c)) in xs.iter().zip(cs).enumerate() {
+                let a = &mut acc[g][i % W];
                 for l in 0..LANES {
                     a[l] += x[l] * c[l];
                 }
             }
         }
         let mut out = [0f32; G];
-        for g in 0..G {
-            let a = &acc[g];
-            let mut lanes = [0f32; LANES];
-            for l in 0..LANES {
-                lanes[l] = if w == 4 {
-                    (a[0][l] + a[1][l]) + (a[2][l] + a[3][l])
-                } else {
-                    a[0][l] + a[1][l]
-                };
-            }
-            out[g] = hsum(&lanes) + tail(x_tail, cs[g].1);
+        for (g, c) in others.iter().enumerate() {
+            let lanes = combine(acc[g], |a, b| std::array::from_fn(|l| a[l] + b[l]));
+            let (_, c_tail) = c[..row.len()].as_chunks::<LANES>();
+            out[g] = hsum(&lanes) + tail(x_tail, c_tail);
         }
         out
     }
@@ -266,8 +272,9 @@ impl Kernels for Portable {
     }
 }
 
-/// AVX2 (256-bit vectors, 8 lanes in one register), for CPUs that have it. A value of this
-/// type is proof that the CPU has AVX2: only [`Avx2::detect`] makes one.
+/// AVX2 (256-bit vectors, 8 lanes in one register) with FMA, for CPUs that have both (all
+/// x86-64 ones since 2013–2015). A value of this type is proof that the CPU has them: only
+/// [`Avx2::detect`] makes one.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct Avx2(());
@@ -275,16 +282,18 @@ struct Avx2(());
 #[cfg(target_arch = "x86_64")]
 impl Avx2 {
     fn detect() -> Option<Self> {
-        std::arch::is_x86_feature_detected!("avx2").then_some(Self(()))
+        (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+            .then_some(Self(()))
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Kernels for Avx2 {
     #[inline(always)]
-    fn dots<const G: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
-        // SAFETY: `avx2::dots` only requires AVX2, and `self` exists only if the CPU has it.
-        unsafe { avx2::dots(row, others) }
+    fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
+        // SAFETY: `avx2::dots` only requires AVX2 and FMA, and `self` exists only if the CPU
+        // has them.
+        unsafe { avx2::dots::<G, W>(row, others) }
     }
 
     #[inline(always)]
@@ -305,16 +314,16 @@ impl Kernels for Avx2 {
 /// can inline there.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{tail, ways, LANES};
+    use super::{combine, tail, LANES};
     use std::arch::x86_64::{
         __m256, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
-        _mm256_extractf128_ps, _mm256_loadu_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps,
-        _mm256_setzero_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
-        _CMP_GT_OQ,
+        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_movemask_ps,
+        _mm256_set1_ps, _mm256_setzero_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps,
+        _mm_shuffle_ps, _CMP_GT_OQ,
     };
 
     /// Eight values.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn load(v: &[f32; LANES]) -> __m256 {
         // SAFETY: `v` holds the 8 values read; the load has no alignment requirement.
@@ -322,7 +331,7 @@ mod avx2 {
     }
 
     /// [`super::Kernels::select`], eight centres a compare.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub(super) fn select(
         upper: f32,
@@ -359,7 +368,7 @@ mod avx2 {
     }
 
     /// [`super::hsum`] of the lanes of `v`.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn hsum(v: __m256) -> f32 {
         // [0 + 4, 1 + 5, 2 + 6, 3 + 7]
@@ -370,47 +379,44 @@ mod avx2 {
     }
 
     /// [`super::Kernels::dots`].
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
-    pub(super) fn dots<const G: usize>(row: &[f32], others: [&[f32]; G]) -> [f32; G] {
-        let w = ways(G);
+    pub(super) fn dots<const G: usize, const W: usize>(
+        row: &[f32],
+        others: [&[f32]; G],
+    ) -> [f32; G] {
+        // the row in runs of `W` chunks of 8, the centres likewise: the loops index within
+        // known lengths, so without bounds checks
         let (xs, x_tail) = row.as_chunks::<LANES>();
-        let n = xs.len();
-        // the centres in chunks of 8 too, `n` of them (no bounds checks in the loops)
-        let mut cs: [&[[f32; LANES]]; G] = [xs; G];
-        let mut c_tails = [x_tail; G];
+        let (xw, x_rest) = xs.as_chunks::<W>();
+        let mut cw = [xw; G];
+        let mut c_rest = [x_rest; G];
+        let mut c_tail = [x_tail; G];
         for g in 0..G {
             let (c, t) = others[g][..row.len()].as_chunks::<LANES>();
-            (cs[g], c_tails[g]) = (&c[..n], t);
+            let (c, r) = c.as_chunks::<W>();
+            (cw[g], c_rest[g], c_tail[g]) = (&c[..xw.len()], r, t);
         }
-        let mut acc = [[_mm256_setzero_ps(); 4]; G];
-        let mut i = 0;
-        while i + w <= n {
-            for k in 0..w {
-                let x = load(&xs[i + k]);
+        let mut acc = [[_mm256_setzero_ps(); W]; G];
+        for (q, x) in xw.iter().enumerate() {
+            for k in 0..W {
+                let x = load(&x[k]);
                 for g in 0..G {
-                    let p = _mm256_mul_ps(x, load(&cs[g][i + k]));
-                    acc[g][k] = _mm256_add_ps(acc[g][k], p);
+                    acc[g][k] = _mm256_fmadd_ps(x, load(&cw[g][q][k]), acc[g][k]);
                 }
             }
-            i += w;
         }
-        // the last chunks, fewer than `w`, to sums 0, 1, …
-        for k in 0..n - i {
-            let x = load(&xs[i + k]);
+        // the last chunks, fewer than `W`, to sums 0, 1, …
+        for (k, x) in x_rest.iter().enumerate() {
+            let x = load(x);
             for g in 0..G {
-                acc[g][k] = _mm256_add_ps(acc[g][k], _mm256_mul_ps(x, load(&cs[g][i + k])));
+                acc[g][k] = _mm256_fmadd_ps(x, load(&c_rest[g][k]), acc[g][k]);
             }
         }
         let mut out = [0f32; G];
         for g in 0..G {
-            let a = &acc[g];
-            let lanes = if w == 4 {
-                _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]))
-            } else {
-                _mm256_add_ps(a[0], a[1])
-            };
-            out[g] = hsum(lanes) + tail(x_tail, c_tails[g]);
+            let lanes = combine(acc[g], |a, b| _mm256_add_ps(a, b));
+            out[g] = hsum(lanes) + tail(x_tail, c_tail[g]);
         }
         out
     }
@@ -427,7 +433,7 @@ fn dots_rows<'c, K: Kernels>(
     out: &mut [f32],
 ) {
     #[inline(always)]
-    fn group<'c, K: Kernels, const G: usize>(
+    fn group<'c, K: Kernels, const G: usize, const W: usize>(
         kern: K,
         row: &[f32],
         others: impl Fn(usize) -> &'c [f32],
@@ -437,7 +443,7 @@ fn dots_rows<'c, K: Kernels>(
         for (g, o) in o.iter_mut().enumerate() {
             *o = others(g);
         }
-        out.copy_from_slice(&kern.dots::<G>(row, o));
+        out.copy_from_slice(&kern.dots::<G, W>(row, o));
     }
     let n = out.len();
     let passes = n.div_ceil(GROUP);
@@ -449,12 +455,12 @@ fn dots_rows<'c, K: Kernels>(
         let others = |g| others(from + g);
         let out = &mut out[from..to];
         match to - from {
-            6 => group::<K, 6>(kern, row, others, out),
-            5 => group::<K, 5>(kern, row, others, out),
-            4 => group::<K, 4>(kern, row, others, out),
-            3 => group::<K, 3>(kern, row, others, out),
-            2 => group::<K, 2>(kern, row, others, out),
-            _ => group::<K, 1>(kern, row, others, out),
+            6 => group::<K, 6, 2>(kern, row, others, out),
+            5 => group::<K, 5, 2>(kern, row, others, out),
+            4 => group::<K, 4, 2>(kern, row, others, out),
+            3 => group::<K, 3, 2>(kern, row, others, out),
+            2 => group::<K, 2, 4>(kern, row, others, out),
+            _ => group::<K, 1, 4>(kern, row, others, out),
         }
         from = to;
     }
@@ -470,7 +476,8 @@ fn approx_sq(xn: f32, cn: f32, dot: f32) -> f32 {
 /// What every start needs of the points: their squared norms and lengths.
 struct Prep<'a> {
     x: Matrix<'a>,
-    /// ‖xᵢ‖², with [`dots`] (the same bits as the norm of a centre that is this point).
+    /// ‖xᵢ‖², with [`Kernels::dot`] (the same bits as the norm of a centre that is this
+    /// point).
     norms: Vec<f32>,
     /// ‖xᵢ‖.
     lens: Vec<f32>,
@@ -481,9 +488,7 @@ struct Prep<'a> {
 impl<'a> Prep<'a> {
     #[inline(always)]
     fn new<K: Kernels>(kern: K, x: Matrix<'a>) -> Self {
-        let norms: Vec<f32> = (0..x.rows)
-            .map(|i| kern.dots(x.row(i), [x.row(i)])[0])
-            .collect();
+        let norms: Vec<f32> = (0..x.rows).map(|i| kern.dot(x.row(i), x.row(i))).collect();
         let lens = norms.iter().map(|n| n.sqrt()).collect();
         Self {
             x,
@@ -543,8 +548,8 @@ pub fn kmeans(
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(kern) = Avx2::detect() {
-        // SAFETY: `kmeans_avx2` requires AVX2 and nothing else; `kern` proves the CPU has
-        // it.
+        // SAFETY: `kmeans_avx2` requires AVX2 and FMA and nothing else; `kern` proves the
+        // CPU has them.
         return unsafe { kmeans_avx2(kern, x, cfg, progress) };
     }
     kmeans_run(Portable, x, cfg, progress)
@@ -553,7 +558,7 @@ pub fn kmeans(
 /// [`kmeans_run`] with AVX2, compiled for AVX2 as a whole: the kernels inline into it, and
 /// the compiler's own vectors elsewhere are 256 bits wide too.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn kmeans_avx2(
     kern: Avx2,
     x: Matrix,
@@ -612,8 +617,8 @@ pub fn kmeans_from(
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(kern) = Avx2::detect() {
-        // SAFETY: `kmeans_from_avx2` requires AVX2 and nothing else; `kern` proves the CPU
-        // has it.
+        // SAFETY: `kmeans_from_avx2` requires AVX2 and FMA and nothing else; `kern` proves
+        // the CPU has them.
         return unsafe { kmeans_from_avx2(kern, x, centroids, k, cfg, progress) };
     }
     kmeans_from_run(Portable, x, centroids, k, cfg, progress)
@@ -621,7 +626,7 @@ pub fn kmeans_from(
 
 /// [`kmeans_from_run`] compiled for AVX2, as [`kmeans_avx2`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn kmeans_from_avx2(
     kern: Avx2,
     x: Matrix,
@@ -668,13 +673,7 @@ fn plus_plus<K: Kernels>(kern: K, p: &Prep, k: usize, rng: &mut SmallRng) -> (Ve
     let first = rng.random_range(0..n);
     centroids.extend_from_slice(x.row(first));
     let mut near: Vec<f32> = (0..n)
-        .map(|i| {
-            approx_sq(
-                p.norms[i],
-                p.norms[first],
-                kern.dots(x.row(i), [x.row(first)])[0],
-            )
-        })
+        .map(|i| approx_sq(p.norms[i], p.norms[first], kern.dot(x.row(i), x.row(first))))
         .collect();
     let mut seed = Seed {
         labels: vec![0; n],
@@ -773,7 +772,7 @@ impl Centres {
     fn refresh<K: Kernels>(&mut self, kern: K) {
         let k = self.k;
         for j in 0..k {
-            self.norms[j] = kern.dots(self.row(j), [self.row(j)])[0];
+            self.norms[j] = kern.dot(self.row(j), self.row(j));
         }
         self.max_len = self.norms.iter().fold(0f32, |m, n| m.max(n.sqrt()));
         for j in 0..k {
