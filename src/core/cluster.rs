@@ -113,17 +113,422 @@ pub struct KMeansResult {
 /// Squared Euclidean distance. Eight independent partial sums let the compiler use SIMD
 /// (a plain `.sum()` of floats is a serial chain: ~8× slower at d = 384).
 pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    sq_dist_lanes(a, b)
+}
+
+// How k-means is fast here (twice scikit-learn's speed with its BLAS, single thread, or
+// better):
+//
+// * Distances to centres come from dot products, ‖x‖² − 2x·c + ‖c‖², with the squared row
+//   norms computed once per run ([`Prep`]). A chunk of a row is multiplied with up to six
+//   centres while it sits in registers ([`dots_rows`]), a fused multiply-add per value
+//   with AVX2 ([`Kernels`]).
+// * Those distances lose precision for near points (cancellation). Every decision made on
+//   them allows for their error bound ([`Prep::slack`]): the bounds are widened by it, and
+//   a near tie is settled with exact distances ([`nearest`]). So the labels are those
+//   exact distances give, and the inertia is summed from exact distances.
+// * Elkan's bounds ([`assign`]) skip most distances once the centres settle.
+// * The k-means++ trials of one step are drawn first and then measured in one pass over
+//   the points; the distances to the chosen centres seed the first Lloyd step's bounds (no
+//   full pass at its start).
+// * On x86-64 the whole run is compiled a second time for AVX2 and FMA and picked at run
+//   time ([`kmeans_avx2`]): everything below the entry points is `#[inline(always)]` so that
+//   it is compiled into that copy.
+
+/// Lanes of the partial sums of every dot product and distance here: independent sums let
+/// the compiler use SIMD, and a fixed count keeps the rounding the same whatever the
+/// vector width (SSE2, AVX2, WebAssembly's 128 bits).
+const LANES: usize = 8;
+
+/// The most centres whose dot products with one row [`dots_rows`] computes in one pass
+/// over the row. Each takes two 8-lane sums ([`Kernels::dots`]): six centres take twelve
+/// of AVX2's sixteen 256-bit registers (the row's two chunks and a product the rest);
+/// 128-bit SIMD needs twice the registers, so three there.
+const GROUP: usize = if cfg!(target_arch = "x86_64") { 6 } else { 3 };
+
+#[inline(always)]
+fn sq_dist_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
+        for l in 0..LANES {
             let d = x[l] - y[l];
             acc[l] += d * d;
         }
     }
     let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
     acc.iter().sum::<f32>() + tail
+}
+
+/// The arithmetic of the distances, per instruction set.
+///
+/// A dot product is summed in `W` independent 8-lane sums (chunk `i` of 8 values goes to
+/// sum `i mod W`), so that the adds, which wait 3–4 cycles for one another within a sum,
+/// overlap; then the sums are added lane by lane, pairwise, the 8 lanes pairwise too
+/// ([`hsum`]), and the products of the last `d mod 8` values last. Every
+/// implementation does exactly this; the AVX2 one fuses each multiply and add (FMA: half
+/// the instructions, a third less time for the whole of k-means here), with one rounding
+/// instead of two, so its dot products can differ from the portable ones in the last bits.
+/// That never changes Lloyd's labels, which are those of exact distances ([`nearest`]),
+/// but k-means++ samples with these distances: on a CPU without AVX2 and FMA a start can,
+/// rarely, pick another point. On one machine the results are always the same.
+trait Kernels: Copy {
+    /// Dot products of `row` with `G` vectors of its length, in one pass over the row: each
+    /// chunk of the row is loaded once for all `G`. `W` (2 or 4): sums per dot product; four
+    /// when there are one or two (else a pass is bound by the latency of the adds), two
+    /// beyond (the registers run out).
+    fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G];
+
+    /// One dot product.
+    #[inline(always)]
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        self.dots::<1, 4>(a, [b])[0]
+    }
+
+    /// Elkan's test of one point: the centres `j` that could be nearer to it than its own
+    /// (`own`), those with `upper > lower[j]` and `upper > half[j]`, and its own, in order
+    /// into `ids`; returns how many.
+    fn select(
+        self,
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize;
+}
+
+/// The sum of 8 lanes as a tree, ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)): three adds
+/// deep, as a SIMD horizontal sum does it.
+#[inline(always)]
+fn hsum(v: &[f32; LANES]) -> f32 {
+    let t = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
+    (t[0] + t[2]) + (t[1] + t[3])
+}
+
+/// The `W` (a power of two) sums of a dot product added pairwise: (0 + 1) + (2 + 3).
+#[inline(always)]
+fn combine<T: Copy, const W: usize>(mut v: [T; W], add: impl Fn(T, T) -> T) -> T {
+    let mut w = W;
+    while w > 1 {
+        for i in 0..w / 2 {
+            v[i] = add(v[2 * i], v[2 * i + 1]);
+        }
+        w /= 2;
+    }
+    v[0]
+}
+
+/// The products of the last `d mod 8` values, in order.
+#[inline(always)]
+fn tail(x: &[f32], c: &[f32]) -> f32 {
+    x.iter().zip(c).map(|(x, c)| x * c).sum()
+}
+
+/// Plain Rust, vectorised by the compiler as it can (SSE2 on x86-64, simd128 in the page).
+#[derive(Clone, Copy)]
+struct Portable;
+
+impl Kernels for Portable {
+    #[inline(always)]
+    fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
+        let (xs, x_tail) = row.as_chunks::<LANES>();
+        let mut acc = [[[0f32; LANES]; W]; G];
+        for (g, c) in others.iter().enumerate() {
+            let (cs, _) = c[..row.len()].as_chunks::<LANES>();
+            for (i, (x, c)) in xs.iter().zip(cs).enumerate() {
+                let a = &mut acc[g][i % W];
+                for l in 0..LANES {
+                    a[l] += x[l] * c[l];
+                }
+            }
+        }
+        let mut out = [0f32; G];
+        for (g, c) in others.iter().enumerate() {
+            let lanes = combine(acc[g], |a, b| std::array::from_fn(|l| a[l] + b[l]));
+            let (_, c_tail) = c[..row.len()].as_chunks::<LANES>();
+            out[g] = hsum(&lanes) + tail(x_tail, c_tail);
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn select(
+        self,
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize {
+        // without branches: the tests are unpredictable
+        let mut len = 0;
+        for (j, (&l, &h)) in lower.iter().zip(half).enumerate() {
+            ids[len] = j;
+            len += usize::from((j == own) | ((upper > l) & (upper > h)));
+        }
+        len
+    }
+}
+
+/// AVX2 (256-bit vectors, 8 lanes in one register) with FMA, for CPUs that have both (all
+/// x86-64 ones since 2013–2015). A value of this type is proof that the CPU has them: only
+/// [`Avx2::detect`] makes one.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    fn detect() -> Option<Self> {
+        (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+            .then_some(Self(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Kernels for Avx2 {
+    #[inline(always)]
+    fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
+        // SAFETY: `avx2::dots` only requires AVX2 and FMA, and `self` exists only if the CPU
+        // has them.
+        unsafe { avx2::dots::<G, W>(row, others) }
+    }
+
+    #[inline(always)]
+    fn select(
+        self,
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize {
+        // SAFETY: as above.
+        unsafe { avx2::select(upper, lower, half, own, ids) }
+    }
+}
+
+/// The AVX2 kernels. Called from [`kmeans_avx2`], which has the same target features, they
+/// can inline there.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{combine, tail, LANES};
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
+        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_movemask_ps,
+        _mm256_set1_ps, _mm256_setzero_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps,
+        _mm_shuffle_ps, _CMP_GT_OQ,
+    };
+
+    /// Eight values.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn load(v: &[f32; LANES]) -> __m256 {
+        // SAFETY: `v` holds the 8 values read; the load has no alignment requirement.
+        unsafe { _mm256_loadu_ps(v.as_ptr()) }
+    }
+
+    /// [`super::Kernels::select`], eight centres a compare.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(super) fn select(
+        upper: f32,
+        lower: &[f32],
+        half: &[f32],
+        own: usize,
+        ids: &mut [usize],
+    ) -> usize {
+        let (ls, l_tail) = lower.as_chunks::<LANES>();
+        let (hs, h_tail) = half[..lower.len()].as_chunks::<LANES>();
+        let u = _mm256_set1_ps(upper);
+        let mut len = 0;
+        for (c, (l, h)) in ls.iter().zip(hs).enumerate() {
+            let near = _mm256_and_ps(
+                _mm256_cmp_ps::<_CMP_GT_OQ>(u, load(l)),
+                _mm256_cmp_ps::<_CMP_GT_OQ>(u, load(h)),
+            );
+            let mut bits = _mm256_movemask_ps(near) as u32;
+            if own / LANES == c {
+                bits |= 1 << (own % LANES);
+            }
+            while bits != 0 {
+                ids[len] = c * LANES + bits.trailing_zeros() as usize;
+                len += 1;
+                bits &= bits - 1;
+            }
+        }
+        let base = ls.len() * LANES;
+        for (j, (&l, &h)) in l_tail.iter().zip(h_tail).enumerate() {
+            ids[len] = base + j;
+            len += usize::from((base + j == own) | ((upper > l) & (upper > h)));
+        }
+        len
+    }
+
+    /// [`super::hsum`] of the lanes of `v`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn hsum(v: __m256) -> f32 {
+        // [0 + 4, 1 + 5, 2 + 6, 3 + 7]
+        let t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        // [(0 + 4) + (2 + 6), (1 + 5) + (3 + 7), …]
+        let u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+        _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps::<1>(u, u)))
+    }
+
+    /// [`super::Kernels::dots`].
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(super) fn dots<const G: usize, const W: usize>(
+        row: &[f32],
+        others: [&[f32]; G],
+    ) -> [f32; G] {
+        // the row in runs of `W` chunks of 8, the centres likewise: the loops index within
+        // known lengths, so without bounds checks
+        let (xs, x_tail) = row.as_chunks::<LANES>();
+        let (xw, x_rest) = xs.as_chunks::<W>();
+        let mut cw = [xw; G];
+        let mut c_rest = [x_rest; G];
+        let mut c_tail = [x_tail; G];
+        for g in 0..G {
+            let (c, t) = others[g][..row.len()].as_chunks::<LANES>();
+            let (c, r) = c.as_chunks::<W>();
+            (cw[g], c_rest[g], c_tail[g]) = (&c[..xw.len()], r, t);
+        }
+        let mut acc = [[_mm256_setzero_ps(); W]; G];
+        for (q, x) in xw.iter().enumerate() {
+            for k in 0..W {
+                let x = load(&x[k]);
+                for g in 0..G {
+                    acc[g][k] = _mm256_fmadd_ps(x, load(&cw[g][q][k]), acc[g][k]);
+                }
+            }
+        }
+        // the last chunks, fewer than `W`, to sums 0, 1, …
+        for (k, x) in x_rest.iter().enumerate() {
+            let x = load(x);
+            for g in 0..G {
+                acc[g][k] = _mm256_fmadd_ps(x, load(&c_rest[g][k]), acc[g][k]);
+            }
+        }
+        let mut out = [0f32; G];
+        for g in 0..G {
+            let lanes = combine(acc[g], |a, b| _mm256_add_ps(a, b));
+            out[g] = hsum(lanes) + tail(x_tail, c_tail[g]);
+        }
+        out
+    }
+}
+
+/// Dot products of `row` with `others(0)`, …, `others(out.len() − 1)` (vectors of its
+/// length), in as few passes over the row as [`GROUP`] allows, of sizes as even as can be
+/// (7 is 4 + 3, not 6 + 1: a pass over few centres is bound by the latency of its adds).
+#[inline(always)]
+fn dots_rows<'c, K: Kernels>(
+    kern: K,
+    row: &[f32],
+    others: impl Fn(usize) -> &'c [f32],
+    out: &mut [f32],
+) {
+    #[inline(always)]
+    fn group<'c, K: Kernels, const G: usize, const W: usize>(
+        kern: K,
+        row: &[f32],
+        others: impl Fn(usize) -> &'c [f32],
+        out: &mut [f32],
+    ) {
+        let mut o = [row; G];
+        for (g, o) in o.iter_mut().enumerate() {
+            *o = others(g);
+        }
+        out.copy_from_slice(&kern.dots::<G, W>(row, o));
+    }
+    let n = out.len();
+    let passes = n.div_ceil(GROUP);
+    // the first `n % passes` passes take one more
+    let (size, extra) = (n / passes, n % passes);
+    let mut from = 0;
+    for p in 0..passes {
+        let to = from + size + usize::from(p < extra);
+        let others = |g| others(from + g);
+        let out = &mut out[from..to];
+        match to - from {
+            6 => group::<K, 6, 2>(kern, row, others, out),
+            5 => group::<K, 5, 2>(kern, row, others, out),
+            4 => group::<K, 4, 2>(kern, row, others, out),
+            3 => group::<K, 3, 2>(kern, row, others, out),
+            2 => group::<K, 2, 4>(kern, row, others, out),
+            _ => group::<K, 1, 4>(kern, row, others, out),
+        }
+        from = to;
+    }
+}
+
+/// Squared distance from the squared norms and the dot product: within [`Prep::slack`] of
+/// the exact one, never negative.
+#[inline(always)]
+fn approx_sq(xn: f32, cn: f32, dot: f32) -> f32 {
+    (xn + cn - 2.0 * dot).max(0.0)
+}
+
+/// What every start needs of the points: their squared norms and lengths.
+struct Prep<'a> {
+    x: Matrix<'a>,
+    /// ‖xᵢ‖², with [`Kernels::dot`] (the same bits as the norm of a centre that is this
+    /// point).
+    norms: Vec<f32>,
+    /// ‖xᵢ‖.
+    lens: Vec<f32>,
+    /// `(d/8 + 10) ε`, see [`Prep::slack`].
+    rel: f32,
+}
+
+impl<'a> Prep<'a> {
+    #[inline(always)]
+    fn new<K: Kernels>(kern: K, x: Matrix<'a>) -> Self {
+        let norms: Vec<f32> = (0..x.rows).map(|i| kern.dot(x.row(i), x.row(i))).collect();
+        let lens = norms.iter().map(|n| n.sqrt()).collect();
+        Self {
+            x,
+            norms,
+            lens,
+            rel: (x.dim / LANES + 10) as f32 * f32::EPSILON,
+        }
+    }
+
+    /// Bound on the error of [`approx_sq`] for point `i` and any centre no longer than
+    /// `c_len`. Each lane sums d/8 products and the lanes are then added, so a computed dot
+    /// product is within (d/8 + 8)·u·‖x‖‖c‖ of the true one (u = ε/2, the unit roundoff);
+    /// with the norms' own errors and the two last additions, the squared distance is
+    /// within (d/8 + 10)·u·(‖x‖ + ‖c‖)². Twice that, for the terms of second order.
+    #[inline(always)]
+    fn slack(&self, i: usize, c_len: f32) -> f32 {
+        let s = self.lens[i] + c_len;
+        self.rel * s * s
+    }
+}
+
+/// Absolute tolerance as scikit-learn: tol × mean over features of their variance.
+#[inline(always)]
+fn mean_variance(x: Matrix) -> f64 {
+    // per-feature sums (the inner loops run along a row, so they vectorise)
+    let mut mean = vec![0f64; x.dim];
+    for i in 0..x.rows {
+        for (m, v) in mean.iter_mut().zip(x.row(i)) {
+            *m += *v as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= x.rows as f64);
+    let mut var = vec![0f64; x.dim];
+    for i in 0..x.rows {
+        for (s, (v, m)) in var.iter_mut().zip(x.row(i).iter().zip(&mean)) {
+            let t = *v as f64 - m;
+            *s += t * t;
+        }
+    }
+    var.iter().sum::<f64>() / (x.rows * x.dim) as f64
 }
 
 /// Progress reports: called with the share done; returning `false` cancels.
@@ -141,17 +546,53 @@ pub fn kmeans(
             n: x.rows,
         });
     }
-    // Absolute tolerance as scikit-learn: tol × mean over features of their variance.
+    #[cfg(target_arch = "x86_64")]
+    if let Some(kern) = Avx2::detect() {
+        // SAFETY: `kmeans_avx2` requires AVX2 and FMA and nothing else; `kern` proves the
+        // CPU has them.
+        return unsafe { kmeans_avx2(kern, x, cfg, progress) };
+    }
+    kmeans_run(Portable, x, cfg, progress)
+}
+
+/// [`kmeans_run`] with AVX2, compiled for AVX2 as a whole: the kernels inline into it, and
+/// the compiler's own vectors elsewhere are 256 bits wide too.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn kmeans_avx2(
+    kern: Avx2,
+    x: Matrix,
+    cfg: &KMeansConfig,
+    progress: Progress,
+) -> Result<KMeansResult, ClusterError> {
+    kmeans_run(kern, x, cfg, progress)
+}
+
+#[inline(always)]
+fn kmeans_run<K: Kernels>(
+    kern: K,
+    x: Matrix,
+    cfg: &KMeansConfig,
+    progress: Progress,
+) -> Result<KMeansResult, ClusterError> {
+    let p = Prep::new(kern, x);
     let tol = cfg.tol * mean_variance(x);
     let mut rng = SmallRng::seed_from_u64(cfg.seed);
     let mut best: Option<KMeansResult> = None;
     let restarts = cfg.restarts.max(1);
     for r in 0..restarts {
-        let centroids = plus_plus(x, cfg.k, &mut rng);
+        let (centroids, seed) = plus_plus(kern, &p, cfg.k, &mut rng);
         let max_iter = cfg.max_iter;
-        let run = lloyd(x, centroids, max_iter, tol, &mut |it| {
-            progress((r as f64 + it as f64 / max_iter as f64) / restarts as f64)
-        })?;
+        let run = lloyd(
+            kern,
+            &p,
+            centroids,
+            cfg.k,
+            Some(seed),
+            max_iter,
+            tol,
+            &mut |it| progress((r as f64 + it as f64 / max_iter as f64) / restarts as f64),
+        )?;
         if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
             best = Some(run);
         }
@@ -174,184 +615,354 @@ pub fn kmeans_from(
     if k == 0 || k > x.rows || centroids.len() != k * x.dim {
         return Err(ClusterError::BadK { k, n: x.rows });
     }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(kern) = Avx2::detect() {
+        // SAFETY: `kmeans_from_avx2` requires AVX2 and FMA and nothing else; `kern` proves
+        // the CPU has them.
+        return unsafe { kmeans_from_avx2(kern, x, centroids, k, cfg, progress) };
+    }
+    kmeans_from_run(Portable, x, centroids, k, cfg, progress)
+}
+
+/// [`kmeans_from_run`] compiled for AVX2, as [`kmeans_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn kmeans_from_avx2(
+    kern: Avx2,
+    x: Matrix,
+    centroids: Vec<f32>,
+    k: usize,
+    cfg: &KMeansConfig,
+    progress: Progress,
+) -> Result<KMeansResult, ClusterError> {
+    kmeans_from_run(kern, x, centroids, k, cfg, progress)
+}
+
+#[inline(always)]
+fn kmeans_from_run<K: Kernels>(
+    kern: K,
+    x: Matrix,
+    centroids: Vec<f32>,
+    k: usize,
+    cfg: &KMeansConfig,
+    progress: Progress,
+) -> Result<KMeansResult, ClusterError> {
     let tol = cfg.tol * mean_variance(x);
-    lloyd(x, centroids, cfg.max_iter, tol, &mut |it| {
+    let p = Prep::new(kern, x);
+    lloyd(kern, &p, centroids, k, None, cfg.max_iter, tol, &mut |it| {
         progress(it as f64 / cfg.max_iter as f64)
     })
 }
 
-fn mean_variance(x: Matrix) -> f64 {
-    let mut mean = vec![0f64; x.dim];
-    for i in 0..x.rows {
-        for (m, v) in mean.iter_mut().zip(x.row(i)) {
-            *m += *v as f64;
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= x.rows as f64);
-    let mut var = 0f64;
-    for i in 0..x.rows {
-        var += x
-            .row(i)
-            .iter()
-            .zip(&mean)
-            .map(|(v, m)| (*v as f64 - m).powi(2))
-            .sum::<f64>();
-    }
-    var / (x.rows * x.dim) as f64
+/// What k-means++ leaves for the first Lloyd step: each point's nearest centre, and its
+/// squared distances (approximate, [`approx_sq`]) to every centre (`rows × k`).
+struct Seed {
+    labels: Vec<usize>,
+    dist: Vec<f32>,
 }
 
 /// k-means++ with scikit-learn's greedy variant: 2 + ln k candidates per new centre, the one
-/// that lowers the potential most is kept.
-fn plus_plus(x: Matrix, k: usize, rng: &mut SmallRng) -> Vec<f32> {
+/// that lowers the potential most is kept. The candidates of a step are all drawn from the
+/// same potential, so they are drawn first (the same random numbers as one at a time) and
+/// measured in one pass over the points.
+#[inline(always)]
+fn plus_plus<K: Kernels>(kern: K, p: &Prep, k: usize, rng: &mut SmallRng) -> (Vec<f32>, Seed) {
+    let (x, n) = (p.x, p.x.rows);
     let trials = 2 + (k as f64).ln() as usize;
     let mut centroids = Vec::with_capacity(k * x.dim);
-    let first = rng.random_range(0..x.rows);
+    let first = rng.random_range(0..n);
     centroids.extend_from_slice(x.row(first));
-    let mut closest: Vec<f32> = (0..x.rows)
-        .map(|i| sq_dist(x.row(i), x.row(first)))
+    let mut near: Vec<f32> = (0..n)
+        .map(|i| approx_sq(p.norms[i], p.norms[first], kern.dot(x.row(i), x.row(first))))
         .collect();
-    let mut potential: f64 = closest.iter().map(|&d| d as f64).sum();
-    for _ in 1..k {
-        let mut best: Option<(usize, f64, Vec<f32>)> = None;
+    let mut seed = Seed {
+        labels: vec![0; n],
+        dist: vec![0.0; n * k],
+    };
+    for (i, &d) in near.iter().enumerate() {
+        seed.dist[i * k] = d;
+    }
+    let mut potential: f64 = near.iter().map(|&d| d as f64).sum();
+    let mut cumulative = vec![0f64; n];
+    let mut cands = Vec::with_capacity(trials);
+    // dist[i * trials + t]: squared distance of point i to candidate t
+    let mut dist = vec![0f32; n * trials];
+    for c in 1..k {
+        if potential > 0.0 {
+            let mut acc = 0f64;
+            for (s, &d) in cumulative.iter_mut().zip(&near) {
+                acc += d as f64;
+                *s = acc;
+            }
+        }
+        cands.clear();
         for _ in 0..trials {
-            let cand = if potential > 0.0 {
+            cands.push(if potential > 0.0 {
+                // the first point whose running sum reaches the target
                 let target = rng.random::<f64>() * potential;
-                let mut acc = 0.0;
-                let mut pick = x.rows - 1;
-                for (i, &d) in closest.iter().enumerate() {
-                    acc += d as f64;
-                    if acc >= target {
-                        pick = i;
-                        break;
-                    }
-                }
-                pick
+                cumulative.partition_point(|&s| s < target).min(n - 1)
             } else {
-                rng.random_range(0..x.rows)
-            };
-            let new_closest: Vec<f32> = closest
-                .iter()
-                .enumerate()
-                .map(|(i, &d)| d.min(sq_dist(x.row(i), x.row(cand))))
-                .collect();
-            let pot: f64 = new_closest.iter().map(|&d| d as f64).sum();
-            if best.as_ref().is_none_or(|b| pot < b.1) {
-                best = Some((cand, pot, new_closest));
+                rng.random_range(0..n)
+            });
+        }
+        let mut pot = vec![0f64; trials];
+        for (i, out) in dist.chunks_exact_mut(trials).enumerate() {
+            dots_rows(kern, x.row(i), |t| x.row(cands[t]), out);
+            for ((o, &j), s) in out.iter_mut().zip(&cands).zip(pot.iter_mut()) {
+                *o = approx_sq(p.norms[i], p.norms[j], *o);
+                *s += o.min(near[i]) as f64;
             }
         }
-        let (cand, pot, new_closest) = best.expect("trials ≥ 2");
-        centroids.extend_from_slice(x.row(cand));
-        closest = new_closest;
-        potential = pot;
+        // the candidate that lowers the potential most (the first of equals)
+        let best = (1..trials).fold(0, |b, t| if pot[t] < pot[b] { t } else { b });
+        centroids.extend_from_slice(x.row(cands[best]));
+        for (i, out) in dist.chunks_exact(trials).enumerate() {
+            let d = out[best];
+            seed.dist[i * k + c] = d;
+            if d < near[i] {
+                near[i] = d;
+                seed.labels[i] = c;
+            }
+        }
+        potential = pot[best];
     }
-    centroids
+    (centroids, seed)
 }
 
-fn assign(x: Matrix, centroids: &[f32], labels: &mut [usize]) -> (f64, Vec<f32>) {
-    let k = centroids.len() / x.dim;
-    let mut inertia = 0f64;
-    let mut dists = vec![0f32; x.rows];
-    for i in 0..x.rows {
-        let row = x.row(i);
-        let (mut bj, mut bd) = (0, f32::INFINITY);
+/// The centres and what the bounds need of them.
+struct Centres {
+    /// `k × dim`.
+    data: Vec<f32>,
+    k: usize,
+    dim: usize,
+    /// ‖c‖², with [`Kernels::dots`].
+    norms: Vec<f32>,
+    /// The longest ‖c‖, for [`Prep::slack`].
+    max_len: f32,
+    /// Half the distance between each two centres, `k × k`, and infinity from a centre to
+    /// itself.
+    half: Vec<f32>,
+    /// Half the distance from each centre to its nearest other centre.
+    half_gap: Vec<f32>,
+}
+
+impl Centres {
+    #[inline(always)]
+    fn new<K: Kernels>(kern: K, data: Vec<f32>, k: usize, dim: usize) -> Self {
+        let mut c = Self {
+            data,
+            k,
+            dim,
+            norms: vec![0.0; k],
+            max_len: 0.0,
+            half: vec![f32::INFINITY; k * k],
+            half_gap: vec![0.0; k],
+        };
+        c.refresh(kern);
+        c
+    }
+
+    #[inline(always)]
+    fn row(&self, j: usize) -> &[f32] {
+        &self.data[j * self.dim..(j + 1) * self.dim]
+    }
+
+    /// Recomputes the norms and gaps after the centres moved.
+    #[inline(always)]
+    fn refresh<K: Kernels>(&mut self, kern: K) {
+        let k = self.k;
         for j in 0..k {
-            let d = sq_dist(row, &centroids[j * x.dim..(j + 1) * x.dim]);
-            if d < bd {
-                bd = d;
-                bj = j;
+            self.norms[j] = kern.dot(self.row(j), self.row(j));
+        }
+        self.max_len = self.norms.iter().fold(0f32, |m, n| m.max(n.sqrt()));
+        for j in 0..k {
+            for o in j + 1..k {
+                let h = sq_dist_lanes(self.row(j), self.row(o)).sqrt() / 2.0;
+                self.half[j * k + o] = h;
+                self.half[o * k + j] = h;
             }
         }
-        labels[i] = bj;
-        dists[i] = bd;
-        inertia += bd as f64;
+        for j in 0..k {
+            self.half_gap[j] = (0..k)
+                .filter(|&o| o != j)
+                .fold(f32::INFINITY, |m, o| m.min(self.half[j * k + o]));
+        }
     }
-    (inertia, dists)
 }
 
-/// Lloyd's iterations with Hamerly's bounds: each point keeps an upper bound on the
-/// distance to its centre and a lower bound on the distance to any other; when the first is
-/// below the second (or half the gap to the nearest other centre), the point cannot change
-/// cluster and its k distances are skipped. Same result as plain Lloyd, far fewer
-/// distances once the centres settle.
-fn lloyd(
-    x: Matrix,
-    mut centroids: Vec<f32>,
+/// Which of the centres `ids` is nearest to `row` by exact distance, from their squared
+/// distances `dist` within `slack` of the exact ones: the least of them, unless another is
+/// within 2 × slack of it; then the exact least of those (the first of equals).
+#[inline(always)]
+fn nearest(row: &[f32], centres: &Centres, ids: &[usize], dist: &[f32], slack: f32) -> usize {
+    let best = (1..dist.len()).fold(0, |b, t| if dist[t] < dist[b] { t } else { b });
+    let reach = dist[best] + 2.0 * slack;
+    if dist
+        .iter()
+        .enumerate()
+        .all(|(t, &v)| t == best || v > reach)
+    {
+        return best;
+    }
+    let (mut pick, mut least) = (best, f32::INFINITY);
+    for (t, &v) in dist.iter().enumerate() {
+        if v <= reach {
+            let e = sq_dist_lanes(row, centres.row(ids[t]));
+            if e < least {
+                least = e;
+                pick = t;
+            }
+        }
+    }
+    pick
+}
+
+/// Per point: its centre, an upper bound on the distance to it, and a lower bound on the
+/// distance to each centre (`rows × k`), as Elkan's k-means keeps them.
+struct Bounds {
+    labels: Vec<usize>,
+    upper: Vec<f32>,
+    lower: Vec<f32>,
+}
+
+/// One assignment step with Elkan's bounds. A point is skipped when its upper bound is
+/// below half the gap from its centre to the nearest other; else only the centres that
+/// could be nearer, those whose lower bound and half distance to its centre are both below
+/// the upper bound, are measured, together with its own centre, in one pass over the row.
+/// (Hamerly's single lower bound, which every centre's move lowers, left half the points to
+/// be measured against all k centres in every step on these 384-d embeddings.) `sums`
+/// (per-cluster sums and counts) follow the points that move.
+#[inline(always)]
+fn assign<K: Kernels>(
+    kern: K,
+    p: &Prep,
+    c: &Centres,
+    b: &mut Bounds,
+    mut sums: Option<(&mut [f64], &mut [usize])>,
+    ids: &mut [usize],
+    dist: &mut [f32],
+) {
+    let (d, k) = (p.x.dim, c.k);
+    for (i, lower) in b.lower.chunks_exact_mut(k).enumerate() {
+        let a = b.labels[i];
+        let upper = b.upper[i];
+        if upper <= c.half_gap[a] {
+            continue;
+        }
+        let half = &c.half[a * k..(a + 1) * k];
+        // the centres that could be nearer, and its own (`half[a]` is infinite)
+        let len = kern.select(upper, lower, half, a, ids);
+        if len == 1 {
+            continue;
+        }
+        let ids = &ids[..len];
+        let row = p.x.row(i);
+        let slack = p.slack(i, c.max_len);
+        let dist = &mut dist[..ids.len()];
+        dots_rows(kern, row, |t| c.row(ids[t]), dist);
+        for (v, &j) in dist.iter_mut().zip(ids.iter()) {
+            *v = approx_sq(p.norms[i], c.norms[j], *v);
+            lower[j] = (*v - slack).max(0.0).sqrt();
+        }
+        let t = nearest(row, c, ids, dist, slack);
+        let to = ids[t];
+        b.upper[i] = (dist[t] + slack).sqrt();
+        if to != a {
+            b.labels[i] = to;
+            if let Some((sums, counts)) = sums.as_mut() {
+                counts[a] -= 1;
+                counts[to] += 1;
+                for (s, v) in sums[a * d..(a + 1) * d].iter_mut().zip(row) {
+                    *s -= *v as f64;
+                }
+                for (s, v) in sums[to * d..(to + 1) * d].iter_mut().zip(row) {
+                    *s += *v as f64;
+                }
+            }
+        }
+    }
+}
+
+/// Lloyd's iterations with Elkan's bounds ([`assign`]): same result as plain Lloyd, far
+/// fewer distances once the centres settle. Per-cluster sums (f64) and counts are kept up
+/// to date as points move, not recomputed. Without a `seed` (k-means++'s distances), a
+/// first pass measures every point.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lloyd<K: Kernels>(
+    kern: K,
+    p: &Prep,
+    centroids: Vec<f32>,
+    k: usize,
+    seed: Option<Seed>,
     max_iter: usize,
     tol: f64,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<KMeansResult, ClusterError> {
-    let (k, d) = (centroids.len() / x.dim, x.dim);
-    let mut labels = vec![0usize; x.rows];
-    let mut upper = vec![f32::INFINITY; x.rows];
-    let mut lower = vec![0f32; x.rows];
-    let mut iterations = 0;
-    let mut half_gap = vec![0f32; k];
-    // Per-cluster sums and counts, kept up to date as points move (not recomputed).
+    let (x, d) = (p.x, p.x.dim);
+    let mut c = Centres::new(kern, centroids, k, d);
+    let mut ids = vec![0; k];
+    let mut dist = vec![0f32; k];
+    let mut b = match seed {
+        Some(Seed {
+            labels,
+            dist: mut lower,
+        }) => {
+            let mut upper = vec![0f32; x.rows];
+            for (i, lower) in lower.chunks_exact_mut(k).enumerate() {
+                let slack = p.slack(i, c.max_len);
+                upper[i] = (lower[labels[i]] + slack).sqrt();
+                lower
+                    .iter_mut()
+                    .for_each(|l| *l = (*l - slack).max(0.0).sqrt());
+            }
+            Bounds {
+                labels,
+                upper,
+                lower,
+            }
+        }
+        None => {
+            let mut b = Bounds {
+                labels: vec![0; x.rows],
+                upper: vec![f32::INFINITY; x.rows],
+                lower: vec![0.0; x.rows * k],
+            };
+            assign(kern, p, &c, &mut b, None, &mut ids, &mut dist);
+            b
+        }
+    };
     let mut sums = vec![0f64; k * d];
     let mut counts = vec![0usize; k];
-    let mut first = true;
+    for i in 0..x.rows {
+        let l = b.labels[i];
+        counts[l] += 1;
+        for (s, v) in sums[l * d..(l + 1) * d].iter_mut().zip(x.row(i)) {
+            *s += *v as f64;
+        }
+    }
+    let mut iterations = 0;
+    let mut new = vec![0f32; d];
+    let mut moved = vec![0f32; k];
     for it in 0..max_iter {
         iterations = it + 1;
-        // half the distance from each centre to its nearest other centre
-        for j in 0..k {
-            let cj = &centroids[j * d..(j + 1) * d];
-            half_gap[j] = (0..k)
-                .filter(|&o| o != j)
-                .map(|o| sq_dist(cj, &centroids[o * d..(o + 1) * d]).sqrt())
-                .fold(f32::INFINITY, f32::min)
-                / 2.0;
+        if it > 0 {
+            c.refresh(kern);
         }
-        for i in 0..x.rows {
-            let bound = half_gap[labels[i]].max(lower[i]);
-            if upper[i] <= bound {
-                continue;
-            }
-            let row = x.row(i);
-            upper[i] = sq_dist(row, &centroids[labels[i] * d..(labels[i] + 1) * d]).sqrt();
-            if upper[i] <= bound {
-                continue;
-            }
-            let (mut b1, mut d1, mut d2) = (0, f32::INFINITY, f32::INFINITY);
-            for j in 0..k {
-                let dist = sq_dist(row, &centroids[j * d..(j + 1) * d]);
-                if dist < d1 {
-                    d2 = d1;
-                    d1 = dist;
-                    b1 = j;
-                } else if dist < d2 {
-                    d2 = dist;
-                }
-            }
-            if b1 != labels[i] && !first {
-                let old = labels[i];
-                counts[old] -= 1;
-                counts[b1] += 1;
-                for (c, v) in row.iter().enumerate() {
-                    sums[old * d + c] -= *v as f64;
-                    sums[b1 * d + c] += *v as f64;
-                }
-            }
-            labels[i] = b1;
-            upper[i] = d1.sqrt();
-            lower[i] = d2.sqrt();
-        }
-        if first {
-            for i in 0..x.rows {
-                counts[labels[i]] += 1;
-                for (s, v) in sums[labels[i] * d..(labels[i] + 1) * d]
-                    .iter_mut()
-                    .zip(x.row(i))
-                {
-                    *s += *v as f64;
-                }
-            }
-            first = false;
-        }
+        assign(
+            kern,
+            p,
+            &c,
+            &mut b,
+            Some((&mut sums, &mut counts)),
+            &mut ids,
+            &mut dist,
+        );
         let empty = counts.contains(&0);
         // An empty cluster takes the point farthest from its centre (exact distances).
         let mut far = if empty {
             let dist: Vec<f32> = (0..x.rows)
-                .map(|i| sq_dist(x.row(i), &centroids[labels[i] * d..(labels[i] + 1) * d]))
+                .map(|i| sq_dist_lanes(x.row(i), c.row(b.labels[i])))
                 .collect();
             let mut far: Vec<usize> = (0..x.rows).collect();
             far.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]));
@@ -361,41 +972,31 @@ fn lloyd(
         }
         .into_iter();
         let mut shift = 0f64;
-        let mut moved = vec![0f32; k];
         for j in 0..k {
-            let c = &mut centroids[j * d..(j + 1) * d];
-            let new: Vec<f32> = if counts[j] == 0 {
-                x.row(far.next().expect("k ≤ n")).to_vec()
+            if counts[j] == 0 {
+                new.copy_from_slice(x.row(far.next().expect("k ≤ n")));
             } else {
-                sums[j * d..(j + 1) * d]
-                    .iter()
-                    .map(|s| (*s / counts[j] as f64) as f32)
-                    .collect()
-            };
-            let m = sq_dist(c, &new);
-            shift += m as f64;
-            moved[j] = m.sqrt();
-            c.copy_from_slice(&new);
-        }
-        if empty {
-            // a relocated centre breaks the bounds: rescan everything next time
-            upper.iter_mut().for_each(|u| *u = f32::INFINITY);
-            lower.iter_mut().for_each(|l| *l = 0.0);
-        } else {
-            // move the bounds with the centres
-            let (mut r1, mut m1, mut m2) = (0, 0f32, 0f32);
-            for (j, &m) in moved.iter().enumerate() {
-                if m > m1 {
-                    m2 = m1;
-                    m1 = m;
-                    r1 = j;
-                } else if m > m2 {
-                    m2 = m;
+                for (v, s) in new.iter_mut().zip(&sums[j * d..(j + 1) * d]) {
+                    *v = (*s / counts[j] as f64) as f32;
                 }
             }
-            for i in 0..x.rows {
-                upper[i] += moved[labels[i]];
-                lower[i] -= if labels[i] == r1 { m2 } else { m1 };
+            let cj = &mut c.data[j * d..(j + 1) * d];
+            let m = sq_dist_lanes(cj, &new);
+            shift += m as f64;
+            moved[j] = m.sqrt();
+            cj.copy_from_slice(&new);
+        }
+        if empty {
+            // a relocated centre breaks the bounds: measure everything next time
+            b.upper.iter_mut().for_each(|u| *u = f32::INFINITY);
+            b.lower.iter_mut().for_each(|l| *l = 0.0);
+        } else {
+            // move the bounds with the centres
+            for (i, lower) in b.lower.chunks_exact_mut(k).enumerate() {
+                b.upper[i] += moved[b.labels[i]];
+                for (l, m) in lower.iter_mut().zip(&moved) {
+                    *l -= m;
+                }
             }
         }
         if !progress(iterations) {
@@ -405,10 +1006,15 @@ fn lloyd(
             break;
         }
     }
-    let (inertia, _) = assign(x, &centroids, &mut labels);
+    // the labels of the final centres, and the inertia from exact distances
+    c.refresh(kern);
+    assign(kern, p, &c, &mut b, None, &mut ids, &mut dist);
+    let inertia = (0..x.rows)
+        .map(|i| sq_dist_lanes(x.row(i), c.row(b.labels[i])) as f64)
+        .sum();
     Ok(KMeansResult {
-        labels,
-        centroids,
+        labels: b.labels,
+        centroids: c.data,
         inertia,
         iterations,
     })
