@@ -8,6 +8,8 @@
 //!   page (`?timing`) uses, printed beside the WebAssembly times the end-to-end test saved
 //!   in `target/e2e/timing-wasm.json`, when there.
 //!
+//! Run:
+//!
 //!     cargo bench --bench cluster              # everything (several minutes)
 //!     cargo bench --bench cluster -- sklearn/  # one group; any criterion filter works
 #[path = "../tests/support/gsm8k.rs"]

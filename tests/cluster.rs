@@ -2,13 +2,17 @@
 //! ../shared/data (KMeans(n_clusters=8, n_init=10, random_state=0): inertia 174.1818 and
 //! its labels). The demo ships in static/demo, so the inertia check always runs.
 
-use std::path::Path;
+mod support;
+use support::gsm8k;
 
-use cotlabel::core::cluster::{kmeans, kmeans_from, KMeansConfig, Matrix};
-use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig};
+use std::path::Path;
+use std::time::Instant;
+
+use cotlabel::core::cluster::{kmeans, kmeans_from, normalized, KMeansConfig, Matrix};
+use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig, HdbscanResult, MstMethod};
 use cotlabel::core::import::parse_npy;
 use cotlabel::core::metrics::adjusted_rand_index;
-use cotlabel::core::project::pca2;
+use cotlabel::core::project::{pca, pca2};
 use cotlabel::core::Embeddings;
 
 const SKLEARN_INERTIA: f64 = 174.1818;
@@ -174,4 +178,128 @@ fn hdbscan5_matches_scikit_learn_on_the_demo() {
     let ari = adjusted_rand_index(&ours, &sk);
     println!("ARI against scikit-learn's labels (noise as one label): {ari:.4}");
     assert!(ari >= 0.95, "ARI {ari}");
+}
+
+fn ari(a: &[i32], b: &[i32]) -> f64 {
+    let a: Vec<i64> = a.iter().map(|&v| v as i64).collect();
+    let b: Vec<i64> = b.iter().map(|&v| v as i64).collect();
+    adjusted_rand_index(&a, &b)
+}
+
+fn hdbscan_with(x: Matrix, min_cluster_size: usize, method: MstMethod) -> HdbscanResult {
+    let cfg = HdbscanConfig {
+        min_cluster_size,
+        method,
+        ..Default::default()
+    };
+    hdbscan(x, &cfg, &mut |_| true).unwrap()
+}
+
+/// `n` rows of the GSM8K CoT embeddings, normalised as the map job does (cosine); past
+/// 6,595 the rows repeat with a small shift, as `benches/cluster.rs` builds 20,000.
+fn gsm8k_rows(n: usize) -> Option<(Vec<f32>, usize)> {
+    let dir = gsm8k::data_dir()?;
+    let e = parse_npy(
+        "gsm8k_cot_emb.npy",
+        &std::fs::read(dir.join("gsm8k_cot_emb.npy")).unwrap(),
+    )
+    .unwrap();
+    let mut data = Vec::with_capacity(n * e.dim());
+    for i in 0..n {
+        let shift = (i / e.rows()) as f32 * 1e-3;
+        data.extend(e.row(i % e.rows()).iter().map(|v| v + shift));
+    }
+    let unit = normalized(Matrix::new(&data, n, e.dim()).unwrap());
+    Some((unit, e.dim()))
+}
+
+#[test]
+fn hdbscan5_approximate_matches_exact_on_the_demo() {
+    let e = demo();
+    let x = Matrix::new(e.as_slice(), e.rows(), e.dim()).unwrap();
+    let exact = hdbscan_with(x, 5, MstMethod::Exact);
+    let approx = hdbscan_with(x, 5, MstMethod::Approximate);
+    assert_eq!(approx.method, MstMethod::Approximate);
+    assert_eq!(approx.persistence.len(), 8);
+    let agreement = ari(&approx.labels, &exact.labels);
+    println!("approximate HDBSCAN(5) on the demo: ARI {agreement:.4} against the exact result");
+    assert!(agreement >= 0.95, "ARI {agreement}");
+    if let Some(sk) = sklearn_labels("hdbscan5_labels.json") {
+        let ours: Vec<i64> = approx.labels.iter().map(|&l| l as i64).collect();
+        let vs = adjusted_rand_index(&ours, &sk);
+        println!("… and {vs:.4} against scikit-learn's labels");
+        assert!(vs >= 0.95, "ARI {vs}");
+    }
+}
+
+#[test]
+fn hdbscan_approximate_agrees_with_exact_on_gsm8k() {
+    // 1,000 rows: the exact result is 2 clusters and 12 % noise, one that a poorer neighbour
+    // graph (10 neighbours instead of 20, or 16 principal components instead of 32) turns
+    // into 26 clusters and 60 % noise (ARI about 0)
+    let n = 1000;
+    let Some((data, dim)) = gsm8k_rows(n) else {
+        return;
+    };
+    let x = Matrix::new(&data, n, dim).unwrap();
+    let exact = hdbscan_with(x, 5, MstMethod::Exact);
+    let approx = hdbscan_with(x, 5, MstMethod::Approximate);
+    let agreement = ari(&approx.labels, &exact.labels);
+    println!(
+        "GSM8K {n}: exact {} clusters, approximate {}; ARI {agreement:.4}",
+        exact.persistence.len(),
+        approx.persistence.len()
+    );
+    assert_eq!(approx.persistence.len(), exact.persistence.len());
+    assert!(agreement >= 0.95, "ARI {agreement}");
+}
+
+/// The measurements behind the approximate method (`--release -- --ignored --nocapture`;
+/// about two minutes, most of it the exact method at 20,000): time and agreement with the
+/// exact full-dimensional result of the approximate method and, for comparison, of exact
+/// HDBSCAN on the first m principal components.
+#[test]
+#[ignore]
+fn hdbscan_speed_and_agreement() {
+    let Some((all, dim)) = gsm8k_rows(20_000) else {
+        return;
+    };
+    let summary = |r: &HdbscanResult| {
+        let noise = r.labels.iter().filter(|&&l| l < 0).count() as f64 / r.labels.len() as f64;
+        format!(
+            "{:>5} clusters, {:>4.1} % noise",
+            r.persistence.len(),
+            noise * 100.0
+        )
+    };
+    let time = |f: &mut dyn FnMut() -> HdbscanResult| {
+        let t = Instant::now();
+        let r = f();
+        (r, t.elapsed().as_secs_f64())
+    };
+    for (n, mcs) in [(1000, 5), (5000, 5), (5000, 10), (6595, 5), (20_000, 5)] {
+        // 6,595: every row once; 20,000: the rows repeated with a shift
+        let x = Matrix::new(&all[..n * dim], n, dim).unwrap();
+        println!("GSM8K n = {n}, min_cluster_size = {mcs}");
+        let (exact, t) = time(&mut || hdbscan_with(x, mcs, MstMethod::Exact));
+        println!("  exact             {t:>7.2} s  {}", summary(&exact));
+        let (approx, t) = time(&mut || hdbscan_with(x, mcs, MstMethod::Approximate));
+        println!(
+            "  approximate       {t:>7.2} s  {}  ARI {:.4}",
+            summary(&approx),
+            ari(&approx.labels, &exact.labels)
+        );
+        for m in [16, 32, 64] {
+            let (reduced, t) = time(&mut || {
+                let p = pca(x, m, &mut |_| true).unwrap();
+                let y = p.project(x);
+                hdbscan_with(Matrix::new(&y, n, m).unwrap(), mcs, MstMethod::Exact)
+            });
+            println!(
+                "  exact in PCA {m:>2}   {t:>7.2} s  {}  ARI {:.4}",
+                summary(&reduced),
+                ari(&reduced.labels, &exact.labels)
+            );
+        }
+    }
 }

@@ -1,10 +1,55 @@
 //! HDBSCAN (Campello et al. 2013), as scikit-learn's `HDBSCAN` computes it: core distances,
-//! a minimum spanning tree of the mutual reachability distances (Prim, O(n²) distances and
-//! O(n) memory), the single-linkage hierarchy, the condensed tree and the excess-of-mass
-//! selection of clusters. Noise is −1. Checked against scikit-learn on the demo set
-//! (`tests/cluster.rs`).
+//! a minimum spanning tree of the mutual reachability distances, the single-linkage
+//! hierarchy, the condensed tree and the excess-of-mass selection of clusters. Noise is −1.
+//!
+//! The spanning tree is found one of two ways ([`MstMethod`]):
+//! - **exact**: every pair once for the core distances, then Prim over the complete graph
+//!   (O(n²·d) work, O(n·d) memory). Checked against scikit-learn on the demo set
+//!   (`tests/cluster.rs`).
+//! - **approximate**, for large sets (n²·d above [`EXACT_BUDGET`]): Prim over a k-nearest
+//!   neighbour graph. Candidate neighbours come from an exact search in the first
+//!   [`REDUCED_DIMS`] principal components, are re-ranked by their full-dimensional
+//!   distances and refined through neighbours of neighbours; core distances and edge
+//!   weights are full-dimensional. Its agreement with the exact result is measured in
+//!   `tests/cluster.rs`.
 
-use super::cluster::{sq_dist, ClusterError, Matrix, Progress};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::cluster::{ClusterError, Matrix, Progress};
+use super::project::principal_subspace;
+
+/// How the minimum spanning tree of the mutual reachability distances is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum MstMethod {
+    /// Exact when n² · d ≤ [`EXACT_BUDGET`], approximate above.
+    #[default]
+    Auto,
+    /// Every pair of points (O(n² · d)).
+    Exact,
+    /// A k-nearest-neighbour graph (about O(n² · 32 + n · d · 200)).
+    Approximate,
+}
+
+/// The largest n² · d clustered exactly under [`MstMethod::Auto`]: 3,000 points of 384
+/// dimensions, or 10,000 of 33.
+pub const EXACT_BUDGET: f64 = 3000.0 * 3000.0 * 384.0;
+
+/// Principal components searched for candidate neighbours in the approximate method.
+pub const REDUCED_DIMS: usize = 32;
+
+impl MstMethod {
+    /// `Exact` or `Approximate` for `n` points of `dim` dimensions.
+    pub fn resolve(self, n: usize, dim: usize) -> MstMethod {
+        match self {
+            MstMethod::Auto if (n as f64) * (n as f64) * (dim as f64) <= EXACT_BUDGET => {
+                MstMethod::Exact
+            }
+            MstMethod::Auto => MstMethod::Approximate,
+            m => m,
+        }
+    }
+}
 
 /// Settings; defaults as scikit-learn's `HDBSCAN(min_cluster_size=5)`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -14,6 +59,9 @@ pub struct HdbscanConfig {
     /// Neighbours (counting the point itself) that make a point dense; `None`: same as
     /// `min_cluster_size`.
     pub min_samples: Option<usize>,
+    /// How the spanning tree is found.
+    #[serde(default)]
+    pub method: MstMethod,
 }
 
 impl Default for HdbscanConfig {
@@ -21,6 +69,7 @@ impl Default for HdbscanConfig {
         Self {
             min_cluster_size: 5,
             min_samples: None,
+            method: MstMethod::Auto,
         }
     }
 }
@@ -32,11 +81,12 @@ pub struct HdbscanResult {
     pub labels: Vec<i32>,
     /// Stability (excess of mass) of each cluster, by label: how long it persists.
     pub persistence: Vec<f64>,
+    /// How the spanning tree was found: `Exact` or `Approximate`.
+    pub method: MstMethod,
 }
 
-fn dist(x: Matrix, a: usize, b: usize) -> f64 {
-    (sq_dist(x.row(a), x.row(b)) as f64).sqrt()
-}
+/// A spanning tree: (from, to, mutual reachability distance), by increasing distance.
+type Edges = Vec<(usize, usize, f64)>;
 
 /// Clusters the rows of `x`.
 pub fn hdbscan(
@@ -47,74 +97,616 @@ pub fn hdbscan(
     let n = x.rows;
     let mcs = cfg.min_cluster_size.max(2);
     let min_samples = cfg.min_samples.unwrap_or(mcs).max(1);
+    let method = cfg.method.resolve(n, x.dim);
     if n < mcs || n < 2 {
         return Ok(HdbscanResult {
             labels: vec![-1; n],
             persistence: Vec::new(),
+            method,
         });
     }
     // Core distance: distance to the (min_samples − 1)-th nearest other point.
     let kth = (min_samples - 1).min(n - 1);
-    let mut core = vec![0f64; n];
-    if kth > 0 {
-        let mut best: Vec<f64> = Vec::with_capacity(kth + 1);
-        for a in 0..n {
-            best.clear();
-            for b in 0..n {
-                if a == b {
-                    continue;
-                }
-                let d = dist(x, a, b);
-                if best.len() < kth {
-                    let pos = best.partition_point(|&v| v <= d);
-                    best.insert(pos, d);
-                } else if d < best[kth - 1] {
-                    let pos = best.partition_point(|&v| v <= d);
-                    best.insert(pos, d);
-                    best.pop();
-                }
+    let mut edges = match method {
+        MstMethod::Approximate => {
+            approximate_mst(x, kth, &Tuning::default(), &mut |f| progress(0.95 * f))?
+        }
+        _ => exact_mst(x, kth, &mut |f| progress(0.95 * f))?,
+    };
+    // stable: equal distances stay in the order Prim found them
+    edges.sort_by(|a, b| a.2.total_cmp(&b.2));
+    let result = from_mst(n, &edges, mcs, method);
+    progress(1.0);
+    Ok(result)
+}
+
+/// Squared Euclidean distance: eight partial sums (as `cluster::sq_dist`, bit for bit), one
+/// function for every full-dimensional distance, so both methods weigh an edge alike.
+#[inline]
+fn sq1(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let d = x[l] - y[l];
+            acc[l] += d * d;
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+// ---------------------------------------------------------------------------------------
+// Exact method.
+
+// The hot loops below sit in small functions called once per row or step: WebAssembly
+// engines optimise a function for its next call, never one already running.
+
+/// Squared core distances by one pass over all pairs.
+fn exact_core(x: Matrix, kth: usize, progress: Progress) -> Result<Vec<f32>, ClusterError> {
+    let n = x.rows;
+    if kth == 0 {
+        return Ok(vec![0.0; n]);
+    }
+    // the kth smallest squared distances of each row, ascending
+    let mut best = vec![f32::INFINITY; n * kth];
+    let pairs = (n * (n - 1) / 2) as f64;
+    let mut done = 0usize;
+    for i in 0..n {
+        core_row(x, i, kth, &mut best);
+        done += n - 1 - i;
+        if i % 64 == 63 && !progress(done as f64 / pairs) {
+            return Err(ClusterError::Cancelled);
+        }
+    }
+    Ok((0..n).map(|i| best[i * kth + kth - 1]).collect())
+}
+
+/// Row `i` against the rows after it, into both sides' `kth` smallest squared distances.
+#[inline(never)]
+fn core_row(x: Matrix, i: usize, kth: usize, best: &mut [f32]) {
+    let push = |best: &mut [f32], i: usize, d: f32| {
+        let l = &mut best[i * kth..(i + 1) * kth];
+        if d < l[kth - 1] {
+            let pos = l.partition_point(|&v| v <= d);
+            l.copy_within(pos..kth - 1, pos + 1);
+            l[pos] = d;
+        }
+    };
+    let a = x.row(i);
+    for (j, b) in x.data[(i + 1) * x.dim..].chunks_exact(x.dim).enumerate() {
+        let d = sq1(a, b);
+        push(best, i, d);
+        push(best, i + 1 + j, d);
+    }
+}
+
+/// The points not yet in Prim's tree, packed at the front of a copy of the data so that
+/// every step streams one contiguous block.
+struct Outside {
+    dim: usize,
+    left: usize,
+    rows: Vec<f32>,
+    id: Vec<u32>,
+    core: Vec<f32>,
+    reach: Vec<f32>,
+    from: Vec<u32>,
+}
+
+impl Outside {
+    /// Takes the point in `slot` out (into `row`): its index and core distance.
+    fn take(&mut self, slot: usize, row: &mut [f32]) -> (u32, f32) {
+        let dim = self.dim;
+        let out = (self.id[slot], self.core[slot]);
+        row.copy_from_slice(&self.rows[slot * dim..(slot + 1) * dim]);
+        self.left -= 1;
+        let last = self.left;
+        self.rows
+            .copy_within(last * dim..(last + 1) * dim, slot * dim);
+        self.id.swap(slot, last);
+        self.core.swap(slot, last);
+        self.reach.swap(slot, last);
+        self.from.swap(slot, last);
+        out
+    }
+
+    /// Lowers each point's reach by the point `here` just added to the tree, and returns
+    /// the slot of the closest point (ties: the lowest index, as a scan in index order).
+    #[inline(never)]
+    fn relax(&mut self, row: &[f32], here: u32, here_core: f32) -> usize {
+        let left = self.left;
+        let (reach, from) = (&mut self.reach[..left], &mut self.from[..left]);
+        let (core, id) = (&self.core[..left], &self.id[..left]);
+        let mut best = (f32::INFINITY, u32::MAX);
+        let mut slot = 0;
+        for (j, b) in self.rows[..left * self.dim]
+            .chunks_exact(self.dim)
+            .enumerate()
+        {
+            let mr = sq1(row, b).max(here_core).max(core[j]);
+            if mr < reach[j] {
+                reach[j] = mr;
+                from[j] = here;
             }
-            core[a] = best[kth - 1];
-            if a % 256 == 255 && !progress(0.45 * a as f64 / n as f64) {
+            if (reach[j], id[j]) < best {
+                best = (reach[j], id[j]);
+                slot = j;
+            }
+        }
+        slot
+    }
+}
+
+/// Prim over the complete graph, in squared distances (the same order as distances; √
+/// once per edge).
+fn exact_mst(x: Matrix, kth: usize, progress: Progress) -> Result<Edges, ClusterError> {
+    let (n, dim) = (x.rows, x.dim);
+    let core = exact_core(x, kth, &mut |f| progress(0.5 * f))?;
+    let mut out = Outside {
+        dim,
+        left: n,
+        rows: x.data.to_vec(),
+        id: (0..n as u32).collect(),
+        core,
+        reach: vec![f32::INFINITY; n],
+        from: vec![0u32; n],
+    };
+    let mut row = vec![0f32; dim];
+    let mut edges = Vec::with_capacity(n - 1);
+    let (mut here, mut here_core) = out.take(0, &mut row);
+    while out.left > 0 {
+        let slot = out.relax(&row, here, here_core);
+        edges.push((
+            out.from[slot] as usize,
+            out.id[slot] as usize,
+            (out.reach[slot] as f64).sqrt(),
+        ));
+        (here, here_core) = out.take(slot, &mut row);
+        if edges.len() % 256 == 0 {
+            let f = 1.0 - (out.left as f64 / n as f64).powi(2);
+            if !progress(0.5 + 0.5 * f) {
                 return Err(ClusterError::Cancelled);
             }
         }
     }
-    // Prim's minimum spanning tree over mutual reachability distances.
-    let mut in_tree = vec![false; n];
-    let mut reach = vec![f64::INFINITY; n];
-    let mut from = vec![0usize; n];
-    let mut edges: Vec<(usize, usize, f64)> = Vec::with_capacity(n - 1);
-    let mut current = 0;
-    in_tree[0] = true;
-    for step in 1..n {
-        let mut next = usize::MAX;
-        let mut next_d = f64::INFINITY;
-        for b in 0..n {
-            if in_tree[b] {
-                continue;
-            }
-            let mr = dist(x, current, b).max(core[current]).max(core[b]);
-            if mr < reach[b] {
-                reach[b] = mr;
-                from[b] = current;
-            }
-            if reach[b] < next_d || next == usize::MAX {
-                next_d = reach[b];
-                next = b;
-            }
+    Ok(edges)
+}
+
+// ---------------------------------------------------------------------------------------
+// Approximate method.
+
+/// Knobs of the approximate method (the defaults are what `tests/cluster.rs` measured).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tuning {
+    /// Principal components searched for candidates.
+    pub dims: usize,
+    /// Candidates per point from that search.
+    pub candidates: usize,
+    /// Neighbours kept per point (at least min_samples + 15).
+    pub neighbours: usize,
+    /// Neighbours (forward, and as many reverse) whose neighbours are tried in a refinement round.
+    pub fanout: usize,
+    /// Refinement rounds.
+    pub rounds: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            dims: REDUCED_DIMS,
+            candidates: 60,
+            neighbours: 20,
+            fanout: 16,
+            rounds: 2,
         }
-        in_tree[next] = true;
-        edges.push((from[next], next, next_d));
-        current = next;
-        if step % 256 == 0 && !progress(0.45 + 0.45 * step as f64 / n as f64) {
+    }
+}
+
+/// Nearest-neighbour lists: `k` per point, (squared distance, index), ascending.
+pub(crate) struct Lists {
+    k: usize,
+    d: Vec<f32>,
+    i: Vec<u32>,
+    /// The last distance of each list (packed: the search reads it for every pair).
+    worst: Vec<f32>,
+}
+
+impl Lists {
+    fn new(n: usize, k: usize) -> Self {
+        Self {
+            k,
+            d: vec![f32::INFINITY; n * k],
+            i: vec![u32::MAX; n * k],
+            worst: vec![f32::INFINITY; n],
+        }
+    }
+
+    fn worst(&self, a: usize) -> f32 {
+        self.worst[a]
+    }
+
+    pub(crate) fn ids(&self, a: usize) -> &[u32] {
+        &self.i[a * self.k..(a + 1) * self.k]
+    }
+
+    pub(crate) fn dists(&self, a: usize) -> &[f32] {
+        &self.d[a * self.k..(a + 1) * self.k]
+    }
+
+    /// Offers `b` at squared distance `d` to `a`'s list (once: a listed point is skipped).
+    fn offer(&mut self, a: usize, d: f32, b: u32) {
+        if d < self.worst(a) && !self.ids(a).contains(&b) {
+            self.insert(a, d, b);
+        }
+    }
+
+    /// Puts `b` into `a`'s list (it must be closer than the last and not listed yet).
+    fn insert(&mut self, a: usize, d: f32, b: u32) {
+        let k = self.k;
+        let (ds, is) = (
+            &mut self.d[a * k..(a + 1) * k],
+            &mut self.i[a * k..(a + 1) * k],
+        );
+        let pos = ds.partition_point(|&v| v <= d);
+        ds.copy_within(pos..k - 1, pos + 1);
+        is.copy_within(pos..k - 1, pos + 1);
+        ds[pos] = d;
+        is[pos] = b;
+        self.worst[a] = ds[k - 1];
+    }
+}
+
+/// Rows per block of the search's dimension-major layout.
+const W: usize = 8;
+
+/// Squared distances of `a` to the `W` rows of a dimension-major block (`a.len() × W`).
+/// Two running sums (even and odd dimensions) hide the latency of the additions.
+#[inline]
+fn block_sq(a: &[f32], block: &[f32]) -> [f32; W] {
+    let (mut s0, mut s1) = ([0f32; W], [0f32; W]);
+    let (pairs, rest) = (a.chunks_exact(2), block.chunks_exact(2 * W));
+    let tail = (pairs.remainder(), rest.remainder());
+    for (c, y) in pairs.zip(rest) {
+        let (y0, y1) = y.split_at(W);
+        for r in 0..W {
+            let d0 = c[0] - y0[r];
+            let d1 = c[1] - y1[r];
+            s0[r] += d0 * d0;
+            s1[r] += d1 * d1;
+        }
+    }
+    if let (&[c], y) = tail {
+        for r in 0..W {
+            let d = c - y[r];
+            s0[r] += d * d;
+        }
+    }
+    for r in 0..W {
+        s0[r] += s1[r];
+    }
+    s0
+}
+
+/// The `kc` nearest other rows of each row of `y` (`m` columns), exactly, each pair once.
+/// Tiles of rows meet each block of the others while it is in the first-level cache.
+fn search(y: &[f32], m: usize, kc: usize, progress: Progress) -> Result<Lists, ClusterError> {
+    const TILE: usize = 16;
+    let n = y.len() / m;
+    let blocks = n.div_ceil(W);
+    let mut t = vec![0f32; blocks * m * W];
+    for (j, row) in y.chunks_exact(m).enumerate() {
+        let (b, r) = (j / W, j % W);
+        for (k, v) in row.iter().enumerate() {
+            t[(b * m + k) * W + r] = *v;
+        }
+    }
+    let mut lists = Lists::new(n, kc);
+    let pairs = (n * (n - 1) / 2).max(1) as f64;
+    let mut done = 0usize;
+    for i0 in (0..n).step_by(TILE) {
+        let i1 = (i0 + TILE).min(n);
+        search_tile(y, &t, m, i0..i1, &mut lists);
+        done += (i0..i1).map(|i| n - 1 - i).sum::<usize>();
+        if !progress(done as f64 / pairs) {
             return Err(ClusterError::Cancelled);
         }
     }
-    edges.sort_by(|a, b| a.2.total_cmp(&b.2));
-    let result = from_mst(n, &edges, mcs);
-    progress(1.0);
-    Ok(result)
+    Ok(lists)
+}
+
+/// Rows `tile` of `y` against every later row (`t`: `y` in dimension-major blocks).
+#[inline(never)]
+fn search_tile(y: &[f32], t: &[f32], m: usize, tile: std::ops::Range<usize>, lists: &mut Lists) {
+    let n = y.len() / m;
+    for b in (tile.start + 1) / W..n.div_ceil(W) {
+        let block = &t[b * m * W..(b + 1) * m * W];
+        for i in tile.clone() {
+            if (b + 1) * W <= i + 1 {
+                continue; // the whole block is at or before i
+            }
+            let d = block_sq(&y[i * m..(i + 1) * m], block);
+            // most blocks improve no list: one branch-free test first
+            let wi = lists.worst[i];
+            let near = match lists.worst.get(b * W..b * W + W) {
+                Some(wj) => (0..W).fold(false, |h, r| h | (d[r] < wi.max(wj[r]))),
+                None => true,
+            };
+            if !near {
+                continue;
+            }
+            for (r, &d) in d.iter().enumerate() {
+                let j = b * W + r;
+                if j <= i || j >= n {
+                    continue;
+                }
+                if d < lists.worst(i) {
+                    lists.insert(i, d, j as u32);
+                }
+                if d < lists.worst(j) {
+                    lists.insert(j, d, i as u32);
+                }
+            }
+        }
+    }
+}
+
+/// Prim over an approximate k-nearest-neighbour graph (see the module notes).
+pub(crate) fn approximate_mst(
+    x: Matrix,
+    kth: usize,
+    tuning: &Tuning,
+    progress: Progress,
+) -> Result<Edges, ClusterError> {
+    let n = x.rows;
+    let (lists, basis) = approximate_neighbours(x, kth, tuning, &mut |f| progress(0.9 * f))?;
+    // core distances, then the graph (each list edge both ways), joined into one piece
+    let core: Vec<f32> = (0..n)
+        .map(|a| {
+            if kth == 0 {
+                0.0
+            } else {
+                lists.dists(a)[kth - 1]
+            }
+        })
+        .collect();
+    let mut adj: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+    for a in 0..n {
+        for (&b, &d) in lists.ids(a).iter().zip(lists.dists(a)) {
+            if b != u32::MAX {
+                adj[a].push((b, d));
+                adj[b as usize].push((a as u32, d));
+            }
+        }
+    }
+    drop(lists);
+    join_components(x, &basis, &mut adj, &mut |f| progress(0.9 + 0.05 * f))?;
+    // Prim over the graph, in the order Prim over the complete graph would take (the
+    // closest point next, ties to the lowest index)
+    let mut in_tree = vec![false; n];
+    let mut reach = vec![f32::INFINITY; n];
+    let mut from = vec![0u32; n];
+    let mut heap = BinaryHeap::new();
+    let mut edges = Vec::with_capacity(n - 1);
+    let mut next = Some(0usize);
+    while let Some(v) = next {
+        in_tree[v] = true;
+        for &(b, d) in &adj[v] {
+            let b = b as usize;
+            if in_tree[b] {
+                continue;
+            }
+            let mr = d.max(core[v]).max(core[b]);
+            if mr < reach[b] {
+                reach[b] = mr;
+                from[b] = v as u32;
+                heap.push(Reverse((mr.to_bits(), b as u32)));
+            }
+        }
+        next = None;
+        while let Some(Reverse((bits, b))) = heap.pop() {
+            let b = b as usize;
+            if !in_tree[b] && bits == reach[b].to_bits() {
+                edges.push((from[b] as usize, b, (reach[b] as f64).sqrt()));
+                next = Some(b);
+                break;
+            }
+        }
+    }
+    debug_assert_eq!(edges.len(), n - 1, "the graph is connected");
+    Ok(edges)
+}
+
+/// Approximate nearest-neighbour lists (at least `kth` long), and the principal subspace
+/// the candidates came from.
+pub(crate) fn approximate_neighbours(
+    x: Matrix,
+    kth: usize,
+    tuning: &Tuning,
+    progress: Progress,
+) -> Result<(Lists, super::project::Pca), ClusterError> {
+    let n = x.rows;
+    // lists well past the core distance's rank: their tails feed the refinement and the
+    // graph (kth + 16 measured better than kth alone for min_samples 10 and 20)
+    let k = tuning.neighbours.max(kth + 16).min(n - 1).max(1);
+    let kc = tuning.candidates.max(k).min(n - 1);
+    // 1. candidates: an exact search among the first principal components
+    let basis = principal_subspace(x, tuning.dims, &mut |f| progress(0.1 * f))?;
+    let m = basis.count();
+    let y = basis.project(x);
+    let cand = search(&y, m, kc, &mut |f| progress(0.1 + 0.6 * f))?;
+    drop(y);
+    // 2. the candidates re-ranked by their full-dimensional distances
+    let mut lists = Lists::new(n, k);
+    for a in 0..n {
+        rerank_row(x, a, cand.ids(a), &mut lists);
+        if a % 1024 == 1023 && !progress(0.7 + 0.1 * a as f64 / n as f64) {
+            return Err(ClusterError::Cancelled);
+        }
+    }
+    drop(cand);
+    // 3. refinement: a point's neighbours' neighbours (forward and reverse) are candidates
+    let mut seen = vec![u32::MAX; n];
+    for round in 0..tuning.rounds {
+        let f = tuning.fanout.min(k);
+        let mut adj: Vec<Vec<u32>> = (0..n)
+            .map(|a| {
+                lists.ids(a)[..f]
+                    .iter()
+                    .copied()
+                    .filter(|&b| b != u32::MAX)
+                    .collect()
+            })
+            .collect();
+        for a in 0..n {
+            for &b in &lists.ids(a)[..f] {
+                if b != u32::MAX && adj[b as usize].len() < 2 * f {
+                    adj[b as usize].push(a as u32);
+                }
+            }
+        }
+        for a in 0..n {
+            seen[a] = a as u32;
+            for &b in lists.ids(a) {
+                if b != u32::MAX {
+                    seen[b as usize] = a as u32;
+                }
+            }
+            refine_row(x, a, &adj, &mut seen, &mut lists);
+            if a % 1024 == 1023 {
+                let f = (round as f64 + a as f64 / n as f64) / tuning.rounds as f64;
+                if !progress(0.8 + 0.2 * f) {
+                    return Err(ClusterError::Cancelled);
+                }
+            }
+        }
+        seen.fill(u32::MAX);
+    }
+    Ok((lists, basis))
+}
+
+/// Offers row `a` its candidates `ids` with their full-dimensional distances.
+#[inline(never)]
+fn rerank_row(x: Matrix, a: usize, ids: &[u32], lists: &mut Lists) {
+    for &b in ids {
+        if b != u32::MAX {
+            lists.offer(a, sq1(x.row(a), x.row(b as usize)), b);
+        }
+    }
+}
+
+/// Offers row `a` and each of its neighbours' neighbours (`adj`) to one another; `seen`
+/// marks with `a` the points already tried (`a`'s list included).
+#[inline(never)]
+fn refine_row(x: Matrix, a: usize, adj: &[Vec<u32>], seen: &mut [u32], lists: &mut Lists) {
+    for &b in &adj[a] {
+        for &c in &adj[b as usize] {
+            if seen[c as usize] == a as u32 {
+                continue;
+            }
+            seen[c as usize] = a as u32;
+            let d = sq1(x.row(a), x.row(c as usize));
+            lists.offer(a, d, c);
+            lists.offer(c as usize, d, a as u32);
+        }
+    }
+}
+
+/// Joins the pieces of a neighbour graph (rare: a clump of more than k near-duplicates, a
+/// far-off group). Each round, points of every piece but the largest get an edge to their
+/// closest point outside their piece (by principal-component distance, weighed by the full
+/// distance): all of them when they are few, else an even share of each piece (about n/16
+/// searches a round), until one piece is left.
+fn join_components(
+    x: Matrix,
+    basis: &super::project::Pca,
+    adj: &mut [Vec<(u32, f32)>],
+    progress: Progress,
+) -> Result<(), ClusterError> {
+    let n = adj.len();
+    let budget = (n / 16).max(256);
+    let mut y: Option<Vec<f32>> = None;
+    loop {
+        let (piece, count) = pieces(adj);
+        if count <= 1 {
+            return Ok(());
+        }
+        let y = y.get_or_insert_with(|| basis.project(x));
+        let m = basis.count();
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for (a, &p) in piece.iter().enumerate() {
+            members[p as usize].push(a);
+        }
+        let largest = (0..count)
+            .max_by_key(|&p| (members[p].len(), Reverse(p)))
+            .unwrap_or(0);
+        let outside = n - members[largest].len();
+        let mut added = Vec::new();
+        for (p, mem) in members.iter().enumerate() {
+            if p == largest {
+                continue;
+            }
+            let take = if outside <= budget {
+                mem.len()
+            } else {
+                (budget * mem.len() / outside).clamp(1, mem.len())
+            };
+            for t in 0..take {
+                let a = mem[t * mem.len() / take];
+                if let Some(b) = nearest_outside(y, m, &piece, a) {
+                    added.push((a, b, sq1(x.row(a), x.row(b))));
+                }
+            }
+            if !progress(0.5) {
+                return Err(ClusterError::Cancelled);
+            }
+        }
+        for (a, b, d) in added {
+            adj[a].push((b as u32, d));
+            adj[b].push((a as u32, d));
+        }
+    }
+}
+
+/// The point closest to `a` (in the rows of `y`, `m` columns) outside `a`'s piece.
+#[inline(never)]
+fn nearest_outside(y: &[f32], m: usize, piece: &[u32], a: usize) -> Option<usize> {
+    let ya = &y[a * m..(a + 1) * m];
+    let mut best = (f32::INFINITY, None);
+    for (b, yb) in y.chunks_exact(m).enumerate() {
+        if piece[b] != piece[a] {
+            let d = sq1(ya, yb);
+            if d < best.0 || best.1.is_none() {
+                best = (d, Some(b));
+            }
+        }
+    }
+    best.1
+}
+
+/// The connected piece of each point, and how many there are.
+fn pieces(adj: &[Vec<(u32, f32)>]) -> (Vec<u32>, usize) {
+    let n = adj.len();
+    let mut piece = vec![u32::MAX; n];
+    let mut count = 0;
+    let mut stack = Vec::new();
+    for s in 0..n {
+        if piece[s] != u32::MAX {
+            continue;
+        }
+        piece[s] = count;
+        stack.push(s);
+        while let Some(v) = stack.pop() {
+            for &(b, _) in &adj[v] {
+                if piece[b as usize] == u32::MAX {
+                    piece[b as usize] = count;
+                    stack.push(b as usize);
+                }
+            }
+        }
+        count += 1;
+    }
+    (piece, count as usize)
 }
 
 /// The single-linkage hierarchy of a spanning tree: node n + i merges `left` and `right`.
@@ -134,7 +726,12 @@ fn find(parent: &mut [usize], mut a: usize) -> usize {
 }
 
 /// From the sorted minimum spanning tree to labels (condensed tree + excess of mass).
-fn from_mst(n: usize, edges: &[(usize, usize, f64)], mcs: usize) -> HdbscanResult {
+pub(crate) fn from_mst(
+    n: usize,
+    edges: &[(usize, usize, f64)],
+    mcs: usize,
+    method: MstMethod,
+) -> HdbscanResult {
     // single linkage: union-find over 2n − 1 nodes
     let mut parent: Vec<usize> = (0..2 * n - 1).collect();
     let mut size = vec![1usize; 2 * n - 1];
@@ -282,6 +879,7 @@ fn from_mst(n: usize, edges: &[(usize, usize, f64)], mcs: usize) -> HdbscanResul
     HdbscanResult {
         labels,
         persistence,
+        method,
     }
 }
 
@@ -293,9 +891,54 @@ mod tests {
     fn run(data: &[f32], rows: usize, dim: usize, mcs: usize) -> HdbscanResult {
         let cfg = HdbscanConfig {
             min_cluster_size: mcs,
-            min_samples: None,
+            ..Default::default()
         };
         hdbscan(Matrix::new(data, rows, dim).unwrap(), &cfg, &mut |_| true).unwrap()
+    }
+
+    fn with(x: Matrix, mcs: usize, method: MstMethod) -> HdbscanResult {
+        let cfg = HdbscanConfig {
+            min_cluster_size: mcs,
+            method,
+            ..Default::default()
+        };
+        hdbscan(x, &cfg, &mut |_| true).unwrap()
+    }
+
+    fn ari(a: &[i32], b: &[i32]) -> f64 {
+        let a: Vec<i64> = a.iter().map(|&v| v as i64).collect();
+        let b: Vec<i64> = b.iter().map(|&v| v as i64).collect();
+        adjusted_rand_index(&a, &b)
+    }
+
+    /// Deterministic values in [−0.5, 0.5).
+    fn noise(seed: u64) -> impl FnMut() -> f32 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        }
+    }
+
+    /// `groups` blobs of `size` points in `dim` dimensions (spread `spread` around centres
+    /// about 10 apart), then `outliers` points spread over the whole box.
+    fn blobs(groups: usize, size: usize, dim: usize, spread: f32, outliers: usize) -> Vec<f32> {
+        let mut r = noise(7);
+        let centres: Vec<Vec<f32>> = (0..groups)
+            .map(|_| (0..dim).map(|_| 20.0 * r()).collect())
+            .collect();
+        let mut data = Vec::new();
+        for c in &centres {
+            for _ in 0..size {
+                data.extend(c.iter().map(|v| v + spread * r()));
+            }
+        }
+        for _ in 0..outliers * dim {
+            data.push(20.0 * r());
+        }
+        data
     }
 
     #[test]
@@ -337,5 +980,212 @@ mod tests {
         let x = Matrix::new(&data, 1000, 2).unwrap();
         let r = hdbscan(x, &HdbscanConfig::default(), &mut |_| false);
         assert_eq!(r, Err(ClusterError::Cancelled));
+    }
+
+    /// The algorithm before the rewrite, kept as the reference of the exact method: core
+    /// distances by sorting all distances, Prim with a full pass per step, in f64.
+    fn reference(x: Matrix, mcs: usize) -> HdbscanResult {
+        let n = x.rows;
+        let dist =
+            |a: usize, b: usize| (crate::core::cluster::sq_dist(x.row(a), x.row(b)) as f64).sqrt();
+        let core: Vec<f64> = (0..n)
+            .map(|a| {
+                let mut d: Vec<f64> = (0..n).filter(|&b| b != a).map(|b| dist(a, b)).collect();
+                d.sort_by(f64::total_cmp);
+                d[mcs - 2]
+            })
+            .collect();
+        let mut in_tree = vec![false; n];
+        let mut reach = vec![f64::INFINITY; n];
+        let mut from = vec![0usize; n];
+        let mut edges = Vec::new();
+        let mut current = 0;
+        in_tree[0] = true;
+        for _ in 1..n {
+            let mut next = usize::MAX;
+            let mut next_d = f64::INFINITY;
+            for b in 0..n {
+                if in_tree[b] {
+                    continue;
+                }
+                let mr = dist(current, b).max(core[current]).max(core[b]);
+                if mr < reach[b] {
+                    reach[b] = mr;
+                    from[b] = current;
+                }
+                if reach[b] < next_d || next == usize::MAX {
+                    next_d = reach[b];
+                    next = b;
+                }
+            }
+            in_tree[next] = true;
+            edges.push((from[next], next, next_d));
+            current = next;
+        }
+        edges.sort_by(|a, b| a.2.total_cmp(&b.2));
+        from_mst(n, &edges, mcs, MstMethod::Exact)
+    }
+
+    #[test]
+    fn exact_method_is_the_reference_algorithm() {
+        // blobs, overlapping blobs and outliers, with ties (a repeated point)
+        for (data, dim) in [
+            (blobs(4, 40, 10, 4.0, 20), 10),
+            (blobs(3, 50, 7, 12.0, 10), 7),
+            ([blobs(2, 30, 3, 1.0, 5), vec![0.5; 3 * 4]].concat(), 3),
+        ] {
+            let x = Matrix::new(&data, data.len() / dim, dim).unwrap();
+            for mcs in [3, 5, 8] {
+                let ours = with(x, mcs, MstMethod::Exact);
+                assert_eq!(
+                    ours.labels,
+                    reference(x, mcs).labels,
+                    "dim {dim}, mcs {mcs}"
+                );
+                assert_eq!(ours.method, MstMethod::Exact);
+            }
+        }
+    }
+
+    #[test]
+    fn sq1_is_cluster_sq_dist_bit_for_bit() {
+        let mut r = noise(3);
+        for dim in [1, 7, 8, 9, 33, 384] {
+            let a: Vec<f32> = (0..dim).map(|_| r()).collect();
+            let b: Vec<f32> = (0..dim).map(|_| r()).collect();
+            assert_eq!(
+                sq1(&a, &b).to_bits(),
+                crate::core::cluster::sq_dist(&a, &b).to_bits()
+            );
+        }
+    }
+
+    #[test]
+    fn the_search_finds_the_exact_neighbours() {
+        // n not a multiple of the block width, an odd number of columns
+        for (n, m) in [(101, 5), (64, 8), (9, 1)] {
+            let mut r = noise(11);
+            let y: Vec<f32> = (0..n * m).map(|_| r()).collect();
+            let kc = 6.min(n - 1);
+            let lists = search(&y, m, kc, &mut |_| true).unwrap();
+            for a in 0..n {
+                let mut all: Vec<f32> = (0..n)
+                    .filter(|&b| b != a)
+                    .map(|b| {
+                        (0..m)
+                            .map(|k| (y[a * m + k] - y[b * m + k]).powi(2))
+                            .sum::<f32>()
+                    })
+                    .collect();
+                all.sort_by(f32::total_cmp);
+                for (got, want) in lists.dists(a).iter().zip(&all[..kc]) {
+                    assert!(
+                        (got - want).abs() <= 1e-5 * want.max(1.0),
+                        "{got} vs {want}"
+                    );
+                }
+                let ids = lists.ids(a);
+                assert!(!ids.contains(&(a as u32)) && ids.iter().all(|&b| (b as usize) < n));
+            }
+        }
+    }
+
+    #[test]
+    fn approximate_agrees_with_exact_on_blobs() {
+        // 6 blobs in 48 dimensions, more points than the neighbour lists, some outliers
+        let dim = 48;
+        let data = blobs(6, 150, dim, 6.0, 60);
+        let x = Matrix::new(&data, data.len() / dim, dim).unwrap();
+        let exact = with(x, 5, MstMethod::Exact);
+        let approx = with(x, 5, MstMethod::Approximate);
+        assert_eq!(approx.method, MstMethod::Approximate);
+        assert_eq!(exact.persistence.len(), 6, "{:?}", exact.persistence);
+        assert_eq!(approx.persistence.len(), exact.persistence.len());
+        let agreement = ari(&approx.labels, &exact.labels);
+        assert!(agreement >= 0.99, "ARI {agreement}");
+    }
+
+    #[test]
+    fn approximate_joins_pieces_of_the_neighbour_graph() {
+        // two far-apart groups bigger than the lists: the neighbour graph falls in two
+        let dim = 4;
+        let data = blobs(2, 60, dim, 0.5, 0);
+        let x = Matrix::new(&data, 120, dim).unwrap();
+        let edges = approximate_mst(x, 4, &Tuning::default(), &mut |_| true).unwrap();
+        assert_eq!(edges.len(), 119, "a spanning tree");
+        let approx = with(x, 5, MstMethod::Approximate);
+        assert_eq!(approx.persistence.len(), 2);
+        assert_eq!(
+            ari(&approx.labels, &with(x, 5, MstMethod::Exact).labels),
+            1.0
+        );
+        // 30 clumps of 25 identical points: 30 pieces, joined a share of points at a time
+        let mut r = noise(5);
+        let mut data = Vec::new();
+        for _ in 0..30 {
+            let p: Vec<f32> = (0..dim).map(|_| 10.0 * r()).collect();
+            for _ in 0..25 {
+                data.extend(&p);
+            }
+        }
+        let x = Matrix::new(&data, 750, dim).unwrap();
+        let edges = approximate_mst(x, 4, &Tuning::default(), &mut |_| true).unwrap();
+        assert_eq!(edges.len(), 749);
+        assert_eq!(with(x, 5, MstMethod::Approximate).persistence.len(), 30);
+    }
+
+    #[test]
+    fn auto_chooses_by_the_budget() {
+        assert_eq!(MstMethod::Auto.resolve(3000, 384), MstMethod::Exact);
+        assert_eq!(MstMethod::Auto.resolve(3001, 384), MstMethod::Approximate);
+        assert_eq!(MstMethod::Auto.resolve(10_000, 33), MstMethod::Exact);
+        assert_eq!(MstMethod::Exact.resolve(1 << 20, 384), MstMethod::Exact);
+        assert_eq!(
+            MstMethod::Approximate.resolve(10, 2),
+            MstMethod::Approximate
+        );
+        let data = blobs(2, 10, 2, 1.0, 0);
+        let x = Matrix::new(&data, 20, 2).unwrap();
+        assert_eq!(with(x, 5, MstMethod::Auto).method, MstMethod::Exact);
+        // too few points: no tree at all, the method is still reported
+        assert_eq!(
+            with(x, 50, MstMethod::Approximate).method,
+            MstMethod::Approximate
+        );
+    }
+
+    #[test]
+    fn progress_rises_to_one_and_cancels_both_methods() {
+        let dim = 24;
+        let data = blobs(4, 100, dim, 6.0, 0);
+        let x = Matrix::new(&data, 400, dim).unwrap();
+        for method in [MstMethod::Exact, MstMethod::Approximate] {
+            let cfg = HdbscanConfig {
+                method,
+                ..Default::default()
+            };
+            let mut seen = Vec::new();
+            hdbscan(x, &cfg, &mut |f| {
+                seen.push(f);
+                true
+            })
+            .unwrap();
+            assert!(seen.len() > 5, "{method:?}: {} reports", seen.len());
+            assert!(
+                seen.windows(2).all(|w| w[0] <= w[1]),
+                "{method:?}: {seen:?}"
+            );
+            assert!(seen.iter().all(|f| (0.0..=1.0).contains(f)));
+            assert_eq!(seen.last(), Some(&1.0));
+            // cancelled at each stage in turn
+            for stop in [1, seen.len() / 3, seen.len() * 2 / 3, seen.len() - 2] {
+                let mut calls = 0;
+                let r = hdbscan(x, &cfg, &mut |_| {
+                    calls += 1;
+                    calls < stop
+                });
+                assert_eq!(r, Err(ClusterError::Cancelled), "{method:?} stop {stop}");
+            }
+        }
     }
 }

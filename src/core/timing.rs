@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::cluster::{kmeans, ClusterError, KMeansConfig, Matrix, Progress};
-use super::hdbscan::{hdbscan, HdbscanConfig};
+use super::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
 use super::project::pca2;
 
 /// One job of the suite.
@@ -22,8 +22,12 @@ pub enum Task {
         /// Clusters.
         k: usize,
     },
-    /// HDBSCAN with `min_cluster_size` 5.
-    Hdbscan,
+    /// HDBSCAN with `min_cluster_size` 5: exact, or as the app runs it (exact for small
+    /// sets, a neighbour graph above [`super::hdbscan::EXACT_BUDGET`]).
+    Hdbscan {
+        /// Every pair of points, whatever the size.
+        exact: bool,
+    },
     /// The 2-D PCA projection of the map.
     Pca,
 }
@@ -42,7 +46,8 @@ impl Case {
     pub fn name(&self) -> String {
         match self.task {
             Task::KMeans { k } => format!("k-means k={k} ×10"),
-            Task::Hdbscan => "HDBSCAN min_cluster_size=5".to_string(),
+            Task::Hdbscan { exact: false } => "HDBSCAN mcs=5".to_string(),
+            Task::Hdbscan { exact: true } => "HDBSCAN mcs=5, exact".to_string(),
             Task::Pca => "PCA (2 components)".to_string(),
         }
     }
@@ -52,7 +57,7 @@ impl Case {
     pub fn sklearn_key(&self) -> Option<String> {
         match self.task {
             Task::KMeans { k } => Some(format!("kmeans_k{k}_ninit10")),
-            Task::Hdbscan => Some("hdbscan_mcs5".to_string()),
+            Task::Hdbscan { .. } => Some("hdbscan_mcs5".to_string()),
             Task::Pca => None,
         }
     }
@@ -61,17 +66,23 @@ impl Case {
 /// Sizes of the suite.
 pub const SIZES: [usize; 3] = [1_000, 5_000, 20_000];
 
-/// Every case: k-means k = 8 and 32, HDBSCAN and PCA at each of [`SIZES`].
+/// Largest size at which the suite also runs the exact HDBSCAN (at 20k it takes a minute).
+pub const EXACT_HDBSCAN_UP_TO: usize = 5_000;
+
+/// Every case: k-means k = 8 and 32, HDBSCAN and PCA at each of [`SIZES`], and the exact
+/// HDBSCAN up to [`EXACT_HDBSCAN_UP_TO`].
 pub fn suite() -> Vec<Case> {
     let tasks = [
         Task::KMeans { k: 8 },
         Task::KMeans { k: 32 },
-        Task::Hdbscan,
+        Task::Hdbscan { exact: false },
+        Task::Hdbscan { exact: true },
         Task::Pca,
     ];
     SIZES
         .iter()
         .flat_map(|&rows| tasks.map(|task| Case { task, rows }))
+        .filter(|c| c.task != Task::Hdbscan { exact: true } || c.rows <= EXACT_HDBSCAN_UP_TO)
         .collect()
 }
 
@@ -105,7 +116,17 @@ pub fn run(case: &Case, x: Matrix, progress: Progress) -> Result<(), ClusterErro
             };
             kmeans(x, &cfg, progress).map(drop)
         }
-        Task::Hdbscan => hdbscan(x, &HdbscanConfig::default(), progress).map(drop),
+        Task::Hdbscan { exact } => {
+            let cfg = HdbscanConfig {
+                method: if exact {
+                    MstMethod::Exact
+                } else {
+                    MstMethod::Auto
+                },
+                ..Default::default()
+            };
+            hdbscan(x, &cfg, progress).map(drop)
+        }
         Task::Pca => pca2(x, progress).map(drop),
     }
 }
@@ -117,13 +138,14 @@ mod tests {
     #[test]
     fn suite_covers_every_job_at_every_size() {
         let s = suite();
-        assert_eq!(s.len(), 12);
-        for rows in SIZES {
-            assert_eq!(s.iter().filter(|c| c.rows == rows).count(), 4);
+        assert_eq!(s.len(), 14);
+        for (rows, jobs) in SIZES.into_iter().zip([5, 5, 4]) {
+            assert_eq!(s.iter().filter(|c| c.rows == rows).count(), jobs);
         }
         assert_eq!(s[0].name(), "k-means k=8 ×10");
         assert_eq!(s[0].sklearn_key().as_deref(), Some("kmeans_k8_ninit10"));
-        assert_eq!(s[3].sklearn_key(), None);
+        assert_eq!(s[3].sklearn_key().as_deref(), Some("hdbscan_mcs5"));
+        assert_eq!(s[4].sklearn_key(), None);
     }
 
     #[test]
@@ -148,7 +170,12 @@ mod tests {
         let b = Matrix::new(&base, 40, 3).unwrap();
         let data = matrix(b, 60);
         let x = Matrix::new(&data, 60, 3).unwrap();
-        for task in [Task::KMeans { k: 8 }, Task::Hdbscan, Task::Pca] {
+        for task in [
+            Task::KMeans { k: 8 },
+            Task::Hdbscan { exact: false },
+            Task::Hdbscan { exact: true },
+            Task::Pca,
+        ] {
             run(&Case { task, rows: 60 }, x, &mut |_| true).unwrap();
         }
         let case = Case {

@@ -407,8 +407,13 @@ pub fn ReasoningMap() -> impl IntoView {
                 </label>
                 <span class="map-info">
                     {move || state.map.with(|m| m.as_ref().map(|m| format!(
-                        "{} points · PCA {:.1}% + {:.1}% of variance · made in {:.0} ms",
-                        m.result.xy.len(), m.explained_pct(0), m.explained_pct(1), m.millis
+                        "{} points · PCA {:.1}% + {:.1}% of variance · made in {:.0} ms{}",
+                        m.result.xy.len(), m.explained_pct(0), m.explained_pct(1), m.millis,
+                        if m.result.approximate == Some(true) {
+                            " · HDBSCAN over a nearest-neighbour graph (large set)"
+                        } else {
+                            ""
+                        }
                     )))}
                 </span>
             </div>

@@ -24,7 +24,7 @@ use crate::core::cluster::{
     central_points, kmeans, normalized, ClusterError, KMeansConfig, Matrix,
 };
 use crate::core::graph::Node;
-use crate::core::hdbscan::{hdbscan, HdbscanConfig};
+use crate::core::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
 use crate::core::project::pca2;
 use crate::core::propagate::Prepared;
 use crate::core::select;
@@ -188,7 +188,7 @@ fn map(
         x
     };
     let proj = pca2(x, &mut |f| report("projecting", 0.3 * f))?;
-    let (labels, inertia, persistence) = match job.method {
+    let (labels, inertia, persistence, approximate) = match job.method {
         Method::KMeans { k, restarts, seed } => {
             let cfg = KMeansConfig {
                 k: k.min(req.rows).max(1),
@@ -201,15 +201,18 @@ fn map(
                 r.labels.iter().map(|&l| l as i32).collect::<Vec<_>>(),
                 Some(r.inertia),
                 Vec::new(),
+                None,
             )
         }
         Method::Hdbscan { min_cluster_size } => {
+            // exact up to n²·d = EXACT_BUDGET, an approximate neighbour graph above
             let cfg = HdbscanConfig {
                 min_cluster_size,
-                min_samples: None,
+                ..Default::default()
             };
             let r = hdbscan(x, &cfg, &mut |f| report("clustering", 0.3 + 0.7 * f))?;
-            (r.labels, None, r.persistence)
+            let approximate = r.method == MstMethod::Approximate;
+            (r.labels, None, r.persistence, Some(approximate))
         }
     };
     let medoids = central_points(x, &labels);
@@ -220,6 +223,7 @@ fn map(
         persistence,
         medoids,
         explained: proj.explained,
+        approximate,
     })
 }
 
@@ -552,6 +556,11 @@ mod tests {
         assert_eq!(result.labels[12], -1);
         assert_eq!(result.persistence.len(), 2);
         assert_eq!(result.inertia, None);
+        assert_eq!(
+            result.approximate,
+            Some(false),
+            "13 points are clustered exactly"
+        );
         let m = result.medoids;
         assert!(m.len() == 2 && m.iter().all(Option::is_some));
         assert!(matches!(m[result.labels[0] as usize], Some(i) if i < 6));

@@ -275,6 +275,10 @@ pub struct MapResult {
     pub medoids: Vec<Option<usize>>,
     /// Variance share of the two axes.
     pub explained: [f64; 2],
+    /// HDBSCAN: whether the spanning tree came from an approximate neighbour graph (large
+    /// sets; see `core::hdbscan`). Absent for k-means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximate: Option<bool>,
 }
 
 /// What the worker says.
