@@ -140,12 +140,6 @@ pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
 /// vector width (SSE2, AVX2, WebAssembly's 128 bits).
 const LANES: usize = 8;
 
-/// The most centres whose dot products with one row [`dots_rows`] computes in one pass
-/// over the row. Each takes two 8-lane sums ([`Kernels::dots`]): six centres take twelve
-/// of AVX2's sixteen 256-bit registers (the row's two chunks and a product the rest);
-/// 128-bit SIMD needs twice the registers, so three there.
-const GROUP: usize = if cfg!(target_arch = "x86_64") { 6 } else { 3 };
-
 #[inline(always)]
 fn sq_dist_lanes(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
@@ -174,6 +168,13 @@ fn sq_dist_lanes(a: &[f32], b: &[f32]) -> f32 {
 /// but k-means++ samples with these distances: on a CPU without AVX2 and FMA a start can,
 /// rarely, pick another point. On one machine the results are always the same.
 trait Kernels: Copy {
+    /// The most centres whose dot products with one row [`dots_rows`] computes in one pass
+    /// over the row: as many as the registers hold the sums of.
+    const GROUP: usize;
+
+    /// Sums per dot product (`W`) in a pass over two centres: four if the registers allow.
+    const PAIR_WAYS: usize;
+
     /// Dot products of `row` with `G` vectors of its length, in one pass over the row: each
     /// chunk of the row is loaded once for all `G`. `W` (2 or 4): sums per dot product; four
     /// when there are one or two (else a pass is bound by the latency of the adds), two
@@ -226,29 +227,128 @@ fn tail(x: &[f32], c: &[f32]) -> f32 {
     x.iter().zip(c).map(|(x, c)| x * c).sum()
 }
 
-/// Plain Rust, vectorised by the compiler as it can (SSE2 on x86-64, simd128 in the page).
+/// Four-lane SIMD: simd128 in the page's WebAssembly (the compiler vectorises loops over
+/// 8-lane arrays only in part there), arrays of four elsewhere, which the compiler turns
+/// into SSE2 on x86-64. A multiply, then an add: the same bits on each.
+mod quad {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    mod imp {
+        use std::arch::wasm32::{
+            f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load,
+        };
+        pub type V = v128;
+        #[inline(always)]
+        pub fn zero() -> V {
+            f32x4_splat(0.0)
+        }
+        #[inline(always)]
+        pub fn load(v: &[f32; 4]) -> V {
+            // SAFETY: `v` holds the 16 bytes read; the load has no alignment requirement.
+            unsafe { v128_load(v.as_ptr().cast()) }
+        }
+        #[inline(always)]
+        pub fn mul_add(a: V, x: V, c: V) -> V {
+            f32x4_add(a, f32x4_mul(x, c))
+        }
+        #[inline(always)]
+        pub fn add(a: V, b: V) -> V {
+            f32x4_add(a, b)
+        }
+        #[inline(always)]
+        pub fn lanes(v: V) -> [f32; 4] {
+            [
+                f32x4_extract_lane::<0>(v),
+                f32x4_extract_lane::<1>(v),
+                f32x4_extract_lane::<2>(v),
+                f32x4_extract_lane::<3>(v),
+            ]
+        }
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    mod imp {
+        pub type V = [f32; 4];
+        #[inline(always)]
+        pub fn zero() -> V {
+            [0.0; 4]
+        }
+        #[inline(always)]
+        pub fn load(v: &[f32; 4]) -> V {
+            *v
+        }
+        #[inline(always)]
+        pub fn mul_add(a: V, x: V, c: V) -> V {
+            std::array::from_fn(|l| a[l] + x[l] * c[l])
+        }
+        #[inline(always)]
+        pub fn add(a: V, b: V) -> V {
+            std::array::from_fn(|l| a[l] + b[l])
+        }
+        #[inline(always)]
+        pub fn lanes(v: V) -> [f32; 4] {
+            v
+        }
+    }
+
+    pub use imp::*;
+}
+
+/// Four-lane SIMD ([`quad`]); an 8-lane sum is two vectors.
 #[derive(Clone, Copy)]
 struct Portable;
 
 impl Kernels for Portable {
+    // twelve sums of two vectors take 24 of 16 registers: three centres, not six
+    const GROUP: usize = 3;
+    const PAIR_WAYS: usize = 2;
+
     #[inline(always)]
     fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
+        use quad::{add, lanes, load, mul_add, zero, V};
+        /// Eight values, as two vectors.
+        #[inline(always)]
+        fn load8(v: &[f32; LANES]) -> [V; 2] {
+            let (v, _) = v.as_chunks::<4>();
+            [load(&v[0]), load(&v[1])]
+        }
+        #[inline(always)]
+        fn mul_add8(a: [V; 2], x: [V; 2], c: [V; 2]) -> [V; 2] {
+            [mul_add(a[0], x[0], c[0]), mul_add(a[1], x[1], c[1])]
+        }
+        // as `avx2::dots`
         let (xs, x_tail) = row.as_chunks::<LANES>();
-        let mut acc = [[[0f32; LANES]; W]; G];
-        for (g, c) in others.iter().enumerate() {
-            let (cs, _) = c[..row.len()].as_chunks::<LANES>();
-            for (i, (x, c)) in xs.iter().zip(cs).enumerate() {
-                let a = &mut acc[g][i % W];
-                for l in 0..LANES {
-                    a[l] += x[l] * c[l];
+        let (xw, x_rest) = xs.as_chunks::<W>();
+        let mut cw = [xw; G];
+        let mut c_rest = [x_rest; G];
+        let mut c_tail = [x_tail; G];
+        for g in 0..G {
+            let (c, t) = others[g][..row.len()].as_chunks::<LANES>();
+            let (c, r) = c.as_chunks::<W>();
+            (cw[g], c_rest[g], c_tail[g]) = (&c[..xw.len()], r, t);
+        }
+        let mut acc = [[[zero(); 2]; W]; G];
+        for (q, x) in xw.iter().enumerate() {
+            for k in 0..W {
+                let x = load8(&x[k]);
+                for g in 0..G {
+                    acc[g][k] = mul_add8(acc[g][k], x, load8(&cw[g][q][k]));
                 }
             }
         }
+        for (k, x) in x_rest.iter().enumerate() {
+            let x = load8(x);
+            for g in 0..G {
+                acc[g][k] = mul_add8(acc[g][k], x, load8(&c_rest[g][k]));
+            }
+        }
         let mut out = [0f32; G];
-        for (g, c) in others.iter().enumerate() {
-            let lanes = combine(acc[g], |a, b| std::array::from_fn(|l| a[l] + b[l]));
-            let (_, c_tail) = c[..row.len()].as_chunks::<LANES>();
-            out[g] = hsum(&lanes) + tail(x_tail, c_tail);
+        for g in 0..G {
+            let v = combine(acc[g], |a, b| [add(a[0], b[0]), add(a[1], b[1])]);
+            let (lo, hi) = (lanes(v[0]), lanes(v[1]));
+            let mut all = [0f32; LANES];
+            all[..4].copy_from_slice(&lo);
+            all[4..].copy_from_slice(&hi);
+            out[g] = hsum(&all) + tail(x_tail, c_tail[g]);
         }
         out
     }
@@ -289,6 +389,10 @@ impl Avx2 {
 
 #[cfg(target_arch = "x86_64")]
 impl Kernels for Avx2 {
+    // six centres' sums (two each) take twelve of the sixteen 256-bit registers
+    const GROUP: usize = 6;
+    const PAIR_WAYS: usize = 4;
+
     #[inline(always)]
     fn dots<const G: usize, const W: usize>(self, row: &[f32], others: [&[f32]; G]) -> [f32; G] {
         // SAFETY: `avx2::dots` only requires AVX2 and FMA, and `self` exists only if the CPU
@@ -423,7 +527,8 @@ mod avx2 {
 }
 
 /// Dot products of `row` with `others(0)`, …, `others(out.len() − 1)` (vectors of its
-/// length), in as few passes over the row as [`GROUP`] allows, of sizes as even as can be
+/// length), in as few passes over the row as [`Kernels::GROUP`] allows, of sizes as even as
+/// can be
 /// (7 is 4 + 3, not 6 + 1: a pass over few centres is bound by the latency of its adds).
 #[inline(always)]
 fn dots_rows<'c, K: Kernels>(
@@ -446,7 +551,7 @@ fn dots_rows<'c, K: Kernels>(
         out.copy_from_slice(&kern.dots::<G, W>(row, o));
     }
     let n = out.len();
-    let passes = n.div_ceil(GROUP);
+    let passes = n.div_ceil(K::GROUP);
     // the first `n % passes` passes take one more
     let (size, extra) = (n / passes, n % passes);
     let mut from = 0;
@@ -459,7 +564,8 @@ fn dots_rows<'c, K: Kernels>(
             5 => group::<K, 5, 2>(kern, row, others, out),
             4 => group::<K, 4, 2>(kern, row, others, out),
             3 => group::<K, 3, 2>(kern, row, others, out),
-            2 => group::<K, 2, 4>(kern, row, others, out),
+            2 if K::PAIR_WAYS == 4 => group::<K, 2, 4>(kern, row, others, out),
+            2 => group::<K, 2, 2>(kern, row, others, out),
             _ => group::<K, 1, 4>(kern, row, others, out),
         }
         from = to;
@@ -486,7 +592,7 @@ struct Prep<'a> {
 }
 
 impl<'a> Prep<'a> {
-    #[inline(always)]
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
     fn new<K: Kernels>(kern: K, x: Matrix<'a>) -> Self {
         let norms: Vec<f32> = (0..x.rows).map(|i| kern.dot(x.row(i), x.row(i))).collect();
         let lens = norms.iter().map(|n| n.sqrt()).collect();
@@ -511,7 +617,7 @@ impl<'a> Prep<'a> {
 }
 
 /// Absolute tolerance as scikit-learn: tol × mean over features of their variance.
-#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn mean_variance(x: Matrix) -> f64 {
     // per-feature sums (the inner loops run along a row, so they vectorise)
     let mut mean = vec![0f64; x.dim];
@@ -568,7 +674,7 @@ fn kmeans_avx2(
     kmeans_run(kern, x, cfg, progress)
 }
 
-#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn kmeans_run<K: Kernels>(
     kern: K,
     x: Matrix,
@@ -638,7 +744,7 @@ fn kmeans_from_avx2(
     kmeans_from_run(kern, x, centroids, k, cfg, progress)
 }
 
-#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn kmeans_from_run<K: Kernels>(
     kern: K,
     x: Matrix,
@@ -665,7 +771,7 @@ struct Seed {
 /// that lowers the potential most is kept. The candidates of a step are all drawn from the
 /// same potential, so they are drawn first (the same random numbers as one at a time) and
 /// measured in one pass over the points.
-#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn plus_plus<K: Kernels>(kern: K, p: &Prep, k: usize, rng: &mut SmallRng) -> (Vec<f32>, Seed) {
     let (x, n) = (p.x, p.x.rows);
     let trials = 2 + (k as f64).ln() as usize;
@@ -747,7 +853,7 @@ struct Centres {
 }
 
 impl Centres {
-    #[inline(always)]
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
     fn new<K: Kernels>(kern: K, data: Vec<f32>, k: usize, dim: usize) -> Self {
         let mut c = Self {
             data,
@@ -768,7 +874,7 @@ impl Centres {
     }
 
     /// Recomputes the norms and gaps after the centres moved.
-    #[inline(always)]
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
     fn refresh<K: Kernels>(&mut self, kern: K) {
         let k = self.k;
         for j in 0..k {
@@ -832,7 +938,7 @@ struct Bounds {
 /// (Hamerly's single lower bound, which every centre's move lowers, left half the points to
 /// be measured against all k centres in every step on these 384-d embeddings.) `sums`
 /// (per-cluster sums and counts) follow the points that move.
-#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn assign<K: Kernels>(
     kern: K,
     p: &Prep,
@@ -887,7 +993,7 @@ fn assign<K: Kernels>(
 /// fewer distances once the centres settle. Per-cluster sums (f64) and counts are kept up
 /// to date as points move, not recomputed. Without a `seed` (k-means++'s distances), a
 /// first pass measures every point.
-#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 #[allow(clippy::too_many_arguments)]
 fn lloyd<K: Kernels>(
     kern: K,
@@ -1176,5 +1282,89 @@ mod tests {
     fn normalized_rows_have_unit_length() {
         let n = normalized(Matrix::new(&[3.0, 4.0, 0.0, 0.0], 2, 2).unwrap());
         assert_eq!(n, vec![0.6, 0.8, 0.0, 0.0]);
+    }
+
+    /// Unit rows around `k` random directions, overlapping as sentence embeddings do; `dim`
+    /// not a multiple of 8, so the kernels' tails run too.
+    fn embeddings(n: usize, k: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut normal = move || {
+            // Box–Muller
+            let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+            ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+        };
+        let dirs: Vec<f32> = (0..k * dim).map(|_| normal()).collect();
+        let mut data = Vec::with_capacity(n * dim);
+        for i in 0..n {
+            let c = &dirs[(i % k) * dim..(i % k + 1) * dim];
+            data.extend(c.iter().map(|v| v + 1.5 * normal()));
+        }
+        normalized(Matrix::new(&data, n, dim).unwrap())
+    }
+
+    fn kernels_agree_with_exact<K: Kernels>(kern: K) {
+        let dim = 389;
+        let data = embeddings(40, 5, dim, 3);
+        let x = Matrix::new(&data, 40, dim).unwrap();
+        let p = Prep::new(kern, x);
+        for i in 0..40 {
+            let mut out = [0f32; 39];
+            let others: Vec<usize> = (0..40).filter(|&j| j != i).collect();
+            // every group size and both sums per pass
+            for n in 1..=others.len() {
+                dots_rows(kern, x.row(i), |t| x.row(others[t]), &mut out[..n]);
+                for (t, &j) in others[..n].iter().enumerate() {
+                    let exact: f64 = x
+                        .row(i)
+                        .iter()
+                        .zip(x.row(j))
+                        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                        .sum();
+                    let approx = approx_sq(p.norms[i], p.norms[j], out[t]) as f64;
+                    let slack = p.slack(i, p.lens[j]) as f64;
+                    assert!((approx - exact).abs() <= slack, "{approx} {exact} {slack}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn distances_from_dot_products_are_within_their_slack() {
+        kernels_agree_with_exact(Portable);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(kern) = Avx2::detect() {
+            kernels_agree_with_exact(kern);
+        }
+    }
+
+    #[test]
+    fn labels_are_the_nearest_centres_and_lloyd_is_the_same_on_every_path() {
+        let (n, dim) = (900, 100);
+        let data = embeddings(n, 12, dim, 5);
+        let x = Matrix::new(&data, n, dim).unwrap();
+        let cfg = KMeansConfig {
+            k: 12,
+            restarts: 3,
+            ..Default::default()
+        };
+        let r = kmeans(x, &cfg, &mut |_| true).unwrap();
+        let mut inertia = 0f64;
+        for i in 0..n {
+            let d: Vec<f32> = (0..cfg.k)
+                .map(|j| sq_dist(x.row(i), &r.centroids[j * dim..(j + 1) * dim]))
+                .collect();
+            let best = d.iter().copied().fold(f32::INFINITY, f32::min);
+            assert_eq!(d[r.labels[i]], best, "point {i}");
+            inertia += best as f64;
+        }
+        assert_eq!(r.inertia, inertia);
+        // From the same centres, the portable kernels and the AVX2 ones (whose dot products
+        // differ in the last bits) give the same Lloyd iterations, bit for bit.
+        // (a poor start, all in one blob: many iterations)
+        let start: Vec<f32> = (0..cfg.k).flat_map(|j| x.row(j * cfg.k)).copied().collect();
+        let a = kmeans_from(x, start.clone(), &cfg, &mut |_| true).unwrap();
+        let b = kmeans_from_run(Portable, x, start, cfg.k, &cfg, &mut |_| true).unwrap();
+        assert_eq!(a, b);
+        assert!(a.iterations > 5, "{}", a.iterations);
     }
 }
