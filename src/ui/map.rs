@@ -446,6 +446,9 @@ impl MapView {
     }
 }
 
+/// Most cluster summaries the legend shows.
+const LEGEND_CLUSTERS: usize = 40;
+
 /// Per-cluster summaries; a click filters the list to that cluster.
 #[component]
 fn Legend() -> impl IntoView {
@@ -492,8 +495,22 @@ fn Legend() -> impl IntoView {
                         None => {}
                     }
                 }
-                (0..=k)
-                    .filter(|&slot| slot > 0 || size[0] > 0)
+                // At most LEGEND_CLUSTERS summaries (the largest, in label order): HDBSCAN of a
+                // large set can find thousands of small clusters, and a button for each
+                // would hold the main thread.
+                let mut by_size: Vec<usize> = (1..=k).collect();
+                by_size.sort_by_key(|&slot| std::cmp::Reverse(size[slot]));
+                let mut shown = vec![false; k + 1];
+                shown[0] = size[0] > 0;
+                by_size.iter().take(LEGEND_CLUSTERS).for_each(|&slot| shown[slot] = true);
+                let hidden = k.saturating_sub(LEGEND_CLUSTERS);
+                let more = (hidden > 0).then(|| view! {
+                    <span class="legend-item" data-testid="cluster-more">
+                        {format!("+ {hidden} smaller clusters")}
+                    </span>
+                });
+                let buttons = (0..=k)
+                    .filter(|&slot| shown[slot])
                     .map(|slot| {
                         let c = slot as i32 - 1;
                         let medoid = (c >= 0)
@@ -533,8 +550,8 @@ fn Legend() -> impl IntoView {
                             </button>
                         }
                     })
-                    .collect_view()
-                    .into_any()
+                    .collect_view();
+                view! { {buttons} {more} }.into_any()
             })
         })
     };

@@ -620,6 +620,10 @@ test('20k records with 384-d embeddings: the map job shows progress, cancel stop
   metrics.hdbscan_20k_longest_main_task_ms = await page.evaluate(() => Math.max(0, ...window.__long));
   console.log(`HDBSCAN of 20k × 384 in the worker: ${metrics.hdbscan_20k_384_wall_ms} ms from the click (${metrics.hdbscan_20k_info}); longest main-thread task meanwhile ${metrics.hdbscan_20k_longest_main_task_ms.toFixed(0)} ms`);
   assert.match(metrics.hdbscan_20k_info, /^20000 points.*nearest-neighbour graph/);
+  // thousands of small clusters: the legend lists the 40 largest and counts the rest
+  metrics.hdbscan_20k_legend = await page.getByTestId('cluster-summary').count();
+  assert.ok(metrics.hdbscan_20k_legend <= 40, `${metrics.hdbscan_20k_legend} summaries`);
+  if (metrics.hdbscan_20k_legend === 40) assert.match(await big.text('cluster-more'), /^\+ \d+ smaller clusters$/);
   await big.shot('09b-hdbscan-20k');
   assert.deepEqual(errors, []);
   await ctx.close();
