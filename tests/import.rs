@@ -106,6 +106,40 @@ fn aliases_and_generated_ids() {
 }
 
 #[test]
+fn reference_answers_and_their_aliases() {
+    let body = r#"{"question": "q1", "cot": "2 + 2 = 4", "reference_answer": "4"}
+{"question": "q2", "cot": "2 + 3 = 5", "gold_answer": 5}
+{"question": "q3", "cot": "2 + 3 = 6", "ground_truth": "  "}
+{"question": "q4", "cot": "2 + 3 = 5", "expected_answer": true}
+{"question": "q5", "cot": "2 + 3 = 5", "answer": "5"}
+"#;
+    let plan = plan_import(&[text("refs.jsonl", body)], None).expect("imports");
+    let ds = plan.dataset.expect("records");
+    let refs: Vec<Option<String>> = ds.records().iter().map(|r| r.reference_answer()).collect();
+    assert_eq!(
+        refs,
+        vec![Some("4".into()), Some("5".into()), None, None, None],
+        "text and numbers count; empty and non-text values are absent"
+    );
+    // a non-text reference is a warning naming the file, line and field, not an error
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    let w = plan.warnings[0].to_string();
+    assert!(
+        w.contains("refs.jsonl") && w.contains("line 4") && w.contains("expected_answer"),
+        "{w}"
+    );
+    // the field stays in the record, untouched, for export
+    assert_eq!(
+        ds.records()[3].meta["expected_answer"],
+        serde_json::json!(true)
+    );
+    assert_eq!(
+        ds.records()[1].to_json()["gold_answer"],
+        serde_json::json!(5)
+    );
+}
+
+#[test]
 fn records_with_npy_embeddings() {
     for name in [
         "emb3x2_f32.npy",

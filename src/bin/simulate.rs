@@ -3,8 +3,9 @@
 //! of the propagated labels at full coverage per label budget, beside the references of
 //! `baselines.json`.
 //!
-//!     cargo run --release --bin simulate            # the table
-//!     cargo run --release --bin simulate -- --tune  # the parameter grid on the train split
+//!     cargo run --release --bin simulate              # the table
+//!     cargo run --release --bin simulate -- --shapes  # every shape of data, k = 0/10/20
+//!     cargo run --release --bin simulate -- --tune    # the parameter grid on the train split
 #[path = "../../tests/support/gsm8k.rs"]
 mod gsm8k;
 
@@ -223,17 +224,56 @@ fn tune(train: &Dataset) {
     }
 }
 
+/// The table of the shapes of data: accuracy / macro-F1 / coverage / ECE of the machine
+/// labels at the page's minimum confidence, beside the majority class, at k = 0, 10 and 20
+/// human labels (random picks pooled over 5 seeds, and "label next").
+fn shapes(dir: &std::path::Path) {
+    let budgets = [0, 10, 20];
+    println!(
+        "\n## Machine labels on every shape (min. confidence {:.0} %; acc / F1 / coverage / ECE)",
+        gsm8k::MIN_CONFIDENCE * 100.0
+    );
+    print!("| data | CoTs | majority |");
+    for s in [Strategy::Random, Strategy::Active] {
+        for k in budgets {
+            print!(" {} k={k} |", s.name());
+        }
+    }
+    println!();
+    println!("|---|---|---|{}", "---|".repeat(2 * budgets.len()));
+    for (name, sets) in gsm8k::shapes(dir) {
+        let r = gsm8k::evaluate_shape(&name, &sets, &budgets, &SEEDS);
+        print!("| {} | {} | {:.3} |", r.name, r.cots, r.majority());
+        for (_, _, s) in &r.rows {
+            if s.scored == 0 {
+                print!(" — / — / 0.00 / — |");
+            } else {
+                print!(
+                    " {:.3} / {:.3} / {:.2} / {:.3} |",
+                    s.accuracy, s.macro_f1, s.coverage, s.ece
+                );
+            }
+        }
+        println!();
+    }
+}
+
 fn main() {
     let Some(dir) = gsm8k::data_dir() else {
         std::process::exit(2)
     };
-    let all = gsm8k::gsm8k_models(&dir);
+    if std::env::args().any(|a| a == "--shapes") {
+        shapes(&dir);
+        return;
+    }
+    // label-free: the gold answers are left out (`--shapes` measures them too)
+    let all = gsm8k::without_reference(&gsm8k::gsm8k_models(&dir));
     if std::env::args().any(|a| a == "--tune") {
         let train = gsm8k::subset(&all, "train", |r| gsm8k::split(r) == "train");
         tune(&train);
         return;
     }
-    let demo = gsm8k::demo(&dir);
+    let demo = gsm8k::without_reference(&gsm8k::demo(&dir));
     table("demo (300 CoTs, 75 test questions)", &demo);
     let test = gsm8k::subset(&all, "test", |r| gsm8k::split(r) == "test");
     table("GSM8K test split, model CoTs", &test);

@@ -132,7 +132,10 @@ fn main() {
                     .collect();
                 let calibration = Calibration::fit(
                     &val_rows.iter().map(|&i| w[i]).collect::<Vec<_>>(),
-                    &val_rows.iter().map(|&i| sigs[i].prior).collect::<Vec<_>>(),
+                    &val_rows
+                        .iter()
+                        .map(|&i| sigs[i].label_free_prior)
+                        .collect::<Vec<_>>(),
                     &val_rows
                         .iter()
                         .map(|&i| records[i].is_correct == Some(true))
@@ -140,7 +143,7 @@ fn main() {
                 );
                 let predicted: Vec<Option<(bool, f64)>> = (0..ds.len())
                     .map(|i| {
-                        let p = calibration.apply(w[i], sigs[i].prior);
+                        let p = calibration.apply(w[i], sigs[i].label_free_prior);
                         (split(i) == "test").then(|| (p >= 0.5, p.max(1.0 - p)))
                     })
                     .collect();

@@ -24,7 +24,28 @@ pub struct Record {
     pub meta: Map<String, Value>,
 }
 
+/// Fields that carry the question's known reference answer, in order of preference
+/// (contract §1): not the CoT's own answer and not `is_correct`. They stay in `meta`.
+pub const REFERENCE_ALIASES: [&str; 4] = [
+    "reference_answer",
+    "gold_answer",
+    "ground_truth",
+    "expected_answer",
+];
+
 impl Record {
+    /// The question's reference answer: the first of [`REFERENCE_ALIASES`] that holds a
+    /// non-empty text or a number. Other values (and empty text) count as absent.
+    pub fn reference_answer(&self) -> Option<String> {
+        REFERENCE_ALIASES
+            .iter()
+            .find_map(|k| match self.meta.get(*k) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(Value::Number(x)) => Some(x.to_string()),
+                _ => None,
+            })
+    }
+
     /// The key that groups CoTs of one question: `question_id`, else the question text.
     pub fn group_key(&self) -> &str {
         self.question_id.as_deref().unwrap_or(&self.question)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::data::{Dataset, Embeddings, Record};
+use super::data::{Dataset, Embeddings, Record, REFERENCE_ALIASES};
 use super::error::ImportError;
 use super::labelfile::LabelFile;
 
@@ -66,6 +66,8 @@ pub enum Parsed {
         records: Vec<Record>,
         /// Inline `embedding` fields, when present.
         embeddings: Option<Embeddings>,
+        /// Problems that do not stop the import (a field ignored), each naming its line.
+        warnings: Vec<ImportError>,
     },
     /// A matrix of embeddings.
     Embeddings(Embeddings),
@@ -83,6 +85,8 @@ pub struct ImportPlan {
     pub label_files: Vec<(String, LabelFile)>,
     /// Names of the files that provided records and embeddings, for the summary.
     pub sources: Vec<String>,
+    /// Problems that did not stop the import (a field ignored), each naming file and line.
+    pub warnings: Vec<ImportError>,
 }
 
 /// Reads one file; the kind is decided by extension and, for `.json`, by its content.
@@ -129,12 +133,17 @@ pub fn plan_import(
     let mut records: Vec<(String, Vec<Record>, Option<Embeddings>)> = Vec::new();
     let mut matrices: Vec<(String, Embeddings)> = Vec::new();
     let mut label_files = Vec::new();
+    let mut warnings = Vec::new();
     for f in files {
         match parse_file(f) {
             Ok(Parsed::Records {
                 records: r,
                 embeddings,
-            }) => records.push((f.name.clone(), r, embeddings)),
+                warnings: mut w,
+            }) => {
+                warnings.append(&mut w);
+                records.push((f.name.clone(), r, embeddings))
+            }
             Ok(Parsed::Embeddings(e)) => matrices.push((f.name.clone(), e)),
             Ok(Parsed::Labels(l)) => label_files.push((f.name.clone(), l)),
             Err(mut e) => errors.append(&mut e),
@@ -224,6 +233,7 @@ pub fn plan_import(
         dataset,
         label_files,
         sources,
+        warnings,
     })
 }
 
@@ -527,6 +537,7 @@ fn build_records(
 ) -> Result<Parsed, Vec<ImportError>> {
     let mut records = Vec::new();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut inline: Vec<f32> = Vec::new();
     // (line of the first record, whether it had an embedding, dimension)
@@ -544,7 +555,7 @@ fn build_records(
             });
             continue;
         };
-        let (record, embedding) = match record_from_object(name, line, n + 1, obj) {
+        let (record, embedding) = match record_from_object(name, line, n + 1, obj, &mut warnings) {
             Ok(r) => r,
             Err(mut e) => {
                 errors.append(&mut e);
@@ -610,9 +621,11 @@ fn build_records(
         }
         _ => None,
     };
+    warnings.truncate(MAX_ERRORS);
     Ok(Parsed::Records {
         records,
         embeddings,
+        warnings,
     })
 }
 
@@ -631,6 +644,7 @@ fn record_from_object(
     line: usize,
     n: usize,
     mut obj: Map<String, Value>,
+    warnings: &mut Vec<ImportError>,
 ) -> Result<(Record, Option<Vec<f32>>), Vec<ImportError>> {
     let mut errors = Vec::new();
     let bad = |field: &str, problem: &str| ImportError::BadField {
@@ -655,6 +669,21 @@ fn record_from_object(
             }
         }
     };
+    // A reference answer that is not text (or a number) is ignored with a warning: it stays
+    // in the record, untouched, and the record has no reference.
+    for field in REFERENCE_ALIASES {
+        if let Some(v @ (Value::Bool(_) | Value::Array(_) | Value::Object(_))) = obj.get(field) {
+            let kind = match v {
+                Value::Bool(_) => "true/false",
+                Value::Array(_) => "a list",
+                _ => "an object",
+            };
+            warnings.push(bad(
+                field,
+                &format!("is {kind}, not text; ignored (this record has no reference answer)"),
+            ));
+        }
+    }
     let id = optional(&mut obj, "id").unwrap_or_else(|| format!("row-{n}"));
     let answer = optional(&mut obj, "answer");
     let question_id = optional(&mut obj, "question_id");

@@ -19,7 +19,7 @@
 
 use super::cluster::{sq_dist, ClusterError, Matrix, Progress};
 use super::graph::{self, Graph, GraphConfig, Matrix2, Node};
-use super::signature::DIM;
+use super::signature::{Shape, DIM};
 
 /// A propagation method and its parameters. The defaults scored best (mean accuracy at 10
 /// and 20 labels, random and active picks) on three 300-CoT subsets of the GSM8K train
@@ -85,15 +85,54 @@ pub struct Propagation {
     /// Up to [`MAX_FROM`] human-labelled CoTs that drove each CoT's label, most influential
     /// first (empty when the prior alone decided it).
     pub from: Vec<Vec<u32>>,
-    /// The calibration applied to the prior's log-odds: (scale, offset).
+    /// The calibration applied to the prior's log-odds: (scale, offset) of the shape with
+    /// the most CoTs.
     pub calibration: (f64, f64),
+    /// The refit of each shape ([`super::signature::Shape::index`]).
+    pub refits: Vec<Refit>,
+    /// Each CoT's doubt: the posterior standard deviation of its refitted prior's log-odds
+    /// ([`Refit::log_odds`]) where no fitted member speaks for its shape and its verdict is
+    /// a base rate learnt from a few labels; 0 elsewhere (a fitted member is trusted as
+    /// fitted) and at human labels.
+    pub doubt: Vec<f64>,
+    /// Whether human labels moved each CoT's score through the graph by at least
+    /// [`MOVED`] (so its label rests on them, not on its prior alone).
+    pub moved: Vec<bool>,
 }
+
+/// How far human labels must move a CoT's score through the graph to settle it.
+pub const MOVED: f64 = 0.25;
+
+/// Standard deviations of doubt a base-rate verdict must clear the minimum confidence by
+/// (two-sided 99 %): twenty labels that all agree settle a base rate, ten do not (a test
+/// below), so a lucky draw of a few labels does not label a whole data set.
+pub const Z_SETTLED: f64 = 2.58;
 
 impl Propagation {
     /// Confidence of CoT `i`'s verdict, in [½, 1].
     pub fn confidence(&self, i: usize) -> f64 {
         self.p[i].max(1.0 - self.p[i])
     }
+
+    /// CoT `i`'s machine label at `min_confidence` ([`machine_label`]).
+    pub fn label(&self, i: usize, min_confidence: f64) -> Option<(bool, f64)> {
+        machine_label(
+            self.p[i],
+            self.doubt.get(i).copied().unwrap_or(0.0),
+            self.moved.get(i).copied().unwrap_or(false),
+            min_confidence,
+        )
+    }
+}
+
+/// The machine label of a CoT with P(sound) `p`, its doubt `sd` ([`Propagation::doubt`])
+/// and whether human labels `moved` it through the graph: (sound, confidence) when the
+/// confidence reaches `min_confidence` and the verdict is settled — moved by human labels,
+/// or clearing the minimum confidence by [`Z_SETTLED`] doubts; `None` leaves it unlabelled.
+pub fn machine_label(p: f64, sd: f64, moved: bool, min_confidence: f64) -> Option<(bool, f64)> {
+    let c = p.max(1.0 - p);
+    let settled = moved || logit(p).abs() - Z_SETTLED * sd >= logit(min_confidence.max(0.5));
+    (c >= min_confidence && settled).then_some((p >= 0.5, c))
 }
 
 /// A data set made ready for propagation: its nodes, feature rows, graph and prior. Built
@@ -106,8 +145,10 @@ pub struct Prepared {
     pub features: Matrix2,
     /// The similarity graph.
     pub graph: Graph,
-    /// The label-free prior.
+    /// The prior.
     pub prior: Vec<f64>,
+    /// Each CoT's shape ([`super::signature::Shape::index`]): its labels refit its member.
+    pub shapes: Vec<u8>,
 }
 
 impl Prepared {
@@ -117,10 +158,14 @@ impl Prepared {
         vectors: &[[f32; DIM]],
         nodes: Vec<Node>,
         prior: Vec<f64>,
+        shapes: Vec<u8>,
         cfg: &GraphConfig,
         progress: Progress,
     ) -> Result<Self, ClusterError> {
-        if nodes.len() != vectors.len() || prior.len() != vectors.len() {
+        if nodes.len() != vectors.len()
+            || prior.len() != vectors.len()
+            || !(shapes.is_empty() || shapes.len() == vectors.len())
+        {
             return Err(ClusterError::Shape {
                 len: nodes.len().min(prior.len()),
                 rows: vectors.len(),
@@ -134,6 +179,7 @@ impl Prepared {
             features,
             graph,
             prior,
+            shapes,
         })
     }
 
@@ -144,6 +190,7 @@ impl Prepared {
             self.features.view(),
             &self.nodes,
             &self.prior,
+            &self.shapes,
             human,
             cfg,
         )
@@ -187,23 +234,64 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Refits `σ(a·logit(prior) + b)` to the human labels by maximum a posteriori (Newton),
-/// with Gaussian priors a ~ N(1, 1/strength), b ~ N(0, 1/strength): with few labels the
-/// shipped prior is kept, with many the labels decide. Returns (a, b).
-pub fn calibrate(prior: &[f64], human: &[Option<bool>], strength: f64) -> (f64, f64) {
-    let (mut a, mut b) = (1.0f64, 0.0f64);
-    let data: Vec<(f64, f64)> = prior
-        .iter()
-        .zip(human)
-        .filter_map(|(&p, h)| h.map(|y| (logit(p), f64::from(y))))
-        .collect();
-    if data.is_empty() {
-        return (a, b);
+/// A refit of the prior to the human labels of one shape: `σ(a·logit(prior) + b)`, with the
+/// posterior covariance of (a, b) that widens the predictions while labels are few.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Refit {
+    /// Scale of the prior's log-odds.
+    pub a: f64,
+    /// Offset.
+    pub b: f64,
+    /// Posterior covariance of (a, b): `[[aa, ab], [ab, bb]]` as (aa, ab, bb).
+    pub cov: (f64, f64, f64),
+    /// The pull towards (1, 0) chosen by the labels (in labels' worth; lower = the labels
+    /// showed the prior misfits).
+    pub strength: f64,
+    /// Human labels it was fitted on.
+    pub labels: usize,
+}
+
+impl Refit {
+    /// No labels: the prior as it is.
+    pub fn identity() -> Self {
+        Self {
+            a: 1.0,
+            b: 0.0,
+            cov: (0.0, 0.0, 0.0),
+            strength: STRENGTHS[STRENGTHS.len() - 1],
+            labels: 0,
+        }
     }
+
+    /// The refitted P(sound) of a prior score: the log-odds `a·z + b`, moderated by their
+    /// posterior variance (MacKay's probit approximation), so a refit from few labels
+    /// speaks with less confidence than one from many.
+    pub fn apply(&self, prior: f64) -> f64 {
+        let (m, sd) = self.log_odds(prior);
+        sigmoid(m / (1.0 + std::f64::consts::PI * sd * sd / 8.0).sqrt())
+    }
+
+    /// The refitted log-odds of a prior score, with their posterior standard deviation.
+    pub fn log_odds(&self, prior: f64) -> (f64, f64) {
+        let z = logit(prior);
+        let v = (z * z * self.cov.0 + 2.0 * z * self.cov.1 + self.cov.2).max(0.0);
+        (self.a * z + self.b, v.sqrt())
+    }
+}
+
+/// Pulls towards the prior tried by [`calibrate`] (labels' worth); the labels pick one by
+/// evidence.
+pub const STRENGTHS: [f64; 8] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+
+/// MAP fit of (a, b) under a ~ N(1, 1/sa), b ~ N(0, 1/sb) (Newton). Returns (a, b, the
+/// Hessian of the negative log posterior (aa, ab, bb), the log likelihood).
+fn map_fit(data: &[(f64, f64)], (sa, sb): (f64, f64)) -> (f64, f64, (f64, f64, f64), f64) {
+    let (mut a, mut b) = (1.0f64, 0.0f64);
+    let mut h = (sa, 0.0, sb);
     for _ in 0..50 {
-        let (mut ga, mut gb) = (strength * (a - 1.0), strength * b);
-        let (mut haa, mut hab, mut hbb) = (strength, 0.0, strength);
-        for &(z, y) in &data {
+        let (mut ga, mut gb) = (sa * (a - 1.0), sb * b);
+        let (mut haa, mut hab, mut hbb) = (sa, 0.0, sb);
+        for &(z, y) in data {
             let p = sigmoid(a * z + b);
             let r = p - y;
             let w = p * (1.0 - p);
@@ -213,6 +301,7 @@ pub fn calibrate(prior: &[f64], human: &[Option<bool>], strength: f64) -> (f64, 
             hab += w * z;
             hbb += w;
         }
+        h = (haa, hab, hbb);
         let det = haa * hbb - hab * hab;
         if det.abs() < 1e-12 {
             break;
@@ -225,19 +314,101 @@ pub fn calibrate(prior: &[f64], human: &[Option<bool>], strength: f64) -> (f64, 
             break;
         }
     }
-    (a, b)
+    let loglik = data
+        .iter()
+        .map(|&(z, y)| {
+            let p = sigmoid(a * z + b).clamp(1e-12, 1.0 - 1e-12);
+            y * p.ln() + (1.0 - y) * (1.0 - p).ln()
+        })
+        .sum();
+    (a, b, h, loglik)
 }
 
-/// Strength of the calibration's pull towards the shipped prior (in labels' worth).
-pub const CALIBRATION_STRENGTH: f64 = 10.0;
+/// Refits the prior to the human labels: `σ(a·logit(prior) + b)` by maximum a posteriori
+/// under a Gaussian pull towards (1, 0) whose strength the labels choose (type-II maximum
+/// likelihood over [`STRENGTHS`], Laplace approximation). Labels that agree with the prior
+/// keep it (a strong pull wins the evidence); labels that show a misfit (another base
+/// rate, a shape or domain where the prior is off) weaken the pull and move it.
+pub fn calibrate(prior: &[f64], human: &[Option<bool>]) -> Refit {
+    let grid: Vec<(f64, f64)> = STRENGTHS
+        .iter()
+        .flat_map(|&sa| STRENGTHS.iter().map(move |&sb| (sa, sb)))
+        .collect();
+    calibrate_with(prior, human, &grid)
+}
+
+/// A base rate learnt from the labels alone, for a shape whose prior does not speak (every
+/// score ½): the offset's pull N(0, 1/[`UNFITTED_STRENGTH`]), close to a uniform prior on
+/// the share of sound CoTs.
+pub const UNFITTED_STRENGTH: f64 = 0.5;
+
+fn calibrate_with(prior: &[f64], human: &[Option<bool>], strengths: &[(f64, f64)]) -> Refit {
+    let data: Vec<(f64, f64)> = prior
+        .iter()
+        .zip(human)
+        .filter_map(|(&p, h)| h.map(|y| (logit(p), f64::from(y))))
+        .collect();
+    if data.is_empty() {
+        return Refit::identity();
+    }
+    let mut best: Option<(f64, Refit)> = None;
+    for &(sa, sb) in strengths {
+        let (a, b, (haa, hab, hbb), loglik) = map_fit(&data, (sa, sb));
+        let det = (haa * hbb - hab * hab).max(1e-300);
+        // log evidence ≈ log p(y|θ̂) + log N(θ̂; (1,0), diag(1/sa, 1/sb)) + log 2π
+        // − ½ log det H, plus a hyperprior p(s) ∝ s on each pull: the shipped member was
+        // fitted and checked on thousands of labels of its shape, so a few noisy labels
+        // alone do not weaken it
+        let evidence = loglik - 0.5 * (sa * (a - 1.0).powi(2) + sb * b * b)
+            + 1.5 * (sa.ln() + sb.ln())
+            - 0.5 * det.ln();
+        let refit = Refit {
+            a,
+            b,
+            cov: (hbb / det, -hab / det, haa / det),
+            strength: sa.min(sb),
+            labels: data.len(),
+        };
+        if best.as_ref().is_none_or(|(e, _)| evidence > *e) {
+            best = Some((evidence, refit));
+        }
+    }
+    best.expect("a strength").1
+}
+
+/// Refits the prior per shape ([`super::signature::Shape::index`] in `shapes`; an empty
+/// `shapes` is one shape): each shape's labels refit its own member, since a prior can fit
+/// one shape and misfit another. A shape whose prior does not speak learns its base rate
+/// ([`UNFITTED_STRENGTH`]). Returns one refit per shape index.
+pub fn calibrate_by_shape(prior: &[f64], human: &[Option<bool>], shapes: &[u8]) -> Vec<Refit> {
+    (0..SHAPES)
+        .map(|k| {
+            let own: Vec<Option<bool>> = human
+                .iter()
+                .enumerate()
+                .map(|(i, h)| h.filter(|_| shapes.get(i).map_or(0, |&s| s as usize) == k))
+                .collect();
+            if Shape::speaks(k) {
+                calibrate(prior, &own)
+            } else {
+                calibrate_with(prior, &own, &[(UNFITTED_STRENGTH, UNFITTED_STRENGTH)])
+            }
+        })
+        .collect()
+}
+
+/// Number of shapes ([`super::signature::Shape::COUNT`]).
+pub const SHAPES: usize = super::signature::Shape::COUNT;
 
 /// Spreads `human` (Some(true) = sound) from the prior `prior` over `graph` (for
-/// [`Method::Spreading`]) or the feature rows `x` (for [`Method::Trust`]).
+/// [`Method::Spreading`]) or the feature rows `x` (for [`Method::Trust`]). `shapes` (one per
+/// CoT, or empty for one shape) groups the CoTs whose prior is refitted together.
 pub fn propagate(
     graph: &Graph,
     x: Matrix,
     nodes: &[Node],
     prior: &[f64],
+    shapes: &[u8],
     human: &[Option<bool>],
     cfg: &Config,
 ) -> Propagation {
@@ -248,16 +419,24 @@ pub fn propagate(
     } else {
         vec![0.5; n]
     };
-    let calibration = if cfg.calibrate && cfg.use_prior {
-        calibrate(&base_prior, human, CALIBRATION_STRENGTH)
+    let shape = |i: usize| shapes.get(i).map_or(0, |&s| s as usize).min(SHAPES - 1);
+    let refits = if cfg.calibrate && cfg.use_prior {
+        calibrate_by_shape(&base_prior, human, shapes)
     } else {
-        (1.0, 0.0)
+        vec![Refit::identity(); SHAPES]
     };
+    let mut counts = [0usize; SHAPES];
+    (0..n).for_each(|i| counts[shape(i)] += 1);
+    let main = (0..SHAPES)
+        .max_by_key(|&k| (counts[k], SHAPES - k))
+        .unwrap_or(0);
+    let calibration = (refits[main].a, refits[main].b);
     let base: Vec<f64> = base_prior
         .iter()
-        .map(|&p| {
-            if cfg.use_prior {
-                sigmoid(calibration.0 * logit(p) + calibration.1)
+        .enumerate()
+        .map(|(i, &p)| {
+            if cfg.use_prior && cfg.calibrate {
+                refits[shape(i)].apply(p)
             } else {
                 p
             }
@@ -273,7 +452,9 @@ pub fn propagate(
                 isolated = Graph::isolated(n);
                 &isolated
             };
-            let p = correct_and_smooth(graph, &base, human, alpha.clamp(0.0, 0.999));
+            // a CoT checked against a reference answer keeps its own score when smoothing
+            let anchored: Vec<bool> = (0..n).map(|i| Shape::has_reference(shape(i))).collect();
+            let p = correct_and_smooth(graph, &base, human, &anchored, alpha.clamp(0.0, 0.999));
             let from = graph_sources(graph, human, &p);
             (p, from)
         }
@@ -290,7 +471,7 @@ pub fn propagate(
             cfg.answer_links,
         ),
     };
-    let p = p
+    let p: Vec<f64> = p
         .into_iter()
         .zip(human)
         .map(|(p, h)| match h {
@@ -299,10 +480,27 @@ pub fn propagate(
             None => 0.5,
         })
         .collect();
+    let doubt = (0..n)
+        .map(|i| {
+            // a fitted member's refit is trusted as fitted; where no member speaks, the
+            // verdict is a base rate learnt from a few labels and must clear its doubt
+            if human[i].is_none() && cfg.use_prior && cfg.calibrate && !Shape::speaks(shape(i)) {
+                refits[shape(i)].log_odds(base_prior[i]).1
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let moved = (0..n)
+        .map(|i| human[i].is_none() && (p[i] - base[i]).abs() >= MOVED)
+        .collect();
     Propagation {
         p,
         from,
         calibration,
+        refits,
+        doubt,
+        moved,
     }
 }
 
@@ -334,7 +532,13 @@ fn spread(graph: &Graph, f0: &[f64], clamped: &[bool], alpha: f64) -> Vec<f64> {
 
 /// Correct: spread the humans' residuals (harmonic, decaying with α away from them) and add
 /// them to the base. Smooth: spread the corrected scores, centred on ½, humans clamped.
-fn correct_and_smooth(graph: &Graph, base: &[f64], human: &[Option<bool>], alpha: f64) -> Vec<f64> {
+fn correct_and_smooth(
+    graph: &Graph,
+    base: &[f64],
+    human: &[Option<bool>],
+    anchored: &[bool],
+    alpha: f64,
+) -> Vec<f64> {
     let clamped: Vec<bool> = human.iter().map(Option::is_some).collect();
     let residual0: Vec<f64> = human
         .iter()
@@ -374,7 +578,12 @@ fn correct_and_smooth(graph: &Graph, base: &[f64], human: &[Option<bool>], alpha
             None => (2.0 * (b + e) - 1.0).clamp(-1.0, 1.0),
         })
         .collect();
-    spread(graph, &g0, &clamped, alpha)
+    let held: Vec<bool> = clamped
+        .iter()
+        .zip(anchored)
+        .map(|(c, a)| *c || *a)
+        .collect();
+    spread(graph, &g0, &held, alpha)
         .into_iter()
         .map(|g| (1.0 + g) / 2.0)
         .collect()
@@ -578,7 +787,7 @@ mod tests {
             calibrate: false,
             answer_links: true,
         };
-        let r = propagate(&g, x, &nodes(4), &[0.5; 4], &human, &cfg);
+        let r = propagate(&g, x, &nodes(4), &[0.5; 4], &[], &human, &cfg);
         assert_eq!(r.p[0], 1.0);
         assert_eq!(r.p[3], 0.0);
         assert!((r.p[1] - 0.64).abs() < 1e-6, "{:?}", r.p);
@@ -599,7 +808,7 @@ mod tests {
             calibrate: false,
             answer_links: true,
         };
-        let r = propagate(&g, x, &nodes(2), &[0.5; 2], &[Some(true), None], &cfg);
+        let r = propagate(&g, x, &nodes(2), &[0.5; 2], &[], &[Some(true), None], &cfg);
         // e1 = ½·(−1·½) = −¼; g0_1 = −½; g1 = ½·(−½) + ½·(−1) = −¾ → p = 1/8
         assert!((r.p[1] - 0.125).abs() < 1e-9, "{:?}", r.p);
         assert_eq!(r.from[1], vec![0], "bad because 0 is good and disagrees");
@@ -621,7 +830,15 @@ mod tests {
             calibrate: false,
             answer_links: true,
         };
-        let r = propagate(&Graph::default(), x, &nodes(4), &[0.5; 4], &human, &cfg);
+        let r = propagate(
+            &Graph::default(),
+            x,
+            &nodes(4),
+            &[0.5; 4],
+            &[],
+            &human,
+            &cfg,
+        );
         assert!((r.p[2] - 0.5).abs() < 1e-12);
         // distances to the labelled: from 2: 1, 1; from 3: 0.5, 1.5; median of (1,1,.5,1.5, and 2,2 between labelled)
         let scale = 1.5f64; // median of [2, 2, 1, 1, 0.5, 1.5] (upper middle)
@@ -637,12 +854,125 @@ mod tests {
 
     #[test]
     fn calibration_is_identity_without_labels_and_moves_with_them() {
-        assert_eq!(calibrate(&[0.3, 0.8], &[None, None], 10.0), (1.0, 0.0));
+        let r = calibrate(&[0.3, 0.8], &[None, None]);
+        assert_eq!((r.a, r.b, r.labels), (1.0, 0.0, 0));
+        assert_eq!(r.apply(0.8), 0.8);
         // the prior says 0.8 for CoTs that are all bad: the offset must drop
         let prior = vec![0.8; 40];
         let human = vec![Some(false); 40];
-        let (_, b) = calibrate(&prior, &human, 1.0);
-        assert!(b < -1.0, "{b}");
+        let r = calibrate(&prior, &human);
+        assert!(r.apply(0.8) < 0.1, "{r:?}");
+    }
+
+    /// A deterministic pseudo-random stream in [0, 1).
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[test]
+    fn twenty_labels_overturn_a_biased_prior() {
+        // 400 CoTs, 72 % sound. The prior ranks them somewhat (sound ones a little higher)
+        // but is biased: it calls ~every CoT flawed with confidence ~0.94, like the lone CoTs
+        // of the issue. 20 random human labels (their truth) must overturn the base rate.
+        let mut u = uniform(7);
+        let truth: Vec<bool> = (0..400).map(|_| u() < 0.72).collect();
+        let prior: Vec<f64> = truth
+            .iter()
+            .map(|&t| sigmoid(-2.75 + if t { 0.6 } else { 0.0 } + 0.6 * (u() - 0.5)))
+            .collect();
+        let accuracy = |p: &dyn Fn(usize) -> f64, human: &[Option<bool>]| {
+            let idx: Vec<usize> = (0..400).filter(|&i| human[i].is_none()).collect();
+            idx.iter().filter(|&&i| (p(i) >= 0.5) == truth[i]).count() as f64 / idx.len() as f64
+        };
+        let none = vec![None; 400];
+        assert!(accuracy(&|i| prior[i], &none) < 0.3, "the prior is biased");
+        let picks = crate::core::select::random(400, 20, 3);
+        let mut human = none.clone();
+        for &i in &picks {
+            human[i] = Some(truth[i]);
+        }
+        let sound = picks.iter().filter(|&&i| truth[i]).count();
+        let r = calibrate(&prior, &human);
+        let acc = accuracy(&|i| r.apply(prior[i]), &human);
+        assert!(acc >= 0.72, "{acc} after {sound}/20 sound labels: {r:?}");
+        // the labels showed the misfit: the pull towards the prior is weak
+        assert!(r.strength <= 4.0, "{r:?}");
+        // and the refitted scores moved most of the way from the prior's base rate (0.06)
+        // to the labels' (14/20 here): the pull towards the shipped prior keeps them a
+        // little short (measured 0.57)
+        let mean = (0..400).map(|i| r.apply(prior[i])).sum::<f64>() / 400.0;
+        assert!(
+            mean > 0.5 && mean < 0.8,
+            "{mean} after {sound}/20 sound labels: {r:?}"
+        );
+        // labels that agree with a good prior keep it: strong pull, near-identity
+        let good: Vec<f64> = truth.iter().map(|&t| if t { 0.9 } else { 0.1 }).collect();
+        let r = calibrate(&good, &human);
+        assert!(
+            r.strength >= 8.0 && (r.a - 1.0).abs() < 0.3 && r.b.abs() < 0.3,
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_base_rate_from_labels_alone_needs_many_agreeing_labels() {
+        // 100 lone CoTs with non-numeric answers (shape 6: no fitted member speaks, prior ½)
+        let g = Graph::isolated(100);
+        let data = vec![0f32; 100];
+        let x = Matrix::new(&data, 100, 1).unwrap();
+        let shapes = vec![6u8; 100];
+        let cfg = Config::default();
+        let labelled = |k: usize, sound: usize| {
+            let human: Vec<Option<bool>> = (0..100).map(|i| (i < k).then_some(i < sound)).collect();
+            let r = propagate(&g, x, &nodes(100), &[0.5; 100], &shapes, &human, &cfg);
+            (k..100).filter(|&i| r.label(i, 0.6).is_some()).count()
+        };
+        assert_eq!(
+            labelled(0, 0),
+            0,
+            "no labels, no signal: nothing is labelled"
+        );
+        assert_eq!(
+            labelled(10, 10),
+            0,
+            "ten agreeing labels do not settle a base rate"
+        );
+        assert_eq!(labelled(20, 19), 0, "nineteen of twenty do not either");
+        assert_eq!(labelled(20, 20), 80, "twenty of twenty do");
+        let human: Vec<Option<bool>> = (0..100).map(|i| (i < 40).then_some(i < 38)).collect();
+        let r = propagate(&g, x, &nodes(100), &[0.5; 100], &shapes, &human, &cfg);
+        let (sound, c) = r.label(50, 0.6).expect("38 of 40 settle it");
+        assert!(sound && (c - 0.92).abs() < 0.03, "{c}");
+    }
+
+    #[test]
+    fn each_shape_refits_its_own_prior() {
+        // shape 0 (lone) is biased low, shape 2 (groups) is right: labels of each refit each
+        let prior = [0.1, 0.1, 0.1, 0.1, 0.9, 0.1, 0.9, 0.1];
+        let shapes = [0, 0, 0, 0, 2, 2, 2, 2];
+        let human = [
+            Some(true),
+            Some(true),
+            Some(true),
+            None,
+            Some(true),
+            Some(false),
+            None,
+            None,
+        ];
+        let r = calibrate_by_shape(&prior, &human, &shapes);
+        assert_eq!(r.len(), SHAPES);
+        assert!(r[0].apply(0.1) > 0.5, "{:?}", r[0]);
+        assert!(r[2].apply(0.1) < 0.3 && r[2].apply(0.9) > 0.7, "{:?}", r[2]);
+        assert_eq!(r[1], Refit::identity());
     }
 
     #[test]
@@ -656,7 +986,7 @@ mod tests {
                 method,
                 ..Default::default()
             };
-            let r = propagate(&g, x, &nodes(3), &prior, &[None; 3], &cfg);
+            let r = propagate(&g, x, &nodes(3), &prior, &[], &[None; 3], &cfg);
             for (a, b) in r.p.iter().zip(prior) {
                 assert!((a - b).abs() < 1e-9, "{method:?}: {:?}", r.p);
             }
@@ -711,7 +1041,7 @@ mod tests {
         proptest! {
             #[test]
             fn humans_are_kept_and_confidence_is_bounded((vectors, nodes, prior, human) in case()) {
-                let prep = Prepared::new(None, &vectors, nodes, prior, &GraphConfig::default(), &mut |_| true).unwrap();
+                let prep = Prepared::new(None, &vectors, nodes, prior, Vec::new(), &GraphConfig::default(), &mut |_| true).unwrap();
                 for cfg in all_methods() {
                     let r = prep.propagate(&human, &cfg);
                     for (i, h) in human.iter().enumerate() {
@@ -734,12 +1064,13 @@ mod tests {
             fn labels_do_not_depend_on_record_order((vectors, nodes, prior, human) in case(), seed in any::<u64>()) {
                 let n = vectors.len();
                 let order = crate::core::select::random(n, n, seed);
-                let prep = Prepared::new(None, &vectors, nodes.clone(), prior.clone(), &GraphConfig::default(), &mut |_| true).unwrap();
+                let prep = Prepared::new(None, &vectors, nodes.clone(), prior.clone(), Vec::new(), &GraphConfig::default(), &mut |_| true).unwrap();
                 let shuffled = Prepared::new(
                     None,
                     &order.iter().map(|&i| vectors[i]).collect::<Vec<_>>(),
                     order.iter().map(|&i| nodes[i]).collect(),
                     order.iter().map(|&i| prior[i]).collect(),
+                    Vec::new(),
                     &GraphConfig::default(),
                     &mut |_| true,
                 ).unwrap();

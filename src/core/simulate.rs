@@ -23,30 +23,49 @@ pub fn prepare(
         .map(|e| Matrix::new(e.as_slice(), e.rows(), e.dim()))
         .transpose()?;
     let prior = sigs.iter().map(|s| s.prior).collect();
+    let shapes = sigs.iter().map(|s| s.shape.index() as u8).collect();
     Prepared::new(
         emb,
         &vectors,
         graph::nodes(dataset, sigs),
         prior,
+        shapes,
         cfg,
         &mut |_| true,
     )
 }
 
-/// Scores of the propagated labels on the CoTs no human labelled, at full coverage.
-pub fn score(prop: &Propagation, human: &[Option<bool>], truth: &[Option<bool>]) -> LabelScores {
-    let predicted: Vec<Option<(bool, f64)>> = (0..truth.len())
-        .map(|i| {
-            human[i]
-                .is_none()
-                .then(|| (prop.p[i] >= 0.5, prop.confidence(i)))
+/// Scores of the propagated labels on the CoTs no human labelled; a label under
+/// `min_confidence` stays unlabelled, as in the page (0: full coverage).
+pub fn score(
+    prop: &Propagation,
+    human: &[Option<bool>],
+    truth: &[Option<bool>],
+    min_confidence: f64,
+) -> LabelScores {
+    let (predicted, truth) = predictions(prop, human, truth, min_confidence);
+    label_scores(&predicted, &truth)
+}
+
+/// The machine labels of the CoTs no human labelled (`None`: unlabelled) beside their truth
+/// (`None` at human labels, which are not scored).
+pub fn predictions(
+    prop: &Propagation,
+    human: &[Option<bool>],
+    truth: &[Option<bool>],
+    min_confidence: f64,
+) -> (Vec<Option<(bool, f64)>>, Vec<Option<bool>>) {
+    (0..truth.len())
+        .map(|i| match human[i] {
+            Some(_) => (None, None),
+            None => (prop.label(i, min_confidence), truth[i]),
         })
-        .collect();
-    label_scores(&predicted, truth)
+        .unzip()
 }
 
 /// Plays the human with `strategy` up to the largest of `budgets` labels; returns the
-/// scores after each budget (in the order given). Random and medoid picks use `seed`.
+/// scores after each budget (in the order given), at full coverage. Random and medoid
+/// picks use `seed`.
 pub fn run(
     prep: &Prepared,
     truth: &[Option<bool>],
@@ -55,17 +74,52 @@ pub fn run(
     cfg: &Config,
     seed: u64,
 ) -> Result<Vec<LabelScores>, ClusterError> {
+    run_at(prep, truth, strategy, budgets, cfg, seed, 0.0)
+}
+
+/// [`run`] with the page's minimum confidence: labels under it stay unlabelled.
+pub fn run_at(
+    prep: &Prepared,
+    truth: &[Option<bool>],
+    strategy: Strategy,
+    budgets: &[usize],
+    cfg: &Config,
+    seed: u64,
+    min_confidence: f64,
+) -> Result<Vec<LabelScores>, ClusterError> {
+    Ok(
+        run_predictions(prep, truth, strategy, budgets, cfg, seed, min_confidence)?
+            .iter()
+            .map(|(p, t)| label_scores(p, t))
+            .collect(),
+    )
+}
+
+/// The machine labels and their truth ([`predictions`]) after each of `budgets` labels
+/// given by `strategy`, so that several runs can be pooled before scoring.
+#[allow(clippy::type_complexity)]
+pub fn run_predictions(
+    prep: &Prepared,
+    truth: &[Option<bool>],
+    strategy: Strategy,
+    budgets: &[usize],
+    cfg: &Config,
+    seed: u64,
+    min_confidence: f64,
+) -> Result<Vec<(Vec<Option<(bool, f64)>>, Vec<Option<bool>>)>, ClusterError> {
     let n = truth.len();
     let max = budgets.iter().copied().max().unwrap_or(0).min(n);
     let mut human: Vec<Option<bool>> = vec![None; n];
     let mut out = Vec::with_capacity(budgets.len());
-    let at = |human: &[Option<bool>]| score(&prep.propagate(human, cfg), human, truth);
+    let at = |human: &[Option<bool>]| {
+        predictions(&prep.propagate(human, cfg), human, truth, min_confidence)
+    };
     match strategy {
         Strategy::Active => {
             let mut scores = vec![None; max + 1];
             for k in 0..=max {
                 let prop = prep.propagate(&human, cfg);
-                scores[k] = Some(score(&prop, &human, truth));
+                scores[k] = Some(predictions(&prop, &human, truth, min_confidence));
                 if k == max {
                     break;
                 }
@@ -75,7 +129,8 @@ pub fn run(
                 human[next] = truth[next];
             }
             for &b in budgets {
-                out.push(scores[b.min(max)].unwrap_or_default());
+                let found = (0..=b.min(max)).rev().find_map(|k| scores[k].clone());
+                out.push(found.unwrap_or_default());
             }
         }
         _ => {

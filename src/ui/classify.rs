@@ -137,7 +137,8 @@ impl AppState {
                 Some(ModelInput {
                     x,
                     groups: nodes.iter().map(|n| n.group).collect(),
-                    prior: sigs.iter().map(|g| g.prior).collect(),
+                    // the classifier's calibration reads the label-free prior
+                    prior: sigs.iter().map(|g| g.label_free_prior).collect(),
                     human: self.prop.humans.get_untracked(),
                     chosen: self
                         .prop
@@ -335,8 +336,9 @@ impl AppState {
                 return;
             }
             s.labels.clear_machine(Provenance::Classifier);
-            for (r, &p) in s.dataset.records().iter().zip(&result.p) {
-                let p = f64::from(p);
+            for (i, r) in s.dataset.records().iter().enumerate() {
+                // a CoT without a sibling has nothing to be compared with: no verdict
+                let Some(p) = result.judged(i) else { continue };
                 if let Some(label) =
                     Label::machine(p, Provenance::Classifier, threshold, now, Vec::new())
                 {
@@ -385,7 +387,7 @@ pub fn ClassifyControls() -> impl IntoView {
             l.as_ref().map(|l| {
                 let (r, ms) = &**l;
                 format!(
-                    "{} sibling pairs scored in {:.0} ms on {} ({:.0} ms in all){}{}",
+                    "{} sibling pairs scored in {:.0} ms on {} ({:.0} ms in all){}{}{}",
                     r.pairs,
                     r.scoring_ms,
                     r.backend,
@@ -396,7 +398,13 @@ pub fn ClassifyControls() -> impl IntoView {
                         .unwrap_or_default(),
                     r.parity
                         .map(|d| format!(" · max |GPU − CPU| {d:.2e}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    match r.unjudged() {
+                        0 => String::new(),
+                        n => format!(
+                            ". {n} CoTs have no sibling to compare with: the classifier gives them no label"
+                        ),
+                    }
                 )
             })
         })

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::core::labelfile::format_time;
 use crate::core::labels::Verdict;
 use crate::core::signature::answer::format_number;
-use crate::core::signature::Signature;
+use crate::core::signature::{Siblings, Signature};
 
 use super::state::AppState;
 
@@ -176,19 +176,32 @@ fn signals_view(sig: &Signature) -> impl IntoView {
         (n, 0) => format!("all {n} equations check"),
         (n, w) => format!("{w} of {n} equations wrong"),
     };
-    let values = if g.siblings == 0 {
-        "—".to_string()
-    } else {
-        format!(
+    let values = match (g.value_jaccard_mean, g.value_jaccard_max) {
+        (Some(mean), Some(max)) => format!(
             "{:.0}% shared with siblings (best {:.0}%){}",
-            g.value_jaccard_mean * 100.0,
-            g.value_jaccard_max * 100.0,
+            mean * 100.0,
+            max * 100.0,
             g.first_departure
                 .map(|k| format!("; leaves their path at equation {}", k + 1))
                 .unwrap_or_default()
-        )
+        ),
+        _ => "— (no sibling to compare with)".to_string(),
     };
-    let prior = format!("{:.0}%", sig.prior * 100.0);
+    let reference = match (&sig.reference, sig.matches_reference) {
+        (Some(r), Some(true)) => format!("{} — the final answer matches it", r.key()),
+        (Some(r), _) => format!("{} — the final answer does not match it", r.key()),
+        _ => "none in the data".to_string(),
+    };
+    let prior = format!(
+        "{:.0}% ({} member{})",
+        sig.prior * 100.0,
+        sig.shape.name(),
+        if sig.shape.siblings == Siblings::None {
+            ": sibling signals are missing, only the CoT's own signals speak"
+        } else {
+            ""
+        }
+    );
     view! {
         <section class="signals" data-testid="signals">
             <h2>"Reasoning signature"</h2>
@@ -199,6 +212,7 @@ fn signals_view(sig: &Signature) -> impl IntoView {
                     {prior}
                 </dd>
                 <dt>"Final answer"</dt><dd data-testid="extracted-answer">{answer}</dd>
+                <dt>"Reference answer"</dt><dd data-testid="reference-answer">{reference}</dd>
                 <dt>"Agreement"</dt><dd data-testid="agreement">{agreement}</dd>
                 <dt>"Arithmetic"</dt><dd>{arithmetic}</dd>
                 <dt>"Intermediate values"</dt><dd>{values}</dd>

@@ -11,6 +11,7 @@ use crate::core::graph::{self, GraphConfig};
 use crate::core::labels::{Label, Provenance, Verdict};
 use crate::core::metrics::{label_scores, LabelScores};
 use crate::core::propagate::{Config, Method};
+use crate::core::signature::no_sibling_notice;
 use crate::worker::protocol::{GraphInput, Job, PropagateJob, PropagateResult, Request};
 
 use super::bridge;
@@ -194,6 +195,7 @@ impl AppState {
                             .map(|n| n.answer.map_or(-1, i64::from))
                             .collect(),
                         prior: sigs.iter().map(|g| g.prior).collect(),
+                        shapes: sigs.iter().map(|g| g.shape.index() as u8).collect(),
                     };
                     let emb = s
                         .dataset
@@ -308,6 +310,10 @@ impl AppState {
                     .iter()
                     .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
                     .collect();
+                // unsettled verdicts (a base rate from too few labels) stay unlabelled
+                if view.result.label(i, threshold).is_none() {
+                    continue;
+                }
                 let p = f64::from(view.result.p[i]);
                 if let Some(label) = Label::machine(p, Provenance::Propagated, threshold, now, from)
                 {
@@ -404,14 +410,11 @@ pub fn PropagationBar() -> impl IntoView {
             None => "No propagation yet: label a few records, then propagate (the label-free prior already proposes labels).".to_string(),
             Some(v) => {
                 let threshold = prop.threshold.get();
-                let below = v
-                    .result
-                    .p
-                    .iter()
-                    .filter(|&&p| f64::from(p.max(1.0 - p)) < threshold)
+                let below = (0..v.result.p.len())
+                    .filter(|&i| v.result.label(i, threshold).is_none())
                     .count();
                 format!(
-                    "Propagated from {} human label{} in {:.0} ms{} · {} below {:.0}% confidence left unlabelled",
+                    "Propagated from {} human label{} in {:.0} ms{} · {} below {:.0}% confidence or unsettled left unlabelled",
                     v.humans,
                     if v.humans == 1 { "" } else { "s" },
                     v.millis,
@@ -475,8 +478,24 @@ pub fn PropagationBar() -> impl IntoView {
                 <super::classify::ClassifyControls />
             </div>
             <div class="prop-status" data-testid="propagation-status">{status}</div>
+            <ShapeNotice />
             <Evaluation />
         </div>
+    }
+}
+
+/// What the labels of CoTs without siblings rest on (present only when there are such).
+#[component]
+fn ShapeNotice() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let text = move || {
+        state.signatures.with(|sigs| {
+            let sigs = sigs.as_ref()?;
+            no_sibling_notice(sigs)
+        })
+    };
+    view! {
+        {move || text().map(|t| view! { <div class="notice shape-notice" data-testid="no-siblings">{t}</div> })}
     }
 }
 

@@ -370,6 +370,7 @@ impl AppState {
             .session
             .with_untracked(|s| s.as_ref().map(|s| s.dataset.clone()));
         let plan = plan_import(&inputs, current.as_ref())?;
+        let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
         let was_demo = self.is_demo.get_untracked();
         let old = current
             .as_ref()
@@ -399,6 +400,14 @@ impl AppState {
                 ds.name().to_string(),
             )
         });
+        if !warnings.is_empty() {
+            summary.push_str(&format!(
+                ". {} warning{}: {}",
+                warnings.len(),
+                if warnings.len() == 1 { "" } else { "s" },
+                warnings.join("; ")
+            ));
+        }
         if report.new_records {
             self.is_demo.set(false);
             self.restored.set(None);

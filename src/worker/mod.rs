@@ -101,6 +101,7 @@ impl Worker {
                 || input.groups.len() != n
                 || input.answers.len() != n
                 || input.prior.len() != n
+                || !(input.shapes.is_empty() || input.shapes.len() == n)
             {
                 return Err(ClusterError::Shape {
                     len: data.len(),
@@ -129,6 +130,7 @@ impl Worker {
                 &vectors,
                 nodes,
                 input.prior.clone(),
+                input.shapes.clone(),
                 &job.graph,
                 &mut |f| report("building the graph", 0.9 * f),
             )?;
@@ -169,6 +171,8 @@ impl Worker {
             queue,
             calibration: prop.calibration,
             built_graph: !kept,
+            doubt: prop.doubt.iter().map(|&d| d as f32).collect(),
+            moved: prop.moved.clone(),
         })
     }
 }
@@ -620,6 +624,7 @@ mod tests {
             groups: vec![0; 4],
             answers: vec![1, 1, 2, 2],
             prior: vec![0.5; 4],
+            shapes: Vec::new(),
         };
         let mut w = Worker::default();
         let first = w.run(
@@ -713,6 +718,10 @@ mod tests {
         assert_eq!(result.pairs, 3 + 1);
         assert_eq!(result.backend, "cpu");
         assert!(result.win_rate[5].is_none());
+        // no sibling pair, no classifier label: only 5 is left unjudged
+        assert_eq!(result.judged(5), None);
+        assert_eq!(result.unjudged(), 1);
+        assert!((0..5).all(|i| result.judged(i).is_some()));
         // win rates of a pair of siblings sum to 1 (the score is symmetric)
         let (a, b) = (result.win_rate[3].unwrap(), result.win_rate[4].unwrap());
         assert!((a + b - 1.0).abs() < 1e-5, "{a} {b}");

@@ -56,8 +56,12 @@ pub struct GraphInput {
     pub groups: Vec<u32>,
     /// Interned final answer of each CoT (−1: none found).
     pub answers: Vec<i64>,
-    /// The label-free prior of each CoT.
+    /// The prior of each CoT.
     pub prior: Vec<f64>,
+    /// The shape of each CoT ([`crate::core::signature::Shape::index`]): the labels of each
+    /// shape refit its prior (empty: one shape).
+    #[serde(default)]
+    pub shapes: Vec<u8>,
 }
 
 /// Spread the human labels and rank what to label next.
@@ -232,6 +236,23 @@ pub struct ClassifyResult {
     pub scoring_ms: f64,
 }
 
+impl ClassifyResult {
+    /// The classifier's P(correct) of CoT `i` when it could judge it: only a CoT with a
+    /// sibling to compare with gets a verdict (`None` without one: no classifier label).
+    pub fn judged(&self, i: usize) -> Option<f64> {
+        self.win_rate
+            .get(i)
+            .copied()
+            .flatten()
+            .and(self.p.get(i).map(|&p| f64::from(p)))
+    }
+
+    /// CoTs the classifier could not judge (no sibling).
+    pub fn unjudged(&self) -> usize {
+        self.win_rate.iter().filter(|w| w.is_none()).count()
+    }
+}
+
 /// What propagation found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PropagateResult {
@@ -245,6 +266,25 @@ pub struct PropagateResult {
     pub calibration: (f64, f64),
     /// Whether the graph was built for this job (false: the kept one was used).
     pub built_graph: bool,
+    /// Each CoT's doubt ([`crate::core::propagate::Propagation::doubt`]).
+    #[serde(default)]
+    pub doubt: Vec<f32>,
+    /// Whether human labels moved each CoT through the graph.
+    #[serde(default)]
+    pub moved: Vec<bool>,
+}
+
+impl PropagateResult {
+    /// CoT `i`'s machine label at `min_confidence`
+    /// ([`crate::core::propagate::machine_label`]): `None` leaves it unlabelled.
+    pub fn label(&self, i: usize, min_confidence: f64) -> Option<(bool, f64)> {
+        crate::core::propagate::machine_label(
+            f64::from(*self.p.get(i)?),
+            f64::from(self.doubt.get(i).copied().unwrap_or(0.0)),
+            self.moved.get(i).copied().unwrap_or(false),
+            min_confidence,
+        )
+    }
 }
 
 /// A job on a matrix of `rows × dim` numbers sent with it.

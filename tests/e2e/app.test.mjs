@@ -322,6 +322,53 @@ test('label next and propagate: five human labels spread to the rest with confid
   await ctx.close();
 });
 
+test('one CoT per question: the page says what lone CoTs rest on, labels them at honest confidence, and the classifier leaves them alone', async () => {
+  // 75 lone arithmetic CoTs (one per demo question, the four models in turn) and three
+  // yes/no CoTs: no question has a second CoT
+  const demo = JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8'));
+  const lone = demo.filter((r, i) => i % 4 === Math.floor(i / 4) % 4)
+    .map(({ id, question_id, question, cot, answer, is_correct }) => ({ id, question_id, question, cot, answer, is_correct }));
+  const yesNo = [1, 2, 3].map((k) => ({ id: `yn-${k}`, question_id: `yn-${k}`, question: `Is ${k} even?`, cot: `${k} divided by 2 leaves ${k % 2}. So the answer is ${k % 2 ? 'no' : 'yes'}.`, is_correct: true }));
+  const records = [...lone, ...yesNo];
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  await p.importFiles([{ name: 'lone.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(records.map((r) => JSON.stringify(r)).join('\n')) }]);
+  await p.waitForCount(records.length);
+  const notice = await p.text('no-siblings');
+  assert.match(notice, new RegExp(`^${records.length} CoTs have no sibling .*answer agreement is unavailable: their labels rest on your labels and weak single-CoT signals`), notice);
+  assert.match(notice, /3 give yes\/no, option or text answers/, notice);
+  // the detail pane names the member that scored the selected CoT
+  assert.match(await p.text('prior'), /lone member: sibling signals are missing/);
+  await page.getByTestId('propagate-button').click();
+  await page.waitForFunction(() => /^Propagated from 0 human labels/.test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), null, { timeout: 20000 });
+  // the evaluation against is_correct: no worse than the majority class, calibrated
+  const sound = lone.filter((r) => r.is_correct).length / lone.length;
+  const evaluation = await p.text('evaluation-text');
+  const [acc, cov, ece] = [/accuracy ([\d.]+)%/, /coverage ([\d.]+)%/, /ECE ([\d.]+)/].map((re) => Number(evaluation.match(re)[1]));
+  metrics.lone_accuracy = acc; metrics.lone_coverage = cov; metrics.lone_ece = ece;
+  console.log(`lone CoTs: ${evaluation} (majority ${(100 * Math.max(sound, 1 - sound)).toFixed(1)}%)`);
+  assert.ok(acc >= 100 * Math.max(sound, 1 - sound) - 5, evaluation);
+  assert.ok(ece <= 0.15, evaluation);
+  // the yes/no CoTs have no fitted member and no labels to settle a base rate: unlabelled;
+  // every machine label clears the minimum confidence
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-button').click()]);
+  const file = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  assert.ok(file.labels.length > 0, 'some lone CoTs are labelled');
+  for (const l of file.labels) {
+    assert.ok(!l.id.startsWith('yn-'), JSON.stringify(l));
+    assert.ok(l.provenance === 'propagated' && l.confidence >= 0.6, JSON.stringify(l));
+  }
+  await p.shot('07c-lone-cots');
+  // the classifier judges pairs of siblings: with none, it labels nothing and says so
+  await page.goto(app.url + '?cpu');
+  await p.waitForCount(records.length);
+  await page.getByTestId('classify-button').click();
+  await page.waitForFunction(() => /no sibling to compare with/.test(document.querySelector('[data-testid=classify-summary]')?.textContent ?? ''), null, { timeout: 180000 });
+  assert.match(await p.text('classify-summary'), /^0 sibling pairs scored.*78 CoTs have no sibling to compare with: the classifier gives them no label/);
+  assert.equal(await page.locator('[data-testid=record][data-provenance=classifier]').count(), 0);
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
 /** Classifies the demo in a fresh page; returns {backend, summary, page, ctx, errors}. */
 async function classifyDemo(b, query) {
   const { context: ctx, page, app: p, errors } = await freshPage(b, app.url + query, OUT);

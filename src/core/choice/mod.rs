@@ -91,7 +91,7 @@ pub fn features(dataset: &Dataset, sigs: &[Signature], input: Input) -> Option<V
         }
         if input != Input::Seed {
             out.extend_from_slice(&s.vector);
-            out.push(s.prior as f32);
+            out.push(s.label_free_prior as f32);
         }
     }
     Some(out)

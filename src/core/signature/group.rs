@@ -14,28 +14,29 @@ pub struct GroupSignals {
     pub siblings: usize,
     /// Siblings whose final answer equals this one's.
     pub agree: usize,
-    /// `agree / siblings` (0 without siblings).
-    pub agree_share: f64,
+    /// `agree / siblings`; `None` without siblings (missing, not zero).
+    pub agree_share: Option<f64>,
     /// The most common answer of the group (key) and how many CoTs give it, when one
     /// answer is strictly the most common and given at least twice.
     pub plurality: Option<(String, usize)>,
     /// Whether this CoT gives the plurality answer.
     pub is_plurality: bool,
     /// Agreement weighted by the siblings' own soundness: the mean over siblings of their
-    /// `quality` when they give the same answer, else 0.
-    pub weighted_agree: f64,
+    /// `quality` when they give the same answer, else 0; `None` without siblings.
+    pub weighted_agree: Option<f64>,
     /// Length relative to the group's mean length (1 = average).
     pub relative_length: f64,
     /// Mean `quality` of the whole group (how sound the question's CoTs look overall).
     pub group_quality: f64,
-    /// Share of siblings whose final answer or computed values include this CoT's answer.
-    pub answer_support: f64,
+    /// Share of siblings whose final answer or computed values include this CoT's answer;
+    /// `None` without siblings.
+    pub answer_support: Option<f64>,
     /// Distinct final answers in the group, as a share of its CoTs (1 = all differ).
     pub distinct_share: f64,
-    /// Mean Jaccard overlap of computed values with each sibling (0 without siblings).
-    pub value_jaccard_mean: f64,
-    /// Largest such overlap.
-    pub value_jaccard_max: f64,
+    /// Mean Jaccard overlap of computed values with each sibling; `None` without siblings.
+    pub value_jaccard_mean: Option<f64>,
+    /// Largest such overlap; `None` without siblings.
+    pub value_jaccard_max: Option<f64>,
     /// Mean cosine of the embedding to the siblings' (`None` without embeddings/siblings).
     pub embedding_consensus: Option<f64>,
     /// Index of the first equation whose value most siblings never compute (`None`: it
@@ -187,7 +188,7 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
             out[i] = Some(GroupSignals {
                 siblings: n,
                 agree,
-                agree_share: if n == 0 { 0.0 } else { agree as f64 / n as f64 },
+                agree_share: (n > 0).then(|| agree as f64 / n as f64),
                 is_plurality: plurality
                     .as_ref()
                     .is_some_and(|(k, _)| keys[i].as_deref() == Some(k.as_str())),
@@ -198,19 +199,11 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
                 } else {
                     1.0
                 },
-                weighted_agree: if n == 0 { 0.0 } else { weighted / n as f64 },
-                answer_support: if n == 0 {
-                    0.0
-                } else {
-                    supported as f64 / n as f64
-                },
+                weighted_agree: (n > 0).then(|| weighted / n as f64),
+                answer_support: (n > 0).then(|| supported as f64 / n as f64),
                 distinct_share,
-                value_jaccard_mean: if n == 0 {
-                    0.0
-                } else {
-                    jac.iter().sum::<f64>() / n as f64
-                },
-                value_jaccard_max: jac.iter().copied().fold(0.0, f64::max),
+                value_jaccard_mean: (n > 0).then(|| jac.iter().sum::<f64>() / n as f64),
+                value_jaccard_max: (n > 0).then(|| jac.iter().copied().fold(0.0, f64::max)),
                 embedding_consensus,
                 first_departure,
                 departure_position,
@@ -274,22 +267,35 @@ mod tests {
         );
         let g = group_signals(&ds, &traces);
         assert_eq!((g[0].siblings, g[0].agree), (3, 2));
-        assert!((g[0].agree_share - 2.0 / 3.0).abs() < 1e-12);
+        assert!((g[0].agree_share.unwrap() - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(g[0].plurality, Some(("14".to_string(), 3)));
         assert!(g[0].is_plurality && g[1].is_plurality && !g[2].is_plurality);
         assert_eq!(g[2].agree, 0);
         // values {7,14} vs {7,14}: 1; vs {7,21}: 1/3; vs {12,14}: 1/3
-        assert!((g[0].value_jaccard_mean - (1.0 + 1.0 / 3.0 + 1.0 / 3.0) / 3.0).abs() < 1e-12);
-        assert_eq!(g[0].value_jaccard_max, 1.0);
+        assert!(
+            (g[0].value_jaccard_mean.unwrap() - (1.0 + 1.0 / 3.0 + 1.0 / 3.0) / 3.0).abs() < 1e-12
+        );
+        assert_eq!(g[0].value_jaccard_max, Some(1.0));
         // r2 computes 7 (shared by 2 of 3 siblings), then 21 (by none): departs at equation 1
         assert_eq!(g[2].first_departure, Some(1));
         assert_eq!(g[2].departure_position, 0.5);
         assert_eq!(g[0].first_departure, None);
         assert_eq!(g[0].departure_position, 1.0);
-        // a lone CoT
+        // a lone CoT: every sibling signal is missing, not zero (r2 disagrees with all
+        // three siblings: its agreement is a real 0)
         assert_eq!(
             (g[4].siblings, g[4].agree_share, g[4].plurality.clone()),
-            (0, 0.0, None)
+            (0, None, None)
+        );
+        assert_eq!(g[2].agree_share, Some(0.0));
+        assert_eq!(
+            (
+                g[4].value_jaccard_mean,
+                g[4].value_jaccard_max,
+                g[4].weighted_agree,
+                g[4].answer_support
+            ),
+            (None, None, None, None)
         );
         assert_eq!(g[4].embedding_consensus, None);
     }

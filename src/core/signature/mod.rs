@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use crate::core::data::Dataset;
 
 pub use group::GroupSignals;
+pub use prior::{Shape, Siblings};
 pub use trace::{CotSignals, Trace};
 
 /// Length of the signature vector.
@@ -92,9 +93,19 @@ pub struct Signature {
     pub cot: CotSignals,
     /// Signals relative to its siblings.
     pub group: GroupSignals,
-    /// The fixed-order vector ([`FEATURES`]).
+    /// The fixed-order vector ([`FEATURES`]); sibling signals are ½ without siblings.
     pub vector: [f32; DIM],
-    /// The label-free prior that the reasoning is sound, in [0, 1].
+    /// What it has to be judged by: siblings and a reference answer.
+    pub shape: Shape,
+    /// The question's reference answer, normalised, when the record carries one.
+    pub reference: Option<answer::Answer>,
+    /// Whether the final answer matches the reference (`None`: no reference).
+    pub matches_reference: Option<bool>,
+    /// The prior of its shape's member without the reference, in [0, 1] (what the
+    /// binary-choice model reads).
+    pub label_free_prior: f64,
+    /// The prior that the reasoning is sound, in [0, 1]: its shape's member, with the
+    /// reference when there is one. No human label involved.
     pub prior: f64,
 }
 
@@ -110,6 +121,9 @@ fn vector(
     let b = f64::from;
     let integer = integer_answer(t);
     let group_size = (g.siblings + 1) as f64;
+    // sibling signals are missing without siblings: ½ here, and no weight in the lone
+    // member of the prior
+    let m = |x: Option<f64>| x.unwrap_or(0.5);
     let v = [
         cot.arithmetic_validity,
         b(cot.wrong_equations > 0),
@@ -118,16 +132,16 @@ fn vector(
         cot.steps.min(20) as f64 / 20.0,
         cot.answer_is_last_value.map_or(0.5, b),
         ((1.0 + cot.chars as f64).ln() / (4001f64).ln()).min(1.0),
-        g.agree_share,
+        m(g.agree_share),
         b(g.is_plurality),
-        g.value_jaccard_mean,
-        g.value_jaccard_max,
+        m(g.value_jaccard_mean),
+        m(g.value_jaccard_max),
         g.embedding_consensus.map_or(0.5, |c| (1.0 + c) / 2.0),
         g.departure_position,
         b(g.siblings > 0),
         b(t.answer.is_some()),
         integer,
-        g.answer_support,
+        m(g.answer_support),
         g.plurality
             .as_ref()
             .map_or(0.0, |p| p.1 as f64 / group_size),
@@ -139,15 +153,23 @@ fn vector(
         t.equations.len().min(10) as f64 / 10.0,
         cot.chain_coherence,
         answer_value.map_or(0.5, |x| b(qnums.contains(&trace::value_key(x)))),
-        g.weighted_agree,
+        m(g.weighted_agree),
         g.group_quality,
-        g.agree_share * g.value_jaccard_mean,
+        m(g.agree_share.zip(g.value_jaccard_mean).map(|(a, v)| a * v)),
         ((1.0 + question_chars as f64).ln() / (2001f64).ln()).min(1.0),
         answer_value.map_or(0.5, |x| b(x > 0.0)),
         cot.repeated_steps,
         g.relative_length / 2.0,
     ];
-    v.map(|x| x.clamp(0.0, 1.0) as f32)
+    let mut v = v.map(|x| x.clamp(0.0, 1.0) as f32);
+    if g.siblings == 0 {
+        for (k, x) in v.iter_mut().enumerate() {
+            if prior::is_sibling_feature(k) && FEATURES[k] != "has_siblings" {
+                *x = 0.5;
+            }
+        }
+    }
+    v
 }
 
 /// The signatures of every record, in record order.
@@ -181,7 +203,8 @@ pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
         .map(|(c, t)| cot_quality(c, t))
         .collect();
     let groups = group::group_signals(dataset, &traces, &quality);
-    traces
+    let family = prior::Family::shipped();
+    let mut sigs: Vec<Signature> = traces
         .into_iter()
         .zip(cots)
         .zip(groups)
@@ -189,16 +212,91 @@ pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
         .map(|(i, ((trace, cot), group))| {
             let r = &dataset.records()[i];
             let vector = vector(&cot, &group, &trace, qnums[i], r.question.chars().count());
-            let prior = prior::score(&vector);
+            let reference = r
+                .reference_answer()
+                .and_then(|a| answer::normalize_reference(&a));
+            let matches_reference = reference.as_ref().map(|g| {
+                trace
+                    .answer
+                    .as_ref()
+                    .is_some_and(|a| answer::matches_reference(a, g))
+            });
+            // the label-free members know numeric answers (and CoTs without an answer)
+            let fitted = trace.answer.as_ref().is_none_or(|a| a.number().is_some());
+            let shape = Shape::of(group.siblings, reference.is_some(), fitted);
+            let label_free_prior = family.label_free(shape, &vector);
             Signature {
                 trace,
                 cot,
                 group,
                 vector,
-                prior,
+                shape,
+                reference,
+                matches_reference,
+                label_free_prior,
+                prior: label_free_prior,
             }
         })
-        .collect()
+        .collect();
+    // The lone and pair members carry the base rate of the data they were fitted on; this
+    // data set's own is estimated from their scores (no labels) and their scores moved to it.
+    for siblings in [Siblings::None, Siblings::One] {
+        let Some(fitted) = family.base_rate(siblings) else {
+            continue;
+        };
+        let of_shape: Vec<usize> = (0..sigs.len())
+            .filter(|&i| sigs[i].shape.siblings == siblings && sigs[i].shape.fitted)
+            .collect();
+        let p: Vec<f64> = of_shape.iter().map(|&i| sigs[i].label_free_prior).collect();
+        let shift = prior::base_rate_shift(&p, fitted);
+        for &i in &of_shape {
+            let s = &mut sigs[i];
+            s.label_free_prior = prior::sigmoid(prior::logit(s.label_free_prior) + shift);
+        }
+    }
+    for s in &mut sigs {
+        s.prior = family.with_reference(s.shape.siblings, s.label_free_prior, s.matches_reference);
+    }
+    sigs
+}
+
+/// What the labels of CoTs without siblings rest on, in a sentence for the page; `None`
+/// when every CoT has a sibling.
+pub fn no_sibling_notice(sigs: &[Signature]) -> Option<String> {
+    let (mut lone, mut with_reference, mut unfitted) = (0usize, 0usize, 0usize);
+    for s in sigs
+        .iter()
+        .map(|s| s.shape)
+        .filter(|s| s.siblings == Siblings::None)
+    {
+        lone += 1;
+        with_reference += usize::from(s.reference);
+        unfitted += usize::from(!s.fitted && !s.reference);
+    }
+    if lone == 0 {
+        return None;
+    }
+    let (cots, have) = if lone == 1 {
+        ("CoT", "has")
+    } else {
+        ("CoTs", "have")
+    };
+    let mut t = format!(
+        "{lone} {cots} {have} no sibling (no other CoT answers the same question), so answer \
+         agreement is unavailable: their labels rest on your labels and weak single-CoT signals"
+    );
+    if with_reference > 0 {
+        t.push_str(&format!(
+            "; {with_reference} of them carry a reference answer, and whether the final answer matches it decides most of their label"
+        ));
+    }
+    if unfitted > 0 {
+        t.push_str(&format!(
+            "; {unfitted} give yes/no, option or text answers, which the label-free prior was not fitted on: they stay unlabelled until your labels settle how many are sound"
+        ));
+    }
+    t.push('.');
+    Some(t)
 }
 
 fn edit_similarity(a: &[char], b: &[char]) -> f64 {
@@ -277,6 +375,95 @@ mod tests {
         assert_eq!(s[3].vector[14], 0.0, "no answer");
         // sound, agreeing CoTs score above the wrong one
         assert!(s[0].prior > s[2].prior);
+    }
+
+    #[test]
+    fn lone_cots_are_missing_signals_not_disagreeing_ones() {
+        // r0 and r1 share a question and disagree; r2 is alone
+        let mut records: Vec<_> = [("q1", "3 + 4 = 7", "7"), ("q1", "3 + 4 = 8", "8")]
+            .iter()
+            .enumerate()
+            .map(|(i, (q, cot, a))| {
+                let mut r = record(&format!("r{i}"), "Tom has 3 apples and 4 pears.", cot);
+                r.question_id = Some(q.to_string());
+                r.answer = Some(a.to_string());
+                r
+            })
+            .collect();
+        let mut lone = record("r2", "Tom has 3 apples and 4 pears.", "3 + 4 = 7");
+        lone.question_id = Some("q2".into());
+        lone.answer = Some("7".into());
+        records.push(lone.clone());
+        let s = signatures(&Dataset::new("t", records, None));
+        let agree = FEATURES.iter().position(|f| *f == "agree_share").unwrap();
+        assert_eq!(
+            s[1].vector[agree], 0.0,
+            "a sibling that disagrees is a real 0"
+        );
+        assert_eq!(s[2].vector[agree], 0.5, "no sibling is missing: ½");
+        assert_eq!(s[2].group.agree_share, None);
+        assert_eq!(s[2].shape, Shape::of(0, false, true));
+        assert_eq!(s[0].shape, Shape::of(1, false, true));
+        // the lone member reads no sibling signal: moving them changes nothing
+        let family = prior::Family::shipped();
+        let mut v = s[2].vector;
+        for k in (0..DIM).filter(|&k| prior::is_sibling_feature(k)) {
+            v[k] = 0.0;
+        }
+        assert_eq!(family.label_free(s[2].shape, &v), s[2].prior);
+        // the lone CoT is not scored as one that disagrees with every sibling
+        assert!(s[2].prior > s[1].prior, "{} vs {}", s[2].prior, s[1].prior);
+        // the notice counts it, and only it
+        let notice = no_sibling_notice(&s).expect("one lone CoT");
+        assert!(notice.starts_with("1 CoT has no sibling"), "{notice}");
+        assert_eq!(no_sibling_notice(&s[..2]), None);
+    }
+
+    #[test]
+    fn reference_answers_decide_and_non_numeric_answers_abstain() {
+        let mk = |id: &str, ans: &str, reference: Option<serde_json::Value>| {
+            let mut r = record(id, "Is the sky blue? Tom has 3 apples.", "3 + 4 = 7");
+            r.question_id = Some(id.to_string());
+            r.answer = Some(ans.to_string());
+            if let Some(v) = reference {
+                r.meta.insert("gold_answer".into(), v);
+            }
+            r
+        };
+        let d = Dataset::new(
+            "t",
+            vec![
+                mk("a", "7", Some("$7.00".into())),
+                mk("b", "8", Some("\\boxed{7}".into())),
+                mk("c", "yes", None),
+                mk("d", "7", Some(serde_json::Value::Bool(true))),
+            ],
+            None,
+        );
+        let s = signatures(&d);
+        assert_eq!(s[0].matches_reference, Some(true));
+        assert_eq!(s[1].matches_reference, Some(false));
+        assert!(
+            s[0].prior > 0.95 && s[1].prior < 0.05,
+            "{} {}",
+            s[0].prior,
+            s[1].prior
+        );
+        // the label-free prior stays what it was without the reference
+        assert!((0.0..=1.0).contains(&s[0].label_free_prior));
+        // a yes/no answer: no fitted member, no label-free signal
+        assert!(!s[2].shape.fitted && s[2].prior == 0.5);
+        // a reference that is not text counts as absent
+        assert_eq!(
+            (s[3].reference.clone(), s[3].matches_reference),
+            (None, None)
+        );
+        let notice = no_sibling_notice(&s).unwrap();
+        assert!(
+            notice.contains("2 of them carry a reference answer"),
+            "{notice}"
+        );
+        assert!(notice.contains("1 give yes/no"), "{notice}");
     }
 
     #[test]

@@ -1,7 +1,30 @@
-//! The label-free prior: a logistic model over the signature vector that scores how likely a
+//! The label-free prior: logistic models over the signature vector that score how likely a
 //! CoT's reasoning is sound, before any human label.
 //!
-//! The weights below were fitted by `cargo run --release --bin fit_prior` on the GSM8K
+//! It is a small **family**, one member per [`Shape`] — what a CoT has to be judged by:
+//! no sibling, one sibling or several (other CoTs of the same question), each with or
+//! without a reference answer. A signal a CoT does not have is missing, not zero: the lone
+//! member never reads the sibling signals (agreement, value consensus, departure,
+//! embedding consensus…), so "no sibling" no longer reads as "disagrees with every
+//! sibling". The members for no sibling, one sibling and the reference answer live in
+//! `weights/prior.json`, written by `cargo run --release --bin fit_prior` from the GSM8K
+//! train split reshaped to each shape (every question's model CoTs cut into groups of 1 or
+//! 2, seeded); the file records each member's numbers. The member for several siblings is
+//! the original prior below. Measured on the GSM8K test split reshaped the same way:
+//!
+//! | member | AUROC | ECE (full coverage) |
+//! |---|---|---|
+//! | lone (no sibling) | 0.763 | 0.044 |
+//! | pair (one sibling) | 0.858 | 0.043 |
+//! | several siblings, 3 / 4 per question | 0.901 / 0.915 | 0.038 / 0.024 |
+//! | with reference, 1 / 2 / 4 per question | 1.000 | 0.002 |
+//!
+//! The lone and pair members carry GSM8K's base rate (38 % sound); [`base_rate_shift`]
+//! moves their scores to a data set's own, estimated without labels. They were fitted on
+//! numeric answers: for a yes/no, option or text answer no label-free member speaks
+//! ([`Shape::fitted`]).
+//!
+//! The weights below (several siblings) were fitted by `cargo run --release --bin fit_prior` on the GSM8K
 //! *train* split only (4,232 model CoTs of 1,058 questions; `../shared/data`), with L2
 //! penalty [`L2`]; `tests/signatures.rs` reports their AUROC and pair accuracy on the test
 //! split and across domains. Refit them the same way when the vector changes.
@@ -41,7 +64,10 @@
 //! are whole numbers), question coverage and answer = last computed value. Without siblings
 //! only the per-CoT part speaks, and on the cross-domain sets it is at chance.
 
-use super::DIM;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use super::{DIM, FEATURES};
 
 /// L2 penalty used when fitting (on the weights, not the bias).
 pub const L2: f64 = 1e-4;
@@ -85,7 +111,302 @@ pub const WEIGHTS: [f64; DIM] = [
     1.903542,  // relative_length
 ];
 
-fn sigmoid(z: f64) -> f64 {
+/// How many siblings (other CoTs of the same question) a CoT has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Siblings {
+    /// None: every sibling signal is missing.
+    None,
+    /// One: agreement is one yes/no, half as informative.
+    One,
+    /// Two or more.
+    Many,
+}
+
+/// What a CoT has to be judged by; picks its prior member and its calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Shape {
+    /// Its siblings.
+    pub siblings: Siblings,
+    /// Whether the record carries a reference answer.
+    pub reference: bool,
+    /// Whether the label-free members speak for it: they were fitted on arithmetic word
+    /// problems, so a final answer that is yes/no, an option letter or other text (outside
+    /// what they saw) gets no label-free score (½) and waits for human labels.
+    pub fitted: bool,
+}
+
+impl Shape {
+    /// Number of shapes ([`Shape::index`] is below it).
+    pub const COUNT: usize = 12;
+
+    /// The shape of a CoT with `siblings` siblings.
+    pub fn of(siblings: usize, reference: bool, fitted: bool) -> Self {
+        let siblings = match siblings {
+            0 => Siblings::None,
+            1 => Siblings::One,
+            _ => Siblings::Many,
+        };
+        Self {
+            siblings,
+            reference,
+            fitted,
+        }
+    }
+
+    /// Whether a fitted member speaks for the shape of index `index`: a label-free member
+    /// (numeric answers), or the reference member.
+    pub fn speaks(index: usize) -> bool {
+        index < 6 || Self::has_reference(index)
+    }
+
+    /// Whether the shape of index `index` carries a reference answer.
+    pub fn has_reference(index: usize) -> bool {
+        (index / 3) % 2 == 1
+    }
+
+    /// A dense index in `0..COUNT`.
+    pub fn index(self) -> usize {
+        let s = match self.siblings {
+            Siblings::None => 0,
+            Siblings::One => 1,
+            Siblings::Many => 2,
+        };
+        s + 3 * usize::from(self.reference) + 6 * usize::from(!self.fitted)
+    }
+
+    /// A short name: `lone`, `pair`, `group`, with `+reference` and `, unfitted answers`.
+    pub fn name(self) -> String {
+        let s = match self.siblings {
+            Siblings::None => "lone",
+            Siblings::One => "pair",
+            Siblings::Many => "group",
+        };
+        format!(
+            "{s}{}{}",
+            if self.reference { "+reference" } else { "" },
+            if self.fitted {
+                ""
+            } else {
+                ", non-numeric answers"
+            }
+        )
+    }
+}
+
+/// The vector components that exist only with siblings. Without siblings they are set to ½
+/// in the vector (missing, not zero) and the lone member gives them no weight.
+pub const SIBLING_FEATURES: [&str; 15] = [
+    "agree_share",
+    "is_plurality",
+    "value_jaccard_mean",
+    "value_jaccard_max",
+    "embedding_consensus",
+    "departure_position",
+    "has_siblings",
+    "answer_support",
+    "plurality_share",
+    "distinct_share",
+    "unanimous",
+    "alone",
+    "weighted_agree",
+    "agree_x_values",
+    "relative_length",
+];
+
+/// Whether vector component `k` is a sibling signal.
+pub fn is_sibling_feature(k: usize) -> bool {
+    SIBLING_FEATURES.contains(&FEATURES[k])
+}
+
+/// One logistic member over the signature vector, as stored in `weights/prior.json`
+/// (weights by feature name; a feature left out has weight 0).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    /// Bias.
+    pub bias: f64,
+    /// Share of sound CoTs in what it was fitted on (the base rate its bias carries).
+    #[serde(default = "half")]
+    pub base_rate: f64,
+    /// Weight per feature name.
+    pub weights: BTreeMap<String, f64>,
+    /// How it was fitted and what it measured (documentation, not read).
+    #[serde(default)]
+    pub notes: BTreeMap<String, serde_json::Value>,
+}
+
+impl Member {
+    /// The member as a weight array in [`FEATURES`] order.
+    pub fn array(&self) -> [f64; DIM] {
+        FEATURES.map(|f| self.weights.get(f).copied().unwrap_or(0.0))
+    }
+
+    /// From a weight array (zero weights left out) and the base rate it was fitted at.
+    pub fn from_array(w: &[f64; DIM], bias: f64, base_rate: f64) -> Self {
+        Self {
+            bias,
+            base_rate,
+            weights: FEATURES
+                .iter()
+                .zip(w)
+                .filter(|(_, w)| **w != 0.0)
+                .map(|(f, w)| (f.to_string(), *w))
+                .collect(),
+            notes: BTreeMap::new(),
+        }
+    }
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+/// Estimates the share of sound CoTs in a data set from a member's scores `p` (fitted at
+/// base rate `fitted`) without labels, and returns the log-odds shift that moves the scores
+/// to it: the EM of Saerens, Latinne & Decaestecker (2002) for a shift of class priors,
+/// `π ← mean σ(logit p_i + logit π − logit fitted)`. A data set from a stronger model than
+/// the member saw has more sound CoTs; its features show it, and this follows. Fewer than
+/// [`MIN_FOR_SHIFT`] scores: no shift.
+pub fn base_rate_shift(p: &[f64], fitted: f64) -> f64 {
+    if p.len() < MIN_FOR_SHIFT {
+        return 0.0;
+    }
+    let z: Vec<f64> = p.iter().map(|&p| logit(p)).collect();
+    let base = logit(fitted);
+    let mut pi = fitted;
+    for _ in 0..200 {
+        let shift = logit(pi) - base;
+        let next =
+            (z.iter().map(|&z| sigmoid(z + shift)).sum::<f64>() / z.len() as f64).clamp(0.02, 0.98);
+        let done = (next - pi).abs() < 1e-7;
+        pi = next;
+        if done {
+            break;
+        }
+    }
+    logit(pi) - base
+}
+
+/// CoTs of a shape needed to estimate its base rate without labels.
+pub const MIN_FOR_SHIFT: usize = 30;
+
+/// The reference member of a shape: `σ(bias + scale·logit(p) + matched·m)` where `p` is the
+/// label-free member's score and `m` = 1 when the final answer matches the reference.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReferenceMember {
+    /// Bias.
+    pub bias: f64,
+    /// Weight of the label-free member's log-odds.
+    pub scale: f64,
+    /// Weight of "the final answer matches the reference".
+    pub matched: f64,
+    /// How it was fitted and what it measured.
+    #[serde(default)]
+    pub notes: BTreeMap<String, serde_json::Value>,
+}
+
+impl ReferenceMember {
+    /// The score from the label-free score and whether the answer matches.
+    pub fn score(&self, p: f64, matched: bool) -> f64 {
+        sigmoid(self.bias + self.scale * logit(p) + self.matched * f64::from(matched))
+    }
+}
+
+/// The fitted members of `weights/prior.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FittedMembers {
+    /// For CoTs without siblings.
+    pub lone: Member,
+    /// For CoTs with one sibling.
+    pub pair: Member,
+    /// With a reference answer, per sibling count (none, one, several).
+    pub reference: [ReferenceMember; 3],
+}
+
+/// The whole family: the fitted members and the original prior (several siblings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    lone: [f64; DIM],
+    lone_bias: f64,
+    pair: [f64; DIM],
+    pair_bias: f64,
+    base_rates: [f64; 2],
+    reference: [ReferenceMember; 3],
+}
+
+/// The shipped members (`weights/prior.json`, compiled in).
+pub const SHIPPED_JSON: &str = include_str!("../../../weights/prior.json");
+
+impl Family {
+    /// The family from its fitted members.
+    pub fn new(m: &FittedMembers) -> Self {
+        let mut lone = m.lone.array();
+        for (k, w) in lone.iter_mut().enumerate() {
+            if is_sibling_feature(k) {
+                *w = 0.0;
+            }
+        }
+        Self {
+            lone,
+            lone_bias: m.lone.bias,
+            pair: m.pair.array(),
+            pair_bias: m.pair.bias,
+            base_rates: [m.lone.base_rate, m.pair.base_rate],
+            reference: m.reference.clone(),
+        }
+    }
+
+    /// The shipped family.
+    pub fn shipped() -> &'static Family {
+        static FAMILY: OnceLock<Family> = OnceLock::new();
+        FAMILY.get_or_init(|| {
+            let m: FittedMembers =
+                serde_json::from_str(SHIPPED_JSON).expect("weights/prior.json is valid");
+            Family::new(&m)
+        })
+    }
+
+    /// The label-free score of a vector for a CoT with `siblings` (½, no signal, when its
+    /// shape is not [`Shape::fitted`]).
+    pub fn label_free(&self, shape: Shape, v: &[f32; DIM]) -> f64 {
+        if !shape.fitted {
+            return 0.5;
+        }
+        match shape.siblings {
+            Siblings::None => score_with(&self.lone, self.lone_bias, v),
+            Siblings::One => score_with(&self.pair, self.pair_bias, v),
+            Siblings::Many => score(v),
+        }
+    }
+
+    /// The base rate the member for `siblings` was fitted at (`None`: the several-siblings
+    /// member, which is not shifted).
+    pub fn base_rate(&self, siblings: Siblings) -> Option<f64> {
+        match siblings {
+            Siblings::None => Some(self.base_rates[0]),
+            Siblings::One => Some(self.base_rates[1]),
+            Siblings::Many => None,
+        }
+    }
+
+    /// The score of the member for `shape`: the label-free score `p`, then with the
+    /// reference when the shape has one (`matched`: the final answer matches it).
+    pub fn with_reference(&self, siblings: Siblings, p: f64, matched: Option<bool>) -> f64 {
+        match matched {
+            None => p,
+            Some(m) => self.reference[siblings as usize].score(p, m),
+        }
+    }
+}
+
+/// Log-odds, clamped to ±13.8.
+pub fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+/// The logistic function.
+pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
@@ -102,40 +423,51 @@ pub fn score_with(w: &[f64; DIM], bias: f64, v: &[f32; DIM]) -> f64 {
 /// Fits logistic regression (Newton's method, L2 penalty `l2` on the weights) to vectors
 /// `x` with labels `y`. Returns (weights, bias). Deterministic.
 pub fn fit(x: &[[f32; DIM]], y: &[bool], l2: f64) -> ([f64; DIM], f64) {
-    const P: usize = DIM + 1; // weights then bias
-    let mut beta = [0.0f64; P];
+    let rows: Vec<Vec<f64>> = x
+        .iter()
+        .map(|v| v.iter().map(|&a| a as f64).collect())
+        .collect();
+    let (beta, bias) = fit_rows(&rows, y, l2);
+    let mut w = [0.0; DIM];
+    w.copy_from_slice(&beta);
+    (w, bias)
+}
+
+/// [`fit`] on rows of any width (all of the same width). Returns (weights, bias).
+pub fn fit_rows(x: &[Vec<f64>], y: &[bool], l2: f64) -> (Vec<f64>, f64) {
+    let d = x.first().map_or(0, Vec::len);
+    let p = d + 1; // weights then bias
+    let mut beta = vec![0.0f64; p];
+    let mut f = vec![1.0f64; p];
     for _ in 0..50 {
-        let mut grad = [0.0f64; P];
-        let mut hess = [[0.0f64; P]; P];
+        let mut grad = vec![0.0f64; p];
+        let mut hess = vec![vec![0.0f64; p]; p];
         for (xi, &yi) in x.iter().zip(y) {
-            let mut f = [1.0f64; P];
-            for k in 0..DIM {
-                f[k] = xi[k] as f64;
-            }
-            let p = sigmoid(f.iter().zip(&beta).map(|(a, b)| a * b).sum());
-            let r = p - if yi { 1.0 } else { 0.0 };
-            let w = (p * (1.0 - p)).max(1e-12);
-            for a in 0..P {
+            f[..d].copy_from_slice(xi);
+            let q = sigmoid(f.iter().zip(&beta).map(|(a, b)| a * b).sum());
+            let r = q - if yi { 1.0 } else { 0.0 };
+            let w = (q * (1.0 - q)).max(1e-12);
+            for a in 0..p {
                 grad[a] += r * f[a];
-                for b in 0..P {
+                for b in 0..p {
                     hess[a][b] += w * f[a] * f[b];
                 }
             }
         }
         let n = x.len().max(1) as f64;
-        for a in 0..P {
+        for a in 0..p {
             grad[a] /= n;
-            for b in 0..P {
+            for b in 0..p {
                 hess[a][b] /= n;
             }
-            if a < DIM {
+            if a < d {
                 grad[a] += l2 * beta[a];
                 hess[a][a] += l2;
             }
         }
         let Some(step) = solve(hess, grad) else { break };
         let mut moved = 0.0f64;
-        for a in 0..P {
+        for a in 0..p {
             beta[a] -= step[a];
             moved = moved.max(step[a].abs());
         }
@@ -143,31 +475,31 @@ pub fn fit(x: &[[f32; DIM]], y: &[bool], l2: f64) -> ([f64; DIM], f64) {
             break;
         }
     }
-    let mut w = [0.0; DIM];
-    w.copy_from_slice(&beta[..DIM]);
-    (w, beta[DIM])
+    let bias = beta.pop().unwrap_or(0.0);
+    (beta, bias)
 }
 
 /// Solves `a · s = b` by Gaussian elimination with partial pivoting.
-fn solve<const P: usize>(mut a: [[f64; P]; P], mut b: [f64; P]) -> Option<[f64; P]> {
-    for col in 0..P {
-        let piv = (col..P).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let p = b.len();
+    for col in 0..p {
+        let piv = (col..p).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
         if a[piv][col].abs() < 1e-14 {
             return None;
         }
         a.swap(col, piv);
         b.swap(col, piv);
-        for row in col + 1..P {
+        for row in col + 1..p {
             let f = a[row][col] / a[col][col];
-            for k in col..P {
+            for k in col..p {
                 a[row][k] -= f * a[col][k];
             }
             b[row] -= f * b[col];
         }
     }
-    let mut s = [0.0; P];
-    for row in (0..P).rev() {
-        let tail: f64 = (row + 1..P).map(|k| a[row][k] * s[k]).sum();
+    let mut s = vec![0.0; p];
+    for row in (0..p).rev() {
+        let tail: f64 = (row + 1..p).map(|k| a[row][k] * s[k]).sum();
         s[row] = (b[row] - tail) / a[row][row];
     }
     Some(s)
@@ -179,9 +511,9 @@ mod tests {
 
     #[test]
     fn solve_small_system() {
-        let s = solve([[2.0, 1.0], [1.0, 3.0]], [3.0, 5.0]).unwrap();
+        let s = solve(vec![vec![2.0, 1.0], vec![1.0, 3.0]], vec![3.0, 5.0]).unwrap();
         assert!((s[0] - 0.8).abs() < 1e-12 && (s[1] - 1.4).abs() < 1e-12);
-        assert!(solve([[1.0, 2.0], [2.0, 4.0]], [1.0, 2.0]).is_none());
+        assert!(solve(vec![vec![1.0, 2.0], vec![2.0, 4.0]], vec![1.0, 2.0]).is_none());
     }
 
     #[test]
