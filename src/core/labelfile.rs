@@ -17,14 +17,18 @@ pub const FORMAT: &str = "cotlabel.labels";
 /// The version this build writes (and the newest it reads).
 pub const VERSION: u32 = 1;
 
-/// The data set a label file was written for.
+/// The data set a label file was written for. Every field may be absent in a file written
+/// by another tool (labels then match by id alone); cotlabel always writes all three.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetInfo {
     /// Name of the records file.
+    #[serde(default)]
     pub name: String,
     /// Number of records.
+    #[serde(default)]
     pub records: usize,
     /// [`Dataset::fingerprint`].
+    #[serde(default)]
     pub fingerprint: String,
 }
 
@@ -47,7 +51,9 @@ struct WireLabel {
     id: String,
     label: Verdict,
     provenance: Provenance,
-    confidence: f64,
+    /// Absent in files of other tools: 1 for a human label (a machine label needs one).
+    #[serde(default)]
+    confidence: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     updated_at: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -145,7 +151,7 @@ impl LabelFile {
                     id: id.clone(),
                     label: l.verdict,
                     provenance: l.provenance,
-                    confidence: l.confidence,
+                    confidence: Some(l.confidence),
                     updated_at: l.updated_at.map(format_time),
                     from: l.from.clone(),
                 })
@@ -241,10 +247,24 @@ impl LabelFile {
                     message: format!("{what}: the id appears more than once"),
                 });
             }
-            if !(0.0..=1.0).contains(&w.confidence) {
+            let confidence = match (w.confidence, w.provenance) {
+                (Some(c), _) => c,
+                (None, Provenance::Human) => 1.0,
+                (None, p) => {
+                    errors.push(ImportError::LabelFile {
+                        file: file.to_string(),
+                        message: format!(
+                            "{what}: a {} label needs a `confidence` in [0, 1]",
+                            p.as_str()
+                        ),
+                    });
+                    0.0
+                }
+            };
+            if !(0.0..=1.0).contains(&confidence) {
                 errors.push(ImportError::LabelFile {
                     file: file.to_string(),
-                    message: format!("{what}: confidence {} is outside [0, 1]", w.confidence),
+                    message: format!("{what}: confidence {confidence} is outside [0, 1]"),
                 });
             }
             let updated_at = time(&what, &w.updated_at, &mut errors);
@@ -253,7 +273,7 @@ impl LabelFile {
                 Label {
                     verdict: w.label,
                     provenance: w.provenance,
-                    confidence: w.confidence,
+                    confidence,
                     updated_at,
                     from: w.from,
                 },
@@ -333,6 +353,43 @@ mod tests {
             "cotlabel-donn-es-d.json"
         );
         assert_eq!(export_file_name("...", "d"), "cotlabel-labels-d.json");
+    }
+
+    #[test]
+    fn label_files_of_other_tools_match_by_id() {
+        // written by a script: no fingerprint, no confidence for human labels
+        let text = r#"{
+          "format": "cotlabel.labels", "version": 1,
+          "dataset": { "name": "sheet export", "records": 3 },
+          "labels": [
+            { "id": "r0", "label": "good", "provenance": "human" },
+            { "id": "r2", "label": "bad", "provenance": "human" }
+          ]
+        }"#;
+        let f = LabelFile::parse("sheet.json", text).unwrap();
+        assert_eq!(f.dataset.as_ref().unwrap().fingerprint, "");
+        assert_eq!(f.labels[0].1.confidence, 1.0);
+        let ds = dataset(3);
+        let mut store = crate::core::labels::LabelStore::default();
+        let report = store.merge("sheet.json", &f.labels, &f.pairs, |id| {
+            ds.position(id).is_some()
+        });
+        assert_eq!(report.applied, 2, "{report:?}");
+        // no dataset block at all
+        let bare = r#"{"format": "cotlabel.labels", "version": 1,
+          "labels": [{ "id": "r1", "label": "good", "provenance": "human" }]}"#;
+        assert_eq!(LabelFile::parse("b.json", bare).unwrap().labels.len(), 1);
+        // a machine label must say how confident it is
+        let machine = r#"{"format": "cotlabel.labels", "version": 1,
+          "labels": [{ "id": "r1", "label": "good", "provenance": "propagated" }]}"#;
+        let err = LabelFile::parse("m.json", machine).unwrap_err();
+        assert!(
+            err[0]
+                .to_string()
+                .contains("labels[0] (id `r1`): a propagated label needs a `confidence`"),
+            "{}",
+            err[0]
+        );
     }
 
     #[test]

@@ -330,6 +330,13 @@ impl AppState {
         }
         let threshold = self.prop.threshold.get_untracked();
         let now = now_ms();
+        // the model was trained on numeric answers: a yes/no, option or text answer is
+        // outside what it can judge (as for the label-free prior)
+        let fitted: Vec<bool> = self.signatures.with_untracked(|sigs| {
+            sigs.as_ref()
+                .map(|g| g.iter().map(|s| s.shape.fitted).collect())
+                .unwrap_or_default()
+        });
         self.session.update(|s| {
             let Some(s) = s else { return };
             if result.p.len() != s.dataset.len() {
@@ -339,6 +346,9 @@ impl AppState {
             for (i, r) in s.dataset.records().iter().enumerate() {
                 // a CoT without a sibling has nothing to be compared with: no verdict
                 let Some(p) = result.judged(i) else { continue };
+                if !fitted.get(i).copied().unwrap_or(true) {
+                    continue;
+                }
                 if let Some(label) =
                     Label::machine(p, Provenance::Classifier, threshold, now, Vec::new())
                 {

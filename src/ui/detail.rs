@@ -192,9 +192,9 @@ fn signals_view(sig: &Signature) -> impl IntoView {
         (Some(r), _) => format!("{} — the final answer does not match it", r.key()),
         _ => "none in the data".to_string(),
     };
-    let prior = format!(
-        "{:.0}% ({} member{})",
-        sig.prior * 100.0,
+    let prior = format!("{:.0}%", sig.prior * 100.0);
+    let member = format!(
+        "{}{}",
         sig.shape.name(),
         if sig.shape.siblings == Siblings::None {
             ": sibling signals are missing, only the CoT's own signals speak"
@@ -211,6 +211,7 @@ fn signals_view(sig: &Signature) -> impl IntoView {
                     <span class="meter"><span style:width=format!("{:.0}%", sig.prior * 100.0)></span></span>
                     {prior}
                 </dd>
+                <dt>"Prior member"</dt><dd data-testid="prior-member">{member}</dd>
                 <dt>"Final answer"</dt><dd data-testid="extracted-answer">{answer}</dd>
                 <dt>"Reference answer"</dt><dd data-testid="reference-answer">{reference}</dd>
                 <dt>"Agreement"</dt><dd data-testid="agreement">{agreement}</dd>

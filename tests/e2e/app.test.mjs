@@ -337,7 +337,7 @@ test('one CoT per question: the page says what lone CoTs rest on, labels them at
   assert.match(notice, new RegExp(`^${records.length} CoTs have no sibling .*answer agreement is unavailable: their labels rest on your labels and weak single-CoT signals`), notice);
   assert.match(notice, /3 give yes\/no, option or text answers/, notice);
   // the detail pane names the member that scored the selected CoT
-  assert.match(await p.text('prior'), /lone member: sibling signals are missing/);
+  assert.match(await p.text('prior-member'), /^lone: sibling signals are missing/);
   await page.getByTestId('propagate-button').click();
   await page.waitForFunction(() => /^Propagated from 0 human labels/.test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), null, { timeout: 20000 });
   // the evaluation against is_correct: no worse than the majority class, calibrated
@@ -346,8 +346,7 @@ test('one CoT per question: the page says what lone CoTs rest on, labels them at
   const [acc, cov, ece] = [/accuracy ([\d.]+)%/, /coverage ([\d.]+)%/, /ECE ([\d.]+)/].map((re) => Number(evaluation.match(re)[1]));
   metrics.lone_accuracy = acc; metrics.lone_coverage = cov; metrics.lone_ece = ece;
   console.log(`lone CoTs: ${evaluation} (majority ${(100 * Math.max(sound, 1 - sound)).toFixed(1)}%)`);
-  assert.ok(acc >= 100 * Math.max(sound, 1 - sound) - 5, evaluation);
-  assert.ok(ece <= 0.15, evaluation);
+  assert.ok(acc >= 100 * Math.max(sound, 1 - sound), evaluation);
   // the yes/no CoTs have no fitted member and no labels to settle a base rate: unlabelled;
   // every machine label clears the minimum confidence
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-button').click()]);
@@ -357,6 +356,14 @@ test('one CoT per question: the page says what lone CoTs rest on, labels them at
     assert.ok(!l.id.startsWith('yn-'), JSON.stringify(l));
     assert.ok(l.provenance === 'propagated' && l.confidence >= 0.6, JSON.stringify(l));
   }
+  // honest confidence: the labels' mean confidence is their accuracy, within sampling
+  // (a binned ECE over a few dozen labels is mostly noise; tests/shapes.rs measures it on
+  // a thousand)
+  const truth = Object.fromEntries(records.map((r) => [r.id, r.is_correct]));
+  const right = file.labels.filter((l) => (l.label === 'good') === truth[l.id]).length / file.labels.length;
+  const meanConfidence = file.labels.reduce((a, l) => a + l.confidence, 0) / file.labels.length;
+  console.log(`lone CoTs: ${file.labels.length} labels, accuracy ${right.toFixed(3)}, mean confidence ${meanConfidence.toFixed(3)}`);
+  assert.ok(Math.abs(meanConfidence - right) <= 0.1, `${meanConfidence} vs ${right}`);
   await p.shot('07c-lone-cots');
   // the classifier judges pairs of siblings: with none, it labels nothing and says so
   await page.goto(app.url + '?cpu');

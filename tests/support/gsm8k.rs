@@ -255,6 +255,10 @@ pub fn shapes(dir: &Path) -> Vec<(String, Vec<Dataset>)> {
         (1..=n).map(|seed| reshape(ds, size, seed, false)).collect()
     };
     let mut out = vec![
+        (
+            "demo (label-free)".to_string(),
+            vec![without_reference(&demo(dir))],
+        ),
         ("GSM8K test, 4 per question".to_string(), vec![test.clone()]),
         (
             "GSM8K test, 2 per question".to_string(),

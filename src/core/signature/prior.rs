@@ -510,6 +510,57 @@ mod tests {
     use super::*;
 
     #[test]
+    fn base_rate_shift_recovers_a_new_share_of_sound_cots() {
+        // z | sound ~ N(1, 1), z | flawed ~ N(−1, 1): the log-likelihood ratio is 2z, so a
+        // member fitted where 38 % are sound scores logit p = 2z + logit(0.38)
+        let mut x = 12345u64;
+        let mut u = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let mut normal = || {
+            let (a, b) = (u(), u());
+            (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+        };
+        let sample = |share: f64, n: usize, normal: &mut dyn FnMut() -> f64| -> Vec<f64> {
+            (0..n)
+                .map(|i| {
+                    let sound = (i as f64) < share * n as f64;
+                    let z = normal() + if sound { 1.0 } else { -1.0 };
+                    sigmoid(2.0 * z + logit(0.38))
+                })
+                .collect()
+        };
+        for target in [0.38, 0.72, 0.15] {
+            let p = sample(target, 4000, &mut normal);
+            let shift = base_rate_shift(&p, 0.38);
+            let found = sigmoid(logit(0.38) + shift);
+            assert!((found - target).abs() < 0.03, "{target}: {found}");
+        }
+        // too few scores to estimate: no shift
+        assert_eq!(base_rate_shift(&[0.9; MIN_FOR_SHIFT - 1], 0.38), 0.0);
+    }
+
+    #[test]
+    fn shapes_index_densely() {
+        let mut seen = vec![false; Shape::COUNT];
+        for siblings in [0, 1, 5] {
+            for reference in [false, true] {
+                for fitted in [false, true] {
+                    let s = Shape::of(siblings, reference, fitted);
+                    assert!(!seen[s.index()], "{s:?}");
+                    seen[s.index()] = true;
+                    assert_eq!(Shape::has_reference(s.index()), reference);
+                    assert_eq!(Shape::speaks(s.index()), fitted || reference);
+                }
+            }
+        }
+        assert!(seen.iter().all(|&x| x));
+    }
+
+    #[test]
     fn solve_small_system() {
         let s = solve(vec![vec![2.0, 1.0], vec![1.0, 3.0]], vec![3.0, 5.0]).unwrap();
         assert!((s[0] - 0.8).abs() < 1e-12 && (s[1] - 1.4).abs() < 1e-12);
