@@ -40,11 +40,6 @@ fn truth(ds: &Dataset) -> Vec<bool> {
         .collect()
 }
 
-fn logit(p: f64) -> f64 {
-    let p = p.clamp(1e-6, 1.0 - 1e-6);
-    (p / (1.0 - p)).ln()
-}
-
 /// AUROC, ECE (at full coverage) and accuracy of scores against truth.
 fn measure(p: &[f64], y: &[bool]) -> serde_json::Value {
     let predicted: Vec<Option<(bool, f64)>> = p
@@ -159,7 +154,7 @@ fn main() {
                 .map(|s| {
                     let p = family.label_free(Shape::of(size - 1, false, true), &s.vector);
                     vec![
-                        logit(p),
+                        prior::logit(p),
                         f64::from(s.matches_reference.expect("GSM8K carries gold_answer")),
                     ]
                 })
@@ -177,7 +172,7 @@ fn main() {
         };
         let score = |x: &[Vec<f64>]| -> Vec<f64> {
             x.iter()
-                .map(|r| m.score(1.0 / (1.0 + (-r[0]).exp()), r[1] > 0.5))
+                .map(|r| m.score(prior::sigmoid(r[0]), r[1] > 0.5))
                 .collect()
         };
         let (ptr, pte) = (score(&xtr), score(&xte));

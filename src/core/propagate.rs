@@ -19,6 +19,7 @@
 
 use super::cluster::{sq_dist, ClusterError, Matrix, Progress};
 use super::graph::{self, Graph, GraphConfig, Matrix2, Node};
+use super::signature::prior::{logit, sigmoid};
 use super::signature::{Shape, DIM};
 
 /// A propagation method and its parameters. The defaults scored best (mean accuracy at 10
@@ -224,15 +225,6 @@ pub const MAX_FROM: usize = 3;
 
 const ITERATIONS: usize = 60;
 const TOLERANCE: f64 = 1e-7;
-
-fn logit(p: f64) -> f64 {
-    let p = p.clamp(1e-6, 1.0 - 1e-6);
-    (p / (1.0 - p)).ln()
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
 
 /// A refit of the prior to the human labels of one shape: `σ(a·logit(prior) + b)`, with the
 /// posterior covariance of (a, b) that widens the predictions while labels are few.

@@ -137,11 +137,7 @@ pub fn reshape(ds: &Dataset, size: usize, seed: u64, all: bool) -> Dataset {
         let data = keep.iter().flat_map(|(i, _)| e.row(*i).to_vec()).collect();
         Embeddings::new(keep.len(), e.dim(), data).expect("rows × dim")
     });
-    Dataset::new(
-        &format!("{} ({size} per question)", ds.name()),
-        records,
-        emb,
-    )
+    Dataset::new(format!("{} ({size} per question)", ds.name()), records, emb)
 }
 
 /// The cross-domain CoTs of one domain.

@@ -545,7 +545,7 @@ mod tests {
 
     #[test]
     fn shapes_index_densely() {
-        let mut seen = vec![false; Shape::COUNT];
+        let mut seen = [false; Shape::COUNT];
         for siblings in [0, 1, 5] {
             for reference in [false, true] {
                 for fitted in [false, true] {
