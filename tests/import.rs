@@ -140,6 +140,49 @@ fn reference_answers_and_their_aliases() {
 }
 
 #[test]
+fn fine_tuning_shapes_load_as_records() {
+    let body = [
+        r#"{"messages": [{"role": "system", "content": "Think step by step."}, {"role": "user", "content": "What is 6 times 7?"}, {"role": "assistant", "content": "<think>6 * 7 = 42</think> The answer is \\boxed{42}."}]}"#,
+        r#"{"conversations": [{"from": "human", "value": "What is 6 times 7?"}, {"from": "gpt", "value": "6 * 7 = 41. The answer is 41."}]}"#,
+        r#"{"instruction": "What is 6 times 7?", "input": "", "output": "6 * 7 = 42. The answer is 42."}"#,
+        r#"{"prompt": "What is 6 times 7?", "completion": "7 * 6 = 42. The answer is 42."}"#,
+    ]
+    .join("\n");
+    let ds = load(&[text("chat.jsonl", &body)]);
+    assert_eq!(ds.len(), 4);
+    for r in ds.records() {
+        assert_eq!(r.question, "What is 6 times 7?");
+    }
+    let r0 = &ds.records()[0];
+    assert_eq!(
+        (r0.cot.as_str(), r0.answer.as_deref()),
+        ("6 * 7 = 42", Some("42"))
+    );
+    // the turns (and the system prompt) stay in the record for export
+    assert_eq!(r0.meta["messages"][0]["content"], "Think step by step.");
+    assert_eq!(ds.records()[1].cot, "6 * 7 = 41. The answer is 41.");
+    // one question, four CoTs: they are siblings (grouped by the question text)
+    let sigs = cotlabel::core::signature::signatures(&ds);
+    assert_eq!(sigs[1].group.siblings, 3);
+    assert_eq!(sigs[1].group.agree, 0);
+    // a chat with no assistant turn is an error naming the file, line and field
+    let broken = format!(
+        "{}\n{}",
+        body.lines().next().unwrap(),
+        r#"{"messages": [{"role": "user", "content": "q"}]}"#
+    );
+    let (kind, message) = one_error(&[text("chat.jsonl", &broken)], None);
+    assert_eq!(kind, "bad_field");
+    assert!(
+        message.contains("chat.jsonl")
+            && message.contains("line 2")
+            && message.contains("messages")
+            && message.contains("no assistant turn"),
+        "{message}"
+    );
+}
+
+#[test]
 fn records_with_npy_embeddings() {
     for name in [
         "emb3x2_f32.npy",

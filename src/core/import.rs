@@ -684,8 +684,22 @@ fn record_from_object(
             ));
         }
     }
+    // Fine-tuning shapes (chat messages, ShareGPT, Alpaca, prompt/completion): their
+    // question and CoT are read from the turns, which stay in the record as they were.
+    let mut found_answer = None;
+    if !obj.contains_key("question") && !COT_ALIASES.iter().any(|k| obj.contains_key(*k)) {
+        match super::training::read(&obj) {
+            Ok(Some(t)) => {
+                obj.insert("question".into(), Value::String(t.question));
+                obj.insert("cot".into(), Value::String(t.cot));
+                found_answer = t.answer;
+            }
+            Ok(None) => {}
+            Err((field, problem)) => return Err(vec![bad(field, &problem)]),
+        }
+    }
     let id = optional(&mut obj, "id").unwrap_or_else(|| format!("row-{n}"));
-    let answer = optional(&mut obj, "answer");
+    let answer = optional(&mut obj, "answer").or(found_answer);
     let question_id = optional(&mut obj, "question_id");
     let question = match obj.shift_remove("question") {
         None | Some(Value::Null) => {

@@ -2,6 +2,7 @@
 //!
 //! - [`data`] — records, embeddings, the data set and its fingerprint.
 //! - [`import`] — reading records, embeddings and label files, with validation.
+//! - [`training`] — the shapes fine-tuning data comes in (chat, ShareGPT, Alpaca, …).
 //! - [`labels`] — the label store (provenance, confidence, undo, merge).
 //! - [`labelfile`] — the label file of the contract (export and resume).
 //! - [`session`] — a data set with its labels, and atomic imports into it.
@@ -36,6 +37,7 @@ pub mod session;
 pub mod signature;
 pub mod simulate;
 pub mod timing;
+pub mod training;
 
 pub use data::{Dataset, Embeddings, Record};
 pub use error::ImportError;
