@@ -35,18 +35,6 @@ pub fn prepare(
     )
 }
 
-/// Scores of the propagated labels on the CoTs no human labelled; a label under
-/// `min_confidence` stays unlabelled, as in the page (0: full coverage).
-pub fn score(
-    prop: &Propagation,
-    human: &[Option<bool>],
-    truth: &[Option<bool>],
-    min_confidence: f64,
-) -> LabelScores {
-    let (predicted, truth) = predictions(prop, human, truth, min_confidence);
-    label_scores(&predicted, &truth)
-}
-
 /// The machine labels of the CoTs no human labelled (`None`: unlabelled) beside their truth
 /// (`None` at human labels, which are not scored).
 pub fn predictions(
@@ -74,21 +62,8 @@ pub fn run(
     cfg: &Config,
     seed: u64,
 ) -> Result<Vec<LabelScores>, ClusterError> {
-    run_at(prep, truth, strategy, budgets, cfg, seed, 0.0)
-}
-
-/// [`run`] with the page's minimum confidence: labels under it stay unlabelled.
-pub fn run_at(
-    prep: &Prepared,
-    truth: &[Option<bool>],
-    strategy: Strategy,
-    budgets: &[usize],
-    cfg: &Config,
-    seed: u64,
-    min_confidence: f64,
-) -> Result<Vec<LabelScores>, ClusterError> {
     Ok(
-        run_predictions(prep, truth, strategy, budgets, cfg, seed, min_confidence)?
+        run_predictions(prep, truth, strategy, budgets, cfg, seed, 0.0)?
             .iter()
             .map(|(p, t)| label_scores(p, t))
             .collect(),
@@ -96,7 +71,8 @@ pub fn run_at(
 }
 
 /// The machine labels and their truth ([`predictions`]) after each of `budgets` labels
-/// given by `strategy`, so that several runs can be pooled before scoring.
+/// given by `strategy`, labels under `min_confidence` left out as in the page, so that
+/// several runs can be pooled before scoring.
 #[allow(clippy::type_complexity)]
 pub fn run_predictions(
     prep: &Prepared,

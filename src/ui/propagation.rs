@@ -53,6 +53,9 @@ pub struct PropState {
     request: StoredValue<(u64, f64)>,
     worker_key: StoredValue<Option<String>>,
     select_next: StoredValue<bool>,
+    /// A propagation asked for before the records' signatures were read: it runs as soon
+    /// as they are (a click is never dropped).
+    waiting: StoredValue<bool>,
 }
 
 impl PropState {
@@ -99,7 +102,15 @@ impl PropState {
             request: StoredValue::new((0, 0.0)),
             worker_key: StoredValue::new(None),
             select_next: StoredValue::new(false),
+            waiting: StoredValue::new(false),
         }
+    }
+
+    /// Whether a propagation waits for the signatures (and forget it).
+    pub fn take_waiting(&self) -> bool {
+        let w = self.waiting.get_value();
+        self.waiting.set_value(false);
+        w
     }
 
     /// The worker was restarted: it holds no graph any more.
@@ -209,6 +220,8 @@ impl AppState {
             })
         });
         let Some((key, input, data, dim, rows)) = job else {
+            // the signatures of new records are not read yet: run when they are
+            self.prop.waiting.set_value(true);
             return;
         };
         let building = input.is_some();

@@ -619,6 +619,7 @@ impl AppState {
                     self.attach_cached_embeddings();
                 }
                 // The old map and propagation belong to the old records.
+                let waiting = self.prop.take_waiting();
                 self.map.set(None);
                 self.prop.reset();
                 self.cluster_filter.set(None);
@@ -626,6 +627,9 @@ impl AppState {
                     .session
                     .with_untracked(|s| s.as_ref().map(|s| Arc::new(signatures(&s.dataset))));
                 self.signatures.set(sigs);
+                if waiting {
+                    self.request_propagation();
+                }
             }
             fp
         });
