@@ -19,10 +19,8 @@ mod gsm8k;
 use std::collections::BTreeMap;
 
 use cotlabel::core::metrics::{auroc, label_scores};
-use cotlabel::core::signature::prior::{
-    self, FittedMembers, Member, ReferenceMember, Shape, SIBLING_FEATURES,
-};
-use cotlabel::core::signature::{signatures, Signature, DIM, FEATURES};
+use cotlabel::core::signature::prior::{self, FittedMembers, Member, ReferenceMember, Shape};
+use cotlabel::core::signature::{signatures, Signature, DIM};
 use cotlabel::core::Dataset;
 use serde_json::json;
 
@@ -68,9 +66,9 @@ fn fit_member(sigs: &[Signature], y: &[bool], lone: bool) -> Member {
         .map(|s| {
             let mut v = s.vector;
             if lone {
-                for (k, f) in FEATURES.iter().enumerate() {
-                    if SIBLING_FEATURES.contains(f) {
-                        v[k] = 0.0;
+                for (k, x) in v.iter_mut().enumerate() {
+                    if prior::is_sibling_feature(k) {
+                        *x = 0.0;
                     }
                 }
             }
