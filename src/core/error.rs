@@ -32,7 +32,7 @@ pub enum ImportError {
         limit: u64,
     },
     /// Text that is not valid JSON, JSONL or CSV.
-    #[error("{file} line {line}: malformed {format}: {message}")]
+    #[error("{file} {}: malformed {format}: {message}", at(file, *line))]
     Malformed {
         /// File name.
         file: String,
@@ -44,7 +44,7 @@ pub enum ImportError {
         message: String,
     },
     /// A required field is absent (or null).
-    #[error("{file} line {line}: missing required field `{field}`")]
+    #[error("{file} {}: missing required field `{field}`", at(file, *line))]
     MissingField {
         /// File name.
         file: String,
@@ -54,7 +54,7 @@ pub enum ImportError {
         field: String,
     },
     /// A field is present but unusable (wrong type, bad value).
-    #[error("{file} line {line}: field `{field}` {problem}")]
+    #[error("{file} {}: field `{field}` {problem}", at(file, *line))]
     BadField {
         /// File name.
         file: String,
@@ -66,7 +66,7 @@ pub enum ImportError {
         problem: String,
     },
     /// Two records share an id.
-    #[error("{file}: duplicate id `{id}` on line {first_line} and line {second_line}")]
+    #[error("{file}: duplicate id `{id}` on {} and {}", at(file, *first_line), at(file, *second_line))]
     DuplicateId {
         /// File name.
         file: String,
@@ -148,6 +148,27 @@ pub enum ImportError {
         /// What does not fit.
         message: String,
     },
+    /// A records file whose fields name no question and CoT: the page asks the person to
+    /// map them ([`crate::core::mapping`]).
+    #[error(
+        "{file}: its fields ({}) do not say which is the question and which the CoT; \
+         map them (the mapping step, or a mapping file dropped with it)",
+        survey.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+    )]
+    Unmapped {
+        /// File name.
+        file: String,
+        /// Its fields, samples and a proposed mapping.
+        survey: Box<crate::core::mapping::Survey>,
+    },
+    /// A mapping file that cannot be used.
+    #[error("{file}: not a usable mapping: {message}")]
+    Mapping {
+        /// File name.
+        file: String,
+        /// Why.
+        message: String,
+    },
 }
 
 impl ImportError {
@@ -177,7 +198,20 @@ impl ImportError {
             Self::LabelFile { .. } => "label_file",
             Self::UnknownFormat { .. } => "unknown_format",
             Self::Combination { .. } => "combination",
+            Self::Unmapped { .. } => "unmapped",
+            Self::Mapping { .. } => "mapping",
         }
+    }
+}
+
+/// Where in `file` position `n` is: "row n" in a Parquet file (which has rows, not lines),
+/// "line n" in text; position 0 is the file as a whole.
+pub fn at(file: &str, n: usize) -> String {
+    let rows = file.to_ascii_lowercase().ends_with(".parquet");
+    match (n, rows) {
+        (0, _) => "(the file)".into(),
+        (n, true) => format!("row {n}"),
+        (n, false) => format!("line {n}"),
     }
 }
 

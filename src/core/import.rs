@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::data::{Dataset, Embeddings, Record, REFERENCE_ALIASES};
 use super::error::ImportError;
 use super::labelfile::LabelFile;
+use super::mapping::{Mapping, Survey};
 
 /// The largest file cotlabel reads in a browser tab (wasm32 has a 4 GiB address space and a
 /// file is held as bytes, text and parsed values at once).
@@ -91,12 +92,32 @@ pub struct ImportPlan {
 
 /// Reads one file; the kind is decided by extension and, for `.json`, by its content.
 pub fn parse_file(file: &InputFile) -> Result<Parsed, Vec<ImportError>> {
+    parse_file_mapped(file, None)
+}
+
+/// [`parse_file`], reading records through `mapping` when one is given. Without one, a
+/// records file whose first record names no question and CoT (and is no training shape)
+/// is refused with [`ImportError::Unmapped`], which carries its fields and a proposal.
+pub fn parse_file_mapped(
+    file: &InputFile,
+    mapping: Option<&Mapping>,
+) -> Result<Parsed, Vec<ImportError>> {
     let name = file.name.as_str();
     check_size(name, file.bytes.len() as u64).map_err(|e| vec![e])?;
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
+    if ext == "parquet" || (ext != "npy" && super::parquet_io::is_parquet(&file.bytes)) {
+        if file.bytes.is_empty() {
+            return Err(vec![ImportError::Empty {
+                file: name.to_string(),
+            }]);
+        }
+        let rows =
+            super::parquet_io::read_objects(name, file.bytes.clone()).map_err(|e| vec![e])?;
+        return build_records(name, rows.into_iter(), mapping);
+    }
     if ext == "npy" {
         return parse_npy(name, &file.bytes)
             .map(Parsed::Embeddings)
@@ -109,9 +130,9 @@ pub fn parse_file(file: &InputFile) -> Result<Parsed, Vec<ImportError>> {
         }]);
     }
     match ext.as_str() {
-        "jsonl" | "ndjson" => parse_jsonl(name, text),
-        "csv" => parse_csv(name, text),
-        "json" => parse_json(name, text),
+        "jsonl" | "ndjson" => parse_jsonl(name, text, mapping),
+        "csv" => parse_csv(name, text, mapping),
+        "json" => parse_json(name, text, mapping),
         _ => Err(vec![ImportError::UnknownFormat {
             file: name.to_string(),
         }]),
@@ -124,18 +145,48 @@ pub fn plan_import(
     files: &[InputFile],
     current: Option<&Dataset>,
 ) -> Result<ImportPlan, Vec<ImportError>> {
+    plan_import_mapped(files, current, None)
+}
+
+/// [`plan_import`], reading the records file through `mapping` when one is given.
+pub fn plan_import_mapped(
+    files: &[InputFile],
+    current: Option<&Dataset>,
+    mapping: Option<&Mapping>,
+) -> Result<ImportPlan, Vec<ImportError>> {
     if files.is_empty() {
         return Err(vec![ImportError::Combination {
             message: "no files were given".into(),
         }]);
     }
     let mut errors = Vec::new();
+    // A mapping file dropped with the records maps them.
+    let mut mapping = mapping.cloned();
+    let mut data_files = Vec::new();
+    for f in files {
+        if is_mapping_file(f) {
+            let text = String::from_utf8_lossy(&f.bytes);
+            match Mapping::parse(&f.name, &text) {
+                Ok(m) => mapping = Some(m),
+                Err(e) => errors.push(e),
+            }
+        } else {
+            data_files.push(f);
+        }
+    }
+    let mapping = mapping.as_ref();
+    let files = data_files;
+    if files.is_empty() && errors.is_empty() {
+        return Err(vec![ImportError::Combination {
+            message: "a mapping file maps a records file: drop it together with one".into(),
+        }]);
+    }
     let mut records: Vec<(String, Vec<Record>, Option<Embeddings>)> = Vec::new();
     let mut matrices: Vec<(String, Embeddings)> = Vec::new();
     let mut label_files = Vec::new();
     let mut warnings = Vec::new();
     for f in files {
-        match parse_file(f) {
+        match parse_file_mapped(f, mapping) {
             Ok(Parsed::Records {
                 records: r,
                 embeddings,
@@ -237,6 +288,15 @@ pub fn plan_import(
     })
 }
 
+/// A `.json` file that says it is a cotlabel mapping (in its first 256 bytes).
+fn is_mapping_file(f: &InputFile) -> bool {
+    f.name.to_ascii_lowercase().ends_with(".json")
+        && f.bytes.trim_ascii_start().starts_with(b"{")
+        && f.bytes[..f.bytes.len().min(256)]
+            .windows(18)
+            .any(|w| w == b"\"cotlabel-mapping\"")
+}
+
 fn check_rows(
     file: &str,
     e: &Embeddings,
@@ -332,7 +392,11 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-fn parse_json(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
+fn parse_json(
+    name: &str,
+    text: &str,
+    mapping: Option<&Mapping>,
+) -> Result<Parsed, Vec<ImportError>> {
     let first = text.trim_start().as_bytes()[0];
     match first {
         b'{' => LabelFile::parse(name, text).map(Parsed::Labels),
@@ -358,7 +422,7 @@ fn parse_json(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
                                 .expect("validated by RawValue"),
                         )
                     });
-                    build_records(name, objects)
+                    build_records(name, objects, mapping)
                 }
                 _ => Err(vec![ImportError::Malformed {
                     file: name.to_string(),
@@ -452,7 +516,11 @@ fn finite_f32(file: &str, row: usize, col: usize, x: f64) -> Result<f32, ImportE
     }
 }
 
-fn parse_jsonl(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
+fn parse_jsonl(
+    name: &str,
+    text: &str,
+    mapping: Option<&Mapping>,
+) -> Result<Parsed, Vec<ImportError>> {
     let mut objects = Vec::new();
     let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -472,10 +540,14 @@ fn parse_jsonl(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    build_records(name, objects.into_iter())
+    build_records(name, objects.into_iter(), mapping)
 }
 
-fn parse_csv(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
+fn parse_csv(
+    name: &str,
+    text: &str,
+    mapping: Option<&Mapping>,
+) -> Result<Parsed, Vec<ImportError>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
@@ -526,7 +598,7 @@ fn parse_csv(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
             file: name.to_string(),
         }]);
     }
-    build_records(name, objects.into_iter())
+    build_records(name, objects.into_iter(), mapping)
 }
 
 /// Turns (line, JSON value) pairs into records: fields, aliases, types, generated ids,
@@ -534,7 +606,21 @@ fn parse_csv(name: &str, text: &str) -> Result<Parsed, Vec<ImportError>> {
 fn build_records(
     name: &str,
     objects: impl Iterator<Item = (usize, Value)>,
+    mapping: Option<&Mapping>,
 ) -> Result<Parsed, Vec<ImportError>> {
+    let mut objects = objects.peekable();
+    if mapping.is_none() {
+        if let Some((_, Value::Object(first))) = objects.peek() {
+            if !super::mapping::readable(first) {
+                let rest: Vec<(usize, Value)> = objects.collect();
+                let survey = Survey::of(name, rest.iter().filter_map(|(_, v)| v.as_object()));
+                return Err(vec![ImportError::Unmapped {
+                    file: name.to_string(),
+                    survey: Box::new(survey),
+                }]);
+            }
+        }
+    }
     let mut records = Vec::new();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -546,7 +632,7 @@ fn build_records(
         if errors.len() >= MAX_ERRORS {
             break;
         }
-        let Value::Object(obj) = value else {
+        let Value::Object(mut obj) = value else {
             errors.push(ImportError::Malformed {
                 file: name.into(),
                 line,
@@ -555,6 +641,9 @@ fn build_records(
             });
             continue;
         };
+        if let Some(m) = mapping {
+            m.apply(&mut obj);
+        }
         let (record, embedding) = match record_from_object(name, line, n + 1, obj, &mut warnings) {
             Ok(r) => r,
             Err(mut e) => {

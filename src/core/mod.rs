@@ -3,6 +3,9 @@
 //! - [`data`] — records, embeddings, the data set and its fingerprint.
 //! - [`import`] — reading records, embeddings and label files, with validation.
 //! - [`training`] — the shapes fine-tuning data comes in (chat, ShareGPT, Alpaca, …).
+//! - [`mapping`] — the column mapping of a file whose fields are not named as cotlabel's.
+//! - [`parquet_io`] — Parquet files in (rows as JSON objects) and out (training sets).
+//! - [`trainset`] — training sets from labels: SFT, preference pairs, KTO.
 //! - [`labels`] — the label store (provenance, confidence, undo, merge).
 //! - [`labelfile`] — the label file of the contract (export and resume).
 //! - [`session`] — a data set with its labels, and atomic imports into it.
@@ -29,7 +32,9 @@ pub mod hdbscan;
 pub mod import;
 pub mod labelfile;
 pub mod labels;
+pub mod mapping;
 pub mod metrics;
+pub mod parquet_io;
 pub mod project;
 pub mod propagate;
 pub mod select;
@@ -38,6 +43,7 @@ pub mod signature;
 pub mod simulate;
 pub mod timing;
 pub mod training;
+pub mod trainset;
 
 pub use data::{Dataset, Embeddings, Record};
 pub use error::ImportError;

@@ -88,6 +88,85 @@ pub fn read(obj: &Map<String, Value>) -> Result<Option<FromShape>, Problem> {
     Ok(None)
 }
 
+/// Whether `obj` has the fields of one of the training shapes [`read`] knows.
+pub fn is_shape(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("messages")
+        || obj.contains_key("conversations")
+        || (obj.contains_key("instruction") && obj.contains_key("output"))
+        || (obj.contains_key("prompt") && obj.contains_key("completion"))
+}
+
+/// A record's conversation as its file had it, for export: the turns before the CoT's reply
+/// (system prompt, earlier turns, the question) with roles `system` / `user` / `assistant`,
+/// and the reply itself (a separate `reasoning_content` put back as a `<think>` block).
+/// `None` when the record came from no training shape, or its turns cannot be read.
+pub fn conversation(meta: &Map<String, Value>) -> Option<(Vec<(String, String)>, String)> {
+    let role = |r: &str| -> String {
+        match r {
+            "human" | "user" => "user",
+            "gpt" | "model" | "bot" | "assistant" => "assistant",
+            "system" => "system",
+            other => other,
+        }
+        .to_string()
+    };
+    let reply_of = |t: &Turn| match &t.reasoning {
+        Some(r) if !r.trim().is_empty() => {
+            format!("<think>\n{}\n</think>\n\n{}", r.trim(), t.content)
+        }
+        _ => t.content.clone(),
+    };
+    let system = meta
+        .get("system")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| ("system".to_string(), s.to_string()));
+    let from_list = |t: Vec<Turn>| {
+        let a = t.iter().rposition(|t| is_assistant(&t.role))?;
+        let mut ctx: Vec<(String, String)> = system.clone().into_iter().collect();
+        ctx.extend(t[..a].iter().map(|t| (role(&t.role), t.content.clone())));
+        Some((ctx, reply_of(&t[a])))
+    };
+    if let Some(m) = meta.get("messages") {
+        return from_list(turns("messages", m, "role", "content").ok()?);
+    }
+    if let Some(c) = meta.get("conversations") {
+        return from_list(turns("conversations", c, "from", "value").ok()?);
+    }
+    if let (Some(i), Some(o)) = (meta.get("instruction"), meta.get("output")) {
+        let mut q = text("instruction", i).ok()?;
+        if let Some(inp) = meta.get("input").and_then(Value::as_str) {
+            if !inp.trim().is_empty() {
+                q = format!("{q}\n\n{inp}");
+            }
+        }
+        let mut ctx: Vec<(String, String)> = system.into_iter().collect();
+        ctx.push(("user".into(), q));
+        return Some((ctx, text("output", o).ok()?));
+    }
+    if let (Some(p), Some(c)) = (meta.get("prompt"), meta.get("completion")) {
+        let mut ctx: Vec<(String, String)> = system.into_iter().collect();
+        match p {
+            Value::String(s) => ctx.push(("user".into(), s.clone())),
+            v => ctx.extend(
+                turns("prompt", v, "role", "content")
+                    .ok()?
+                    .iter()
+                    .map(|t| (role(&t.role), t.content.clone())),
+            ),
+        }
+        let reply = match c {
+            Value::String(s) => s.clone(),
+            v => {
+                let t = turns("completion", v, "role", "content").ok()?;
+                reply_of(t.iter().rev().find(|t| is_assistant(&t.role))?)
+            }
+        };
+        return Some((ctx, reply));
+    }
+    None
+}
+
 struct Turn {
     role: String,
     content: String,
@@ -265,6 +344,34 @@ mod tests {
         // a reply ending on \boxed{} keeps its text as the CoT and the box as its answer
         let r = read_json(json!({"prompt": "q", "completion": "6 * 7 = 42, so \\boxed{42}"}));
         assert_eq!(r.unwrap().unwrap().answer.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn conversations_come_back_for_export() {
+        let meta = json!({"messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": "What is 2+3?"},
+            {"role": "assistant", "content": "5.", "reasoning_content": "2 + 3 = 5"}]});
+        let (ctx, reply) = conversation(meta.as_object().unwrap()).unwrap();
+        let roles: Vec<&str> = ctx.iter().map(|t| t.0.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(reply, "<think>\n2 + 3 = 5\n</think>\n\n5.");
+        let sharegpt = json!({"system": "S", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "r"}]});
+        let (ctx, reply) = conversation(sharegpt.as_object().unwrap()).unwrap();
+        assert_eq!(
+            ctx,
+            vec![("system".into(), "S".into()), ("user".into(), "q".into())]
+        );
+        assert_eq!(reply, "r");
+        let alpaca = json!({"instruction": "Add.", "input": "2 and 3", "output": "5"});
+        let (ctx, reply) = conversation(alpaca.as_object().unwrap()).unwrap();
+        assert_eq!(
+            (ctx[0].1.as_str(), reply.as_str()),
+            ("Add.\n\n2 and 3", "5")
+        );
+        assert_eq!(conversation(json!({"other": 1}).as_object().unwrap()), None);
     }
 
     #[test]
