@@ -88,6 +88,9 @@ pub struct ImportPlan {
     pub sources: Vec<String>,
     /// Problems that did not stop the import (a field ignored), each naming file and line.
     pub warnings: Vec<ImportError>,
+    /// The mapping the records were read through (given, or from a mapping file dropped
+    /// with them): kept with the files, so that reading them again gives the same records.
+    pub mapping: Option<Mapping>,
 }
 
 /// Reads one file; the kind is decided by extension and, for `.json`, by its content.
@@ -174,6 +177,7 @@ pub fn plan_import_mapped(
             data_files.push(f);
         }
     }
+    let mapping_used = mapping.clone();
     let mapping = mapping.as_ref();
     let files = data_files;
     if files.is_empty() && errors.is_empty() {
@@ -281,6 +285,7 @@ pub fn plan_import_mapped(
         }
     }
     Ok(ImportPlan {
+        mapping: mapping_used.filter(|_| dataset.is_some()),
         dataset,
         label_files,
         sources,

@@ -164,7 +164,7 @@ pub struct Plan {
     pub options: Options,
     items: Vec<Item>,
     /// The label behind each record that counts, by record.
-    labels: HashMap<usize, Label>,
+    labels: HashMap<usize, Counted>,
     /// Counted sound / flawed CoTs.
     pub sound: usize,
     /// Counted flawed CoTs.
@@ -179,6 +179,20 @@ pub struct Plan {
     pub questions: usize,
     /// Preference formats: questions with counted labels but no pair (not both kinds).
     pub questions_skipped: usize,
+}
+
+/// What a row needs of a label (not its `from` list).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Counted {
+    verdict: Verdict,
+    provenance: Provenance,
+    confidence: f64,
+}
+
+impl Counted {
+    fn is_human(&self) -> bool {
+        self.provenance == Provenance::Human
+    }
 }
 
 fn counts(label: &Label, o: &Options) -> bool {
@@ -197,7 +211,14 @@ pub fn plan(dataset: &Dataset, store: &LabelStore, options: &Options) -> Plan {
                 Verdict::Bad => flawed += 1,
             }
             human += usize::from(l.is_human());
-            labels.insert(i, l.clone());
+            labels.insert(
+                i,
+                Counted {
+                    verdict: l.verdict,
+                    provenance: l.provenance,
+                    confidence: l.confidence,
+                },
+            );
         }
     }
     let mut p = Plan {
@@ -263,7 +284,7 @@ fn plan_pairs(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
         }
     }
     // Most trusted first: human, then by confidence, then file order.
-    let rank = |i: &usize, labels: &HashMap<usize, Label>| {
+    let rank = |i: &usize, labels: &HashMap<usize, Counted>| {
         let l = &labels[i];
         (!l.is_human(), -(l.confidence * 1e6) as i64, *i)
     };

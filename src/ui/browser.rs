@@ -113,6 +113,39 @@ pub fn download(filename: &str, text: &str) -> Result<(), String> {
     download_parts(filename, &parts, "application/json")
 }
 
+/// Offers text made of `parts` (written in slices) as one file download.
+pub fn download_text_parts(filename: &str, parts: &[String], mime: &str) -> Result<(), String> {
+    let array = js_sys::Array::new();
+    for p in parts {
+        array.push(&JsValue::from_str(p));
+    }
+    download_parts(filename, &array, mime)
+}
+
+/// Gives the event loop a turn (a zero-delay timeout): long work done in slices awaits this
+/// between slices, so no task blocks the page.
+pub async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// A value this browser keeps for this page (localStorage), if any.
+pub fn local_get(key: &str) -> Option<String> {
+    web_sys::window()?.local_storage().ok()??.get_item(key).ok()?
+}
+
+/// Keeps a small value for this page (localStorage); a full or blocked storage is ignored
+/// (what is kept there is a convenience, never the person's work).
+pub fn local_set(key: &str, value: &str) {
+    if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item(key, value);
+    }
+}
+
 /// Offers `bytes` as a file download.
 pub fn download_bytes(filename: &str, bytes: &[u8]) -> Result<(), String> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));

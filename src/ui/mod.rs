@@ -7,6 +7,7 @@
 //! - `map`: the reasoning map; `propagation`: label next, propagate, evaluation;
 //!   `classify`: the binary-choice classifier (model worker); `pairwise`: two CoTs side
 //!   by side and the person's choice.
+//! - `mapping`: the column-mapping step; `training`: "Export training set…".
 //! - `timing`: the in-browser timing page (`?timing`).
 //! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
 
@@ -17,12 +18,14 @@ mod detail;
 mod embed;
 mod list;
 mod map;
+mod mapping;
 mod pairwise;
 mod persist;
 mod propagation;
 mod state;
 mod timing;
 mod toolbar;
+mod training;
 
 use leptos::prelude::*;
 
@@ -103,6 +106,7 @@ pub fn App() -> impl IntoView {
             }
         >
             <toolbar::Toolbar />
+            <mapping::MappingPanel />
             <main class="panes">
                 <div class="left-pane">
                     <propagation::PropagationBar />

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::import::{plan_import, InputFile};
+use crate::core::import::{plan_import, plan_import_mapped, InputFile};
+use crate::core::mapping::Mapping;
 use crate::core::labelfile::LabelFile;
 use crate::core::labels::{Counts, Verdict};
 use crate::core::signature::{signatures, Signature};
@@ -17,12 +18,15 @@ use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Sp
 use super::bridge;
 use super::browser::{self, now_ms};
 use super::classify::ClassifyState;
+use super::mapping::MappingStep;
 use super::embed::EmbedState;
 use super::persist::{self, Current};
 use super::propagation::PropState;
 
 /// The shipped demo: 300 GSM8K model solutions with MiniLM embeddings.
 pub const DEMO_FILES: [&str; 2] = ["demo/demo_cots.json", "demo/demo_emb.npy"];
+/// Name under which the mapping a records file was read through is kept with it.
+const MAPPING_FILE: &str = "cotlabel-mapping.json";
 /// Name the demo is shown under.
 pub const DEMO_NAME: &str = "GSM8K demo (300 CoTs)";
 
@@ -148,6 +152,10 @@ pub struct AppState {
     pub embed_state: EmbedState,
     /// The sibling shown beside the selected record in the pairwise view.
     pub compare: RwSignal<Option<usize>>,
+    /// The column-mapping step, while a dropped file waits for one.
+    pub mapping_step: RwSignal<Option<MappingStep>>,
+    /// The mapping the step shows.
+    pub mapping: RwSignal<Mapping>,
 }
 
 /// A map made by the worker, and how long it took.
@@ -241,6 +249,8 @@ impl AppState {
             classifier: ClassifyState::new(),
             embed_state: EmbedState::new(),
             compare: RwSignal::new(None),
+            mapping_step: RwSignal::new(None),
+            mapping: RwSignal::new(Mapping::new()),
         }
     }
 
@@ -343,33 +353,60 @@ impl AppState {
         }
         spawn_local(async move {
             self.busy.set(Some("Reading files…".into()));
-            let result = match browser::read_files(files).await {
-                Ok(inputs) => self.import_inputs(inputs).await,
-                Err(e) => Err(e),
-            };
-            self.busy.set(None);
-            match result {
-                Ok(summary) => {
-                    self.errors.set(Vec::new());
-                    self.notice.set(Some(summary));
-                }
-                Err(errors) => {
-                    self.errors
-                        .set(errors.iter().map(ImportError::to_string).collect());
-                    self.notice.set(Some(
-                        "Nothing was imported: fix the errors below and drop the files again."
-                            .into(),
-                    ));
+            match browser::read_files(files).await {
+                Ok(inputs) => self.run_import(inputs, None).await,
+                Err(e) => {
+                    self.busy.set(None);
+                    self.show_import_errors(&e);
                 }
             }
         });
     }
 
-    async fn import_inputs(self, inputs: Vec<InputFile>) -> Result<String, Vec<ImportError>> {
+    /// Imports files already read, through `mapping` when given. A records file whose
+    /// fields need mapping opens the mapping step instead (nothing is imported yet).
+    pub async fn run_import(self, inputs: Vec<InputFile>, mapping: Option<Mapping>) {
+        self.busy.set(Some("Reading files…".into()));
+        let result = self.import_inputs(&inputs, mapping.as_ref()).await;
+        self.busy.set(None);
+        match result {
+            Ok(summary) => {
+                self.errors.set(Vec::new());
+                self.notice.set(Some(summary));
+            }
+            Err(errors) => match errors.as_slice() {
+                [ImportError::Unmapped { survey, .. }] => {
+                    let (step, shown) = MappingStep::new(inputs, (**survey).clone());
+                    self.errors.set(Vec::new());
+                    self.notice.set(Some(format!(
+                        "{}: say which field is the question and which the CoT, then import.",
+                        step.survey.file
+                    )));
+                    self.mapping.set(shown);
+                    self.mapping_step.set(Some(step));
+                }
+                _ => self.show_import_errors(&errors),
+            },
+        }
+    }
+
+    fn show_import_errors(self, errors: &[ImportError]) {
+        self.errors
+            .set(errors.iter().map(ImportError::to_string).collect());
+        self.notice.set(Some(
+            "Nothing was imported: fix the errors below and drop the files again.".into(),
+        ));
+    }
+
+    async fn import_inputs(
+        self,
+        inputs: &[InputFile],
+        mapping: Option<&Mapping>,
+    ) -> Result<String, Vec<ImportError>> {
         let current = self
             .session
             .with_untracked(|s| s.as_ref().map(|s| s.dataset.clone()));
-        let plan = plan_import(&inputs, current.as_ref())?;
+        let plan = plan_import_mapped(inputs, current.as_ref(), mapping)?;
         let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
         let was_demo = self.is_demo.get_untracked();
         let old = current
@@ -381,11 +418,16 @@ impl AppState {
             Some(fp) if Some(fp) != old.as_ref().map(|o| &o.0) => self.stored_labels(fp).await,
             _ => None,
         };
-        // The files the data came from, kept so that a reload reads them again.
-        let data_files: Vec<InputFile> = inputs
-            .into_iter()
+        // The files the data came from, kept so that a reload reads them again (with the
+        // mapping they were read through).
+        let mut data_files: Vec<InputFile> = inputs
+            .iter()
             .filter(|f| plan.sources.contains(&f.name))
+            .cloned()
             .collect();
+        if let Some(m) = &plan.mapping {
+            data_files.push(InputFile::new(MAPPING_FILE, m.to_json().into_bytes()));
+        }
         let mut report = None;
         self.session.update(|s| {
             let session = s.get_or_insert_with(|| Session::new(Dataset::new("", Vec::new(), None)));
@@ -427,7 +469,11 @@ impl AppState {
                     .ok()
                     .flatten()
                     .unwrap_or_default();
-                files.extend(stored.into_iter().filter(|f| f.name == name));
+                files.extend(
+                    stored
+                        .into_iter()
+                        .filter(|f| f.name == name || f.name == MAPPING_FILE),
+                );
             }
             let saved = persist::save_files(&fp, &files).await;
             let saved = saved.and(

@@ -64,12 +64,12 @@ pub fn Toolbar() -> impl IntoView {
                 <super::embed::EmbedControls />
             </div>
             <div class="actions">
-                <label class="button file-button" title="Records (.json, .jsonl, .csv), embeddings (.npy, .json) and label files; several at once">
+                <label class="button file-button" title="Records (.json, .jsonl, .csv, .parquet; chat, ShareGPT, Alpaca, prompt/completion), embeddings (.npy, .json), label files and mapping files; several at once">
                     "Import files…"
                     <input
                         type="file"
                         multiple
-                        accept=".json,.jsonl,.ndjson,.csv,.npy"
+                        accept=".json,.jsonl,.ndjson,.csv,.npy,.parquet"
                         data-testid="import-input"
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);
@@ -82,6 +82,7 @@ pub fn Toolbar() -> impl IntoView {
                 <button class="button primary" data-testid="export-button" on:click=move |_| state.export()>
                     "Export labels"
                 </button>
+                <super::training::TrainingExport />
                 <button
                     class="button danger"
                     data-testid="start-over"

@@ -109,6 +109,24 @@ expect("datasets-chat.parquet", len(P), P[0]["question"], P[0]["cot"], shape="me
 ds.to_json(os.path.join(out, "datasets-chat.jsonl"))
 expect("datasets-chat.jsonl", len(P), P[0]["question"], P[0]["cot"], shape="messages")
 
+# 50k rows for the page's speed test (tests/e2e): the shape of the 50k JSONL test, in
+# row groups of 10k, and a label file (as a script would write it: no fingerprint, no
+# confidence) marking every record sound.
+N = 50_000
+big = pa.table({
+    "id": [f"big-{i}" for i in range(N)],
+    "question_id": [f"q{i // 4}" for i in range(N)],
+    "question": [f"Question {i // 4}: a shop sells {i % 97} apples at ${i % 13} each. How much money does it make?"
+                 for i in range(N)],
+    "cot": [f"The shop sells {i % 97} apples.\nEach costs ${i % 13}.\nSo it makes {i % 97} * {i % 13} = "
+            f"{(i % 97) * (i % 13)} dollars." for i in range(N)],
+})
+write("big-50k.parquet", big, codec="zstd", row_group_size=10_000)
+json.dump({"format": "cotlabel.labels", "version": 1, "dataset": {"name": "big-50k.parquet", "records": N},
+           "labels": [{"id": f"big-{i}", "label": "good", "provenance": "human"} for i in range(N)]},
+          open(os.path.join(out, "big-50k-labels.json"), "w"))
+manifest["big-50k.parquet"] = dict(rows=N, question=big["question"][0].as_py(), cot=big["cot"][0].as_py())
+
 # Malformed files: each must be refused with the file and the row named.
 good = open(os.path.join(out, "chat-snappy.parquet"), "rb").read()
 open(os.path.join(out, "bad-truncated.parquet"), "wb").write(good[: len(good) // 2])
