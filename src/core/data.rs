@@ -111,13 +111,29 @@ impl Embeddings {
 
 /// A loaded data set: records in file order, optional embeddings, an id index and a
 /// fingerprint that identifies the records (not the embeddings) across sessions.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Dataset {
     name: String,
     records: Vec<Record>,
     embeddings: Option<Embeddings>,
     index: HashMap<String, usize>,
     fingerprint: String,
+    revision: u64,
+}
+
+/// Equal names, records and embeddings (the revision is not compared).
+impl PartialEq for Dataset {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.records == other.records
+            && self.embeddings == other.embeddings
+    }
+}
+
+static REVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_revision() -> u64 {
+    REVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Dataset {
@@ -144,13 +160,22 @@ impl Dataset {
             embeddings,
             index,
             fingerprint,
+            revision: next_revision(),
         }
+    }
+
+    /// Different for every data set built or given new embeddings in this process, and the
+    /// same for its clones: what the page keys derived state on (signatures read fields
+    /// the fingerprint does not cover, such as a reference answer).
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// The same records with other embeddings (or none).
     pub fn with_embeddings(&self, embeddings: Option<Embeddings>) -> Self {
         Self {
             embeddings,
+            revision: next_revision(),
             ..self.clone()
         }
     }

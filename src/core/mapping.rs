@@ -333,7 +333,7 @@ impl Mapping {
 
     /// Renames the mapped fields of `obj` to their targets. A field already named as a
     /// target that another field is mapped to is kept under `original_<name>`, so nothing
-    /// is lost. Returns the mapped fields the object does not have.
+    /// is lost. A mapped field the object lacks leaves its target absent.
     pub fn apply(&self, obj: &mut Map<String, Value>) {
         // Move the sources out first, so swaps (a ↔ b) work.
         let taken: Vec<(String, Option<Value>)> = self

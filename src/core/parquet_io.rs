@@ -56,7 +56,8 @@ pub fn read_objects(file: &str, bytes: Vec<u8>) -> Result<Vec<(usize, Value)>, I
     let rows = reader
         .get_row_iter(None)
         .map_err(|e| malformed(file, 1, format!("cannot read its rows: {e}")))?;
-    let mut out = Vec::with_capacity(total.min(1 << 20));
+    // The footer's row count is not trusted for the allocation (a damaged file can claim any).
+    let mut out = Vec::with_capacity(total.min(1 << 16));
     for (i, row) in rows.enumerate() {
         let row = row.map_err(|e| malformed(file, i + 1, e.to_string()))?;
         out.push((i + 1, row.to_json_value()));

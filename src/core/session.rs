@@ -21,6 +21,10 @@ pub struct ImportReport {
     pub new_records: bool,
     /// Whether embeddings were attached to the records already loaded.
     pub new_embeddings: bool,
+    /// Whether the records already loaded (same fingerprint: ids and texts) were read again
+    /// from a file with other fields or another name (a mapping that adds reference
+    /// answers, say): the data set is replaced, the labels stay.
+    pub reread: bool,
     /// Labels restored from this browser's storage for the new records.
     pub restored: Option<MergeReport>,
     /// One report per label file merged.
@@ -50,6 +54,8 @@ impl Session {
         if let Some(dataset) = plan.dataset {
             if dataset.fingerprint() == self.dataset.fingerprint() {
                 report.new_embeddings = dataset.embeddings() != self.dataset.embeddings();
+                report.reread = dataset.records() != self.dataset.records()
+                    || dataset.name() != self.dataset.name();
             } else {
                 report.new_records = true;
                 self.labels = LabelStore::new();
@@ -100,6 +106,14 @@ impl ImportReport {
                 .unwrap_or_else(|| " (no embeddings)".into());
             parts.push(format!(
                 "Loaded {} records from {}{emb}",
+                dataset.len(),
+                dataset.name()
+            ));
+        }
+        if self.reread && !self.new_records {
+            parts.push(format!(
+                "Read {} records from {}: the records already loaded (same ids and texts), \
+                 now with this file's fields; their labels stay",
                 dataset.len(),
                 dataset.name()
             ));
@@ -170,8 +184,20 @@ mod tests {
         s.labels.set_human("a", Verdict::Good, T0);
         let again = plan_import(&[jsonl(&["a"])], Some(&s.dataset)).unwrap();
         let r = s.apply(again, None);
-        assert!(!r.new_records);
+        assert!(!r.new_records && !r.reread);
         assert!(s.labels.get("a").is_some());
+        // the same records from a file with more fields: read again, labels kept
+        let with_ref = InputFile::new(
+            "r2.jsonl",
+            r#"{"id":"a","question":"q","cot":"c a","reference_answer":"7"}"#,
+        );
+        let before = s.dataset.revision();
+        let r = s.apply(plan_import(&[with_ref], Some(&s.dataset)).unwrap(), None);
+        assert!(r.reread && !r.new_records);
+        assert_eq!(s.dataset.records()[0].reference_answer().as_deref(), Some("7"));
+        assert_ne!(s.dataset.revision(), before);
+        assert!(s.labels.get("a").is_some());
+        assert!(r.summary(&s.dataset).starts_with("Read 1 records from r2.jsonl: the records already loaded"));
     }
 
     #[test]

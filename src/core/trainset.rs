@@ -427,17 +427,6 @@ impl Plan {
         }
     }
 
-    /// The record indices behind rows `range`: (record) or (chosen, rejected).
-    pub fn rows(&self, range: std::ops::Range<usize>) -> Vec<(usize, Option<usize>)> {
-        self.items[range]
-            .iter()
-            .map(|it| match *it {
-                Item::One(i) => (i, None),
-                Item::Pair(c, r, _) => (c, Some(r)),
-            })
-            .collect()
-    }
-
     /// Rows `range` of the training set as a table.
     pub fn table(&self, dataset: &Dataset, range: std::ops::Range<usize>) -> Table {
         let recs = dataset.records();

@@ -460,9 +460,12 @@ impl AppState {
                 ));
             }
         }
-        if report.new_records || (report.new_embeddings && !was_demo) {
+        if report.reread {
+            self.is_demo.set(false);
+        }
+        if report.new_records || report.reread || (report.new_embeddings && !was_demo) {
             let mut files = data_files;
-            if !report.new_records {
+            if !report.new_records && !report.reread {
                 // New embeddings for the same records: keep the stored records file.
                 let stored = persist::load_files(&fp)
                     .await
@@ -657,7 +660,7 @@ impl AppState {
             let fp = self.session.with(|s| {
                 s.as_ref().map(|s| {
                     let dim = s.dataset.embeddings().map_or(0, |e| e.dim());
-                    format!("{}/{dim}", s.dataset.fingerprint())
+                    format!("{}/{}/{dim}", s.dataset.fingerprint(), s.dataset.revision())
                 })
             });
             if prev.as_ref() != Some(&fp) {

@@ -882,14 +882,18 @@ test('fine-tuning files: chat JSONL and Parquet through the mapping step, labels
   assert.equal(await page.getByTestId('mapping-reference_answer').inputValue(), 'expected_answer');
   await p.shot('09-mapping-step');
   await page.getByTestId('mapping-apply').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=dataset-name]')?.textContent === 'mapped.parquet');
   await p.waitForCount(48);
   assert.equal(await page.getByTestId('mapping').count(), 0);
+  // Same ids and texts as the chat file: the labels carry over, and the signatures now
+  // read the reference answers the mapping brought.
   await p.row(0).click();
-  assert.match(await p.text('reference-answer'), /19/);
+  assert.match(await p.text('reference-answer'), /^19 — the final answer matches it/);
   // …kept with the file: a reload reads it through the same mapping, and the next file with
   // these fields gets the remembered mapping.
   await page.reload();
   await p.waitForCount(48);
+  assert.equal(await p.text('dataset-name'), 'mapped.parquet');
   await p.importFiles([fixture('mapped.parquet')]);
   await page.getByTestId('mapping').waitFor();
   assert.match(await page.getByTestId('mapping').textContent(), /mapping you used last time/);
