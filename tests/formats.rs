@@ -55,13 +55,20 @@ fn files_written_by_pyarrow_and_datasets_load() {
             panic!("{name}: not records")
         };
         assert_eq!(records.len() as u64, m["rows"].as_u64().unwrap(), "{name}");
-        assert_eq!(records[0].question, m["question"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            records[0].question,
+            m["question"].as_str().unwrap(),
+            "{name}"
+        );
         assert_eq!(records[0].cot, m["cot"].as_str().unwrap(), "{name}");
         if let Some(a) = m.get("answer") {
             assert_eq!(records[0].answer.as_deref(), a.as_str(), "{name}");
         }
         if let Some(d) = m.get("embedding_dim") {
-            assert_eq!(embeddings.expect("embeddings").dim() as u64, d.as_u64().unwrap());
+            assert_eq!(
+                embeddings.expect("embeddings").dim() as u64,
+                d.as_u64().unwrap()
+            );
         }
         if m.get("shape").and_then(Value::as_str) == Some("messages") {
             // the turns stay in the record, for export
@@ -94,7 +101,10 @@ fn unnamed_columns_go_through_the_mapping() {
     assert_eq!(ds.len(), 48);
     let r = &ds.records()[0];
     assert_eq!(r.reference_answer().as_deref(), Some("19"));
-    assert_eq!((r.is_correct, r.question_id.as_deref()), (Some(true), Some("q0")));
+    assert_eq!(
+        (r.is_correct, r.question_id.as_deref()),
+        (Some(true), Some("q0"))
+    );
     // the same mapping as a file dropped with the records
     let mapping = InputFile::new("map.json", proposed.to_json().into_bytes());
     let again = plan_import(&[f, mapping], None).unwrap().dataset.unwrap();
@@ -105,9 +115,18 @@ fn unnamed_columns_go_through_the_mapping() {
 fn malformed_files_name_the_file_and_the_row() {
     let Some(dir) = fixtures() else { return };
     for (name, says) in [
-        ("bad-truncated.parquet", "bad-truncated.parquet (the file): malformed Parquet"),
-        ("bad-wrong-type.parquet", "bad-wrong-type.parquet row 3: field `is_correct` must be true or false, not `perhaps`"),
-        ("bad-no-assistant.parquet", "bad-no-assistant.parquet row 2: field `messages` has no assistant turn"),
+        (
+            "bad-truncated.parquet",
+            "bad-truncated.parquet (the file): malformed Parquet",
+        ),
+        (
+            "bad-wrong-type.parquet",
+            "bad-wrong-type.parquet row 3: field `is_correct` must be true or false, not `perhaps`",
+        ),
+        (
+            "bad-no-assistant.parquet",
+            "bad-no-assistant.parquet row 2: field `messages` has no assistant turn",
+        ),
         ("bad-empty.parquet", "bad-empty.parquet: the file is empty"),
     ] {
         let e = plan_import(&[file(&dir, name)], None).unwrap_err();
@@ -153,9 +172,15 @@ fn every_training_format_in_both_file_types() {
             store.set_human(&r.id, v, 0);
         } else if q < 9 {
             let p = if sound { 0.95 } else { 0.03 };
-            store.set_machine(&r.id, Label::machine(p, Provenance::Propagated, 0.5, 0, vec![]).unwrap());
+            store.set_machine(
+                &r.id,
+                Label::machine(p, Provenance::Propagated, 0.5, 0, vec![]).unwrap(),
+            );
         } else if i % 2 == 0 {
-            store.set_machine(&r.id, Label::machine(0.7, Provenance::Classifier, 0.5, 0, vec![]).unwrap());
+            store.set_machine(
+                &r.id,
+                Label::machine(0.7, Provenance::Classifier, 0.5, 0, vec![]).unwrap(),
+            );
         }
     }
     store.add_human_pair("q0", "q0-1", "q0-0", 0);
@@ -177,7 +202,13 @@ fn every_training_format_in_both_file_types() {
             // q0: the pick + 1 from labels; q1..q8: 2 from labels each
             Format::Dpo | Format::DpoConversational => 18,
         };
-        assert_eq!(plan.len(), expected, "{}: {}", format.as_str(), plan.summary());
+        assert_eq!(
+            plan.len(),
+            expected,
+            "{}: {}",
+            format.as_str(),
+            plan.summary()
+        );
         for ft in [FileType::Jsonl, FileType::Parquet] {
             let bytes = plan.write(&ds, ft).unwrap();
             let name = trainset::file_name("chat.jsonl", format, ft, "2026-12-02");
@@ -195,10 +226,28 @@ fn every_training_format_in_both_file_types() {
     )
     .unwrap();
     // the first DPO row is the person's pick, and carries both ids
-    let plan = trainset::plan(&ds, &store, &Options { format: Format::Dpo, max_pairs_per_question: 2, ..Options::default() });
+    let plan = trainset::plan(
+        &ds,
+        &store,
+        &Options {
+            format: Format::Dpo,
+            max_pairs_per_question: 2,
+            ..Options::default()
+        },
+    );
     let t = plan.table(&ds, 0..1);
     let row = t.row_json(0);
-    assert_eq!((row["chosen_id"].as_str(), row["rejected_id"].as_str(), row["pair_source"].as_str()), (Some("q0-1"), Some("q0-0"), Some("pick")));
+    assert_eq!(
+        (
+            row["chosen_id"].as_str(),
+            row["rejected_id"].as_str(),
+            row["pair_source"].as_str()
+        ),
+        (Some("q0-1"), Some("q0-0"), Some("pick"))
+    );
     assert_eq!(row["prompt"], "What is 3 * 7?");
-    assert_eq!(row["chosen"], "<think>3 * 7 = 21</think>\nThe answer is 21.");
+    assert_eq!(
+        row["chosen"],
+        "<think>3 * 7 = 21</think>\nThe answer is 21."
+    );
 }

@@ -74,7 +74,10 @@ fn run(target: &str, data: &[u8]) {
         .iter()
         .find(|t| t.0 == target)
         .map_or("f.bin", |t| t.1);
-    CAP.store(LIVE.load(Ordering::Relaxed) + limit(data.len()), Ordering::Relaxed);
+    CAP.store(
+        LIVE.load(Ordering::Relaxed) + limit(data.len()),
+        Ordering::Relaxed,
+    );
     match target {
         "npy" => drop(parse_npy(name, data)),
         "labels" => {
@@ -114,8 +117,20 @@ impl Rng {
 }
 
 const INTERESTING: [&[u8]; 14] = [
-    b"\0", b"\xff", b"\"", b"{", b"}", b"[", b"]", b",", b"\n", b"NaN", b"-1",
-    b"99999999999999999999", b"PAR1", b"\x93NUMPY",
+    b"\0",
+    b"\xff",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b"\n",
+    b"NaN",
+    b"-1",
+    b"99999999999999999999",
+    b"PAR1",
+    b"\x93NUMPY",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &[u8]) -> Vec<u8> {
@@ -177,14 +192,18 @@ fn main() {
         );
         std::process::exit(2);
     };
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
         .collect();
     assert!(!seeds.is_empty(), "no seeds in {}", dir.display());
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ secs);
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz").join(target);
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/fuzz")
+        .join(target);
     std::fs::create_dir_all(&out).expect("target/fuzz");
     let start = Instant::now();
     let (mut execs, mut slowest) = (0u64, Duration::ZERO);

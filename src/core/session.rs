@@ -194,10 +194,15 @@ mod tests {
         let before = s.dataset.revision();
         let r = s.apply(plan_import(&[with_ref], Some(&s.dataset)).unwrap(), None);
         assert!(r.reread && !r.new_records);
-        assert_eq!(s.dataset.records()[0].reference_answer().as_deref(), Some("7"));
+        assert_eq!(
+            s.dataset.records()[0].reference_answer().as_deref(),
+            Some("7")
+        );
         assert_ne!(s.dataset.revision(), before);
         assert!(s.labels.get("a").is_some());
-        assert!(r.summary(&s.dataset).starts_with("Read 1 records from r2.jsonl: the records already loaded"));
+        assert!(r
+            .summary(&s.dataset)
+            .starts_with("Read 1 records from r2.jsonl: the records already loaded"));
     }
 
     #[test]

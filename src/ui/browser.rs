@@ -135,7 +135,11 @@ pub async fn yield_now() {
 
 /// A value this browser keeps for this page (localStorage), if any.
 pub fn local_get(key: &str) -> Option<String> {
-    web_sys::window()?.local_storage().ok()??.get_item(key).ok()?
+    web_sys::window()?
+        .local_storage()
+        .ok()??
+        .get_item(key)
+        .ok()?
 }
 
 /// Keeps a small value for this page (localStorage); a full or blocked storage is ignored

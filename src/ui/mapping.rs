@@ -61,7 +61,9 @@ pub fn MappingPanel() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
 
     let apply = move |_| {
-        let Some(s) = step.get_untracked() else { return };
+        let Some(s) = step.get_untracked() else {
+            return;
+        };
         let m = mapping.get_untracked();
         if let Err(e) = m.check() {
             problem.set(Some(e));
@@ -73,9 +75,19 @@ pub fn MappingPanel() -> impl IntoView {
         spawn_local(state.run_import(s.inputs, Some(m)));
     };
     let save = move |_| {
-        let Some(s) = step.get_untracked() else { return };
-        let stem = s.survey.file.rsplit_once('.').map_or(s.survey.file.as_str(), |p| p.0).to_string();
-        if let Err(e) = browser::download(&format!("{stem}.mapping.json"), &mapping.get_untracked().to_json()) {
+        let Some(s) = step.get_untracked() else {
+            return;
+        };
+        let stem = s
+            .survey
+            .file
+            .rsplit_once('.')
+            .map_or(s.survey.file.as_str(), |p| p.0)
+            .to_string();
+        if let Err(e) = browser::download(
+            &format!("{stem}.mapping.json"),
+            &mapping.get_untracked().to_json(),
+        ) {
             problem.set(Some(e));
         }
     };
@@ -102,7 +114,13 @@ pub fn MappingPanel() -> impl IntoView {
     };
 
     let row = move |target: &'static str| {
-        let fields = move || step.with(|s| s.as_ref().map(|s| s.survey.fields.clone()).unwrap_or_default());
+        let fields = move || {
+            step.with(|s| {
+                s.as_ref()
+                    .map(|s| s.survey.fields.clone())
+                    .unwrap_or_default()
+            })
+        };
         let current = move || mapping.with(|m| m.fields.get(target).cloned().unwrap_or_default());
         let required = matches!(target, "question" | "cot");
         view! {

@@ -8,9 +8,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::import::{plan_import, plan_import_mapped, InputFile};
-use crate::core::mapping::Mapping;
 use crate::core::labelfile::LabelFile;
 use crate::core::labels::{Counts, Verdict};
+use crate::core::mapping::Mapping;
 use crate::core::signature::{signatures, Signature};
 use crate::core::{Dataset, ImportError, Session};
 use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Space};
@@ -18,8 +18,8 @@ use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Sp
 use super::bridge;
 use super::browser::{self, now_ms};
 use super::classify::ClassifyState;
-use super::mapping::MappingStep;
 use super::embed::EmbedState;
+use super::mapping::MappingStep;
 use super::persist::{self, Current};
 use super::propagation::PropState;
 

@@ -51,7 +51,13 @@ pub fn TrainingExport() -> impl IntoView {
             return;
         }
         cancelled.set(false);
-        spawn_local(write(state, options(), file_type.get_untracked(), progress, cancelled));
+        spawn_local(write(
+            state,
+            options(),
+            file_type.get_untracked(),
+            progress,
+            cancelled,
+        ));
     };
 
     view! {
@@ -145,7 +151,9 @@ async fn write(
         return;
     };
     if plan.is_empty() {
-        state.notice.set(Some(format!("Nothing to export: {}", plan.summary())));
+        state
+            .notice
+            .set(Some(format!("Nothing to export: {}", plan.summary())));
         return;
     }
     let total = plan.len();
@@ -161,7 +169,9 @@ async fn write(
         browser::yield_now().await;
         if cancelled.get_untracked() {
             progress.set(None);
-            state.notice.set(Some("Training-set export cancelled: nothing was written.".into()));
+            state.notice.set(Some(
+                "Training-set export cancelled: nothing was written.".into(),
+            ));
             return;
         }
         let end = (start + SLICE).min(total);
