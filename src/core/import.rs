@@ -419,15 +419,19 @@ fn parse_json(
                     .map(Parsed::Embeddings)
                     .map_err(|e| vec![e]),
                 b'{' => {
-                    let objects = items.iter().map(|raw| {
+                    // RawValue checks the syntax only: a number such as 1e999 is valid
+                    // JSON that no f64 holds (found by fuzzing), so each item may still fail.
+                    let mut objects = Vec::with_capacity(items.len());
+                    for raw in &items {
                         let line = lines.line_of_slice(raw.get());
-                        (
-                            line,
-                            serde_json::from_str::<Value>(raw.get())
-                                .expect("validated by RawValue"),
-                        )
-                    });
-                    build_records(name, objects, mapping)
+                        match serde_json::from_str::<Value>(raw.get()) {
+                            Ok(v) => objects.push((line, v)),
+                            Err(e) => {
+                                return Err(vec![json_error(name, "JSON", line - 1, &e, raw.get())])
+                            }
+                        }
+                    }
+                    build_records(name, objects.into_iter(), mapping)
                 }
                 _ => Err(vec![ImportError::Malformed {
                     file: name.to_string(),
@@ -889,6 +893,40 @@ fn record_from_object(
     Ok((record, embedding))
 }
 
+/// Where the data of a `.npy` file starts, after checking its magic, version, header length
+/// and that the header's brackets nest at most three deep.
+fn npy_header_end(bytes: &[u8]) -> Result<usize, String> {
+    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+        return Err("it does not start with the .npy magic bytes".into());
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(format!("format version {v} is not one of 1, 2, 3")),
+    };
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or("the header is longer than the file")?;
+    let mut depth = 0usize;
+    for &b in &bytes[start..end] {
+        match b {
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                if depth > 3 {
+                    return Err("the header nests too deep to be a .npy header".into());
+                }
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(end)
+}
+
 /// Reads a 2-D float32/float64 `.npy` matrix in C order.
 pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Embeddings, ImportError> {
     let err = |message: String| ImportError::Npy {
@@ -900,6 +938,10 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Embeddings, ImportError> {
             file: name.to_string(),
         });
     }
+    // The header is checked here first: npyz's header parser takes exponential time on
+    // deeply nested brackets (found by fuzzing), and a valid header nests two deep.
+    let data_start =
+        npy_header_end(bytes).map_err(|m| err(format!("not a valid .npy file ({m})")))?;
     let npy = npyz::NpyFile::new(bytes).map_err(|e| err(format!("not a valid .npy file ({e})")))?;
     let shape = npy.shape().to_vec();
     if shape.len() != 2 {
@@ -949,6 +991,14 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Embeddings, ImportError> {
             bytes: needed,
             limit: MAX_FILE_BYTES,
         });
+    }
+    // Before allocating for the shape the header claims, check the bytes are there.
+    let available = (bytes.len() - data_start) as u64;
+    if needed > available {
+        return Err(err(format!(
+            "the data is shorter than its header's shape {rows} × {dim} says \
+             ({available} bytes for {needed}); is the file truncated?"
+        )));
     }
     let truncated = |e: std::io::Error| {
         err(format!("the data is shorter than its header's shape {rows} × {dim} says ({e}); is the file truncated?"))

@@ -42,7 +42,33 @@ fn malformed(file: &str, row: usize, message: impl Into<String>) -> ImportError 
 }
 
 /// Every row of a Parquet file as a (1-based row, JSON object) pair, in file order.
+///
+/// The `parquet` crate asserts on some damaged page data instead of returning an error
+/// (found by fuzzing: bit-flipped levels, negative column offsets). Where panics unwind
+/// (native builds, tests, the CLI) such a panic becomes an error naming the file; in the
+/// browser's wasm build panics abort, so the page shows that it failed (see `main.rs`).
 pub fn read_objects(file: &str, bytes: Vec<u8>) -> Result<Vec<(usize, Value)>, ImportError> {
+    #[cfg(panic = "unwind")]
+    {
+        let f = file.to_string();
+        std::panic::catch_unwind(move || read_rows(&f, bytes)).unwrap_or_else(|p| {
+            let why = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(malformed(
+                file,
+                0,
+                format!("the file is damaged: the Parquet reader failed ({why})"),
+            ))
+        })
+    }
+    #[cfg(not(panic = "unwind"))]
+    read_rows(file, bytes)
+}
+
+fn read_rows(file: &str, bytes: Vec<u8>) -> Result<Vec<(usize, Value)>, ImportError> {
     if bytes.len() < 12 || !is_parquet(&bytes) || !bytes.ends_with(MAGIC) {
         return Err(malformed(
             file,
