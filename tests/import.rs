@@ -682,3 +682,33 @@ fn full_gsm8k_set_loads() {
         1305
     );
 }
+
+#[test]
+fn inputs_found_by_fuzzing_are_errors() {
+    // JSON numbers no f64 holds
+    let (kind, msg) = one_error(&[text("big.json", "[\n{\"question\": \"q\", \"cot\": \"c\", \"x\": 1e999}\n]")], None);
+    assert_eq!(kind, "malformed");
+    assert!(msg.starts_with("big.json line 2: malformed JSON: number out of range"), "{msg}");
+    // .npy headers: nested too deep (npyz takes exponential time on these), and a shape far
+    // larger than the data (it allocated the shape before reading)
+    let npy = |header: &str, data: &[u8]| {
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((h.len() as u16).to_le_bytes());
+        b.extend(h.as_bytes());
+        b.extend(data);
+        b
+    };
+    let deep = npy(&format!("{}'descr': '<f4'", "{".repeat(40)), &[]);
+    let started = std::time::Instant::now();
+    let e = parse_npy("deep.npy", &deep).unwrap_err().to_string();
+    assert!(e.contains("nests too deep"), "{e}");
+    assert!(started.elapsed().as_secs() < 1);
+    let huge = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 100), }", &[0; 8]);
+    let e = parse_npy("huge.npy", &huge).unwrap_err().to_string();
+    assert!(e.contains("(8 bytes for 400000000)") && e.contains("truncated"), "{e}");
+}
