@@ -686,9 +686,18 @@ fn full_gsm8k_set_loads() {
 #[test]
 fn inputs_found_by_fuzzing_are_errors() {
     // JSON numbers no f64 holds
-    let (kind, msg) = one_error(&[text("big.json", "[\n{\"question\": \"q\", \"cot\": \"c\", \"x\": 1e999}\n]")], None);
+    let (kind, msg) = one_error(
+        &[text(
+            "big.json",
+            "[\n{\"question\": \"q\", \"cot\": \"c\", \"x\": 1e999}\n]",
+        )],
+        None,
+    );
     assert_eq!(kind, "malformed");
-    assert!(msg.starts_with("big.json line 2: malformed JSON: number out of range"), "{msg}");
+    assert!(
+        msg.starts_with("big.json line 2: malformed JSON: number out of range"),
+        "{msg}"
+    );
     // .npy headers: nested too deep (npyz takes exponential time on these), and a shape far
     // larger than the data (it allocated the shape before reading)
     let npy = |header: &str, data: &[u8]| {
@@ -708,7 +717,21 @@ fn inputs_found_by_fuzzing_are_errors() {
     let e = parse_npy("deep.npy", &deep).unwrap_err().to_string();
     assert!(e.contains("nests too deep"), "{e}");
     assert!(started.elapsed().as_secs() < 1);
-    let huge = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 100), }", &[0; 8]);
+    let overflow = npy(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+        &[],
+    );
+    let e = parse_npy("overflow.npy", &overflow)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("larger than any file"), "{e}");
+    let huge = npy(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 100), }",
+        &[0; 8],
+    );
     let e = parse_npy("huge.npy", &huge).unwrap_err().to_string();
-    assert!(e.contains("(8 bytes for 400000000)") && e.contains("truncated"), "{e}");
+    assert!(
+        e.contains("(8 bytes for 400000000)") && e.contains("truncated"),
+        "{e}"
+    );
 }

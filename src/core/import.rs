@@ -924,6 +924,29 @@ fn npy_header_end(bytes: &[u8]) -> Result<usize, String> {
             _ => {}
         }
     }
+    // npyz multiplies the shape's dimensions unchecked (an overflow, found by fuzzing).
+    let header = String::from_utf8_lossy(&bytes[start..end]);
+    if let Some(dims) = header
+        .find("'shape'")
+        .and_then(|k| header[k..].find('(').map(|o| k + o + 1))
+        .and_then(|o| header[o..].find(')').map(|c| &header[o..o + c]))
+    {
+        // (dimensions that are not plain integers are left to npyz to judge)
+        let parsed: Option<Vec<u64>> = dims
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| d.parse::<u64>().ok())
+            .collect();
+        if let Some(v) = parsed {
+            let product = v.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+            if product.is_none_or(|n| n > MAX_FILE_BYTES) {
+                return Err(format!(
+                    "its shape ({dims}) is larger than any file cotlabel reads"
+                ));
+            }
+        }
+    }
     Ok(end)
 }
 

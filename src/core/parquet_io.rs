@@ -539,7 +539,10 @@ mod tests {
                 failed_inside += usize::from(e.contains("the Parquet reader failed"));
             }
         }
-        eprintln!("{failed_inside} of {} flips reached a panic inside the parquet crate", bytes.len());
+        eprintln!(
+            "{failed_inside} of {} flips reached a panic inside the parquet crate",
+            bytes.len()
+        );
     }
 
     #[test]
