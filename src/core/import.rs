@@ -931,20 +931,24 @@ fn npy_header_end(bytes: &[u8]) -> Result<usize, String> {
         .and_then(|k| header[k..].find('(').map(|o| k + o + 1))
         .and_then(|o| header[o..].find(')').map(|c| &header[o..o + c]))
     {
-        // (dimensions that are not plain integers are left to npyz to judge)
+        // whole numbers only (Python 2's `3L` too): npyz reads odd spellings such as
+        // `868---292` as numbers, which then overflow
         let parsed: Option<Vec<u64>> = dims
             .split(',')
             .map(str::trim)
             .filter(|d| !d.is_empty())
-            .map(|d| d.parse::<u64>().ok())
+            .map(|d| d.strip_suffix('L').unwrap_or(d).parse::<u64>().ok())
             .collect();
-        if let Some(v) = parsed {
-            let product = v.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
-            if product.is_none_or(|n| n > MAX_FILE_BYTES) {
-                return Err(format!(
-                    "its shape ({dims}) is larger than any file cotlabel reads"
-                ));
-            }
+        let Some(v) = parsed else {
+            return Err(format!(
+                "its shape ({dims}) is not a tuple of whole numbers"
+            ));
+        };
+        let product = v.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        if product.is_none_or(|n| n > MAX_FILE_BYTES) {
+            return Err(format!(
+                "its shape ({dims}) is larger than any file cotlabel reads"
+            ));
         }
     }
     Ok(end)
