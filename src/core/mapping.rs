@@ -353,14 +353,14 @@ impl Mapping {
     }
 }
 
-/// Whether `obj` can be read without a mapping: it names a question and a CoT (or an alias),
-/// or is one of the training shapes.
+/// Whether `obj` is read without a mapping: it names a question or a CoT (or an alias; a
+/// missing one is then reported by line), or is one of the training shapes.
 pub fn readable(obj: &Map<String, Value>) -> bool {
-    let named = obj.contains_key("question")
-        && super::import::COT_ALIASES
+    obj.contains_key("question")
+        || super::import::COT_ALIASES
             .iter()
-            .any(|k| obj.contains_key(*k));
-    named || super::training::is_shape(obj)
+            .any(|k| obj.contains_key(*k))
+        || super::training::is_shape(obj)
 }
 
 #[cfg(test)]
