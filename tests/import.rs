@@ -702,7 +702,7 @@ fn inputs_found_by_fuzzing_are_errors() {
     // larger than the data (it allocated the shape before reading)
     let npy = |header: &str, data: &[u8]| {
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
