@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parquet::basic::{Compression, Repetition};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType, DoubleType};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::file::writer::SerializedFileWriter;
+use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
 use parquet::schema::types::Type;
 use serde_json::{Map, Value};
 
@@ -277,11 +277,25 @@ fn list_levels(lens: impl Iterator<Item = usize>) -> (Vec<i16>, Vec<i16>) {
     (def, rep)
 }
 
+/// Writes the next leaf column of a row group: its values and, for optional and list
+/// columns, their definition and repetition levels.
+fn leaf<T: DataType>(
+    group: &mut SerializedRowGroupWriter<'_, Vec<u8>>,
+    values: &[T::T],
+    def: Option<&[i16]>,
+    rep: Option<&[i16]>,
+) -> Result<(), String> {
+    let e = |e: parquet::errors::ParquetError| e.to_string();
+    let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
+    w.typed::<T>().write_batch(values, def, rep).map_err(e)?;
+    w.close().map_err(e)
+}
+
 /// Writes a Parquet file (snappy) one row group at a time; every group must have the
 /// columns, names and types of the first.
 pub struct ParquetSink {
     writer: SerializedFileWriter<Vec<u8>>,
-    first: Table,
+    names: Vec<String>,
 }
 
 impl ParquetSink {
@@ -296,16 +310,13 @@ impl ParquetSink {
                 .map_err(|e| e.to_string())?;
         Ok(Self {
             writer,
-            first: Table {
-                names: like.names.clone(),
-                columns: Vec::new(),
-            },
+            names: like.names.clone(),
         })
     }
 
     /// Appends `table`'s rows as one row group.
     pub fn write(&mut self, table: &Table) -> Result<(), String> {
-        if table.names != self.first.names {
+        if table.names != self.names {
             return Err("a row group's columns differ from the file's".into());
         }
         if table.rows() == 0 {
@@ -313,87 +324,41 @@ impl ParquetSink {
         }
         let e = |e: parquet::errors::ParquetError| e.to_string();
         let mut group = self.writer.next_row_group().map_err(e)?;
+        let text = |v: &mut dyn Iterator<Item = &str>| -> Vec<ByteArray> {
+            v.map(ByteArray::from).collect()
+        };
         for column in &table.columns {
-            // (leaf values) for each leaf of this column, in schema order.
+            // one call per leaf of the column, in schema order
             match column {
-                Column::Text(v) => {
-                    let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
-                    let vals: Vec<ByteArray> =
-                        v.iter().map(|s| ByteArray::from(s.as_str())).collect();
-                    w.typed::<ByteArrayType>()
-                        .write_batch(&vals, None, None)
-                        .map_err(e)?;
-                    w.close().map_err(e)?;
-                }
+                Column::Text(v) => leaf::<ByteArrayType>(
+                    &mut group,
+                    &text(&mut v.iter().map(String::as_str)),
+                    None,
+                    None,
+                )?,
                 Column::OptText(v) => {
-                    let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
-                    let vals: Vec<ByteArray> = v
-                        .iter()
-                        .flatten()
-                        .map(|s| ByteArray::from(s.as_str()))
-                        .collect();
                     let def: Vec<i16> = v.iter().map(|s| i16::from(s.is_some())).collect();
-                    w.typed::<ByteArrayType>()
-                        .write_batch(&vals, Some(&def), None)
-                        .map_err(e)?;
-                    w.close().map_err(e)?;
+                    let vals = text(&mut v.iter().flatten().map(String::as_str));
+                    leaf::<ByteArrayType>(&mut group, &vals, Some(&def), None)?
                 }
-                Column::Bool(v) => {
-                    let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
-                    w.typed::<BoolType>()
-                        .write_batch(v, None, None)
-                        .map_err(e)?;
-                    w.close().map_err(e)?;
-                }
-                Column::Number(v) => {
-                    let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
-                    w.typed::<DoubleType>()
-                        .write_batch(v, None, None)
-                        .map_err(e)?;
-                    w.close().map_err(e)?;
-                }
+                Column::Bool(v) => leaf::<BoolType>(&mut group, v, None, None)?,
+                Column::Number(v) => leaf::<DoubleType>(&mut group, v, None, None)?,
                 Column::Turns(v) => {
                     let (def, rep) = list_levels(v.iter().map(Vec::len));
-                    for part in [0, 1] {
-                        let vals: Vec<ByteArray> = v
-                            .iter()
-                            .flatten()
-                            .map(|t| {
-                                ByteArray::from(if part == 0 {
-                                    t.role.as_str()
-                                } else {
-                                    t.content.as_str()
-                                })
-                            })
-                            .collect();
-                        let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
-                        w.typed::<ByteArrayType>()
-                            .write_batch(&vals, Some(&def), Some(&rep))
-                            .map_err(e)?;
-                        w.close().map_err(e)?;
-                    }
+                    let roles = text(&mut v.iter().flatten().map(|t| t.role.as_str()));
+                    leaf::<ByteArrayType>(&mut group, &roles, Some(&def), Some(&rep))?;
+                    let contents = text(&mut v.iter().flatten().map(|t| t.content.as_str()));
+                    leaf::<ByteArrayType>(&mut group, &contents, Some(&def), Some(&rep))?
                 }
                 Column::TextList(v) => {
                     let (def, rep) = list_levels(v.iter().map(Vec::len));
-                    let vals: Vec<ByteArray> = v
-                        .iter()
-                        .flatten()
-                        .map(|s| ByteArray::from(s.as_str()))
-                        .collect();
-                    let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
-                    w.typed::<ByteArrayType>()
-                        .write_batch(&vals, Some(&def), Some(&rep))
-                        .map_err(e)?;
-                    w.close().map_err(e)?;
+                    let vals = text(&mut v.iter().flatten().map(String::as_str));
+                    leaf::<ByteArrayType>(&mut group, &vals, Some(&def), Some(&rep))?
                 }
                 Column::BoolList(v) => {
                     let (def, rep) = list_levels(v.iter().map(Vec::len));
                     let vals: Vec<bool> = v.iter().flatten().copied().collect();
-                    let mut w = group.next_column().map_err(e)?.ok_or("too few columns")?;
-                    w.typed::<BoolType>()
-                        .write_batch(&vals, Some(&def), Some(&rep))
-                        .map_err(e)?;
-                    w.close().map_err(e)?;
+                    leaf::<BoolType>(&mut group, &vals, Some(&def), Some(&rep))?
                 }
             }
         }

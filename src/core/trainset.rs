@@ -341,34 +341,44 @@ fn plan_pairs(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
     }
 }
 
-/// The assistant reply of a record for training: its file's own reply when it came from a
-/// chat / instruction shape, else the CoT, with the final answer added when the CoT does not
-/// state it.
-pub fn reply(r: &Record) -> String {
-    if let Some((_, reply)) = training::conversation(&r.meta) {
-        return reply;
-    }
-    match r.answer.as_deref().map(str::trim) {
-        Some(a) if !a.is_empty() && !r.cot.contains(a) => {
-            format!("{}\n\nThe answer is {a}.", r.cot.trim_end())
+/// A record's conversation for training, its file read once: the turns before the reply
+/// (its system prompt and earlier turns when its file had them, else the question as one
+/// user turn) and the reply (its file's own when it came from a chat / instruction shape,
+/// else the CoT, with the final answer added when the CoT does not state it).
+pub fn exchange(r: &Record) -> (Vec<Turn>, String) {
+    let (ctx, reply) = match training::conversation(&r.meta) {
+        Some((ctx, reply)) => (ctx, reply),
+        None => {
+            let reply = match r.answer.as_deref().map(str::trim) {
+                Some(a) if !a.is_empty() && !r.cot.contains(a) => {
+                    format!("{}\n\nThe answer is {a}.", r.cot.trim_end())
+                }
+                _ => r.cot.clone(),
+            };
+            (Vec::new(), reply)
         }
-        _ => r.cot.clone(),
-    }
-}
-
-/// The turns before the reply: the record's system prompt and earlier turns when its file
-/// had them, else the question as one user turn.
-pub fn context(r: &Record) -> Vec<Turn> {
-    match training::conversation(&r.meta) {
-        Some((ctx, _)) if !ctx.is_empty() => ctx
-            .into_iter()
-            .map(|(role, content)| Turn { role, content })
-            .collect(),
-        _ => vec![Turn {
+    };
+    let ctx = if ctx.is_empty() {
+        vec![Turn {
             role: "user".into(),
             content: r.question.clone(),
-        }],
-    }
+        }]
+    } else {
+        ctx.into_iter()
+            .map(|(role, content)| Turn { role, content })
+            .collect()
+    };
+    (ctx, reply)
+}
+
+/// The reply of [`exchange`].
+pub fn reply(r: &Record) -> String {
+    exchange(r).1
+}
+
+/// The turns before the reply, of [`exchange`].
+pub fn context(r: &Record) -> Vec<Turn> {
+    exchange(r).0
 }
 
 fn assistant(content: String) -> Vec<Turn> {
@@ -468,8 +478,8 @@ impl Plan {
                             .iter()
                             .map(|it| {
                                 let r = &recs[one(it)];
-                                let mut m = context(r);
-                                m.extend(assistant(reply(r)));
+                                let (mut m, reply) = exchange(r);
+                                m.extend(assistant(reply));
                                 m
                             })
                             .collect(),
