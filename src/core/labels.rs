@@ -345,6 +345,60 @@ impl LabelStore {
         true
     }
 
+    /// Every label, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Label)> + '_ {
+        self.labels.iter().map(|(id, l)| (id.as_str(), l))
+    }
+
+    /// The human labels, in no particular order.
+    pub fn humans(&self) -> impl Iterator<Item = (&str, &Label)> + '_ {
+        self.iter().filter(|(_, l)| l.is_human())
+    }
+
+    /// Sets (`Some`, a human label) or removes (`None`) a record's human label as the
+    /// journal or another tab says: not an undoable action here. Removing leaves a machine
+    /// label alone. Returns whether the store changed.
+    pub fn sync_human(&mut self, id: &str, label: Option<Label>) -> bool {
+        match label {
+            Some(l) => {
+                debug_assert!(l.is_human());
+                self.labels.insert(id.to_string(), l.clone()) != Some(l)
+            }
+            None if self.labels.get(id).is_some_and(Label::is_human) => {
+                self.labels.remove(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Replaces the human pair judgements (as the journal or another tab says); machine
+    /// pairs stay. Returns whether the store changed.
+    pub fn sync_human_pairs(&mut self, pairs: Vec<Pair>) -> bool {
+        let human: Vec<&Pair> = self
+            .pairs
+            .iter()
+            .filter(|p| p.provenance == Provenance::Human)
+            .collect();
+        if human.len() == pairs.len() && human.iter().zip(&pairs).all(|(a, b)| *a == b) {
+            return false;
+        }
+        self.pairs.retain(|p| p.provenance != Provenance::Human);
+        for p in pairs {
+            self.upsert_pair(p);
+        }
+        true
+    }
+
+    /// The human pair judgements, in the order they were made.
+    pub fn human_pairs(&self) -> Vec<Pair> {
+        self.pairs
+            .iter()
+            .filter(|p| p.provenance == Provenance::Human)
+            .cloned()
+            .collect()
+    }
+
     /// Removes every machine label of one provenance (before a new run of that machine).
     pub fn clear_machine(&mut self, provenance: Provenance) {
         debug_assert!(provenance != Provenance::Human);

@@ -8,6 +8,7 @@
 //! - [`trainset`] — training sets from labels: SFT, preference pairs, KTO.
 //! - [`labels`] — the label store (provenance, confidence, undo, merge).
 //! - [`labelfile`] — the label file of the contract (export and resume).
+//! - [`journal`] — human changes as single entries, merged by time across tabs.
 //! - [`session`] — a data set with its labels, and atomic imports into it.
 //! - [`signature`] — reasoning signatures (structure, consensus, prior score).
 //! - [`cluster`] — k-means.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod graph;
 pub mod hdbscan;
 pub mod import;
+pub mod journal;
 pub mod labelfile;
 pub mod labels;
 pub mod mapping;
