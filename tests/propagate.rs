@@ -67,6 +67,7 @@ fn embeddings_alone_reproduce_the_reference_failure() {
         signature_weight: 0.0,
         sibling_weight: 0.0,
         answer_agreement: false,
+        ..Default::default()
     };
     let cfg = Config {
         method: Method::Spreading { alpha: 0.2 },

@@ -6,11 +6,15 @@
 //!     cargo run --release --bin simulate              # the table
 //!     cargo run --release --bin simulate -- --shapes  # every shape of data, k = 0/10/20
 //!     cargo run --release --bin simulate -- --tune    # the parameter grid on the train split
+//!
+//! `--knn exact` or `--knn approximate` forces how the graph's neighbours are found (the
+//! table and `--shapes`; default: by size, `neighbours::EXACT_BUDGET`).
 #[path = "../../tests/support/gsm8k.rs"]
 mod gsm8k;
 
 use cotlabel::core::graph::GraphConfig;
 use cotlabel::core::metrics::LabelScores;
+use cotlabel::core::neighbours::Search;
 use cotlabel::core::propagate::{Config, Method};
 use cotlabel::core::select::Strategy;
 use cotlabel::core::signature::signatures;
@@ -60,8 +64,11 @@ struct Variant {
     cfg: Config,
 }
 
-fn variants() -> Vec<Variant> {
-    let g = GraphConfig::default();
+fn variants(search: Search) -> Vec<Variant> {
+    let g = GraphConfig {
+        search,
+        ..Default::default()
+    };
     let spreading = Config::default();
     let trust = Config {
         method: Method::TRUST,
@@ -124,7 +131,7 @@ fn variants() -> Vec<Variant> {
     ]
 }
 
-fn table(name: &str, ds: &Dataset) {
+fn table(name: &str, ds: &Dataset, search: Search) {
     println!(
         "\n## {name}: {} CoTs, {} correct",
         ds.len(),
@@ -136,7 +143,7 @@ fn table(name: &str, ds: &Dataset) {
     }
     println!(" ECE k=20 |");
     println!("|---|---|{}---|", "---|".repeat(BUDGETS.len()));
-    for v in variants() {
+    for v in variants(search) {
         for s in Strategy::ALL {
             let c = curve(ds, &v.graph, &v.cfg, s, &BUDGETS);
             print!("| {} | {} |", s.name(), v.name);
@@ -227,7 +234,7 @@ fn tune(train: &Dataset) {
 /// The table of the shapes of data: accuracy / macro-F1 / coverage / ECE of the machine
 /// labels at the page's minimum confidence, beside the majority class, at k = 0, 10 and 20
 /// human labels (random picks pooled over 5 seeds, and "label next").
-fn shapes(dir: &std::path::Path) {
+fn shapes(dir: &std::path::Path, search: Search) {
     let budgets = [0, 10, 20];
     println!(
         "\n## Machine labels on every shape (min. confidence {:.0} %; acc / F1 / coverage / ECE)",
@@ -242,7 +249,11 @@ fn shapes(dir: &std::path::Path) {
     println!();
     println!("|---|---|---|{}", "---|".repeat(2 * budgets.len()));
     for (name, sets) in gsm8k::shapes(dir) {
-        let r = gsm8k::evaluate_shape(&name, &sets, &budgets, &SEEDS);
+        let graph = GraphConfig {
+            search,
+            ..Default::default()
+        };
+        let r = gsm8k::evaluate_shape_with(&name, &sets, &budgets, &SEEDS, &graph);
         print!("| {} | {} | {:.3} |", r.name, r.cots, r.majority());
         for (_, _, s) in &r.rows {
             if s.scored == 0 {
@@ -258,12 +269,30 @@ fn shapes(dir: &std::path::Path) {
     }
 }
 
+/// `--knn exact|approximate|auto`.
+fn search() -> Search {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(i) = args.iter().position(|a| a == "--knn") else {
+        return Search::Auto;
+    };
+    match args.get(i + 1).map(String::as_str) {
+        Some("exact") => Search::Exact,
+        Some("approximate") => Search::Approximate,
+        Some("auto") => Search::Auto,
+        other => {
+            eprintln!("--knn takes exact, approximate or auto, not {other:?}");
+            std::process::exit(2)
+        }
+    }
+}
+
 fn main() {
+    let search = search();
     let Some(dir) = gsm8k::data_dir() else {
         std::process::exit(2)
     };
     if std::env::args().any(|a| a == "--shapes") {
-        shapes(&dir);
+        shapes(&dir, search);
         return;
     }
     // label-free: the gold answers are left out (`--shapes` measures them too)
@@ -274,8 +303,8 @@ fn main() {
         return;
     }
     let demo = gsm8k::without_reference(&gsm8k::demo(&dir));
-    table("demo (300 CoTs, 75 test questions)", &demo);
+    table("demo (300 CoTs, 75 test questions)", &demo, search);
     let test = gsm8k::subset(&all, "test", |r| gsm8k::split(r) == "test");
-    table("GSM8K test split, model CoTs", &test);
+    table("GSM8K test split, model CoTs", &test, search);
     println!("\nReferences (baselines.json, random picks, k=20, accuracy / macro-F1): demo label spreading on embeddings 0.589 / 0.532, trust 0.593 / 0.539, majority 0.621 / 0.383; GSM8K test 0.543 / 0.502, 0.502 / 0.486, majority 0.624 / 0.384.");
 }

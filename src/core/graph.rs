@@ -2,7 +2,8 @@
 //!
 //! - each CoT to its `neighbours` nearest CoTs in a combined space: the unit embedding
 //!   (weight `embedding_weight`) beside the reasoning-signature vector (weight
-//!   `signature_weight`) — so two CoTs are near when they read alike *and* reason alike;
+//!   `signature_weight`) — so two CoTs are near when they read alike *and* reason alike
+//!   (found exactly, or approximately for large sets: [`super::neighbours`]);
 //! - CoTs of the same question (`sibling_weight`), positively when they give the same final
 //!   answer and **negatively** when they give different ones: if one is sound the other is
 //!   not. This is the structure that carries the correctness signal on real data (see
@@ -15,6 +16,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::cluster::{sq_dist, ClusterError, Matrix, Progress};
 use super::data::Dataset;
+use super::neighbours::{self, Search};
 use super::signature::{Signature, DIM};
 
 /// How the graph is made. The defaults were chosen on the GSM8K train split with
@@ -33,6 +35,10 @@ pub struct GraphConfig {
     pub sibling_weight: f32,
     /// Whether sibling edges are signed by answer agreement (false: all positive).
     pub answer_agreement: bool,
+    /// How the nearest neighbours are found: exactly up to [`neighbours::EXACT_BUDGET`]
+    /// (n² × width), approximately above (recall@10 ≥ 0.95, `tests/neighbours.rs`).
+    #[serde(default)]
+    pub search: Search,
 }
 
 impl Default for GraphConfig {
@@ -43,6 +49,7 @@ impl Default for GraphConfig {
             signature_weight: 1.0,
             sibling_weight: 1.0,
             answer_agreement: true,
+            search: Search::Auto,
         }
     }
 }
@@ -191,40 +198,6 @@ impl Graph {
     }
 }
 
-/// The `k` nearest rows of every row (squared distances, nearest first; the row itself
-/// excluded; ties broken by index). Exact, O(n²·d), in blocks so progress can be reported.
-pub fn knn(x: Matrix, k: usize, progress: Progress) -> Result<Vec<Vec<(u32, f32)>>, ClusterError> {
-    let n = x.rows;
-    let k = k.min(n.saturating_sub(1));
-    let mut out = Vec::with_capacity(n);
-    let mut dist = vec![0f32; n];
-    for i in 0..n {
-        if i % 256 == 0 && !progress(i as f64 / n as f64) {
-            return Err(ClusterError::Cancelled);
-        }
-        let xi = x.row(i);
-        for (j, d) in dist.iter_mut().enumerate() {
-            *d = sq_dist(xi, x.row(j));
-        }
-        let mut idx: Vec<u32> = (0..n as u32).filter(|&j| j as usize != i).collect();
-        let by = |a: &u32, b: &u32| {
-            dist[*a as usize]
-                .total_cmp(&dist[*b as usize])
-                .then(a.cmp(b))
-        };
-        if k < idx.len() && k > 0 {
-            idx.select_nth_unstable_by(k - 1, by);
-            idx.truncate(k);
-        } else if k == 0 {
-            idx.clear();
-        }
-        idx.sort_unstable_by(by);
-        out.push(idx.into_iter().map(|j| (j, dist[j as usize])).collect());
-    }
-    progress(1.0);
-    Ok(out)
-}
-
 /// Builds the graph of `x` (rows = nodes, from [`features`]) and `nodes`.
 pub fn build(
     x: Matrix,
@@ -242,7 +215,7 @@ pub fn build(
     }
     let mut adj: Vec<HashMap<u32, f32>> = vec![HashMap::default(); n];
     if cfg.neighbours > 0 && n > 1 {
-        let near = knn(x, cfg.neighbours, &mut |f| progress(0.9 * f))?;
+        let near = neighbours::knn_by(x, cfg.neighbours, cfg.search, &mut |f| progress(0.9 * f))?;
         // Heat kernel with the mean k-th-neighbour distance as its scale.
         let scale = near
             .iter()
@@ -313,18 +286,6 @@ mod tests {
             .iter()
             .map(|&(group, answer)| Node { group, answer })
             .collect()
-    }
-
-    #[test]
-    fn knn_finds_the_nearest_rows_in_order() {
-        let data = [0.0f32, 1.0, 3.0, 7.0];
-        let x = Matrix::new(&data, 4, 1).unwrap();
-        let near = knn(x, 2, &mut |_| true).unwrap();
-        assert_eq!(near[0], vec![(1, 1.0), (2, 9.0)]);
-        assert_eq!(near[2], vec![(1, 4.0), (0, 9.0)]);
-        assert_eq!(near[3], vec![(2, 16.0), (1, 36.0)]);
-        // k larger than n − 1 gives every other row
-        assert_eq!(knn(x, 10, &mut |_| true).unwrap()[0].len(), 3);
     }
 
     #[test]

@@ -7,17 +7,17 @@
 //!   (O(n²·d) work, O(n·d) memory). Checked against scikit-learn on the demo set
 //!   (`tests/cluster.rs`).
 //! - **approximate**, for large sets (n²·d above [`EXACT_BUDGET`]): Prim over a k-nearest
-//!   neighbour graph. Candidate neighbours come from an exact search in the first
-//!   [`REDUCED_DIMS`] principal components, are re-ranked by their full-dimensional
-//!   distances and refined through neighbours of neighbours; core distances and edge
-//!   weights are full-dimensional. Its agreement with the exact result is measured in
-//!   `tests/cluster.rs`.
+//!   neighbour graph from [`super::neighbours`]' approximate search (candidates from an
+//!   exact search in the first [`REDUCED_DIMS`] principal components, re-ranked by their
+//!   full-dimensional distances and refined through neighbours of neighbours), with
+//!   HDBSCAN's own [`TUNING`]; core distances and edge weights are full-dimensional. Its
+//!   agreement with the exact result is measured in `tests/cluster.rs`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::cluster::{ClusterError, Matrix, Progress};
-use super::project::principal_subspace;
+use super::neighbours::{approximate_lists, sq_dist, Tuning};
 
 /// How the minimum spanning tree of the mutual reachability distances is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -37,6 +37,20 @@ pub const EXACT_BUDGET: f64 = 3000.0 * 3000.0 * 384.0;
 
 /// Principal components searched for candidate neighbours in the approximate method.
 pub const REDUCED_DIMS: usize = 32;
+
+/// The approximate method's neighbour search (what `tests/cluster.rs` measured): lists of
+/// 20 (at least min_samples + 15) from 60 candidates of the exact search in principal
+/// components (no trees), two full refinement rounds of fan-out 16.
+pub const TUNING: Tuning = Tuning {
+    dims: REDUCED_DIMS,
+    candidates: 60,
+    neighbours: 20,
+    fanout: 16,
+    rounds: 2,
+    trees: 0,
+    leaf: 0,
+    incremental: false,
+};
 
 impl MstMethod {
     /// `Exact` or `Approximate` for `n` points of `dim` dimensions.
@@ -108,9 +122,7 @@ pub fn hdbscan(
     // Core distance: distance to the (min_samples − 1)-th nearest other point.
     let kth = (min_samples - 1).min(n - 1);
     let mut edges = match method {
-        MstMethod::Approximate => {
-            approximate_mst(x, kth, &Tuning::default(), &mut |f| progress(0.95 * f))?
-        }
+        MstMethod::Approximate => approximate_mst(x, kth, &TUNING, &mut |f| progress(0.95 * f))?,
         _ => exact_mst(x, kth, &mut |f| progress(0.95 * f))?,
     };
     // stable: equal distances stay in the order Prim found them
@@ -118,23 +130,6 @@ pub fn hdbscan(
     let result = from_mst(n, &edges, mcs, method);
     progress(1.0);
     Ok(result)
-}
-
-/// Squared Euclidean distance: eight partial sums (as `cluster::sq_dist`, bit for bit), one
-/// function for every full-dimensional distance, so both methods weigh an edge alike.
-#[inline]
-fn sq1(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            let d = x[l] - y[l];
-            acc[l] += d * d;
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 // ---------------------------------------------------------------------------------------
@@ -176,7 +171,7 @@ fn core_row(x: Matrix, i: usize, kth: usize, best: &mut [f32]) {
     };
     let a = x.row(i);
     for (j, b) in x.data[(i + 1) * x.dim..].chunks_exact(x.dim).enumerate() {
-        let d = sq1(a, b);
+        let d = sq_dist(a, b);
         push(best, i, d);
         push(best, i + 1 + j, d);
     }
@@ -224,7 +219,7 @@ impl Outside {
             .chunks_exact(self.dim)
             .enumerate()
         {
-            let mr = sq1(row, b).max(here_core).max(core[j]);
+            let mr = sq_dist(row, b).max(here_core).max(core[j]);
             if mr < reach[j] {
                 reach[j] = mr;
                 from[j] = here;
@@ -276,181 +271,6 @@ fn exact_mst(x: Matrix, kth: usize, progress: Progress) -> Result<Edges, Cluster
 // ---------------------------------------------------------------------------------------
 // Approximate method.
 
-/// Knobs of the approximate method (the defaults are what `tests/cluster.rs` measured).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tuning {
-    /// Principal components searched for candidates.
-    pub dims: usize,
-    /// Candidates per point from that search.
-    pub candidates: usize,
-    /// Neighbours kept per point (at least min_samples + 15).
-    pub neighbours: usize,
-    /// Neighbours (forward, and as many reverse) whose neighbours are tried in a refinement round.
-    pub fanout: usize,
-    /// Refinement rounds.
-    pub rounds: usize,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            dims: REDUCED_DIMS,
-            candidates: 60,
-            neighbours: 20,
-            fanout: 16,
-            rounds: 2,
-        }
-    }
-}
-
-/// Nearest-neighbour lists: `k` per point, (squared distance, index), ascending.
-pub(crate) struct Lists {
-    k: usize,
-    d: Vec<f32>,
-    i: Vec<u32>,
-    /// The last distance of each list (packed: the search reads it for every pair).
-    worst: Vec<f32>,
-}
-
-impl Lists {
-    fn new(n: usize, k: usize) -> Self {
-        Self {
-            k,
-            d: vec![f32::INFINITY; n * k],
-            i: vec![u32::MAX; n * k],
-            worst: vec![f32::INFINITY; n],
-        }
-    }
-
-    fn worst(&self, a: usize) -> f32 {
-        self.worst[a]
-    }
-
-    pub(crate) fn ids(&self, a: usize) -> &[u32] {
-        &self.i[a * self.k..(a + 1) * self.k]
-    }
-
-    pub(crate) fn dists(&self, a: usize) -> &[f32] {
-        &self.d[a * self.k..(a + 1) * self.k]
-    }
-
-    /// Offers `b` at squared distance `d` to `a`'s list (once: a listed point is skipped).
-    fn offer(&mut self, a: usize, d: f32, b: u32) {
-        if d < self.worst(a) && !self.ids(a).contains(&b) {
-            self.insert(a, d, b);
-        }
-    }
-
-    /// Puts `b` into `a`'s list (it must be closer than the last and not listed yet).
-    fn insert(&mut self, a: usize, d: f32, b: u32) {
-        let k = self.k;
-        let (ds, is) = (
-            &mut self.d[a * k..(a + 1) * k],
-            &mut self.i[a * k..(a + 1) * k],
-        );
-        let pos = ds.partition_point(|&v| v <= d);
-        ds.copy_within(pos..k - 1, pos + 1);
-        is.copy_within(pos..k - 1, pos + 1);
-        ds[pos] = d;
-        is[pos] = b;
-        self.worst[a] = ds[k - 1];
-    }
-}
-
-/// Rows per block of the search's dimension-major layout.
-const W: usize = 8;
-
-/// Squared distances of `a` to the `W` rows of a dimension-major block (`a.len() × W`).
-/// Two running sums (even and odd dimensions) hide the latency of the additions.
-#[inline]
-fn block_sq(a: &[f32], block: &[f32]) -> [f32; W] {
-    let (mut s0, mut s1) = ([0f32; W], [0f32; W]);
-    let (pairs, rest) = (a.chunks_exact(2), block.chunks_exact(2 * W));
-    let tail = (pairs.remainder(), rest.remainder());
-    for (c, y) in pairs.zip(rest) {
-        let (y0, y1) = y.split_at(W);
-        for r in 0..W {
-            let d0 = c[0] - y0[r];
-            let d1 = c[1] - y1[r];
-            s0[r] += d0 * d0;
-            s1[r] += d1 * d1;
-        }
-    }
-    if let (&[c], y) = tail {
-        for r in 0..W {
-            let d = c - y[r];
-            s0[r] += d * d;
-        }
-    }
-    for r in 0..W {
-        s0[r] += s1[r];
-    }
-    s0
-}
-
-/// The `kc` nearest other rows of each row of `y` (`m` columns), exactly, each pair once.
-/// Tiles of rows meet each block of the others while it is in the first-level cache.
-fn search(y: &[f32], m: usize, kc: usize, progress: Progress) -> Result<Lists, ClusterError> {
-    const TILE: usize = 16;
-    let n = y.len() / m;
-    let blocks = n.div_ceil(W);
-    let mut t = vec![0f32; blocks * m * W];
-    for (j, row) in y.chunks_exact(m).enumerate() {
-        let (b, r) = (j / W, j % W);
-        for (k, v) in row.iter().enumerate() {
-            t[(b * m + k) * W + r] = *v;
-        }
-    }
-    let mut lists = Lists::new(n, kc);
-    let pairs = (n * (n - 1) / 2).max(1) as f64;
-    let mut done = 0usize;
-    for i0 in (0..n).step_by(TILE) {
-        let i1 = (i0 + TILE).min(n);
-        search_tile(y, &t, m, i0..i1, &mut lists);
-        done += (i0..i1).map(|i| n - 1 - i).sum::<usize>();
-        if !progress(done as f64 / pairs) {
-            return Err(ClusterError::Cancelled);
-        }
-    }
-    Ok(lists)
-}
-
-/// Rows `tile` of `y` against every later row (`t`: `y` in dimension-major blocks).
-#[inline(never)]
-fn search_tile(y: &[f32], t: &[f32], m: usize, tile: std::ops::Range<usize>, lists: &mut Lists) {
-    let n = y.len() / m;
-    for b in (tile.start + 1) / W..n.div_ceil(W) {
-        let block = &t[b * m * W..(b + 1) * m * W];
-        for i in tile.clone() {
-            if (b + 1) * W <= i + 1 {
-                continue; // the whole block is at or before i
-            }
-            let d = block_sq(&y[i * m..(i + 1) * m], block);
-            // most blocks improve no list: one branch-free test first
-            let wi = lists.worst[i];
-            let near = match lists.worst.get(b * W..b * W + W) {
-                Some(wj) => (0..W).fold(false, |h, r| h | (d[r] < wi.max(wj[r]))),
-                None => true,
-            };
-            if !near {
-                continue;
-            }
-            for (r, &d) in d.iter().enumerate() {
-                let j = b * W + r;
-                if j <= i || j >= n {
-                    continue;
-                }
-                if d < lists.worst(i) {
-                    lists.insert(i, d, j as u32);
-                }
-                if d < lists.worst(j) {
-                    lists.insert(j, d, i as u32);
-                }
-            }
-        }
-    }
-}
-
 /// Prim over an approximate k-nearest-neighbour graph (see the module notes).
 pub(crate) fn approximate_mst(
     x: Matrix,
@@ -459,7 +279,10 @@ pub(crate) fn approximate_mst(
     progress: Progress,
 ) -> Result<Edges, ClusterError> {
     let n = x.rows;
-    let (lists, basis) = approximate_neighbours(x, kth, tuning, &mut |f| progress(0.9 * f))?;
+    // lists well past the core distance's rank: their tails feed the refinement and the
+    // graph (kth + 16 measured better than kth alone for min_samples 10 and 20)
+    let k = tuning.neighbours.max(kth + 16).min(n - 1).max(1);
+    let (lists, basis) = approximate_lists(x, k, tuning, &mut |f| progress(0.9 * f))?;
     // core distances, then the graph (each list edge both ways), joined into one piece
     let core: Vec<f32> = (0..n)
         .map(|a| {
@@ -516,105 +339,6 @@ pub(crate) fn approximate_mst(
     debug_assert_eq!(edges.len(), n - 1, "the graph is connected");
     Ok(edges)
 }
-
-/// Approximate nearest-neighbour lists (at least `kth` long), and the principal subspace
-/// the candidates came from.
-pub(crate) fn approximate_neighbours(
-    x: Matrix,
-    kth: usize,
-    tuning: &Tuning,
-    progress: Progress,
-) -> Result<(Lists, super::project::Pca), ClusterError> {
-    let n = x.rows;
-    // lists well past the core distance's rank: their tails feed the refinement and the
-    // graph (kth + 16 measured better than kth alone for min_samples 10 and 20)
-    let k = tuning.neighbours.max(kth + 16).min(n - 1).max(1);
-    let kc = tuning.candidates.max(k).min(n - 1);
-    // 1. candidates: an exact search among the first principal components
-    let basis = principal_subspace(x, tuning.dims, &mut |f| progress(0.1 * f))?;
-    let m = basis.count();
-    let y = basis.project(x);
-    let cand = search(&y, m, kc, &mut |f| progress(0.1 + 0.6 * f))?;
-    drop(y);
-    // 2. the candidates re-ranked by their full-dimensional distances
-    let mut lists = Lists::new(n, k);
-    for a in 0..n {
-        rerank_row(x, a, cand.ids(a), &mut lists);
-        if a % 1024 == 1023 && !progress(0.7 + 0.1 * a as f64 / n as f64) {
-            return Err(ClusterError::Cancelled);
-        }
-    }
-    drop(cand);
-    // 3. refinement: a point's neighbours' neighbours (forward and reverse) are candidates
-    let mut seen = vec![u32::MAX; n];
-    for round in 0..tuning.rounds {
-        let f = tuning.fanout.min(k);
-        let mut adj: Vec<Vec<u32>> = (0..n)
-            .map(|a| {
-                lists.ids(a)[..f]
-                    .iter()
-                    .copied()
-                    .filter(|&b| b != u32::MAX)
-                    .collect()
-            })
-            .collect();
-        for a in 0..n {
-            for &b in &lists.ids(a)[..f] {
-                if b != u32::MAX && adj[b as usize].len() < 2 * f {
-                    adj[b as usize].push(a as u32);
-                }
-            }
-        }
-        for a in 0..n {
-            seen[a] = a as u32;
-            for &b in lists.ids(a) {
-                if b != u32::MAX {
-                    seen[b as usize] = a as u32;
-                }
-            }
-            refine_row(x, a, &adj, &mut seen, &mut lists);
-            if a % 1024 == 1023 {
-                let f = (round as f64 + a as f64 / n as f64) / tuning.rounds as f64;
-                if !progress(0.8 + 0.2 * f) {
-                    return Err(ClusterError::Cancelled);
-                }
-            }
-        }
-        seen.fill(u32::MAX);
-    }
-    Ok((lists, basis))
-}
-
-/// Offers row `a` its candidates `ids` with their full-dimensional distances.
-#[inline(never)]
-fn rerank_row(x: Matrix, a: usize, ids: &[u32], lists: &mut Lists) {
-    for &b in ids {
-        if b != u32::MAX {
-            lists.offer(a, sq1(x.row(a), x.row(b as usize)), b);
-        }
-    }
-}
-
-/// Offers row `a` and each of its neighbours' neighbours (`adj`) to one another; `seen`
-/// marks with `a` the points already tried (`a`'s list included).
-#[inline(never)]
-fn refine_row(x: Matrix, a: usize, adj: &[Vec<u32>], seen: &mut [u32], lists: &mut Lists) {
-    for &b in &adj[a] {
-        for &c in &adj[b as usize] {
-            if seen[c as usize] == a as u32 {
-                continue;
-            }
-            seen[c as usize] = a as u32;
-            let d = sq1(x.row(a), x.row(c as usize));
-            lists.offer(a, d, c);
-            lists.offer(c as usize, d, a as u32);
-        }
-    }
-}
-
-/// Joins the pieces of a neighbour graph (rare: a clump of more than k near-duplicates, a
-/// far-off group). Each round, points of every piece but the largest get an edge to their
-/// closest point outside their piece (by principal-component distance, weighed by the full
 /// distance): all of them when they are few, else an even share of each piece (about n/16
 /// searches a round), until one piece is left.
 fn join_components(
@@ -654,7 +378,7 @@ fn join_components(
             for t in 0..take {
                 let a = mem[t * mem.len() / take];
                 if let Some(b) = nearest_outside(y, m, &piece, a) {
-                    added.push((a, b, sq1(x.row(a), x.row(b))));
+                    added.push((a, b, sq_dist(x.row(a), x.row(b))));
                 }
             }
             if !progress(0.5) {
@@ -675,7 +399,7 @@ fn nearest_outside(y: &[f32], m: usize, piece: &[u32], a: usize) -> Option<usize
     let mut best = (f32::INFINITY, None);
     for (b, yb) in y.chunks_exact(m).enumerate() {
         if piece[b] != piece[a] {
-            let d = sq1(ya, yb);
+            let d = sq_dist(ya, yb);
             if d < best.0 || best.1.is_none() {
                 best = (d, Some(b));
             }
@@ -1048,49 +772,6 @@ mod tests {
     }
 
     #[test]
-    fn sq1_is_cluster_sq_dist_bit_for_bit() {
-        let mut r = noise(3);
-        for dim in [1, 7, 8, 9, 33, 384] {
-            let a: Vec<f32> = (0..dim).map(|_| r()).collect();
-            let b: Vec<f32> = (0..dim).map(|_| r()).collect();
-            assert_eq!(
-                sq1(&a, &b).to_bits(),
-                crate::core::cluster::sq_dist(&a, &b).to_bits()
-            );
-        }
-    }
-
-    #[test]
-    fn the_search_finds_the_exact_neighbours() {
-        // n not a multiple of the block width, an odd number of columns
-        for (n, m) in [(101, 5), (64, 8), (9, 1)] {
-            let mut r = noise(11);
-            let y: Vec<f32> = (0..n * m).map(|_| r()).collect();
-            let kc = 6.min(n - 1);
-            let lists = search(&y, m, kc, &mut |_| true).unwrap();
-            for a in 0..n {
-                let mut all: Vec<f32> = (0..n)
-                    .filter(|&b| b != a)
-                    .map(|b| {
-                        (0..m)
-                            .map(|k| (y[a * m + k] - y[b * m + k]).powi(2))
-                            .sum::<f32>()
-                    })
-                    .collect();
-                all.sort_by(f32::total_cmp);
-                for (got, want) in lists.dists(a).iter().zip(&all[..kc]) {
-                    assert!(
-                        (got - want).abs() <= 1e-5 * want.max(1.0),
-                        "{got} vs {want}"
-                    );
-                }
-                let ids = lists.ids(a);
-                assert!(!ids.contains(&(a as u32)) && ids.iter().all(|&b| (b as usize) < n));
-            }
-        }
-    }
-
-    #[test]
     fn approximate_agrees_with_exact_on_blobs() {
         // 6 blobs in 48 dimensions, more points than the neighbour lists, some outliers
         let dim = 48;
@@ -1111,7 +792,7 @@ mod tests {
         let dim = 4;
         let data = blobs(2, 60, dim, 0.5, 0);
         let x = Matrix::new(&data, 120, dim).unwrap();
-        let edges = approximate_mst(x, 4, &Tuning::default(), &mut |_| true).unwrap();
+        let edges = approximate_mst(x, 4, &TUNING, &mut |_| true).unwrap();
         assert_eq!(edges.len(), 119, "a spanning tree");
         let approx = with(x, 5, MstMethod::Approximate);
         assert_eq!(approx.persistence.len(), 2);
@@ -1129,7 +810,7 @@ mod tests {
             }
         }
         let x = Matrix::new(&data, 750, dim).unwrap();
-        let edges = approximate_mst(x, 4, &Tuning::default(), &mut |_| true).unwrap();
+        let edges = approximate_mst(x, 4, &TUNING, &mut |_| true).unwrap();
         assert_eq!(edges.len(), 749);
         assert_eq!(with(x, 5, MstMethod::Approximate).persistence.len(), 30);
     }

@@ -13,6 +13,7 @@
 //! - [`signature`] — reasoning signatures (structure, consensus, prior score).
 //! - [`cluster`] — k-means.
 //! - [`hdbscan`] — density clusters with noise.
+//! - [`neighbours`] — k nearest neighbours, exact or approximate (graph, HDBSCAN).
 //! - [`project`] — the 2-D map (PCA).
 //! - [`graph`] — the similarity graph (embedding + signature kNN, signed sibling links).
 //! - [`propagate`] — spreading human labels from the prior (label spreading, trust).
@@ -36,6 +37,7 @@ pub mod labelfile;
 pub mod labels;
 pub mod mapping;
 pub mod metrics;
+pub mod neighbours;
 pub mod parquet_io;
 pub mod project;
 pub mod propagate;

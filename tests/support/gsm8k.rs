@@ -189,7 +189,18 @@ pub fn evaluate_shape(
     budgets: &[usize],
     seeds: &[u64],
 ) -> ShapeResult {
-    use cotlabel::core::graph::GraphConfig;
+    let graph = cotlabel::core::graph::GraphConfig::default();
+    evaluate_shape_with(name, sets, budgets, seeds, &graph)
+}
+
+/// [`evaluate_shape`] over the graph `graph`.
+pub fn evaluate_shape_with(
+    name: &str,
+    sets: &[Dataset],
+    budgets: &[usize],
+    seeds: &[u64],
+    graph: &cotlabel::core::graph::GraphConfig,
+) -> ShapeResult {
     use cotlabel::core::metrics::label_scores;
     use cotlabel::core::propagate::Config;
     use cotlabel::core::select::Strategy;
@@ -202,7 +213,7 @@ pub fn evaluate_shape(
         .iter()
         .map(|ds| {
             let sigs = signatures(ds);
-            let prep = prepare(ds, &sigs, &GraphConfig::default()).expect("graph");
+            let prep = prepare(ds, &sigs, graph).expect("graph");
             let truth: Vec<Option<bool>> = ds.records().iter().map(|r| r.is_correct).collect();
             cots += ds.len();
             sound += truth.iter().filter(|t| **t == Some(true)).count();
