@@ -281,8 +281,9 @@ impl Journal {
                         continue;
                     }
                     self.pairs_clock = e.stamp;
-                    changed +=
-                        usize::from(store.sync_human_pairs(pairs.iter().map(PairEntry::pair).collect()));
+                    changed += usize::from(
+                        store.sync_human_pairs(pairs.iter().map(PairEntry::pair).collect()),
+                    );
                     self.seen_pairs = store.human_pairs();
                 }
             }
@@ -334,7 +335,13 @@ mod tests {
 
     fn dataset(n: usize) -> Dataset {
         let records = (0..n)
-            .map(|i| record(&format!("r{i}"), &format!("q{}", i / 2), &format!("cot {i}")))
+            .map(|i| {
+                record(
+                    &format!("r{i}"),
+                    &format!("q{}", i / 2),
+                    &format!("cot {i}"),
+                )
+            })
             .collect();
         Dataset::new("d.jsonl", records, None)
     }
@@ -357,30 +364,59 @@ mod tests {
         s.set_human("b", Verdict::Bad, T);
         let e = j.record(&s, T + 5);
         assert_eq!(e.len(), 2);
-        assert!(matches!(&e[0].change, Change::Label { id, verdict: Some(Verdict::Good), .. } if id == "a"));
-        assert_eq!(e[0].stamp, Stamp { at: T + 5, tab: 7, seq: 1 });
+        assert!(
+            matches!(&e[0].change, Change::Label { id, verdict: Some(Verdict::Good), .. } if id == "a")
+        );
+        assert_eq!(
+            e[0].stamp,
+            Stamp {
+                at: T + 5,
+                tab: 7,
+                seq: 1
+            }
+        );
         assert_eq!(e[1].stamp.seq, 2);
         assert!(j.record(&s, T + 6).is_empty(), "nothing new");
         // a clear is a tombstone; an undo of it writes the label again
         s.clear("a");
         let e = j.record(&s, T + 7);
-        assert!(matches!(&e[..], [Entry { change: Change::Label { id, verdict: None, .. }, .. }] if id == "a"));
+        assert!(
+            matches!(&e[..], [Entry { change: Change::Label { id, verdict: None, .. }, .. }] if id == "a")
+        );
         s.undo();
         let e = j.record(&s, T + 8);
-        assert!(matches!(&e[..], [Entry { change: Change::Label { verdict: Some(Verdict::Good), .. }, .. }]));
+        assert!(matches!(
+            &e[..],
+            [Entry {
+                change: Change::Label {
+                    verdict: Some(Verdict::Good),
+                    ..
+                },
+                ..
+            }]
+        ));
         // a machine label is not a human change
-        s.set_machine("c", Label::machine(0.9, Provenance::Propagated, 0.5, T, vec![]).unwrap());
+        s.set_machine(
+            "c",
+            Label::machine(0.9, Provenance::Propagated, 0.5, T, vec![]).unwrap(),
+        );
         assert!(j.record(&s, T + 9).is_empty());
         // pairs: the whole human list
         s.add_human_pair("q", "a", "b", T);
         let e = j.record(&s, T + 10);
-        assert!(matches!(&e[..], [Entry { change: Change::Pairs { pairs }, .. }] if pairs.len() == 1));
+        assert!(
+            matches!(&e[..], [Entry { change: Change::Pairs { pairs }, .. }] if pairs.len() == 1)
+        );
     }
 
     #[test]
     fn entries_round_trip_and_keys_sort_as_stamps() {
         let e = Entry {
-            stamp: Stamp { at: T, tab: 0xabc, seq: 3 },
+            stamp: Stamp {
+                at: T,
+                tab: 0xabc,
+                seq: 3,
+            },
             change: Change::Label {
                 id: "x:1".into(),
                 verdict: Some(Verdict::Bad),
@@ -389,19 +425,53 @@ mod tests {
         };
         assert_eq!(Entry::parse(&e.to_json()).unwrap(), e);
         let t = Entry {
-            stamp: Stamp { at: T, tab: 1, seq: 1 },
-            change: Change::Label { id: "y".into(), verdict: None, updated_at: None },
+            stamp: Stamp {
+                at: T,
+                tab: 1,
+                seq: 1,
+            },
+            change: Change::Label {
+                id: "y".into(),
+                verdict: None,
+                updated_at: None,
+            },
         };
         assert_eq!(Entry::parse(&t.to_json()).unwrap(), t);
         assert!(t.to_json().contains("\"verdict\":null"));
-        let mut stamps = vec![
-            Stamp { at: T + 1, tab: 0, seq: 0 },
-            Stamp { at: T, tab: 2, seq: 1 },
-            Stamp { at: T, tab: 1, seq: 10 },
-            Stamp { at: T, tab: 1, seq: 9 },
-            Stamp { at: 999, tab: 0xffff_ffff, seq: 1 },
+        let mut stamps = [
+            Stamp {
+                at: T + 1,
+                tab: 0,
+                seq: 0,
+            },
+            Stamp {
+                at: T,
+                tab: 2,
+                seq: 1,
+            },
+            Stamp {
+                at: T,
+                tab: 1,
+                seq: 10,
+            },
+            Stamp {
+                at: T,
+                tab: 1,
+                seq: 9,
+            },
+            Stamp {
+                at: 999,
+                tab: 0xffff_ffff,
+                seq: 1,
+            },
         ];
-        let key = |s: Stamp| Entry { stamp: s, change: t.change.clone() }.key("fp");
+        let key = |s: Stamp| {
+            Entry {
+                stamp: s,
+                change: t.change.clone(),
+            }
+            .key("fp")
+        };
         let mut keys: Vec<String> = stamps.iter().map(|&s| key(s)).collect();
         stamps.sort();
         keys.sort();
@@ -457,7 +527,10 @@ mod tests {
         assert!(a.get("x").is_none());
         // a machine label under a tombstone stays
         let mut d = LabelStore::new();
-        d.set_machine("x", Label::machine(0.9, Provenance::Propagated, 0.5, T, vec![]).unwrap());
+        d.set_machine(
+            "x",
+            Label::machine(0.9, Provenance::Propagated, 0.5, T, vec![]).unwrap(),
+        );
         Journal::new(4, &d).apply(&mut d, &e2);
         assert!(d.get("x").is_some_and(|l| !l.is_human()));
     }
@@ -468,7 +541,10 @@ mod tests {
         let mut s = LabelStore::new();
         s.set_human("r0", Verdict::Good, T);
         s.set_human("r1", Verdict::Bad, T);
-        s.set_machine("r2", Label::machine(0.8, Provenance::Propagated, 0.5, T, vec!["r0".into()]).unwrap());
+        s.set_machine(
+            "r2",
+            Label::machine(0.8, Provenance::Propagated, 0.5, T, vec!["r0".into()]).unwrap(),
+        );
         let snapshot = LabelFile::from_store(&ds, &s, T);
         let mut j = Journal::new(9, &s);
         s.set_human("r3", Verdict::Good, T + 2000);
@@ -477,14 +553,25 @@ mod tests {
         let entries = j.record(&s, T + 2000);
         // an old entry from before the snapshot's label does not undo it
         let old = Entry {
-            stamp: Stamp { at: T - 5000, tab: 3, seq: 1 },
-            change: Change::Label { id: "r0".into(), verdict: Some(Verdict::Bad), updated_at: Some(T - 5000) },
+            stamp: Stamp {
+                at: T - 5000,
+                tab: 3,
+                seq: 1,
+            },
+            change: Change::Label {
+                id: "r0".into(),
+                verdict: Some(Verdict::Bad),
+                updated_at: Some(T - 5000),
+            },
         };
         let mut all = entries.clone();
         all.push(old);
         let f = compact(&ds, Some(&snapshot), &all, None, T + 3000);
-        let ids: Vec<(&str, Verdict, Provenance)> =
-            f.labels.iter().map(|(id, l)| (id.as_str(), l.verdict, l.provenance)).collect();
+        let ids: Vec<(&str, Verdict, Provenance)> = f
+            .labels
+            .iter()
+            .map(|(id, l)| (id.as_str(), l.verdict, l.provenance))
+            .collect();
         assert_eq!(
             ids,
             vec![
@@ -496,7 +583,10 @@ mod tests {
         assert_eq!(f.pairs.len(), 1);
         // the tab's machine labels replace the snapshot's
         let mut m = LabelStore::new();
-        m.set_machine("r4", Label::machine(0.1, Provenance::Classifier, 0.5, T, vec![]).unwrap());
+        m.set_machine(
+            "r4",
+            Label::machine(0.1, Provenance::Classifier, 0.5, T, vec![]).unwrap(),
+        );
         let f = compact(&ds, Some(&snapshot), &all, Some(&m), T + 3000);
         let ids: Vec<&str> = f.labels.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, vec!["r0", "r3", "r4"]);
@@ -518,7 +608,7 @@ mod tests {
             shuffle in any::<u64>(),
         ) {
             let ds = dataset(5);
-            let mut stores = vec![LabelStore::new(), LabelStore::new(), LabelStore::new()];
+            let mut stores = [LabelStore::new(), LabelStore::new(), LabelStore::new()];
             let mut journals: Vec<Journal> = (0..3).map(|t| Journal::new(t as u32 + 1, &stores[t])).collect();
             let mut log: Vec<Entry> = Vec::new();
             let mut now = T;
