@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
-use crate::worker::protocol::{Reply, Request};
+use crate::worker::protocol::{FailReason, Reply, Request};
 
 type OnReply = Rc<dyn Fn(Reply)>;
 
@@ -76,7 +76,7 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
             Ok(r) => r,
             Err(e) => Reply::Failed {
                 id: 0,
-                cancelled: false,
+                reason: FailReason::Error,
                 message: format!("unreadable worker reply: {e}"),
             },
         };
@@ -161,9 +161,17 @@ pub fn submit(kind: Kind, req: &Request, data: &[f32], bytes: Option<&[u8]>) {
     }
 }
 
-/// Stops whatever the workers are doing: terminates them and starts fresh ones.
-pub fn cancel() {
-    let old = BRIDGES.with(|b| std::mem::take(&mut *b.borrow_mut()));
+/// Stops whatever one worker is doing: terminates it and starts a fresh one. The other
+/// worker carries on.
+pub fn cancel(kind: Kind) {
+    let old = BRIDGES.with(|b| {
+        let mut b = b.borrow_mut();
+        let (stop, keep): (Vec<Bridge>, Vec<Bridge>) = std::mem::take(&mut *b)
+            .into_iter()
+            .partition(|x| x.kind == kind);
+        *b = keep;
+        stop
+    });
     for b in old {
         b.worker.terminate();
         let _ = spawn(b.kind, b.on_reply);

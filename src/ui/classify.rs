@@ -167,6 +167,7 @@ impl AppState {
             stage: stage.into(),
             fraction: 0.0,
             started,
+            worker: bridge::Kind::Model,
         }));
         Some((id, started))
     }

@@ -9,12 +9,14 @@
 //!   by side and the person's choice.
 //! - `mapping`: the column-mapping step; `training`: "Export training set…".
 //! - `timing`: the in-browser timing page (`?timing`).
-//! - `state`: signals and actions; `persist`: IndexedDB; `browser`: files, downloads.
+//! - `state`: signals and actions; `durable`: labels written as they are given, shared
+//!   between tabs; `persist`: IndexedDB; `browser`: files, downloads.
 
 mod bridge;
 mod browser;
 mod classify;
 mod detail;
+mod durable;
 mod embed;
 mod list;
 mod map;
@@ -48,7 +50,6 @@ pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     state.start();
-    state.autosave();
     state.track_signatures();
     state.start_worker();
     state.track_propagation();

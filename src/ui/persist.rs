@@ -5,15 +5,19 @@
 //! Keys of the one object store `kv`:
 //! - `current`: JSON `{"fingerprint", "name", "demo"}`
 //! - `files:<fingerprint>`: the records file and embeddings file as `[{name, bytes}]`
-//! - `labels:<fingerprint>`: the label file (contract §2) as text
+//! - `labels:<fingerprint>`: the label file (contract §2) as text: the snapshot the journal
+//!   folds into ([`rewrite_labels`])
+//! - `journal:<fingerprint>:<at>:<tab>:<seq>`: one human change each (`core::journal`),
+//!   written when it is made ([`put_entries`]) and folded into the snapshot on load
 //! - `weights:<input>`: classifier weights fine-tuned in the page, `{info: JSON, bytes}`
 //! - `minilm:<sha-256 of a text>`: its embedding computed on this device (`Float32Array`)
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rexie::{ObjectStore, Rexie, Store, Transaction, TransactionMode};
+use rexie::{KeyRange, ObjectStore, Rexie, Store, Transaction, TransactionMode};
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::import::InputFile;
@@ -23,6 +27,7 @@ const STORE: &str = "kv";
 
 thread_local! {
     static CONN: RefCell<Option<Rc<Rexie>>> = const { RefCell::new(None) };
+    static RAW: RefCell<Option<web_sys::IdbDatabase>> = const { RefCell::new(None) };
 }
 
 /// Which data set was open when the page was last used.
@@ -147,30 +152,206 @@ pub async fn delete_files(fingerprint: &str) -> Result<(), String> {
     delete(&format!("files:{fingerprint}")).await
 }
 
-/// Stores the label file of a data set.
-pub async fn save_labels(fingerprint: &str, json: &str) -> Result<(), String> {
-    put(&format!("labels:{fingerprint}"), &JsValue::from_str(json)).await
+/// A second connection to the same database, through web-sys itself: journal writes issue
+/// their requests and `commit()` in the same turn as the label key, with no round trip in
+/// between, so a tab closed right after a burst of labels still stores them.
+async fn raw_db() -> Result<web_sys::IdbDatabase, String> {
+    if let Some(db) = RAW.with(|c| c.borrow().clone()) {
+        return Ok(db);
+    }
+    db().await?; // creates the database and its store when new
+    let factory = web_sys::window()
+        .and_then(|w| w.indexed_db().ok().flatten())
+        .ok_or("IndexedDB is not available")?;
+    let req = factory.open_with_u32(DB, 1).map_err(dom_error)?;
+    let done = request_promise(&req);
+    wasm_bindgen_futures::JsFuture::from(done)
+        .await
+        .map_err(dom_error)?;
+    let db: web_sys::IdbDatabase = req.result().map_err(dom_error)?.unchecked_into();
+    RAW.with(|c| *c.borrow_mut() = Some(db.clone()));
+    Ok(db)
 }
 
-/// The stored label file of a data set.
-pub async fn load_labels(fingerprint: &str) -> Result<Option<String>, String> {
-    Ok(get(&format!("labels:{fingerprint}"))
-        .await?
-        .and_then(|v| v.as_string()))
+/// `"QuotaExceededError: …"` from a DOMException (or whatever was thrown).
+fn dom_error(e: JsValue) -> String {
+    match e.dyn_ref::<web_sys::DomException>() {
+        Some(d) => format!("{}: {}", d.name(), d.message()),
+        None => e
+            .dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| format!("{e:?}")),
+    }
 }
 
-/// Keeps an unreadable label file aside instead of overwriting it.
-pub async fn quarantine_labels(fingerprint: &str, json: &str, now: i64) -> Result<(), String> {
-    put(
-        &format!("unreadable-labels:{fingerprint}:{now}"),
-        &JsValue::from_str(json),
+/// Resolves when a request succeeds, rejects with its error.
+fn request_promise(req: &web_sys::IdbRequest) -> js_sys::Promise {
+    let req = req.clone();
+    js_sys::Promise::new(&mut |resolve, reject| {
+        let r = req.clone();
+        let ok = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        let fail = Closure::once_into_js(move || {
+            let e = r
+                .error()
+                .ok()
+                .flatten()
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL);
+            let _ = reject.call1(&JsValue::NULL, &e);
+        });
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(fail.unchecked_ref()));
+    })
+}
+
+/// Writes journal entries (`(key, JSON)`) in one transaction, committed at once; resolves
+/// when the browser says they are stored.
+pub async fn put_entries(items: &[(String, String)]) -> Result<(), String> {
+    let db = raw_db().await?;
+    let tx = db
+        .transaction_with_str_and_mode(STORE, web_sys::IdbTransactionMode::Readwrite)
+        .map_err(dom_error)?;
+    let store = tx.object_store(STORE).map_err(dom_error)?;
+    let done = {
+        let t = tx.clone();
+        js_sys::Promise::new(&mut |resolve, reject| {
+            let ok = Closure::once_into_js(move || {
+                let _ = resolve.call0(&JsValue::NULL);
+            });
+            let t2 = t.clone();
+            let fail = Closure::<dyn FnMut()>::new(move || {
+                let e = t2
+                    .error()
+                    .map(JsValue::from)
+                    .unwrap_or_else(|| JsValue::from_str("the write was aborted"));
+                let _ = reject.call1(&JsValue::NULL, &e);
+            })
+            .into_js_value();
+            t.set_oncomplete(Some(ok.unchecked_ref()));
+            t.set_onerror(Some(fail.unchecked_ref()));
+            t.set_onabort(Some(fail.unchecked_ref()));
+        })
+    };
+    for (k, v) in items {
+        if let Err(e) = store.put_with_key(&JsValue::from_str(v), &JsValue::from_str(k)) {
+            let _ = tx.abort();
+            // the abort rejects `done`: wait for it, so no rejection goes unhandled
+            let _ = wasm_bindgen_futures::JsFuture::from(done).await;
+            return Err(dom_error(e));
+        }
+    }
+    // web-sys marks `commit` deprecated (its WebIDL snapshot); every current browser has it
+    #[allow(deprecated)]
+    tx.commit().map_err(dom_error)?;
+    wasm_bindgen_futures::JsFuture::from(done)
+        .await
+        .map(drop)
+        .map_err(dom_error)
+}
+
+/// What storage holds for one data set's labels.
+#[derive(Debug, Default)]
+pub struct StoredLabels {
+    /// The snapshot label file.
+    pub snapshot: Option<String>,
+    /// Journal entries as `(key, JSON)`, in key order.
+    pub entries: Vec<(String, String)>,
+}
+
+/// How to rewrite them: a new snapshot, the old one kept aside (it could not be read),
+/// and the journal keys the new snapshot holds.
+#[derive(Debug, Default)]
+pub struct Rewrite {
+    /// The new snapshot.
+    pub snapshot: String,
+    /// Text to keep under `unreadable-labels:<fingerprint>:<now>`.
+    pub quarantine: Option<String>,
+    /// Journal keys to delete.
+    pub delete: Vec<String>,
+}
+
+/// Reads a data set's snapshot and journal, lets `f` decide, and writes what it says, all
+/// in one transaction: another tab's write lands before or after it, never in between.
+pub async fn rewrite_labels<T>(
+    fingerprint: &str,
+    now: i64,
+    f: impl FnOnce(StoredLabels) -> (Option<Rewrite>, T),
+) -> Result<T, String> {
+    let (tx, store) = open(TransactionMode::ReadWrite).await?;
+    let err = |e: rexie::Error| e.to_string();
+    let key = format!("labels:{fingerprint}");
+    let snapshot = store
+        .get(JsValue::from_str(&key))
+        .await
+        .map_err(err)?
+        .and_then(|v| v.as_string());
+    let prefix = crate::core::journal::key_prefix(fingerprint);
+    let range = KeyRange::bound(
+        &JsValue::from_str(&prefix),
+        &JsValue::from_str(&format!("{prefix}\u{ffff}")),
+        Some(false),
+        Some(false),
     )
-    .await
+    .map_err(|e| e.to_string())?;
+    let keys = store
+        .get_all_keys(Some(range.clone()), None)
+        .await
+        .map_err(err)?;
+    let values = store.get_all(Some(range), None).await.map_err(err)?;
+    let entries = keys
+        .iter()
+        .zip(&values)
+        .filter_map(|(k, v)| Some((k.as_string()?, v.as_string()?)))
+        .collect();
+    let (rewrite, out) = f(StoredLabels { snapshot, entries });
+    if let Some(r) = rewrite {
+        if let Some(old) = r.quarantine {
+            store
+                .put(
+                    &JsValue::from_str(&old),
+                    Some(&JsValue::from_str(&format!(
+                        "unreadable-labels:{fingerprint}:{now}"
+                    ))),
+                )
+                .await
+                .map_err(err)?;
+        }
+        store
+            .put(
+                &JsValue::from_str(&r.snapshot),
+                Some(&JsValue::from_str(&key)),
+            )
+            .await
+            .map_err(err)?;
+        for k in r.delete {
+            store.delete(JsValue::from_str(&k)).await.map_err(err)?;
+        }
+    }
+    tx.done().await.map_err(err)?;
+    Ok(out)
 }
 
-/// Deletes the labels of a data set (start over).
+/// Deletes the labels of a data set, snapshot and journal (start over).
 pub async fn delete_labels(fingerprint: &str) -> Result<(), String> {
-    delete(&format!("labels:{fingerprint}")).await
+    let (tx, store) = open(TransactionMode::ReadWrite).await?;
+    let err = |e: rexie::Error| e.to_string();
+    store
+        .delete(JsValue::from_str(&format!("labels:{fingerprint}")))
+        .await
+        .map_err(err)?;
+    let prefix = crate::core::journal::key_prefix(fingerprint);
+    let range = KeyRange::bound(
+        &JsValue::from_str(&prefix),
+        &JsValue::from_str(&format!("{prefix}\u{ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(|e| e.to_string())?;
+    store.delete(range.into()).await.map_err(err)?;
+    tx.done().await.map(drop).map_err(err)
 }
 
 /// Stores fine-tuned classifier weights (`info`: their JSON description).

@@ -12,7 +12,9 @@ use crate::core::labels::{Label, Provenance, Verdict};
 use crate::core::metrics::{label_scores, LabelScores};
 use crate::core::propagate::{Config, Method};
 use crate::core::signature::no_sibling_notice;
-use crate::worker::protocol::{GraphInput, Job, PropagateJob, PropagateResult, Request};
+use crate::worker::protocol::{
+    FailReason, GraphInput, Job, PropagateJob, PropagateResult, Request,
+};
 
 use super::bridge;
 use super::browser::{self, now_ms};
@@ -127,23 +129,6 @@ impl PropState {
     }
 }
 
-/// Records past which the graph leaves the embeddings out: the exact kNN search costs
-/// n² × width, and the signature alone (33 wide instead of 417) scores within 0.002
-/// accuracy of the combined space on the train split (`simulate -- --tune`).
-const LARGE: usize = 10_000;
-
-fn graph_config(rows: usize) -> GraphConfig {
-    let cfg = GraphConfig::default();
-    if rows > LARGE {
-        GraphConfig {
-            embedding_weight: 0.0,
-            ..cfg
-        }
-    } else {
-        cfg
-    }
-}
-
 impl AppState {
     /// Re-propagates after each human label once propagation has run (and when the method
     /// changes); re-applies the threshold to the last result without the worker.
@@ -170,10 +155,9 @@ impl AppState {
     /// Sends the propagation job: the numbers only when the worker lacks this data set's
     /// graph.
     pub fn request_propagation(self) {
-        let rows = self
-            .session
-            .with_untracked(|s| s.as_ref().map_or(0, |s| s.dataset.len()));
-        let graph_cfg = graph_config(rows);
+        // the embeddings stay in the graph at any size: past a few thousand rows the
+        // neighbour search is approximate (`core::neighbours`)
+        let graph_cfg = GraphConfig::default();
         let config = Config {
             method: self.prop.method.get_untracked(),
             ..Default::default()
@@ -236,6 +220,7 @@ impl AppState {
                 stage: "building the graph".into(),
                 fraction: 0.0,
                 started,
+                worker: bridge::Kind::Jobs,
             }));
         }
         let req = Request {
@@ -285,8 +270,9 @@ impl AppState {
 
     /// A propagation failed: the worker may have lost its graph (restarted); try once more
     /// with the numbers.
-    pub fn on_propagation_failed(self, message: &str) {
-        let lost = self.prop.worker_key.with_value(Option::is_some) && message.contains("no graph");
+    pub fn on_propagation_failed(self, reason: FailReason, message: &str) {
+        let lost =
+            self.prop.worker_key.with_value(Option::is_some) && reason == FailReason::NoGraph;
         self.prop.worker_key.set_value(None);
         if lost {
             self.request_propagation();

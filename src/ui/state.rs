@@ -13,11 +13,12 @@ use crate::core::labels::{Counts, Verdict};
 use crate::core::mapping::Mapping;
 use crate::core::signature::{signatures, Signature};
 use crate::core::{Dataset, ImportError, Session};
-use crate::worker::protocol::{Job, MapJob, MapResult, Method, Reply, Request, Space};
+use crate::worker::protocol::{FailReason, Job, MapJob, MapResult, Method, Reply, Request, Space};
 
 use super::bridge;
 use super::browser::{self, now_ms};
 use super::classify::ClassifyState;
+use super::durable::Durable;
 use super::embed::EmbedState;
 use super::mapping::MappingStep;
 use super::persist::{self, Current};
@@ -82,19 +83,6 @@ impl Filter {
     }
 }
 
-/// State of saving to this browser's storage.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SaveState {
-    /// Nothing written yet in this page view.
-    Idle,
-    /// Writes in flight.
-    Saving(u32),
-    /// Everything written.
-    Saved,
-    /// The last write failed.
-    Failed(String),
-}
-
 /// Signals shared by every view (`Copy`: hand it around freely).
 #[derive(Clone, Copy)]
 pub struct AppState {
@@ -116,8 +104,8 @@ pub struct AppState {
     pub notice: RwSignal<Option<String>>,
     /// Set when the page restored a previous session: what it restored.
     pub restored: RwSignal<Option<String>>,
-    /// Saving to IndexedDB.
-    pub save: RwSignal<SaveState>,
+    /// Saving labels to IndexedDB (journal, other tabs).
+    pub durable: Durable,
     /// Whether labelling a record moves to the next one.
     pub advance: RwSignal<bool>,
     /// Something is loading (text says what).
@@ -140,8 +128,6 @@ pub struct AppState {
     pub job: RwSignal<Option<JobStatus>>,
     /// Id of the latest job sent.
     pub job_seq: RwSignal<u64>,
-    /// Fingerprints whose saved labels could not be read: never overwritten this visit.
-    pub unsafe_to_save: RwSignal<Vec<String>>,
     /// Id of the map job the page waits for.
     map_request: StoredValue<u64>,
     /// Label propagation and the "label next" queue.
@@ -178,6 +164,8 @@ pub struct JobStatus {
     pub fraction: f64,
     /// When it was sent (performance.now()).
     pub started: f64,
+    /// The worker running it (cancelling stops only that one).
+    pub worker: bridge::Kind,
 }
 
 /// Point colours on the map.
@@ -231,7 +219,7 @@ impl AppState {
             errors: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             restored: RwSignal::new(None),
-            save: RwSignal::new(SaveState::Idle),
+            durable: Durable::new(session),
             advance: RwSignal::new(false),
             busy: RwSignal::new(None),
             signatures: RwSignal::new(None),
@@ -243,7 +231,6 @@ impl AppState {
             map_kmeans: RwSignal::new(true),
             job: RwSignal::new(None),
             job_seq: RwSignal::new(0),
-            unsafe_to_save: RwSignal::new(Vec::new()),
             map_request: StoredValue::new(0),
             prop: PropState::new(session),
             classifier: ClassifyState::new(),
@@ -414,8 +401,10 @@ impl AppState {
             .map(|d| (d.fingerprint().to_string(), d.name().to_string()));
         let old_had_labels = self.counts.get_untracked().human > 0;
         let new_fp = plan.dataset.as_ref().map(|d| d.fingerprint().to_string());
-        let stored = match &new_fp {
-            Some(fp) if Some(fp) != old.as_ref().map(|o| &o.0) => self.stored_labels(fp).await,
+        let stored = match (&new_fp, &plan.dataset) {
+            (Some(fp), Some(ds)) if Some(fp) != old.as_ref().map(|o| &o.0) => {
+                self.stored_labels(ds).await
+            }
             _ => None,
         };
         // The files the data came from, kept so that a reload reads them again (with the
@@ -503,40 +492,22 @@ impl AppState {
         Ok(summary + ".")
     }
 
-    /// Labels this browser kept for the records with this fingerprint. A stored file that
-    /// no longer parses is moved aside (never overwritten) and reported.
-    async fn stored_labels(&self, fingerprint: &str) -> Option<LabelFile> {
-        let text = match persist::load_labels(fingerprint).await {
-            Ok(t) => t?,
-            Err(e) => {
-                // Not knowing what is saved, never write over it in this visit.
-                self.unsafe_to_save
-                    .update(|v| v.push(fingerprint.to_string()));
-                self.errors.update(|v| {
-                    v.push(format!("Could not read the labels saved in this browser ({e}); they are left untouched and new labels are not saved until a reload"))
-                });
-                return None;
+    /// Labels this browser kept for these records (the journal folded in); from here on
+    /// the human changes to them are journaled. What could not be read is kept aside and
+    /// reported; when storage cannot be read at all, new labels are still journaled (they
+    /// never overwrite anything) and the stored ones are left untouched.
+    async fn stored_labels(&self, dataset: &Dataset) -> Option<LabelFile> {
+        match self.durable.restore(dataset).await {
+            Ok(r) => {
+                if !r.problems.is_empty() {
+                    self.errors.update(|v| v.extend(r.problems));
+                }
+                r.file
             }
-        };
-        match LabelFile::parse("saved labels", &text) {
-            Ok(f) => Some(f),
             Err(e) => {
-                let kept = persist::quarantine_labels(fingerprint, &text, now_ms())
-                    .await
-                    .is_ok();
-                let what = if kept {
-                    "they were kept aside, not deleted"
-                } else {
-                    // could not move them: leave them where they are, save nothing over them
-                    self.unsafe_to_save
-                        .update(|v| v.push(fingerprint.to_string()));
-                    "they are left untouched and new labels are not saved until a reload"
-                };
+                self.durable.forget(dataset);
                 self.errors.update(|v| {
-                    v.push(format!(
-                        "The labels saved in this browser could not be read ({}); {what}.",
-                        e[0]
-                    ))
+                    v.push(format!("Could not read the labels saved in this browser ({e}); they are left untouched, and new labels are saved beside them"))
                 });
                 None
             }
@@ -580,7 +551,7 @@ impl AppState {
                 return;
             };
             let mut session = Session::new(dataset);
-            if let Some(stored) = self.stored_labels(session.dataset.fingerprint()).await {
+            if let Some(stored) = self.stored_labels(&session.dataset).await {
                 let r = session.restore_labels(&stored);
                 let c = session.labels.counts(&session.dataset);
                 if r.applied > 0 {
@@ -631,6 +602,7 @@ impl AppState {
             match load_demo().await {
                 Ok(d) => {
                     let _ = persist::delete_labels(d.fingerprint()).await;
+                    self.durable.forget(&d);
                     let _ = persist::set_current(&Current {
                         fingerprint: d.fingerprint().to_string(),
                         name: d.name().to_string(),
@@ -708,7 +680,7 @@ impl AppState {
     pub(super) fn on_reply(self, reply: Reply) {
         let current = self
             .job
-            .with_untracked(|j| j.as_ref().map(|j| (j.id, j.started)));
+            .with_untracked(|j| j.as_ref().map(|j| (j.id, j.started, j.worker)));
         let finished = |id: u64| {
             if current.is_some_and(|c| c.0 == id) {
                 self.job.set(None);
@@ -721,19 +693,20 @@ impl AppState {
                 fraction,
             } => {
                 let started = match current.filter(|c| c.0 == id) {
-                    Some(c) => Some(c.1),
+                    Some(c) => Some((c.1, c.2)),
                     // a propagation building its graph shows its progress too
                     None if self.is_propagation(id) && current.is_none() => {
-                        Some(browser::performance_now())
+                        Some((browser::performance_now(), bridge::Kind::Jobs))
                     }
                     None => None,
                 };
-                if let Some(started) = started {
+                if let Some((started, worker)) = started {
                     self.job.set(Some(JobStatus {
                         id,
                         stage,
                         fraction,
                         started,
+                        worker,
                     }));
                 }
             }
@@ -766,15 +739,15 @@ impl AppState {
             }
             Reply::Failed {
                 id,
-                cancelled,
+                reason,
                 message,
             } => {
                 finished(id);
-                if cancelled {
+                if reason == FailReason::Cancelled {
                     return;
                 }
                 if self.is_propagation(id) {
-                    self.on_propagation_failed(&message);
+                    self.on_propagation_failed(reason, &message);
                 } else if self.is_classification(id) {
                     self.on_classification_failed(&message);
                 } else if self.is_training(id) {
@@ -844,59 +817,25 @@ impl AppState {
             stage: "starting".into(),
             fraction: 0.0,
             started: browser::performance_now(),
+            worker: bridge::Kind::Jobs,
         }));
         bridge::submit(bridge::Kind::Jobs, &req, &data, None);
     }
 
-    /// Stops the running job.
+    /// Stops the running job: restarts the worker running it, and only that one (the
+    /// model worker keeps its loaded model when a map is cancelled).
     pub fn cancel_job(self) {
-        bridge::cancel();
-        self.prop.worker_restarted();
-        self.training_cancelled();
+        let Some(worker) = self.job.with_untracked(|j| j.as_ref().map(|j| j.worker)) else {
+            return;
+        };
+        bridge::cancel(worker);
+        match worker {
+            bridge::Kind::Jobs => self.prop.worker_restarted(),
+            bridge::Kind::Model => self.training_cancelled(),
+        }
         self.job.set(None);
         self.notice
             .set(Some("Cancelled: the background job was stopped.".into()));
-    }
-
-    /// Writes the labels to this browser's storage after every change. IndexedDB runs
-    /// read-write transactions on one store in the order they were made, so the last write
-    /// holds the latest labels.
-    pub fn autosave(self) {
-        Effect::new(move |_| {
-            let Some((fp, json)) = self.session.with(|s| {
-                s.as_ref().map(|s| {
-                    (
-                        s.dataset.fingerprint().to_string(),
-                        s.export(now_ms()).to_json(),
-                    )
-                })
-            }) else {
-                return;
-            };
-            if self.unsafe_to_save.with_untracked(|v| v.contains(&fp)) {
-                self.save.set(SaveState::Failed(
-                    "the saved labels could not be read; reload to try again".into(),
-                ));
-                return;
-            }
-            self.save.update(|st| {
-                *st = match st {
-                    SaveState::Saving(n) => SaveState::Saving(*n + 1),
-                    _ => SaveState::Saving(1),
-                }
-            });
-            spawn_local(async move {
-                let result = persist::save_labels(&fp, &json).await;
-                self.save.update(|st| {
-                    *st = match (result, &*st) {
-                        (Err(e), _) => SaveState::Failed(e),
-                        (Ok(()), SaveState::Saving(n)) if *n > 1 => SaveState::Saving(n - 1),
-                        (Ok(()), SaveState::Failed(e)) => SaveState::Failed(e.clone()),
-                        (Ok(()), _) => SaveState::Saved,
-                    }
-                });
-            });
-        });
     }
 }
 

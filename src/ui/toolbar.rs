@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use super::browser;
-use super::state::{AppState, Filter, SaveState};
+use super::durable::SaveState;
+use super::state::{AppState, Filter};
 
 /// Header with the data set, the import input, export, counts, filter and messages.
 #[component]
@@ -30,11 +31,14 @@ pub fn Toolbar() -> impl IntoView {
         })
     };
     let counts = state.counts;
-    let save_text = move || match state.save.get() {
+    let save_text = move || match state.durable.save.get() {
         SaveState::Idle => String::new(),
         SaveState::Saving(_) => "Saving…".into(),
         SaveState::Saved => "Saved in this browser".into(),
-        SaveState::Failed(e) => format!("Not saved: {e}"),
+        SaveState::Failed { unsaved, reason } => format!(
+            "Not saved: {reason}. {unsaved} label change{} kept in this tab; retrying",
+            if unsaved == 1 { " is" } else { "s are" }
+        ),
     };
     let confirm = RwSignal::new(false);
     let start_over = move |_| {
@@ -116,7 +120,11 @@ pub fn Toolbar() -> impl IntoView {
                     <input type="checkbox" on:change=move |ev| state.advance.set(event_target_checked(&ev)) />
                     " next after labelling"
                 </label>
-                <span class="save-status" data-testid="save-status">{save_text}</span>
+                <span
+                    class=move || if matches!(state.durable.save.get(), SaveState::Failed { .. }) { "save-status failed" } else { "save-status" }
+                    role="status"
+                    data-testid="save-status"
+                >{save_text}</span>
             </div>
             <Show when=move || state.job.with(Option::is_some)>
                 <div class="job" data-testid="progress" role="status">

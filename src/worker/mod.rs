@@ -13,9 +13,12 @@ pub mod wasm;
 #[cfg(feature = "model")]
 use protocol::TrainResult;
 use protocol::{
-    ClassifyJob, ClassifyResult, Job, MapResult, Method, PropagateJob, PropagateResult, Reply,
-    Request, TimeResult,
+    ClassifyJob, ClassifyResult, FailReason, Job, MapResult, Method, PropagateJob, PropagateResult,
+    Reply, Request, TimeResult,
 };
+
+/// How a propagation that names a graph this worker does not hold begins its error.
+const NO_GRAPH: &str = "the worker has no graph";
 
 use crate::core::choice::win_rates;
 #[cfg(feature = "model")]
@@ -40,9 +43,14 @@ pub struct Worker {
 
 /// Why a job failed, for its reply.
 fn failed(id: u64, e: ClusterError) -> Reply {
+    let reason = match &e {
+        ClusterError::Cancelled => FailReason::Cancelled,
+        ClusterError::Missing(m) if m.starts_with(NO_GRAPH) => FailReason::NoGraph,
+        _ => FailReason::Error,
+    };
     Reply::Failed {
         id,
-        cancelled: e == ClusterError::Cancelled,
+        reason,
         message: e.to_string(),
     }
 }
@@ -50,7 +58,7 @@ fn failed(id: u64, e: ClusterError) -> Reply {
 impl Worker {
     /// Does `req` on `data` (row-major numbers; see each job for their layout).
     /// `report(stage, fraction)` is called between chunks; when it returns false the job
-    /// stops and `Failed { cancelled }` comes back.
+    /// stops and `Failed { reason: Cancelled }` comes back.
     pub fn run(
         &mut self,
         req: &Request,
@@ -92,9 +100,9 @@ impl Worker {
         if !kept {
             self.graph = None;
             let Some(input) = &job.input else {
-                return Err(ClusterError::Missing(
-                    "the worker has no graph for these records; send them again".into(),
-                ));
+                return Err(ClusterError::Missing(format!(
+                    "{NO_GRAPH} for these records; send them again"
+                )));
             };
             let emb_len = n * req.dim;
             if data.len() != emb_len + n * DIM
@@ -348,7 +356,7 @@ pub fn classify_cpu(req: &Request, data: &[f32], weights: Vec<u8>) -> Reply {
         Ok(result) => Reply::Classified { id: req.id, result },
         Err(message) => Reply::Failed {
             id: req.id,
-            cancelled: false,
+            reason: FailReason::Error,
             message,
         },
     }
@@ -443,7 +451,7 @@ pub fn train_cpu(
         },
         Err(message) => Reply::Failed {
             id: req.id,
-            cancelled: false,
+            reason: FailReason::Error,
             message,
         },
     }
@@ -519,15 +527,15 @@ mod tests {
         };
         assert_eq!((id, result.case), (3, case));
         assert!(result.ms >= 0.0 && result.ms.is_finite());
-        let Reply::Failed { cancelled, .. } = run(&req, &base, &mut |_, _| false) else {
+        let Reply::Failed { reason, .. } = run(&req, &base, &mut |_, _| false) else {
             panic!("not cancelled")
         };
-        assert!(cancelled);
+        assert_eq!(reason, FailReason::Cancelled);
         // base rows that are not rows × dim
-        let Reply::Failed { cancelled, .. } = run(&req, &base[..7], &mut |_, _| true) else {
+        let Reply::Failed { reason, .. } = run(&req, &base[..7], &mut |_, _| true) else {
             panic!("bad shape accepted")
         };
-        assert!(!cancelled);
+        assert_eq!(reason, FailReason::Error);
     }
 
     #[test]
@@ -578,7 +586,7 @@ mod tests {
             matches!(
                 reply,
                 Reply::Failed {
-                    cancelled: true,
+                    reason: FailReason::Cancelled,
                     ..
                 }
             ),
@@ -586,12 +594,12 @@ mod tests {
         );
         let reply = run(&request(10, 5, 3), &data, &mut |_, _| true);
         let Reply::Failed {
-            cancelled, message, ..
+            reason, message, ..
         } = reply
         else {
             panic!()
         };
-        assert!(!cancelled);
+        assert_eq!(reason, FailReason::Error);
         assert_eq!(message, "40 values do not make 10 rows of 5");
     }
 
@@ -667,7 +675,7 @@ mod tests {
         // a fresh worker without the numbers says what is missing
         let lost = Worker::default().run(&job(None, vec![-1; 4]), &[], &mut |_, _| true);
         assert!(
-            matches!(lost, Reply::Failed { cancelled: false, ref message, .. } if message.contains("no graph")),
+            matches!(lost, Reply::Failed { reason: FailReason::NoGraph, ref message, .. } if message.contains("no graph")),
             "{lost:?}"
         );
     }

@@ -12,7 +12,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{Backend, ClassifyResult, EmbedJob, EmbedResult, Job, Reply, Request};
+use super::protocol::{
+    Backend, ClassifyResult, EmbedJob, EmbedResult, FailReason, Job, Reply, Request,
+};
 use super::wasm::{post, post_with_bytes, read_message};
 use super::{check_classify, classified, group_rows, now_ms, train_cpu};
 use crate::core::choice::{self, score_pairs, score_pairs_async, sibling_pairs};
@@ -327,7 +329,7 @@ pub fn start() {
                         &me,
                         &Reply::Failed {
                             id,
-                            cancelled: false,
+                            reason: FailReason::Error,
                             message,
                         },
                     ),
@@ -338,7 +340,7 @@ pub fn start() {
                 Ok(result) => Reply::Classified { id, result },
                 Err(message) => Reply::Failed {
                     id,
-                    cancelled: false,
+                    reason: FailReason::Error,
                     message,
                 },
             };

@@ -390,9 +390,23 @@ pub enum Reply {
     Failed {
         /// Job id.
         id: u64,
-        /// Whether it was cancelled.
-        cancelled: bool,
-        /// Why.
+        /// Why, as data: the page acts on this, never on the message's words.
+        reason: FailReason,
+        /// Why, for a person.
         message: String,
     },
+}
+
+/// Why a job stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// It failed; the message says why.
+    #[default]
+    Error,
+    /// The page cancelled it.
+    Cancelled,
+    /// A propagation named a graph this worker does not hold (it was restarted): send the
+    /// numbers again.
+    NoGraph,
 }

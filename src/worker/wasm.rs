@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{Reply, Request};
+use super::protocol::{FailReason, Reply, Request};
 
 /// Sends a reply to the page.
 pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
@@ -45,7 +45,7 @@ pub(crate) fn read_message(ev: &MessageEvent) -> Result<(Request, Vec<f32>, Vec<
         Some(Ok(req)) => Ok((req, data, bytes)),
         other => Err(Reply::Failed {
             id: 0,
-            cancelled: false,
+            reason: FailReason::Error,
             message: match other {
                 Some(Err(e)) => format!("unreadable request: {e}"),
                 _ => "a message without a request".to_string(),
