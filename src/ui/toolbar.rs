@@ -36,7 +36,8 @@ pub fn Toolbar() -> impl IntoView {
         SaveState::Saving(_) => "Saving…".into(),
         SaveState::Saved => "Saved in this browser".into(),
         SaveState::Failed { unsaved, reason } => format!(
-            "Not saved: {reason}. {unsaved} label change{} kept in this tab; retrying",
+            "Not saved: {}. {unsaved} label change{} kept in this tab; retrying",
+            reason.trim_end_matches('.'),
             if unsaved == 1 { " is" } else { "s are" }
         ),
     };
