@@ -101,6 +101,11 @@ impl Durable {
         this.listen();
         this.track();
         request_persistence();
+        // the journal's connection, open before the first label (a failure here shows on
+        // the first write, which opens it again)
+        spawn_local(async {
+            let _ = persist::open_journal().await;
+        });
         this
     }
 

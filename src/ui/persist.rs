@@ -173,6 +173,12 @@ async fn raw_db() -> Result<web_sys::IdbDatabase, String> {
     Ok(db)
 }
 
+/// Opens the journal's connection ahead of the first label, so that even the first burst
+/// of labels is written without waiting for it.
+pub async fn open_journal() -> Result<(), String> {
+    raw_db().await.map(drop)
+}
+
 /// `"QuotaExceededError: …"` from a DOMException (or whatever was thrown).
 fn dom_error(e: JsValue) -> String {
     match e.dyn_ref::<web_sys::DomException>() {
