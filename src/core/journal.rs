@@ -321,6 +321,100 @@ pub fn compact(
     LabelFile::from_store(dataset, &store, now)
 }
 
+/// What storage holds for one data set's labels: the snapshot label file and the journal
+/// entries as `(key, JSON)`, in key order.
+#[derive(Debug, Default)]
+pub struct StoredLabels {
+    /// The snapshot label file.
+    pub snapshot: Option<String>,
+    /// Journal entries as `(key, JSON)`, in key order.
+    pub entries: Vec<(String, String)>,
+}
+
+/// How to rewrite them: a new snapshot, the old one kept aside (it could not be read),
+/// and the journal keys the new snapshot holds.
+#[derive(Debug, Default)]
+pub struct Rewrite {
+    /// The new snapshot.
+    pub snapshot: String,
+    /// Text to keep aside (stored under `unreadable-labels:<fingerprint>:<time>`).
+    pub quarantine: Option<String>,
+    /// Journal keys to delete.
+    pub delete: Vec<String>,
+}
+
+/// What a fold found.
+#[derive(Debug, Clone, Default)]
+pub struct Folded {
+    /// The stored labels with the journal folded in (`exported_at`: their last change, or
+    /// now when machine labels were folded in).
+    pub file: Option<LabelFile>,
+    /// What could not be read (kept aside, never deleted), for the page.
+    pub problems: Vec<String>,
+}
+
+/// Folds what storage holds into a new snapshot ([`compact`]), and says how to rewrite
+/// storage: never, on a restore with nothing to fold (`always` false); else the new
+/// snapshot, the unreadable old one kept aside, and the keys of the entries it holds. An
+/// unreadable entry is reported and left where it is. `machine`: the tab's machine labels.
+pub fn fold(
+    dataset: &Dataset,
+    stored: StoredLabels,
+    machine: Option<&LabelStore>,
+    now: Millis,
+    always: bool,
+) -> (Option<Rewrite>, Folded) {
+    let mut problems = Vec::new();
+    let mut quarantine = None;
+    let snapshot = stored
+        .snapshot
+        .and_then(|text| match LabelFile::parse("saved labels", &text) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                problems.push(format!(
+                    "The labels saved in this browser could not be read ({}); they were kept aside, not deleted.",
+                    e[0]
+                ));
+                quarantine = Some(text);
+                None
+            }
+        });
+    let mut entries = Vec::with_capacity(stored.entries.len());
+    let mut delete = Vec::with_capacity(stored.entries.len());
+    for (key, text) in stored.entries {
+        match Entry::parse(&text) {
+            Ok(e) => {
+                entries.push(e);
+                delete.push(key);
+            }
+            Err(e) => problems.push(format!("A saved label change ({key}) is unreadable: {e}")),
+        }
+    }
+    let latest = latest(&entries).max(snapshot.as_ref().and_then(|f| f.exported_at));
+    let has_any = snapshot.is_some() || !entries.is_empty();
+    // the snapshot's time says when its labels last changed
+    let at = if machine.is_some() {
+        now
+    } else {
+        latest.unwrap_or(now)
+    };
+    let file = has_any.then(|| compact(dataset, snapshot.as_ref(), &entries, machine, at));
+    let rewrite = match &file {
+        Some(f) if always || !entries.is_empty() || quarantine.is_some() => Some(Rewrite {
+            snapshot: f.to_json(),
+            quarantine,
+            delete,
+        }),
+        _ if always && machine.is_some_and(|m| !m.is_empty()) => Some(Rewrite {
+            snapshot: compact(dataset, None, &[], machine, now).to_json(),
+            quarantine: None,
+            delete: Vec::new(),
+        }),
+        _ => None,
+    };
+    (rewrite, Folded { file, problems })
+}
+
 /// The latest time among entries (the last change kept in storage).
 pub fn latest(entries: &[Entry]) -> Option<Millis> {
     entries.iter().map(|e| e.stamp.at).max()
@@ -594,6 +688,96 @@ mod tests {
         let again = compact(&ds, Some(&f), &[], None, T + 3000);
         assert_eq!(again, f);
         assert_eq!(latest(&entries), Some(T + 2000));
+    }
+
+    #[test]
+    fn fold_rewrites_only_what_needs_it_and_keeps_what_it_cannot_read() {
+        let ds = dataset(4);
+        // nothing stored: nothing to write
+        let (w, f) = fold(&ds, StoredLabels::default(), None, T, false);
+        assert!(w.is_none() && f.file.is_none() && f.problems.is_empty());
+        // a snapshot alone is read, not rewritten
+        let mut s = LabelStore::new();
+        s.set_human("r0", Verdict::Good, T);
+        let snap = LabelFile::from_store(&ds, &s, T).to_json();
+        let stored = |entries: Vec<(String, String)>, snapshot: Option<String>| StoredLabels {
+            snapshot,
+            entries,
+        };
+        let (w, f) = fold(
+            &ds,
+            stored(vec![], Some(snap.clone())),
+            None,
+            T + 9000,
+            false,
+        );
+        assert!(w.is_none());
+        assert_eq!(f.file.as_ref().unwrap().labels.len(), 1);
+        assert_eq!(f.file.unwrap().exported_at, Some(T));
+        // entries are folded in, their keys deleted; an unreadable one is kept and reported
+        let mut j = Journal::new(5, &s);
+        s.set_human("r1", Verdict::Bad, T + 2000);
+        let e = j.record(&s, T + 2000);
+        let entries = vec![
+            (e[0].key("fp"), e[0].to_json()),
+            ("journal:fp:broken".to_string(), "{".to_string()),
+        ];
+        let (w, f) = fold(
+            &ds,
+            stored(entries, Some(snap.clone())),
+            None,
+            T + 9000,
+            false,
+        );
+        let w = w.expect("a rewrite");
+        assert_eq!(w.delete, vec![e[0].key("fp")]);
+        assert!(w.quarantine.is_none());
+        assert_eq!(f.problems.len(), 1, "{:?}", f.problems);
+        assert!(f.problems[0].contains("journal:fp:broken"));
+        let written = LabelFile::parse("x", &w.snapshot).unwrap();
+        assert_eq!(written.labels.len(), 2);
+        assert_eq!(
+            written.exported_at,
+            Some(T + 2000),
+            "the time of the last change"
+        );
+        // an unreadable snapshot is kept aside and the entries still make the new one
+        let (w, f) = fold(
+            &ds,
+            stored(
+                vec![(e[0].key("fp"), e[0].to_json())],
+                Some("not json".into()),
+            ),
+            None,
+            T,
+            false,
+        );
+        let w = w.unwrap();
+        assert_eq!(w.quarantine.as_deref(), Some("not json"));
+        assert_eq!(LabelFile::parse("x", &w.snapshot).unwrap().labels.len(), 1);
+        assert!(f.problems[0].contains("kept aside"));
+        // a quiet-time fold writes the tab's machine labels even with nothing else stored
+        let mut m = LabelStore::new();
+        m.set_machine(
+            "r3",
+            Label::machine(0.9, Provenance::Propagated, 0.5, T, vec![]).unwrap(),
+        );
+        let (w, _) = fold(&ds, StoredLabels::default(), Some(&m), T, true);
+        assert_eq!(
+            LabelFile::parse("x", &w.unwrap().snapshot)
+                .unwrap()
+                .labels
+                .len(),
+            1
+        );
+        let (w, _) = fold(
+            &ds,
+            StoredLabels::default(),
+            Some(&LabelStore::new()),
+            T,
+            true,
+        );
+        assert!(w.is_none());
     }
 
     use proptest::prelude::*;

@@ -14,13 +14,12 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::journal::{self, Entry, Journal};
-use crate::core::labelfile::LabelFile;
-use crate::core::labels::{LabelStore, Millis};
+use crate::core::journal::{fold, Entry, Folded, Journal};
+use crate::core::labels::LabelStore;
 use crate::core::{Dataset, Session};
 
 use super::browser::now_ms;
-use super::persist::{self, Rewrite, StoredLabels};
+use super::persist;
 
 /// The channel tabs announce label changes on.
 const CHANNEL: &str = "cotlabel-labels";
@@ -48,15 +47,6 @@ pub enum SaveState {
         /// The browser's reason.
         reason: String,
     },
-}
-
-/// What a restore found in storage.
-#[derive(Debug, Clone, Default)]
-pub struct Restored {
-    /// The stored labels with the journal folded in (`exported_at`: their last change).
-    pub file: Option<LabelFile>,
-    /// What could not be read (kept aside, never overwritten).
-    pub problems: Vec<String>,
 }
 
 #[derive(Default)]
@@ -118,11 +108,12 @@ impl Durable {
     /// Reads what storage holds for `dataset` (snapshot and journal), folds the journal in
     /// and writes the result back in the same transaction; from then on this tab's human
     /// changes to `dataset` are journaled against it. An unreadable snapshot is kept aside.
-    pub async fn restore(self, dataset: &Dataset) -> Result<Restored, String> {
+    pub async fn restore(self, dataset: &Dataset) -> Result<Folded, String> {
         let fp = dataset.fingerprint().to_string();
         let now = now_ms();
         let restored =
-            persist::rewrite_labels(&fp, now, |stored| fold(dataset, stored, now)).await?;
+            persist::rewrite_labels(&fp, now, |stored| fold(dataset, stored, None, now, false))
+                .await?;
         let mut base = Session::new(dataset.clone());
         if let Some(f) = &restored.file {
             base.restore_labels(f);
@@ -326,7 +317,7 @@ impl Durable {
         let result = persist::rewrite_labels(&fp, now, |stored| {
             session.with_untracked(|s| match s {
                 Some(s) if s.dataset.fingerprint() == fp => {
-                    let (rewrite, _) = fold_with(&s.dataset, stored, Some(&s.labels), now, true);
+                    let (rewrite, _) = fold(&s.dataset, stored, Some(&s.labels), now, true);
                     (rewrite, ())
                 }
                 _ => (None, ()),
@@ -340,71 +331,6 @@ impl Durable {
             }
         }
     }
-}
-
-/// Folds stored labels for a restore: rewrites storage only when there is a journal to fold
-/// or an unreadable snapshot to keep aside.
-fn fold(dataset: &Dataset, stored: StoredLabels, now: Millis) -> (Option<Rewrite>, Restored) {
-    fold_with(dataset, stored, None, now, false)
-}
-
-fn fold_with(
-    dataset: &Dataset,
-    stored: StoredLabels,
-    machine: Option<&LabelStore>,
-    now: Millis,
-    always: bool,
-) -> (Option<Rewrite>, Restored) {
-    let mut problems = Vec::new();
-    let mut quarantine = None;
-    let snapshot = stored.snapshot.and_then(|text| {
-        match LabelFile::parse("saved labels", &text) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                problems.push(format!(
-                    "The labels saved in this browser could not be read ({}); they were kept aside, not deleted.",
-                    e[0]
-                ));
-                quarantine = Some(text);
-                None
-            }
-        }
-    });
-    let mut entries = Vec::with_capacity(stored.entries.len());
-    let mut delete = Vec::with_capacity(stored.entries.len());
-    for (key, text) in stored.entries {
-        match Entry::parse(&text) {
-            Ok(e) => {
-                entries.push(e);
-                delete.push(key);
-            }
-            // left where it is, never deleted
-            Err(e) => problems.push(format!("A saved label change ({key}) is unreadable: {e}")),
-        }
-    }
-    let latest = journal::latest(&entries).max(snapshot.as_ref().and_then(|f| f.exported_at));
-    let has_any = snapshot.is_some() || !entries.is_empty();
-    // the snapshot's time says when its labels last changed
-    let at = if machine.is_some() {
-        now
-    } else {
-        latest.unwrap_or(now)
-    };
-    let file = has_any.then(|| journal::compact(dataset, snapshot.as_ref(), &entries, machine, at));
-    let rewrite = match &file {
-        Some(f) if always || !entries.is_empty() || quarantine.is_some() => Some(Rewrite {
-            snapshot: f.to_json(),
-            quarantine,
-            delete,
-        }),
-        _ if always && machine.is_some_and(|m| !m.is_empty()) => Some(Rewrite {
-            snapshot: journal::compact(dataset, None, &[], machine, now).to_json(),
-            quarantine: None,
-            delete: Vec::new(),
-        }),
-        _ => None,
-    };
-    (rewrite, Restored { file, problems })
 }
 
 /// Asks the browser to keep this site's storage under pressure (`navigator.storage.persist()`).

@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::import::InputFile;
+use crate::core::journal::{Rewrite, StoredLabels};
 
 const DB: &str = "cotlabel";
 const STORE: &str = "kv";
@@ -256,27 +257,6 @@ pub async fn put_entries(items: &[(String, String)]) -> Result<(), String> {
         .await
         .map(drop)
         .map_err(dom_error)
-}
-
-/// What storage holds for one data set's labels.
-#[derive(Debug, Default)]
-pub struct StoredLabels {
-    /// The snapshot label file.
-    pub snapshot: Option<String>,
-    /// Journal entries as `(key, JSON)`, in key order.
-    pub entries: Vec<(String, String)>,
-}
-
-/// How to rewrite them: a new snapshot, the old one kept aside (it could not be read),
-/// and the journal keys the new snapshot holds.
-#[derive(Debug, Default)]
-pub struct Rewrite {
-    /// The new snapshot.
-    pub snapshot: String,
-    /// Text to keep under `unreadable-labels:<fingerprint>:<now>`.
-    pub quarantine: Option<String>,
-    /// Journal keys to delete.
-    pub delete: Vec<String>,
 }
 
 /// Reads a data set's snapshot and journal, lets `f` decide, and writes what it says, all
