@@ -611,6 +611,7 @@ pub(crate) fn from_mst(
 mod tests {
     use super::*;
     use crate::core::metrics::adjusted_rand_index;
+    use crate::core::neighbours::tests::noise;
 
     fn run(data: &[f32], rows: usize, dim: usize, mcs: usize) -> HdbscanResult {
         let cfg = HdbscanConfig {
@@ -633,17 +634,6 @@ mod tests {
         let a: Vec<i64> = a.iter().map(|&v| v as i64).collect();
         let b: Vec<i64> = b.iter().map(|&v| v as i64).collect();
         adjusted_rand_index(&a, &b)
-    }
-
-    /// Deterministic values in [−0.5, 0.5).
-    fn noise(seed: u64) -> impl FnMut() -> f32 {
-        let mut state = seed;
-        move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        }
     }
 
     /// `groups` blobs of `size` points in `dim` dimensions (spread `spread` around centres

@@ -659,11 +659,11 @@ fn refine_row(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Deterministic values in [−0.5, 0.5).
-    fn noise(seed: u64) -> impl FnMut() -> f32 {
+    /// Deterministic values in [−0.5, 0.5) (also HDBSCAN's tests).
+    pub(crate) fn noise(seed: u64) -> impl FnMut() -> f32 {
         let mut state = seed;
         move || {
             state = state

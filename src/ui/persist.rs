@@ -259,6 +259,18 @@ pub async fn put_entries(items: &[(String, String)]) -> Result<(), String> {
         .map_err(dom_error)
 }
 
+/// The keys of a data set's journal entries.
+fn journal_range(fingerprint: &str) -> Result<KeyRange, String> {
+    let prefix = crate::core::journal::key_prefix(fingerprint);
+    KeyRange::bound(
+        &JsValue::from_str(&prefix),
+        &JsValue::from_str(&format!("{prefix}\u{ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// Reads a data set's snapshot and journal, lets `f` decide, and writes what it says, all
 /// in one transaction: another tab's write lands before or after it, never in between.
 pub async fn rewrite_labels<T>(
@@ -274,14 +286,7 @@ pub async fn rewrite_labels<T>(
         .await
         .map_err(err)?
         .and_then(|v| v.as_string());
-    let prefix = crate::core::journal::key_prefix(fingerprint);
-    let range = KeyRange::bound(
-        &JsValue::from_str(&prefix),
-        &JsValue::from_str(&format!("{prefix}\u{ffff}")),
-        Some(false),
-        Some(false),
-    )
-    .map_err(|e| e.to_string())?;
+    let range = journal_range(fingerprint)?;
     let keys = store
         .get_all_keys(Some(range.clone()), None)
         .await
@@ -328,14 +333,7 @@ pub async fn delete_labels(fingerprint: &str) -> Result<(), String> {
         .delete(JsValue::from_str(&format!("labels:{fingerprint}")))
         .await
         .map_err(err)?;
-    let prefix = crate::core::journal::key_prefix(fingerprint);
-    let range = KeyRange::bound(
-        &JsValue::from_str(&prefix),
-        &JsValue::from_str(&format!("{prefix}\u{ffff}")),
-        Some(false),
-        Some(false),
-    )
-    .map_err(|e| e.to_string())?;
+    let range = journal_range(fingerprint)?;
     store.delete(range.into()).await.map_err(err)?;
     tx.done().await.map(drop).map_err(err)
 }
