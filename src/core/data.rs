@@ -5,8 +5,8 @@ use rustc_hash::FxHashMap as HashMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// One chain of thought.
-#[derive(Debug, Clone, PartialEq)]
+/// One chain of thought (serde: how the worker that read it hands it to the page).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// Unique id (given, or `row-<n>` with n the 1-based record number).
     pub id: String,
@@ -180,6 +180,15 @@ impl Dataset {
         }
     }
 
+    /// Gives the records other embeddings (or none) in place: no copy of the records.
+    pub fn set_embeddings(&mut self, embeddings: Option<Embeddings>) {
+        debug_assert!(embeddings
+            .as_ref()
+            .is_none_or(|e| e.rows() == self.records.len()));
+        self.embeddings = embeddings;
+        self.revision = next_revision();
+    }
+
     /// The same data set under another display name.
     pub fn renamed(self, name: impl Into<String>) -> Self {
         Self {
@@ -235,6 +244,63 @@ impl Dataset {
     }
 }
 
+/// Records arriving in pieces from the worker that read them: each piece is indexed as it
+/// comes, so no single step on the page walks all of them.
+#[derive(Debug, Default)]
+pub struct Assembly {
+    records: Vec<Record>,
+    index: HashMap<String, usize>,
+}
+
+impl Assembly {
+    /// Appends the next piece, in record order.
+    pub fn push(&mut self, piece: Vec<Record>) {
+        let start = self.records.len();
+        self.index.extend(
+            piece
+                .iter()
+                .enumerate()
+                .map(|(k, r)| (r.id.clone(), start + k)),
+        );
+        self.records.extend(piece);
+    }
+
+    /// Records so far.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no record came yet.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The data set, under the fingerprint the reader computed for these records (not
+    /// hashed again here). `None` when two records share an id.
+    pub fn finish(
+        self,
+        name: impl Into<String>,
+        embeddings: Option<Embeddings>,
+        fingerprint: String,
+    ) -> Option<Dataset> {
+        if self.index.len() != self.records.len()
+            || embeddings
+                .as_ref()
+                .is_some_and(|e| e.rows() != self.records.len())
+        {
+            return None;
+        }
+        Some(Dataset {
+            name: name.into(),
+            records: self.records,
+            embeddings,
+            index: self.index,
+            fingerprint,
+            revision: next_revision(),
+        })
+    }
+}
+
 /// `text` on one line (whitespace runs become one space), cut to `max` characters with `…`.
 pub fn snippet(text: &str, max: usize) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -272,6 +338,44 @@ pub(crate) mod tests {
             is_correct: None,
             meta: Map::new(),
         }
+    }
+
+    #[test]
+    fn records_assembled_in_pieces_make_the_same_data_set() {
+        let mut records: Vec<Record> = (0..7)
+            .map(|i| record(&format!("r{i}"), &format!("q{}", i / 2), &format!("c{i}")))
+            .collect();
+        records[3]
+            .meta
+            .insert("gold_answer".into(), Value::from(1.5));
+        records[4].answer = Some("12".into());
+        let whole = Dataset::new("n", records.clone(), Embeddings::new(7, 1, vec![0.5; 7]));
+        // through JSON, as the worker sends them
+        let json = serde_json::to_string(&records).unwrap();
+        let back: Vec<Record> = serde_json::from_str(&json).unwrap();
+        let mut a = Assembly::default();
+        for piece in back.chunks(3) {
+            a.push(piece.to_vec());
+        }
+        assert_eq!(a.len(), 7);
+        let d = a
+            .finish(
+                "n",
+                Embeddings::new(7, 1, vec![0.5; 7]),
+                whole.fingerprint().into(),
+            )
+            .unwrap();
+        assert_eq!(d, whole);
+        assert_eq!(d.position("r5"), Some(5));
+        // a repeated id, or embeddings of another length, are refused
+        let mut a = Assembly::default();
+        a.push(vec![record("x", "q", "c"), record("x", "q", "d")]);
+        assert!(a.finish("n", None, String::new()).is_none());
+        let mut a = Assembly::default();
+        a.push(vec![record("x", "q", "c")]);
+        assert!(a
+            .finish("n", Embeddings::new(2, 1, vec![0.0; 2]), String::new())
+            .is_none());
     }
 
     #[test]

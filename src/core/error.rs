@@ -4,10 +4,10 @@
 //! text, 1-based) or the row (embeddings, 1-based), so the page can show it as it is and
 //! tests can assert on its kind. Errors are data: they cross the worker boundary with serde.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a file (or a set of files dropped together) could not be imported.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImportError {
     /// The file has no bytes, only whitespace, or no records.

@@ -128,7 +128,7 @@ pub struct Mapping {
 }
 
 /// One field of a file, as the mapping step shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldInfo {
     /// Its name.
     pub name: String,
@@ -139,7 +139,7 @@ pub struct FieldInfo {
 }
 
 /// The fields of a records file, in first-seen order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Survey {
     /// The file.
     pub file: String,

@@ -1,7 +1,7 @@
 //! The one door from the page to the workers: starts them, sends a job with its numbers
 //! (transferred, not copied), hands every reply to the page, and cancels by terminating
 //! a worker and starting a fresh one — so a cancelled job really stops. Two workers: the
-//! jobs worker (map, propagation; started with the page) and the model worker (burn, the
+//! jobs worker (holds the data set: load, map, propagation; started with the page) and the model worker (burn, the
 //! classifier; started on first use, so the page never loads burn it does not need).
 
 use std::cell::RefCell;
@@ -83,12 +83,9 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
         let mut reply = reply;
         match (&mut reply, bytes) {
             (Reply::Trained { result, .. }, Some(bytes)) => result.weights = bytes,
-            (Reply::Embedded { result, .. }, Some(bytes)) => {
-                result.vectors = bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-            }
+            (Reply::Embedded { result, .. }, Some(bytes)) => result.vectors = floats(&bytes),
+            (Reply::Vectors { values, .. }, Some(bytes)) => *values = floats(&bytes),
+            (Reply::Loaded { table, .. }, Some(bytes)) => *table = bytes,
             _ => {}
         }
         if reply == Reply::Ready {
@@ -117,6 +114,13 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
         });
     });
     Ok(())
+}
+
+fn floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 fn post(

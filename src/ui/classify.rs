@@ -11,8 +11,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::choice::{features, Epoch, Input, TrainConfig, WeightsInfo};
-use crate::core::graph;
+use crate::core::choice::{inputs, Epoch, Input, TrainConfig, WeightsInfo};
 use crate::core::labels::{Label, Provenance};
 use crate::worker::protocol::{ClassifyJob, ClassifyResult, Job, Request, TrainJob, TrainResult};
 
@@ -132,13 +131,17 @@ impl AppState {
             let s = s.as_ref()?;
             self.signatures.with_untracked(|sigs| {
                 let sigs = sigs.as_ref().filter(|g| g.len() == s.dataset.len())?;
-                let x = features(&s.dataset, sigs, input)?;
-                let nodes = graph::nodes(&s.dataset, sigs);
+                let x = inputs(
+                    s.dataset.embeddings(),
+                    &sigs.vectors,
+                    &sigs.label_free_prior,
+                    input,
+                )?;
                 Some(ModelInput {
                     x,
-                    groups: nodes.iter().map(|n| n.group).collect(),
+                    groups: sigs.nodes.iter().map(|n| n.group).collect(),
                     // the classifier's calibration reads the label-free prior
-                    prior: sigs.iter().map(|g| g.label_free_prior).collect(),
+                    prior: sigs.label_free_prior.clone(),
                     human: self.prop.humans.get_untracked(),
                     chosen: self
                         .prop
@@ -335,7 +338,7 @@ impl AppState {
         // outside what it can judge (as for the label-free prior)
         let fitted: Vec<bool> = self.signatures.with_untracked(|sigs| {
             sigs.as_ref()
-                .map(|g| g.iter().map(|s| s.shape.fitted).collect())
+                .map(|g| g.shapes.iter().map(|s| s.fitted).collect())
                 .unwrap_or_default()
         });
         self.session.update(|s| {

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::core::labelfile::format_time;
 use crate::core::labels::Verdict;
 use crate::core::signature::answer::format_number;
+use crate::core::signature::table::in_group;
 use crate::core::signature::{Siblings, Signature};
 
 use super::state::AppState;
@@ -57,7 +58,10 @@ pub fn Detail() -> impl IntoView {
                 })
                 .collect_view();
             let verdict = label.as_ref().map_or("none", |l| l.verdict.as_str());
-            let sig = state.signatures.with(|g| g.as_ref().and_then(|g| g.get(sel).cloned()));
+            // the full signature of this record, read from its question group
+            let sig = state
+                .signatures
+                .with(|g| g.as_ref().and_then(|g| in_group(&s.dataset, g, sel)));
             let cot_text = r.cot.clone();
             let signals = sig.as_ref().map(signals_view);
             let meta: Vec<(String, String)> = r

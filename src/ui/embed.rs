@@ -217,13 +217,15 @@ impl AppState {
                 .as_mut()
                 .filter(|s| s.dataset.fingerprint() == p.fingerprint)
             {
-                s.dataset = s.dataset.with_embeddings(Some(emb));
+                s.dataset.set_embeddings(Some(emb));
                 attached = true;
             }
         });
         if !attached {
             return; // other records were opened meanwhile
         }
+        // the worker reads the signatures again with the embeddings
+        self.attach_in_worker();
         spawn_local(async move {
             let items: Vec<(String, &[f32])> = new_items
                 .iter()

@@ -77,13 +77,14 @@ pub fn RecordList() -> impl IntoView {
                             Some(l) => format!("{} {:.0}%", l.verdict.as_str(), l.confidence * 100.0),
                         };
                         let top = format!("{}px", (first + k) as f64 * ROW_HEIGHT);
-                        let hint = sigs.as_ref().and_then(|g| g.get(i)).map(|sig| {
-                            let agree = if sig.group.siblings > 0 {
-                                format!(" · {}/{} agree", sig.group.agree, sig.group.siblings)
+                        let hint = sigs.as_ref().filter(|g| i < g.len()).map(|g| {
+                            let (agree, siblings) = g.agreement[i];
+                            let agree = if siblings > 0 {
+                                format!(" · {agree}/{siblings} agree")
                             } else {
                                 String::new()
                             };
-                            format!("prior {:.0}%{agree}", sig.prior * 100.0)
+                            format!("prior {:.0}%{agree}", g.prior[i] * 100.0)
                         });
                         let is_selected = selected == Some(i);
                         view! {

@@ -205,8 +205,8 @@ pub fn ReasoningMap() -> impl IntoView {
                         ColourBy::Prior => {
                             let p = sigs
                                 .as_ref()
-                                .and_then(|g| g.get(i))
-                                .map_or(0.5, |g| g.prior);
+                                .and_then(|g| g.prior.get(i).copied())
+                                .unwrap_or(0.5);
                             prior_colour((p * 20.0).round() / 20.0)
                         }
                     };

@@ -9,12 +9,14 @@
 //!   by side and the person's choice.
 //! - `mapping`: the column-mapping step; `training`: "Export training set…".
 //! - `timing`: the in-browser timing page (`?timing`).
-//! - `state`: signals and actions; `durable`: labels written as they are given, shared
+//! - `state`: signals and actions; `dataset`: the data set the jobs worker holds, as the
+//!   page receives it; `durable`: labels written as they are given, shared
 //!   between tabs; `persist`: IndexedDB; `browser`: files, downloads.
 
 mod bridge;
 mod browser;
 mod classify;
+mod dataset;
 mod detail;
 mod durable;
 mod embed;
@@ -50,7 +52,7 @@ pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     state.start();
-    state.track_signatures();
+    state.track_records();
     state.start_worker();
     state.track_propagation();
 

@@ -7,18 +7,16 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::core::graph::{self, GraphConfig};
+use crate::core::graph::GraphConfig;
 use crate::core::labels::{Label, Provenance, Verdict};
 use crate::core::metrics::{label_scores, LabelScores};
 use crate::core::propagate::{Config, Method};
 use crate::core::signature::no_sibling_notice;
-use crate::worker::protocol::{
-    FailReason, GraphInput, Job, PropagateJob, PropagateResult, Request,
-};
+use crate::worker::protocol::{FailReason, Job, PropagateJob, PropagateResult, Request};
 
 use super::bridge;
 use super::browser::{self, now_ms};
-use super::state::{AppState, JobStatus};
+use super::state::AppState;
 
 /// Entries of the "label next" queue the worker sends back.
 const QUEUE_LENGTH: usize = 200;
@@ -53,10 +51,9 @@ pub struct PropState {
     /// The person's pair choices as (better, worse) rows.
     pub pairs: Memo<Vec<(u32, u32)>>,
     request: StoredValue<(u64, f64)>,
-    worker_key: StoredValue<Option<String>>,
     select_next: StoredValue<bool>,
-    /// A propagation asked for before the records' signatures were read: it runs as soon
-    /// as they are (a click is never dropped).
+    /// A propagation asked for before the worker held the records: it runs as soon as it
+    /// does (a click is never dropped).
     waiting: StoredValue<bool>,
 }
 
@@ -102,22 +99,16 @@ impl PropState {
             humans,
             pairs,
             request: StoredValue::new((0, 0.0)),
-            worker_key: StoredValue::new(None),
             select_next: StoredValue::new(false),
             waiting: StoredValue::new(false),
         }
     }
 
-    /// Whether a propagation waits for the signatures (and forget it).
+    /// Whether a propagation waits for the worker's data set (and forget it).
     pub fn take_waiting(&self) -> bool {
         let w = self.waiting.get_value();
         self.waiting.set_value(false);
         w
-    }
-
-    /// The worker was restarted: it holds no graph any more.
-    pub fn worker_restarted(&self) {
-        self.worker_key.set_value(None);
     }
 
     /// Forget the last data set's propagation (new records).
@@ -125,7 +116,6 @@ impl PropState {
         self.last.set(None);
         self.history.set(Vec::new());
         self.auto.set(false);
-        self.worker_key.set_value(None);
     }
 }
 
@@ -152,92 +142,41 @@ impl AppState {
         });
     }
 
-    /// Sends the propagation job: the numbers only when the worker lacks this data set's
-    /// graph.
+    /// Sends the propagation job: it names the data set the worker holds and carries the
+    /// human labels; the worker builds (or keeps) the graph itself.
     pub fn request_propagation(self) {
         // the embeddings stay in the graph at any size: past a few thousand rows the
         // neighbour search is approximate (`core::neighbours`)
-        let graph_cfg = GraphConfig::default();
+        let graph = GraphConfig::default();
         let config = Config {
             method: self.prop.method.get_untracked(),
             ..Default::default()
         };
-        let human = self.prop.humans.get_untracked();
-        let job = self.session.with_untracked(|s| {
-            let s = s.as_ref()?;
-            self.signatures.with_untracked(|sigs| {
-                let sigs = sigs.as_ref()?;
-                if sigs.len() != s.dataset.len() {
-                    return None;
-                }
-                let key = format!(
-                    "{}/{}",
-                    s.dataset.fingerprint(),
-                    serde_json::to_string(&graph_cfg).unwrap_or_default()
-                );
-                let kept = self
-                    .prop
-                    .worker_key
-                    .with_value(|k| k.as_deref() == Some(&*key));
-                let (input, data, dim) = if kept {
-                    (None, Vec::new(), 0)
-                } else {
-                    let nodes = graph::nodes(&s.dataset, sigs);
-                    let input = GraphInput {
-                        groups: nodes.iter().map(|n| n.group).collect(),
-                        answers: nodes
-                            .iter()
-                            .map(|n| n.answer.map_or(-1, i64::from))
-                            .collect(),
-                        prior: sigs.iter().map(|g| g.prior).collect(),
-                        shapes: sigs.iter().map(|g| g.shape.index() as u8).collect(),
-                    };
-                    let emb = s
-                        .dataset
-                        .embeddings()
-                        .filter(|_| graph_cfg.embedding_weight > 0.0);
-                    let mut data = emb.map_or_else(Vec::new, |e| e.as_slice().to_vec());
-                    data.extend(sigs.iter().flat_map(|g| g.vector));
-                    (Some(input), data, emb.map_or(0, |e| e.dim()))
-                };
-                Some((key, input, data, dim, s.dataset.len()))
-            })
-        });
-        let Some((key, input, data, dim, rows)) = job else {
-            // the signatures of new records are not read yet: run when they are
+        let Some(key) = self.data_key() else {
+            // the worker does not hold the records yet: run when it does
             self.prop.waiting.set_value(true);
+            self.ensure_held();
             return;
         };
-        let building = input.is_some();
-        self.prop.worker_key.set_value(Some(key.clone()));
         let id = self.job_seq.get_untracked() + 1;
         self.job_seq.set(id);
-        let started = browser::performance_now();
-        self.prop.request.set_value((id, started));
-        if building {
-            self.job.set(Some(JobStatus {
-                id,
-                stage: "building the graph".into(),
-                fraction: 0.0,
-                started,
-                worker: bridge::Kind::Jobs,
-            }));
-        }
+        self.prop
+            .request
+            .set_value((id, browser::performance_now()));
         let req = Request {
             id,
-            rows,
-            dim,
+            rows: 0,
+            dim: 0,
             job: Job::Propagate(PropagateJob {
                 key,
-                graph: graph_cfg,
+                graph,
                 config,
-                input,
-                human,
+                human: self.prop.humans.get_untracked(),
                 pairs: self.prop.pairs.get_untracked(),
                 queue: QUEUE_LENGTH,
             }),
         };
-        bridge::submit(bridge::Kind::Jobs, &req, &data, None);
+        bridge::submit(bridge::Kind::Jobs, &req, &[], None);
     }
 
     /// Whether `id` is the propagation the page waits for.
@@ -268,13 +207,11 @@ impl AppState {
         }
     }
 
-    /// A propagation failed: the worker may have lost its graph (restarted); try once more
-    /// with the numbers.
+    /// A propagation failed: when the worker lost the data set (restarted), hand it over
+    /// again and run once more.
     pub fn on_propagation_failed(self, reason: FailReason, message: &str) {
-        let lost =
-            self.prop.worker_key.with_value(Option::is_some) && reason == FailReason::NoGraph;
-        self.prop.worker_key.set_value(None);
-        if lost {
+        if reason == FailReason::NoData {
+            self.lost_data();
             self.request_propagation();
         } else {
             self.errors
@@ -490,7 +427,7 @@ fn ShapeNotice() -> impl IntoView {
     let text = move || {
         state.signatures.with(|sigs| {
             let sigs = sigs.as_ref()?;
-            no_sibling_notice(sigs)
+            no_sibling_notice(&sigs.shapes)
         })
     };
     view! {

@@ -7,17 +7,21 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::import::{plan_import, plan_import_mapped, InputFile};
+use crate::core::import::{ImportPlan, InputFile};
 use crate::core::labelfile::LabelFile;
 use crate::core::labels::{Counts, Verdict};
 use crate::core::mapping::Mapping;
-use crate::core::signature::{signatures, Signature};
+use crate::core::signature::table::SignatureTable;
 use crate::core::{Dataset, ImportError, Session};
-use crate::worker::protocol::{FailReason, Job, MapJob, MapResult, Method, Reply, Request, Space};
+use crate::worker::protocol::{
+    AdoptJob, AttachJob, FailReason, Job, LoadJob, MapJob, MapResult, Method, Reply, Request, Space,
+};
+use crate::worker::RECORDS_PER_PIECE;
 
 use super::bridge;
 use super::browser::{self, now_ms};
 use super::classify::ClassifyState;
+use super::dataset::{self, Arrived, DataError};
 use super::durable::Durable;
 use super::embed::EmbedState;
 use super::mapping::MappingStep;
@@ -110,8 +114,16 @@ pub struct AppState {
     pub advance: RwSignal<bool>,
     /// Something is loading (text says what).
     pub busy: RwSignal<Option<String>>,
-    /// Reasoning signatures of the records (recomputed when the records change).
-    pub signatures: RwSignal<Option<Arc<Vec<Signature>>>>,
+    /// One row of signature numbers per record, from the worker that read them (the full
+    /// signature of the record shown is read from its question group).
+    pub signatures: RwSignal<Option<Arc<SignatureTable>>>,
+    /// The key of the data set the jobs worker holds for these records (`None`: it holds
+    /// none yet, or lost it when it was restarted).
+    held: StoredValue<Option<String>>,
+    /// The page is handing its data set to the worker.
+    adopting: StoredValue<bool>,
+    /// A map asked for while the worker held no data set: drawn when it does.
+    map_waiting: StoredValue<bool>,
     /// The reasoning map of the records, once the worker made it.
     pub map: RwSignal<Option<Arc<MapView>>>,
     /// What the map is made from.
@@ -223,6 +235,9 @@ impl AppState {
             advance: RwSignal::new(false),
             busy: RwSignal::new(None),
             signatures: RwSignal::new(None),
+            held: StoredValue::new(None),
+            adopting: StoredValue::new(false),
+            map_waiting: StoredValue::new(false),
             map,
             map_space: RwSignal::new(Space::Signature),
             map_k: RwSignal::new(8),
@@ -390,22 +405,71 @@ impl AppState {
         inputs: &[InputFile],
         mapping: Option<&Mapping>,
     ) -> Result<String, Vec<ImportError>> {
-        let current = self
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.dataset.clone()));
-        let plan = plan_import_mapped(inputs, current.as_ref(), mapping)?;
-        let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+        let trouble = |message: String| vec![ImportError::Combination { message }];
+        let loaded_before = self.session.with_untracked(Option::is_some);
+        let base = if loaded_before {
+            Some(self.held_key().await.ok_or_else(|| {
+                trouble("the background worker could not take the records shown".into())
+            })?)
+        } else {
+            None
+        };
+        let arrived = match self.read_in_worker(inputs, mapping, base).await {
+            Ok(a) => a,
+            Err(DataError::Refused(errors)) => return Err(errors),
+            Err(DataError::Failed(FailReason::Cancelled, _)) => {
+                return Err(trouble("the import was cancelled".into()))
+            }
+            Err(DataError::Failed(_, message)) => return Err(trouble(message)),
+        };
+        let Arrived {
+            loaded,
+            records,
+            vectors,
+            table,
+        } = arrived;
+        let mut label_files = Vec::new();
+        for (name, json) in &loaded.label_files {
+            label_files.push((name.clone(), LabelFile::parse(name, json)?));
+        }
+        let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
         let was_demo = self.is_demo.get_untracked();
-        let old = current
-            .as_ref()
-            .map(|d| (d.fingerprint().to_string(), d.name().to_string()));
+        let old = self.session.with_untracked(|s| {
+            s.as_ref().map(|s| {
+                (
+                    s.dataset.fingerprint().to_string(),
+                    s.dataset.name().to_string(),
+                )
+            })
+        });
         let old_had_labels = self.counts.get_untracked().human > 0;
-        let new_fp = plan.dataset.as_ref().map(|d| d.fingerprint().to_string());
-        let stored = match (&new_fp, &plan.dataset) {
-            (Some(fp), Some(ds)) if Some(fp) != old.as_ref().map(|o| &o.0) => {
+        // new records (or the same ones read again) arrive whole; new embeddings for the
+        // records shown are set in place
+        let dataset = match records {
+            Some(records) => Some(
+                records
+                    .finish(
+                        loaded.name.clone(),
+                        vectors.clone(),
+                        loaded.fingerprint.clone(),
+                    )
+                    .ok_or_else(|| trouble("the worker sent records that do not fit".into()))?,
+            ),
+            None => None,
+        };
+        let in_place = loaded.changed && dataset.is_none();
+        let stored = match &dataset {
+            Some(ds) if Some(ds.fingerprint()) != old.as_ref().map(|o| o.0.as_str()) => {
                 self.stored_labels(ds).await
             }
             _ => None,
+        };
+        let plan = ImportPlan {
+            dataset,
+            label_files,
+            sources: loaded.sources.clone(),
+            warnings: Vec::new(),
+            mapping: loaded.mapping.clone(),
         };
         // The files the data came from, kept so that a reload reads them again (with the
         // mapping they were read through).
@@ -420,9 +484,16 @@ impl AppState {
         let mut report = None;
         self.session.update(|s| {
             let session = s.get_or_insert_with(|| Session::new(Dataset::new("", Vec::new(), None)));
+            if in_place {
+                if let Some(v) = vectors {
+                    session.dataset.set_embeddings(Some(v));
+                }
+            }
             report = Some(session.apply(plan, stored.as_ref()));
         });
-        let report = report.expect("applied");
+        let mut report = report.expect("applied");
+        report.new_embeddings |= in_place && loaded.vectors_sent;
+        self.set_held(loaded.key, table);
         let (mut summary, fp, name) = self.session.with_untracked(|s| {
             let ds = &s.as_ref().expect("applied").dataset;
             (
@@ -525,12 +596,12 @@ impl AppState {
             let mut loaded = None;
             if let Some(cur) = current.as_ref().filter(|c| !c.demo) {
                 match persist::load_files(&cur.fingerprint).await {
-                    Ok(Some(files)) => match plan_import(&files, None) {
-                        Ok(plan) => loaded = plan.dataset.map(|d| (d, false)),
+                    Ok(Some(files)) => match self.open_in_worker(&files, None).await {
+                        Ok(d) => loaded = Some((d, false)),
                         Err(e) => self.errors.update(|v| {
                             v.push(format!(
-                                "Could not reopen {} from this browser: {}",
-                                cur.name, e[0]
+                                "Could not reopen {} from this browser: {e}",
+                                cur.name
                             ))
                         }),
                     },
@@ -539,7 +610,7 @@ impl AppState {
                 }
             }
             if loaded.is_none() {
-                match load_demo().await {
+                match self.open_demo().await {
                     Ok(d) => loaded = Some((d, true)),
                     Err(e) => self
                         .errors
@@ -547,7 +618,7 @@ impl AppState {
                 }
             }
             self.busy.set(None);
-            let Some((dataset, demo)) = loaded else {
+            let Some(((dataset, key, table), demo)) = loaded else {
                 return;
             };
             let mut session = Session::new(dataset);
@@ -576,6 +647,7 @@ impl AppState {
             .await;
             self.is_demo.set(demo);
             self.session.set(Some(session));
+            self.set_held(key, table);
             self.selected.set(Some(0));
         });
     }
@@ -599,8 +671,8 @@ impl AppState {
                     .set(vec![format!("Could not clear this browser's storage: {e}")]);
                 return;
             }
-            match load_demo().await {
-                Ok(d) => {
+            match self.open_demo().await {
+                Ok((d, key, table)) => {
                     let _ = persist::delete_labels(d.fingerprint()).await;
                     self.durable.forget(&d);
                     let _ = persist::set_current(&Current {
@@ -611,6 +683,7 @@ impl AppState {
                     .await;
                     self.is_demo.set(true);
                     self.session.set(Some(Session::new(d)));
+                    self.set_held(key, table);
                     self.selected.set(Some(0));
                     self.restored.set(None);
                     self.errors.set(Vec::new());
@@ -624,11 +697,11 @@ impl AppState {
         });
     }
 
-    /// Reads the reasoning signatures of the records whenever the records change (not on
-    /// label changes).
-    pub fn track_signatures(self) {
+    /// Whenever the records change (not on label changes): the old map and propagation
+    /// belong to the old records; records without embeddings get the ones this browser
+    /// computed for them before, when it has all of them.
+    pub fn track_records(self) {
         Effect::new(move |prev: Option<Option<String>>| {
-            // the records, and whether they have embeddings (signatures read them)
             let fp = self.session.with(|s| {
                 s.as_ref().map(|s| {
                     let dim = s.dataset.embeddings().map_or(0, |e| e.dim());
@@ -639,21 +712,264 @@ impl AppState {
                 if fp.as_deref().is_some_and(|f| f.ends_with("/0")) {
                     self.attach_cached_embeddings();
                 }
-                // The old map and propagation belong to the old records.
                 let waiting = self.prop.take_waiting();
                 self.map.set(None);
                 self.prop.reset();
                 self.cluster_filter.set(None);
-                let sigs = self
-                    .session
-                    .with_untracked(|s| s.as_ref().map(|s| Arc::new(signatures(&s.dataset))));
-                self.signatures.set(sigs);
                 if waiting {
                     self.request_propagation();
                 }
             }
             fp
         });
+    }
+
+    /// The key of the data set the worker holds for the records shown.
+    pub fn data_key(&self) -> Option<String> {
+        self.held.get_value()
+    }
+
+    /// The worker holds these records under `key` (with this signature table, when they
+    /// changed); what waited for it runs now.
+    fn set_held(self, key: String, table: Option<SignatureTable>) {
+        self.held.set_value(Some(key));
+        if let Some(t) = table {
+            self.signatures.set(Some(Arc::new(t)));
+        }
+        if self.map_waiting.get_value() {
+            self.map_waiting.set_value(false);
+            self.request_map();
+        }
+        if self.prop.take_waiting() {
+            self.request_propagation();
+        }
+    }
+
+    /// The worker lost the data set (it was restarted, or said it holds another).
+    pub fn lost_data(self) {
+        self.held.set_value(None);
+    }
+
+    /// Hands the records shown to the worker when it does not hold them, in the
+    /// background; what waits for them runs when it does.
+    pub fn ensure_held(self) {
+        spawn_local(async move {
+            let _ = self.held_key().await;
+        });
+    }
+
+    /// The key of the data set the worker holds for the records shown, handing them over
+    /// first when it holds none. `None`: there are no records, or the hand-over failed (said).
+    async fn held_key(self) -> Option<String> {
+        while self.adopting.get_value() {
+            gloo_timers::future::TimeoutFuture::new(20).await;
+        }
+        if let Some(k) = self.data_key() {
+            return Some(k);
+        }
+        self.adopting.set_value(true);
+        let adopted = self.adopt().await;
+        self.adopting.set_value(false);
+        match adopted {
+            Ok(Some((key, table))) => {
+                self.set_held(key.clone(), Some(table));
+                Some(key)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.errors.update(|v| {
+                    v.push(format!(
+                        "The background worker could not take the records: {e}"
+                    ))
+                });
+                None
+            }
+        }
+    }
+
+    /// Sends the records shown (and their embeddings) to the worker, serialised a piece
+    /// per task so that the page stays responsive.
+    async fn adopt(self) -> Result<Option<(String, SignatureTable)>, String> {
+        let Some((name, fp, n, dim)) = self.session.with_untracked(|s| {
+            s.as_ref().map(|s| {
+                (
+                    s.dataset.name().to_string(),
+                    s.dataset.fingerprint().to_string(),
+                    s.dataset.len(),
+                    s.dataset.embeddings().map_or(0, |e| e.dim()),
+                )
+            })
+        }) else {
+            return Ok(None);
+        };
+        let same = move |s: &Session| s.dataset.fingerprint() == fp;
+        let mut text = Vec::new();
+        for start in (0..n).step_by(RECORDS_PER_PIECE) {
+            let written = self.session.with_untracked(|s| {
+                let s = s.as_ref().filter(|s| same(s))?;
+                let piece = &s.dataset.records()[start..(start + RECORDS_PER_PIECE).min(n)];
+                serde_json::to_writer(&mut text, piece).ok()
+            });
+            if written.is_none() {
+                return Ok(None); // other records were opened meanwhile
+            }
+            text.push(b'\n');
+            gloo_timers::future::TimeoutFuture::new(0).await;
+        }
+        let req = Request {
+            id: self.next_job_id(),
+            rows: n,
+            dim,
+            job: Job::Adopt(AdoptJob {
+                name,
+                fingerprint: self
+                    .session
+                    .with_untracked(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()))
+                    .unwrap_or_default(),
+            }),
+        };
+        let sent = self.session.with_untracked(|s| {
+            let s = s.as_ref().filter(|s| same(s))?;
+            let numbers = s.dataset.embeddings().map_or(&[][..], |e| e.as_slice());
+            Some(dataset::send(&req, numbers, &text))
+        });
+        let Some(sent) = sent else { return Ok(None) };
+        drop(text);
+        match sent.done().await {
+            Ok(a) => Ok(a
+                .table
+                .filter(|_| {
+                    self.session
+                        .with_untracked(|s| s.as_ref().is_some_and(same))
+                })
+                .map(|t| (a.loaded.key, t))),
+            Err(DataError::Refused(e)) => Err(e
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")),
+            Err(DataError::Failed(_, m)) => Err(m),
+        }
+    }
+
+    /// Embeddings made on this device were set on the records shown: the worker reads the
+    /// signatures again with them (by the records' key; handed over whole when it lost them).
+    pub fn attach_in_worker(self) {
+        let old = self.data_key();
+        self.lost_data();
+        self.adopting.set_value(true);
+        spawn_local(async move {
+            let sent = old.and_then(|base| {
+                self.session.with_untracked(|s| {
+                    let e = s.as_ref()?.dataset.embeddings()?;
+                    let req = Request {
+                        id: self.next_job_id(),
+                        rows: e.rows(),
+                        dim: e.dim(),
+                        job: Job::Attach(AttachJob { base }),
+                    };
+                    Some(dataset::send(&req, e.as_slice(), &[]))
+                })
+            });
+            let attached = match sent {
+                Some(f) => f.done().await.ok(),
+                None => None,
+            };
+            self.adopting.set_value(false);
+            match attached {
+                Some(a) => self.set_held(a.loaded.key, a.table),
+                None => self.ensure_held(),
+            }
+        });
+    }
+
+    fn next_job_id(self) -> u64 {
+        let id = self.job_seq.get_untracked() + 1;
+        self.job_seq.set(id);
+        id
+    }
+
+    /// Reads files in the worker, into the data set it holds under `base` (or a fresh one),
+    /// with the job's progress shown.
+    async fn read_in_worker(
+        self,
+        inputs: &[InputFile],
+        mapping: Option<&Mapping>,
+        base: Option<String>,
+    ) -> Result<Arrived, DataError> {
+        let id = self.next_job_id();
+        let mut bytes = Vec::with_capacity(inputs.iter().map(|f| f.bytes.len()).sum());
+        for f in inputs {
+            bytes.extend_from_slice(&f.bytes);
+        }
+        let req = Request {
+            id,
+            rows: 0,
+            dim: 0,
+            job: Job::Load(LoadJob {
+                files: inputs
+                    .iter()
+                    .map(|f| (f.name.clone(), f.bytes.len()))
+                    .collect(),
+                mapping: mapping.cloned(),
+                base,
+            }),
+        };
+        self.job.set(Some(JobStatus {
+            id,
+            stage: "reading files".into(),
+            fraction: 0.0,
+            started: browser::performance_now(),
+            worker: bridge::Kind::Jobs,
+        }));
+        let sent = dataset::send(&req, &[], &bytes);
+        drop(bytes);
+        let result = sent.done().await;
+        if self
+            .job
+            .with_untracked(|j| j.as_ref().is_some_and(|j| j.id == id))
+        {
+            self.job.set(None);
+        }
+        if matches!(result, Err(DataError::Failed(FailReason::NoData, _))) {
+            self.lost_data();
+        }
+        result
+    }
+
+    /// A data set read afresh in the worker: the records, its key and signature table.
+    async fn open_in_worker(
+        self,
+        files: &[InputFile],
+        name: Option<&str>,
+    ) -> Result<(Dataset, String, Option<SignatureTable>), String> {
+        match self.read_in_worker(files, None, None).await {
+            Ok(Arrived {
+                loaded,
+                records: Some(records),
+                vectors,
+                table,
+            }) => {
+                let d = records
+                    .finish(name.unwrap_or(&loaded.name), vectors, loaded.fingerprint)
+                    .ok_or("the worker sent records that do not fit")?;
+                Ok((d, loaded.key, table))
+            }
+            Ok(_) => Err("no records".into()),
+            Err(DataError::Refused(e)) => Err(e[0].to_string()),
+            Err(DataError::Failed(_, m)) => Err(m),
+        }
+    }
+
+    /// The shipped demo, read in the worker.
+    async fn open_demo(self) -> Result<(Dataset, String, Option<SignatureTable>), String> {
+        let mut files = Vec::new();
+        for url in DEMO_FILES {
+            let bytes = browser::fetch_bytes(url).await?;
+            let name = url.rsplit('/').next().unwrap_or(url);
+            files.push(InputFile::new(name, bytes));
+        }
+        self.open_in_worker(&files, Some(DEMO_NAME)).await
     }
 
     /// Starts the worker and routes its replies into the page's signals.
@@ -678,6 +994,10 @@ impl AppState {
 
     /// Routes every worker's replies into the page's signals.
     pub(super) fn on_reply(self, reply: Reply) {
+        // replies to data jobs (load, adopt, attach) go to the code awaiting them
+        let Some(reply) = dataset::route(reply) else {
+            return;
+        };
         let current = self
             .job
             .with_untracked(|j| j.as_ref().map(|j| (j.id, j.started, j.worker)));
@@ -754,41 +1074,51 @@ impl AppState {
                     self.on_training_failed(&message);
                 } else if self.is_embedding(id) {
                     self.on_embedding_failed(&message);
+                } else if id == self.map_request.get_value() && reason == FailReason::NoData {
+                    // the worker was restarted: hand the records over, then draw
+                    self.lost_data();
+                    self.request_map();
                 } else if id == self.map_request.get_value() || id == 0 {
                     self.errors
                         .update(|v| v.push(format!("The map could not be made: {message}")));
                 }
             }
-            // suite timings belong to the timing page
-            Reply::Ready | Reply::Timed { .. } => {}
+            // suite timings belong to the timing page; data replies nobody waits for
+            // (a job cancelled meanwhile) are dropped
+            Reply::Ready
+            | Reply::Timed { .. }
+            | Reply::Records { .. }
+            | Reply::Vectors { .. }
+            | Reply::Loaded { .. }
+            | Reply::Refused { .. } => {}
         }
     }
 
-    /// Sends the map job for the current records to the worker.
+    /// Sends the map job for the records shown: the worker draws it from the data set it
+    /// holds (embeddings or signatures); no numbers travel.
     pub fn request_map(self) {
+        let Some(key) = self.data_key() else {
+            self.map_waiting.set_value(true);
+            self.ensure_held();
+            return;
+        };
         let space = self.map_space.get_untracked();
         let k = self.map_k.get_untracked();
-        let data = self.session.with_untracked(|s| {
-            let s = s.as_ref()?;
-            match (space, s.dataset.embeddings()) {
-                (Space::Embedding, Some(e)) => {
-                    Some((e.as_slice().to_vec(), e.rows(), e.dim(), Space::Embedding))
-                }
-                _ => self.signatures.with_untracked(|g| {
-                    let g = g.as_ref()?;
-                    let flat: Vec<f32> = g.iter().flat_map(|s| s.vector).collect();
-                    Some((flat, g.len(), crate::core::signature::DIM, Space::Signature))
-                }),
-            }
-        });
-        let Some((data, rows, dim, used)) = data else {
+        let Some((rows, has_embeddings)) = self.session.with_untracked(|s| {
+            s.as_ref()
+                .map(|s| (s.dataset.len(), s.dataset.embeddings().is_some()))
+        }) else {
             return;
+        };
+        let used = if has_embeddings {
+            space
+        } else {
+            Space::Signature
         };
         if used != space {
             self.map_space.set(used);
         }
-        let id = self.job_seq.get_untracked() + 1;
-        self.job_seq.set(id);
+        let id = self.next_job_id();
         self.map_request.set_value(id);
         let method = if self.map_kmeans.get_untracked() {
             Method::KMeans {
@@ -801,16 +1131,16 @@ impl AppState {
                 min_cluster_size: k.max(2),
             }
         };
-        let job = MapJob {
-            method,
-            cosine: used == Space::Embedding,
-            space: used,
-        };
         let req = Request {
             id,
-            rows,
-            dim,
-            job: Job::Map(job),
+            rows: 0,
+            dim: 0,
+            job: Job::Map(MapJob {
+                method,
+                cosine: used == Space::Embedding,
+                space: used,
+                key: Some(key),
+            }),
         };
         self.job.set(Some(JobStatus {
             id,
@@ -819,7 +1149,7 @@ impl AppState {
             started: browser::performance_now(),
             worker: bridge::Kind::Jobs,
         }));
-        bridge::submit(bridge::Kind::Jobs, &req, &data, None);
+        bridge::submit(bridge::Kind::Jobs, &req, &[], None);
     }
 
     /// Stops the running job: restarts the worker running it, and only that one (the
@@ -830,7 +1160,11 @@ impl AppState {
         };
         bridge::cancel(worker);
         match worker {
-            bridge::Kind::Jobs => self.prop.worker_restarted(),
+            // the fresh worker holds no data set: the next job hands it over again
+            bridge::Kind::Jobs => {
+                dataset::abandon();
+                self.lost_data();
+            }
             bridge::Kind::Model => self.training_cancelled(),
         }
         self.job.set(None);
@@ -843,18 +1177,4 @@ impl Default for AppState {
     fn default() -> Self {
         Self::new()
     }
-}
-
-async fn load_demo() -> Result<Dataset, String> {
-    let mut files = Vec::new();
-    for url in DEMO_FILES {
-        let bytes = browser::fetch_bytes(url).await?;
-        let name = url.rsplit('/').next().unwrap_or(url);
-        files.push(InputFile::new(name, bytes));
-    }
-    let plan = plan_import(&files, None).map_err(|e| e[0].to_string())?;
-    Ok(plan
-        .dataset
-        .expect("the demo has records")
-        .renamed(DEMO_NAME))
 }

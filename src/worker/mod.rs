@@ -1,8 +1,13 @@
 //! Heavy work, behind one door: a typed protocol ([`protocol`]) and [`Worker::run`], which
 //! does a job on plain data and reports progress. The browser runs it in a Web Worker
-//! (`src/bin/worker.rs` + [`wasm`]); tests call it directly. The worker keeps one thing
-//! between jobs: the last propagation graph it built, so re-propagating after each human
-//! label costs no graph building.
+//! (`src/bin/worker.rs` + [`wasm`]); tests call it directly.
+//!
+//! The jobs worker holds the data set: a load job parses and validates the files,
+//! fingerprints the records and reads their signatures, and keeps them. Later jobs (map,
+//! propagation) name it by its key and send only what changed, such as the human labels;
+//! the page keeps the records it shows and one row of signature numbers per CoT. The
+//! worker also keeps the last propagation graph it built, so re-propagating after each
+//! human label builds nothing.
 
 #[cfg(all(target_arch = "wasm32", feature = "model"))]
 pub mod model_wasm;
@@ -13,12 +18,16 @@ pub mod wasm;
 #[cfg(feature = "model")]
 use protocol::TrainResult;
 use protocol::{
-    ClassifyJob, ClassifyResult, FailReason, Job, MapResult, Method, PropagateJob, PropagateResult,
-    Reply, Request, TimeResult,
+    AdoptJob, AttachJob, ClassifyJob, ClassifyResult, FailReason, Job, LoadJob, Loaded, MapResult,
+    Method, PropagateJob, PropagateResult, Reply, Request, Space, TimeResult,
 };
 
-/// How a propagation that names a graph this worker does not hold begins its error.
-const NO_GRAPH: &str = "the worker has no graph";
+/// How a job that names a data set this worker does not hold begins its error.
+const NO_DATA: &str = "the worker does not hold this data set";
+/// Records per [`Reply::Records`] piece: each is read on the page in a task of its own.
+pub const RECORDS_PER_PIECE: usize = 2000;
+/// Embedding values per [`Reply::Vectors`] piece.
+const VALUES_PER_PIECE: usize = 1 << 21;
 
 use crate::core::choice::win_rates;
 #[cfg(feature = "model")]
@@ -26,26 +35,51 @@ use crate::core::choice::{self, score_pairs, sibling_pairs};
 use crate::core::cluster::{
     central_points, kmeans, normalized, ClusterError, KMeansConfig, Matrix,
 };
-use crate::core::graph::Node;
+use crate::core::data::{Dataset, Embeddings, Record};
 use crate::core::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
+use crate::core::import::{plan_import_mapped, InputFile};
 use crate::core::project::pca2;
 use crate::core::propagate::Prepared;
 use crate::core::select;
-use crate::core::signature::DIM;
+use crate::core::signature::table::SignatureTable;
+use crate::core::signature::{signatures, DIM};
 use crate::core::timing::{self, Case};
 
+/// The data set the worker holds.
+struct Held {
+    key: String,
+    dataset: Dataset,
+    table: SignatureTable,
+}
+
 /// The worker's state between jobs.
-#[derive(Default)]
 pub struct Worker {
+    /// The data set, once loaded.
+    held: Option<Held>,
+    /// Told apart from other workers' keys (a restarted worker starts again at 1).
+    instance: u64,
+    /// Data sets loaded so far.
+    loads: u64,
     /// The last graph built, under its key.
     graph: Option<(String, Prepared)>,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Self {
+            held: None,
+            instance: now_ms().to_bits(),
+            loads: 0,
+            graph: None,
+        }
+    }
 }
 
 /// Why a job failed, for its reply.
 fn failed(id: u64, e: ClusterError) -> Reply {
     let reason = match &e {
         ClusterError::Cancelled => FailReason::Cancelled,
-        ClusterError::Missing(m) if m.starts_with(NO_GRAPH) => FailReason::NoGraph,
+        ClusterError::Missing(m) if m.starts_with(NO_DATA) => FailReason::NoData,
         _ => FailReason::Error,
     };
     Reply::Failed {
@@ -56,93 +90,338 @@ fn failed(id: u64, e: ClusterError) -> Reply {
 }
 
 impl Worker {
-    /// Does `req` on `data` (row-major numbers; see each job for their layout).
-    /// `report(stage, fraction)` is called between chunks; when it returns false the job
-    /// stops and `Failed { reason: Cancelled }` comes back.
+    /// Does `req` on `data` (row-major numbers; see each job for their layout) and `bytes`
+    /// (files, records). `report(stage, fraction)` is called between chunks; when it
+    /// returns false the job stops and `Failed { reason: Cancelled }` comes back. Most jobs
+    /// answer with one reply; a load answers with the pieces of what it read, then
+    /// [`Reply::Loaded`].
     pub fn run(
         &mut self,
         req: &Request,
         data: &[f32],
+        bytes: &[u8],
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Reply {
+    ) -> Vec<Reply> {
+        let id = req.id;
+        let one = |r: Result<Reply, ClusterError>| vec![r.unwrap_or_else(|e| failed(id, e))];
         match &req.job {
-            Job::Map(job) => match map(req, data, job, report) {
-                Ok(result) => Reply::Map { id: req.id, result },
-                Err(e) => failed(req.id, e),
+            Job::Load(job) => self.load(id, job, bytes, report),
+            Job::Adopt(job) => one(self.adopt(req, job, data, bytes, report)),
+            Job::Attach(job) => one(self.attach(req, job, data, report)),
+            Job::Map(job) => one(self
+                .map(req, data, job, report)
+                .map(|result| Reply::Map { id, result })),
+            Job::Propagate(job) => one(self
+                .propagate(req, job, report)
+                .map(|result| Reply::Propagated { id, result })),
+            Job::Time(case) => {
+                one(time(req, data, case, report).map(|result| Reply::Timed { id, result }))
+            }
+            Job::Classify(_) | Job::Train(_) | Job::Embed(_) => one(Err(ClusterError::Missing(
+                "models run in the model worker".into(),
+            ))),
+        }
+    }
+
+    /// The held data set, when it is the one `key` names.
+    fn held(&self, key: &str) -> Result<&Held, ClusterError> {
+        find(&self.held, key)
+    }
+
+    /// Reads the signatures of `dataset` and holds it under a new key.
+    fn hold(
+        &mut self,
+        dataset: Dataset,
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<Loaded, ClusterError> {
+        if !report("reading the reasoning", 0.4) {
+            return Err(ClusterError::Cancelled);
+        }
+        let sigs = signatures(&dataset);
+        let table = SignatureTable::new(&dataset, &sigs);
+        self.loads += 1;
+        let key = format!(
+            "{}:{:x}:{}",
+            dataset.fingerprint(),
+            self.instance,
+            self.loads
+        );
+        let loaded = Loaded {
+            key: key.clone(),
+            name: dataset.name().to_string(),
+            fingerprint: dataset.fingerprint().to_string(),
+            rows: dataset.len(),
+            dim: dataset.embeddings().map_or(0, Embeddings::dim),
+            changed: true,
+            record_pieces: 0,
+            vectors_sent: false,
+            sources: Vec::new(),
+            mapping: None,
+            warnings: Vec::new(),
+            label_files: Vec::new(),
+        };
+        self.graph = None;
+        self.held = Some(Held {
+            key,
+            dataset,
+            table,
+        });
+        report("reading the reasoning", 1.0);
+        Ok(loaded)
+    }
+
+    fn loaded_reply(&self, id: u64, loaded: Loaded) -> Reply {
+        let table = if loaded.changed {
+            self.held
+                .as_ref()
+                .map(|h| h.table.to_bytes())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Reply::Loaded {
+            id,
+            result: Box::new(loaded),
+            table,
+        }
+    }
+
+    fn load(
+        &mut self,
+        id: u64,
+        job: &LoadJob,
+        bytes: &[u8],
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Vec<Reply> {
+        let fail = |e| vec![failed(id, e)];
+        let mut files = Vec::new();
+        let mut at = 0usize;
+        for (name, len) in &job.files {
+            let Some(b) = bytes.get(at..at.saturating_add(*len)) else {
+                return fail(ClusterError::Missing(format!(
+                    "{name}: {len} bytes announced, {} arrived",
+                    bytes.len().saturating_sub(at)
+                )));
+            };
+            files.push(InputFile::new(name.clone(), b));
+            at += len;
+        }
+        let current = match &job.base {
+            None => None,
+            Some(key) => match self.held(key) {
+                Ok(h) => Some(&h.dataset),
+                Err(e) => return fail(e),
             },
-            Job::Propagate(job) => match self.propagate(req, data, job, report) {
-                Ok(result) => Reply::Propagated { id: req.id, result },
-                Err(e) => failed(req.id, e),
-            },
-            Job::Time(case) => match time(req, data, case, report) {
-                Ok(result) => Reply::Timed { id: req.id, result },
-                Err(e) => failed(req.id, e),
-            },
-            Job::Classify(_) | Job::Train(_) | Job::Embed(_) => failed(
-                req.id,
-                ClusterError::Missing("models run in the model worker".into()),
-            ),
+        };
+        if !report("reading files", 0.05) {
+            return fail(ClusterError::Cancelled);
+        }
+        let plan = match plan_import_mapped(&files, current, job.mapping.as_ref()) {
+            Ok(plan) => plan,
+            Err(errors) => return vec![Reply::Refused { id, errors }],
+        };
+        drop(files);
+        let mut out = Vec::new();
+        let label_files = plan
+            .label_files
+            .iter()
+            .map(|(name, f)| (name.clone(), f.to_json()))
+            .collect();
+        let loaded = match plan.dataset {
+            None => Ok(Loaded {
+                key: job.base.clone().unwrap_or_default(),
+                name: current.map(|d| d.name().to_string()).unwrap_or_default(),
+                fingerprint: current
+                    .map(|d| d.fingerprint().to_string())
+                    .unwrap_or_default(),
+                rows: current.map_or(0, Dataset::len),
+                dim: current
+                    .and_then(Dataset::embeddings)
+                    .map_or(0, Embeddings::dim),
+                changed: false,
+                record_pieces: 0,
+                vectors_sent: false,
+                sources: Vec::new(),
+                mapping: None,
+                warnings: Vec::new(),
+                label_files: Vec::new(),
+            }),
+            Some(dataset) => {
+                // the page has these records when only embeddings (or nothing) changed
+                let same_records = current.is_some_and(|c| {
+                    c.fingerprint() == dataset.fingerprint() && c.records() == dataset.records()
+                });
+                let same_vectors = current.is_some_and(|c| c.embeddings() == dataset.embeddings());
+                if !same_records {
+                    for piece in dataset.records().chunks(RECORDS_PER_PIECE) {
+                        out.push(Reply::Records {
+                            id,
+                            records: piece.to_vec(),
+                        });
+                    }
+                }
+                let vectors_sent = !same_vectors && dataset.embeddings().is_some();
+                if let Some(e) = dataset.embeddings().filter(|_| vectors_sent) {
+                    let per = (VALUES_PER_PIECE / e.dim().max(1)).max(1);
+                    for start in (0..e.rows()).step_by(per) {
+                        let rows = per.min(e.rows() - start);
+                        out.push(Reply::Vectors {
+                            id,
+                            start,
+                            rows,
+                            dim: e.dim(),
+                            total: e.rows(),
+                            values: e.as_slice()[start * e.dim()..(start + rows) * e.dim()]
+                                .to_vec(),
+                        });
+                    }
+                }
+                let pieces = out
+                    .iter()
+                    .filter(|r| matches!(r, Reply::Records { .. }))
+                    .count();
+                self.hold(dataset, report).map(|l| Loaded {
+                    record_pieces: pieces,
+                    vectors_sent,
+                    ..l
+                })
+            }
+        };
+        match loaded {
+            Ok(l) => {
+                let l = Loaded {
+                    sources: plan.sources,
+                    mapping: plan.mapping,
+                    warnings: plan.warnings,
+                    label_files,
+                    ..l
+                };
+                out.push(self.loaded_reply(id, l));
+                out
+            }
+            Err(e) => fail(e),
+        }
+    }
+
+    fn adopt(
+        &mut self,
+        req: &Request,
+        job: &AdoptJob,
+        data: &[f32],
+        bytes: &[u8],
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<Reply, ClusterError> {
+        let mut records: Vec<Record> = Vec::new();
+        for (k, line) in bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            let piece: Vec<Record> = serde_json::from_slice(line)
+                .map_err(|e| ClusterError::Missing(format!("records piece {}: {e}", k + 1)))?;
+            records.extend(piece);
+        }
+        let n = records.len();
+        let embeddings = if req.dim == 0 {
+            None
+        } else {
+            Some(
+                Embeddings::new(n, req.dim, data.to_vec()).ok_or(ClusterError::Shape {
+                    len: data.len(),
+                    rows: n,
+                    dim: req.dim,
+                })?,
+            )
+        };
+        let dataset = Dataset::new(job.name.clone(), records, embeddings);
+        if dataset.fingerprint() != job.fingerprint {
+            return Err(ClusterError::Missing(format!(
+                "the records handed over have fingerprint {}, not {}",
+                dataset.fingerprint(),
+                job.fingerprint
+            )));
+        }
+        let loaded = self.hold(dataset, report)?;
+        Ok(self.loaded_reply(req.id, loaded))
+    }
+
+    fn attach(
+        &mut self,
+        req: &Request,
+        job: &AttachJob,
+        data: &[f32],
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<Reply, ClusterError> {
+        let held = self.held(&job.base)?;
+        let n = held.dataset.len();
+        let e = Embeddings::new(n, req.dim, data.to_vec()).ok_or(ClusterError::Shape {
+            len: data.len(),
+            rows: n,
+            dim: req.dim,
+        })?;
+        let dataset = held.dataset.with_embeddings(Some(e));
+        let loaded = self.hold(dataset, report)?;
+        Ok(self.loaded_reply(req.id, loaded))
+    }
+
+    fn map(
+        &self,
+        req: &Request,
+        data: &[f32],
+        job: &protocol::MapJob,
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<MapResult, ClusterError> {
+        let Some(key) = &job.key else {
+            return map(Matrix::new(data, req.rows, req.dim)?, job, report);
+        };
+        let held = self.held(key)?;
+        match (job.space, held.dataset.embeddings()) {
+            (Space::Embedding, Some(e)) => {
+                map(Matrix::new(e.as_slice(), e.rows(), e.dim())?, job, report)
+            }
+            (Space::Embedding, None) => Err(ClusterError::Missing(
+                "this data set has no embeddings to map".into(),
+            )),
+            (Space::Signature, _) => {
+                let flat: Vec<f32> = held.table.vectors.iter().flatten().copied().collect();
+                map(Matrix::new(&flat, held.table.len(), DIM)?, job, report)
+            }
         }
     }
 
     fn propagate(
         &mut self,
         req: &Request,
-        data: &[f32],
         job: &PropagateJob,
         report: &mut dyn FnMut(&str, f64) -> bool,
     ) -> Result<PropagateResult, ClusterError> {
-        let n = req.rows;
-        let kept = self
-            .graph
-            .as_ref()
-            .is_some_and(|(k, p)| *k == job.key && p.prior.len() == n);
+        let held = find(&self.held, &job.key)?;
+        let n = held.dataset.len();
+        let graph_key = format!(
+            "{}/{}",
+            job.key,
+            serde_json::to_string(&job.graph).unwrap_or_default()
+        );
+        let kept = self.graph.as_ref().is_some_and(|(k, _)| *k == graph_key);
         if !kept {
             self.graph = None;
-            let Some(input) = &job.input else {
-                return Err(ClusterError::Missing(format!(
-                    "{NO_GRAPH} for these records; send them again"
-                )));
-            };
-            let emb_len = n * req.dim;
-            if data.len() != emb_len + n * DIM
-                || input.groups.len() != n
-                || input.answers.len() != n
-                || input.prior.len() != n
-                || !(input.shapes.is_empty() || input.shapes.len() == n)
-            {
-                return Err(ClusterError::Shape {
-                    len: data.len(),
-                    rows: n,
-                    dim: req.dim + DIM,
-                });
-            }
-            let emb = (req.dim > 0)
-                .then(|| Matrix::new(&data[..emb_len], n, req.dim))
+            let emb = held
+                .dataset
+                .embeddings()
+                .filter(|_| job.graph.embedding_weight > 0.0)
+                .map(|e| Matrix::new(e.as_slice(), e.rows(), e.dim()))
                 .transpose()?;
-            let vectors: Vec<[f32; DIM]> = data[emb_len..]
-                .chunks_exact(DIM)
-                .map(|c| c.try_into().expect("DIM values"))
-                .collect();
-            let nodes = input
-                .groups
-                .iter()
-                .zip(&input.answers)
-                .map(|(&group, &a)| Node {
-                    group,
-                    answer: u32::try_from(a).ok(),
-                })
-                .collect();
+            let t = &held.table;
             let prepared = Prepared::new(
                 emb,
-                &vectors,
-                nodes,
-                input.prior.clone(),
-                input.shapes.clone(),
+                &t.vectors,
+                t.nodes.clone(),
+                t.prior.clone(),
+                t.shapes.iter().map(|s| s.index() as u8).collect(),
                 &job.graph,
                 &mut |f| report("building the graph", 0.9 * f),
             )?;
-            self.graph = Some((job.key.clone(), prepared));
+            self.graph = Some((graph_key, prepared));
         }
         let (_, prepared) = self.graph.as_ref().expect("built above");
         if job.human.len() != n {
@@ -152,6 +431,7 @@ impl Worker {
                 dim: 1,
             });
         }
+        let _ = req;
         if !report("propagating", 0.9) {
             return Err(ClusterError::Cancelled);
         }
@@ -185,17 +465,23 @@ impl Worker {
     }
 }
 
+/// `held`, when it is the data set `key` names.
+fn find<'a>(held: &'a Option<Held>, key: &str) -> Result<&'a Held, ClusterError> {
+    held.as_ref()
+        .filter(|h| h.key == key)
+        .ok_or_else(|| ClusterError::Missing(format!("{NO_DATA} ({key}); hand it over again")))
+}
+
 fn map(
-    req: &Request,
-    data: &[f32],
+    x: Matrix,
     job: &protocol::MapJob,
     report: &mut dyn FnMut(&str, f64) -> bool,
 ) -> Result<MapResult, ClusterError> {
-    let x = Matrix::new(data, req.rows, req.dim)?;
+    let (rows, dim) = (x.rows, x.dim);
     let unit;
     let x = if job.cosine {
         unit = normalized(x);
-        Matrix::new(&unit, req.rows, req.dim)?
+        Matrix::new(&unit, rows, dim)?
     } else {
         x
     };
@@ -203,7 +489,7 @@ fn map(
     let (labels, inertia, persistence, approximate) = match job.method {
         Method::KMeans { k, restarts, seed } => {
             let cfg = KMeansConfig {
-                k: k.min(req.rows).max(1),
+                k: k.min(rows).max(1),
                 restarts,
                 seed,
                 ..Default::default()
@@ -475,12 +761,16 @@ mod tests {
                 },
                 cosine: true,
                 space: Space::Embedding,
+                key: None,
             }),
         }
     }
 
     fn run(req: &Request, data: &[f32], report: &mut dyn FnMut(&str, f64) -> bool) -> Reply {
-        Worker::default().run(req, data, report)
+        Worker::default()
+            .run(req, data, &[], report)
+            .pop()
+            .expect("a reply")
     }
 
     #[test]
@@ -555,6 +845,7 @@ mod tests {
             },
             cosine: false,
             space: Space::Signature,
+            key: None,
         };
         let req = Request {
             id: 1,
@@ -603,43 +894,287 @@ mod tests {
         assert_eq!(message, "40 values do not make 10 rows of 5");
     }
 
+    /// A load job of these files (name, text).
+    fn load(id: u64, files: &[(&str, &[u8])], base: Option<String>) -> (Request, Vec<u8>) {
+        let job = LoadJob {
+            files: files
+                .iter()
+                .map(|(n, b)| (n.to_string(), b.len()))
+                .collect(),
+            mapping: None,
+            base,
+        };
+        let bytes = files.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+        (
+            Request {
+                id,
+                rows: 0,
+                dim: 0,
+                job: Job::Load(job),
+            },
+            bytes,
+        )
+    }
+
+    fn loaded(replies: &[Reply]) -> (Loaded, SignatureTable) {
+        match replies.last() {
+            Some(Reply::Loaded { result, table, .. }) => (
+                (**result).clone(),
+                SignatureTable::from_bytes(table).unwrap(),
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Four CoTs of one question: 0 and 1 answer 12, 2 and 3 answer 13.
+    const FOUR: &str = r#"{"id":"a","question_id":"q","question":"Tom has 5 and gets 7. How many?","cot":"5 + 7 = 12. The answer is 12."}
+{"id":"b","question_id":"q","question":"Tom has 5 and gets 7. How many?","cot":"He has 5 + 7 = 12.\nSo 12."}
+{"id":"c","question_id":"q","question":"Tom has 5 and gets 7. How many?","cot":"5 + 7 = 13. The answer is 13."}
+{"id":"d","question_id":"q","question":"Tom has 5 and gets 7. How many?","cot":"5 * 7 = 35, minus 22 is 13."}"#;
+
+    #[test]
+    fn load_reads_files_holds_them_and_sends_records_vectors_and_table() {
+        let npy = crate::core::import::write_npy(
+            &Embeddings::new(4, 2, vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9]).unwrap(),
+        );
+        let (req, bytes) = load(
+            1,
+            &[("four.jsonl", FOUR.as_bytes()), ("four.npy", &npy)],
+            None,
+        );
+        let mut w = Worker::default();
+        let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
+        let records: Vec<Record> = replies
+            .iter()
+            .filter_map(|r| match r {
+                Reply::Records { records, .. } => Some(records.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(
+            records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c", "d"]
+        );
+        let vectors: Vec<f32> = replies
+            .iter()
+            .filter_map(|r| match r {
+                Reply::Vectors {
+                    values,
+                    start: 0,
+                    rows: 4,
+                    dim: 2,
+                    total: 4,
+                    ..
+                } => Some(values.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(vectors, [1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9]);
+        let (l, table) = loaded(&replies);
+        assert_eq!(
+            (l.rows, l.dim, l.changed, l.record_pieces, l.vectors_sent),
+            (4, 2, true, 1, true)
+        );
+        assert_eq!(l.sources, ["four.jsonl", "four.npy"]);
+        // the table is the signatures of the records read, as the page would read them
+        let ds = Dataset::new("four.jsonl", records, Embeddings::new(4, 2, vectors));
+        assert_eq!(l.fingerprint, ds.fingerprint());
+        assert_eq!(table, SignatureTable::new(&ds, &signatures(&ds)));
+        // a label file added to it: nothing else changes or travels
+        let mut store = crate::core::LabelStore::new();
+        store.set_human("a", crate::core::Verdict::Good, 0);
+        let labels = crate::core::labelfile::LabelFile::from_store(&ds, &store, 0).to_json();
+        let labels = labels.as_bytes();
+        let (req, bytes) = load(2, &[("labels.json", labels)], Some(l.key.clone()));
+        let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
+        assert_eq!(replies.len(), 1);
+        let Reply::Loaded { result, table, .. } = &replies[0] else {
+            panic!("{replies:?}")
+        };
+        assert!(!result.changed && table.is_empty());
+        assert_eq!(result.key, l.key);
+        assert_eq!(result.label_files.len(), 1);
+        // bad files are refused with their errors, naming the file and line
+        let (req, bytes) = load(3, &[("bad.jsonl", b"{\"id\":1}\nnot json")], None);
+        let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
+        let [Reply::Refused { errors, .. }] = replies.as_slice() else {
+            panic!("{replies:?}")
+        };
+        assert!(
+            errors[0].to_string().starts_with("bad.jsonl"),
+            "{}",
+            errors[0]
+        );
+        // a base the worker does not hold
+        let (req, bytes) = load(4, &[("labels.json", labels)], Some("other".into()));
+        let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
+        assert!(
+            matches!(
+                replies[..],
+                [Reply::Failed {
+                    reason: FailReason::NoData,
+                    ..
+                }]
+            ),
+            "{replies:?}"
+        );
+        // bytes that do not match the files announced
+        let (mut req, bytes) = load(5, &[("four.jsonl", FOUR.as_bytes())], None);
+        if let Job::Load(j) = &mut req.job {
+            j.files[0].1 += 1;
+        }
+        let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
+        assert!(
+            matches!(&replies[..], [Reply::Failed { message, .. }] if message.contains("four.jsonl")),
+            "{replies:?}"
+        );
+    }
+
+    #[test]
+    fn adopt_and_attach_hold_the_pages_data_set() {
+        let (req, bytes) = load(1, &[("four.jsonl", FOUR.as_bytes())], None);
+        let mut w = Worker::default();
+        let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
+        let (l, table) = loaded(&replies);
+        assert_eq!(l.dim, 0);
+        let records: Vec<Record> = match &replies[0] {
+            Reply::Records { records, .. } => records.clone(),
+            r => panic!("{r:?}"),
+        };
+        // a restarted worker is handed the records in pieces, one JSON array per line
+        let mut text = serde_json::to_vec(&records[..3]).unwrap();
+        text.push(b'\n');
+        text.extend(serde_json::to_vec(&records[3..]).unwrap());
+        let adopt = |fingerprint: &str| Request {
+            id: 2,
+            rows: 4,
+            dim: 0,
+            job: Job::Adopt(AdoptJob {
+                name: "four.jsonl".into(),
+                fingerprint: fingerprint.into(),
+            }),
+        };
+        let mut fresh = Worker::default();
+        let replies = fresh.run(&adopt(&l.fingerprint), &[], &text, &mut |_, _| true);
+        let (again, t2) = loaded(&replies);
+        assert_eq!(t2, table);
+        assert_eq!((again.rows, again.record_pieces), (4, 0));
+        // records that are not the page's are refused
+        let replies = fresh.run(&adopt("0000"), &[], &text, &mut |_, _| true);
+        assert!(
+            matches!(&replies[..], [Reply::Failed { message, .. }] if message.contains("fingerprint"))
+        );
+        // embeddings made on the device: the signatures are read again with them
+        let attach = Request {
+            id: 3,
+            rows: 4,
+            dim: 2,
+            job: Job::Attach(AttachJob {
+                base: again.key.clone(),
+            }),
+        };
+        let v = [1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9];
+        let replies = fresh.run(&attach, &v, &[], &mut |_, _| true);
+        let (with, t3) = loaded(&replies);
+        assert_eq!(with.dim, 2);
+        assert_ne!(with.key, again.key);
+        let ds = Dataset::new("four.jsonl", records, Embeddings::new(4, 2, v.to_vec()));
+        assert_eq!(t3, SignatureTable::new(&ds, &signatures(&ds)));
+        // the old key is gone
+        let replies = fresh.run(&attach, &v, &[], &mut |_, _| true);
+        assert!(matches!(
+            replies[..],
+            [Reply::Failed {
+                reason: FailReason::NoData,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn map_draws_the_held_data_set() {
+        let (req, bytes) = load(1, &[("four.jsonl", FOUR.as_bytes())], None);
+        let mut w = Worker::default();
+        let (l, table) = loaded(&w.run(&req, &[], &bytes, &mut |_, _| true));
+        let job = |space, key: Option<String>| Request {
+            id: 2,
+            rows: 0,
+            dim: 0,
+            job: Job::Map(MapJob {
+                method: Method::KMeans {
+                    k: 2,
+                    restarts: 2,
+                    seed: 1,
+                },
+                cosine: false,
+                space,
+                key,
+            }),
+        };
+        let held = w.run(
+            &job(Space::Signature, Some(l.key.clone())),
+            &[],
+            &[],
+            &mut |_, _| true,
+        );
+        // the same map as the signature vectors sent as numbers
+        let flat: Vec<f32> = table.vectors.iter().flatten().copied().collect();
+        let mut sent = job(Space::Signature, None);
+        (sent.rows, sent.dim) = (4, DIM);
+        assert_eq!(
+            held,
+            Worker::default().run(&sent, &flat, &[], &mut |_, _| true)
+        );
+        let no_emb = w.run(
+            &job(Space::Embedding, Some(l.key.clone())),
+            &[],
+            &[],
+            &mut |_, _| true,
+        );
+        assert!(
+            matches!(&no_emb[..], [Reply::Failed { message, .. }] if message.contains("no embeddings"))
+        );
+        let lost = Worker::default().run(
+            &job(Space::Signature, Some(l.key)),
+            &[],
+            &[],
+            &mut |_, _| true,
+        );
+        assert!(matches!(
+            lost[..],
+            [Reply::Failed {
+                reason: FailReason::NoData,
+                ..
+            }]
+        ));
+    }
+
     #[test]
     fn propagation_keeps_its_graph_and_spreads_labels() {
-        use super::protocol::{GraphInput, PropagateJob};
+        use super::protocol::PropagateJob;
         use crate::core::graph::GraphConfig;
         use crate::core::propagate::Config;
-        // 4 CoTs of one question: 0, 1 answer alike, 2, 3 otherwise; no embeddings.
-        let n = 4;
-        let mut data = Vec::new();
-        for i in 0..n {
-            data.extend((0..DIM).map(|k| ((i * 3 + k) % 5) as f32 / 5.0));
-        }
-        let job = |input: Option<GraphInput>, human: Vec<i8>| Request {
+        let (req, bytes) = load(1, &[("four.jsonl", FOUR.as_bytes())], None);
+        let mut w = Worker::default();
+        let (l, _) = loaded(&w.run(&req, &[], &bytes, &mut |_, _| true));
+        let job = |key: &str, human: Vec<i8>| Request {
             id: 9,
-            rows: n,
+            rows: 0,
             dim: 0,
             job: Job::Propagate(PropagateJob {
-                key: "set-a".into(),
+                key: key.into(),
                 graph: GraphConfig::default(),
                 config: Config::default(),
-                input,
                 human,
                 pairs: Vec::new(),
                 queue: 10,
             }),
         };
-        let input = GraphInput {
-            groups: vec![0; 4],
-            answers: vec![1, 1, 2, 2],
-            prior: vec![0.5; 4],
-            shapes: Vec::new(),
-        };
-        let mut w = Worker::default();
-        let first = w.run(
-            &job(Some(input), vec![1, -1, -1, -1]),
-            &data,
-            &mut |_, _| true,
-        );
+        let one =
+            |w: &mut Worker, req: &Request| w.run(req, &[], &[], &mut |_, _| true).pop().unwrap();
+        let first = one(&mut w, &job(&l.key, vec![1, -1, -1, -1]));
         let Reply::Propagated { result, .. } = first else {
             panic!("{first:?}")
         };
@@ -651,31 +1186,42 @@ mod tests {
             result.p
         );
         assert!(result.p[2] < 0.5 && result.p[3] < 0.5, "{:?}", result.p);
-        assert_eq!(result.from[2], vec![0]);
         assert!(
             !result.queue.contains(&0),
             "a human-labelled CoT is never queued"
         );
-        // the second propagation sends no numbers and reuses the graph
-        let again = w.run(&job(None, vec![1, -1, 0, -1]), &[], &mut |_, _| true);
+        // the second propagation reuses the graph
+        let again = one(&mut w, &job(&l.key, vec![1, -1, 0, -1]));
         let Reply::Propagated { result, .. } = again else {
             panic!("{again:?}")
         };
         assert!(!result.built_graph);
         assert_eq!(result.p[2], 0.0);
         // a pair choice "3 is better than the sound 0" makes 3 sound
-        let mut with_pair = job(None, vec![1, -1, -1, -1]);
+        let mut with_pair = job(&l.key, vec![1, -1, -1, -1]);
         if let Job::Propagate(j) = &mut with_pair.job {
             j.pairs = vec![(3, 0)];
         }
-        let Reply::Propagated { result, .. } = w.run(&with_pair, &[], &mut |_, _| true) else {
+        let Reply::Propagated { result, .. } = one(&mut w, &with_pair) else {
             panic!()
         };
         assert_eq!(result.p[3], 1.0);
-        // a fresh worker without the numbers says what is missing
-        let lost = Worker::default().run(&job(None, vec![-1; 4]), &[], &mut |_, _| true);
+        // labels of another length
+        let short = one(&mut w, &job(&l.key, vec![1]));
         assert!(
-            matches!(lost, Reply::Failed { reason: FailReason::NoGraph, ref message, .. } if message.contains("no graph")),
+            matches!(
+                short,
+                Reply::Failed {
+                    reason: FailReason::Error,
+                    ..
+                }
+            ),
+            "{short:?}"
+        );
+        // a fresh worker does not hold the data set, and says so as data
+        let lost = one(&mut Worker::default(), &job(&l.key, vec![-1; 4]));
+        assert!(
+            matches!(lost, Reply::Failed { reason: FailReason::NoData, ref message, .. } if message.contains("does not hold")),
             "{lost:?}"
         );
     }

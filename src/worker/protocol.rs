@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::choice::{Epoch, TrainConfig, WeightsInfo};
+use crate::core::data::Record;
+use crate::core::error::ImportError;
 use crate::core::graph::GraphConfig;
+use crate::core::mapping::Mapping;
 use crate::core::propagate::Config;
 use crate::core::timing::Case;
 
@@ -43,39 +46,88 @@ pub struct MapJob {
     pub method: Method,
     /// Normalise rows first (cosine geometry).
     pub cosine: bool,
-    /// What the rows are (for the page; the worker only sees numbers).
+    /// What the rows are.
     pub space: Space,
+    /// The data set the worker holds (its [`Loaded::key`]): the map is drawn from its
+    /// embeddings or signatures, as `space` says, and no numbers travel. `None`: the
+    /// numbers travel with the job.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
-/// What the worker needs to build a data set's graph, sent with the first propagation of
-/// that data set (the numbers travel beside: `rows × dim` embedding values, `dim` = 0 when
-/// there are none, then `rows × signature::DIM` signature values).
+/// Read files into the data set the worker holds: parse and validate them, fingerprint the
+/// records, read their signatures, keep it all. The files' bytes travel beside the job, one
+/// file after the other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GraphInput {
-    /// Question group of each CoT.
-    pub groups: Vec<u32>,
-    /// Interned final answer of each CoT (−1: none found).
-    pub answers: Vec<i64>,
-    /// The prior of each CoT.
-    pub prior: Vec<f64>,
-    /// The shape of each CoT ([`crate::core::signature::Shape::index`]): the labels of each
-    /// shape refit its prior (empty: one shape).
-    #[serde(default)]
-    pub shapes: Vec<u8>,
+pub struct LoadJob {
+    /// Each file's name and length in bytes, in the order their bytes travel.
+    pub files: Vec<(String, usize)>,
+    /// Read the records file through this mapping.
+    pub mapping: Option<Mapping>,
+    /// The data set the files are added to (embeddings for its records, label files), by
+    /// its key; `None`: nothing is loaded yet.
+    pub base: Option<String>,
+}
+
+/// The page hands the worker the data set it shows, when the worker lost it (it was
+/// restarted to cancel a job). The records travel beside as JSON arrays of records, one
+/// per line; the embeddings (`rows × dim`, `dim` = 0 when there are none) as the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdoptJob {
+    /// The data set's display name.
+    pub name: String,
+    /// Its fingerprint, checked against the records that arrive.
+    pub fingerprint: String,
+}
+
+/// Embeddings made on the device for the records the worker holds (the numbers: `rows ×
+/// dim`); the signatures are read again with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachJob {
+    /// The data set, by its key.
+    pub base: String,
+}
+
+/// The data set the worker now holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Loaded {
+    /// Names it in later jobs.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Its records' fingerprint.
+    pub fingerprint: String,
+    /// Records.
+    pub rows: usize,
+    /// Embedding length (0: none).
+    pub dim: usize,
+    /// Whether the data set changed (false: only label files were read).
+    pub changed: bool,
+    /// Pieces of records sent before this reply ([`Reply::Records`]); none when the
+    /// records are the ones the page has.
+    pub record_pieces: usize,
+    /// Whether embeddings were sent before this reply ([`Reply::Vectors`]).
+    pub vectors_sent: bool,
+    /// Files that provided records and embeddings.
+    pub sources: Vec<String>,
+    /// The mapping the records were read through.
+    pub mapping: Option<Mapping>,
+    /// Problems that did not stop the import.
+    pub warnings: Vec<ImportError>,
+    /// Label files read, as (name, label file JSON), for the page to merge.
+    pub label_files: Vec<(String, String)>,
 }
 
 /// Spread the human labels and rank what to label next.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PropagateJob {
-    /// Names the data set and graph settings; the worker keeps the last graph it built
-    /// under its key, so later propagations send no numbers.
+    /// The data set the worker holds (its [`Loaded::key`]). The worker builds its graph
+    /// from it and keeps the last one, so a propagation after a label builds nothing.
     pub key: String,
     /// The graph's settings.
     pub graph: GraphConfig,
     /// How labels travel.
     pub config: Config,
-    /// Present when the worker must (re)build the graph.
-    pub input: Option<GraphInput>,
     /// Human label of each CoT: 1 sound, 0 flawed, −1 none.
     pub human: Vec<i8>,
     /// The person's pair choices, (better, worse) rows: they condition the result
@@ -89,6 +141,12 @@ pub struct PropagateJob {
 /// A job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Job {
+    /// Read files into the data set the worker holds.
+    Load(LoadJob),
+    /// Take the page's data set (the worker lost its own).
+    Adopt(AdoptJob),
+    /// Attach embeddings made on the device.
+    Attach(AttachJob),
     /// The reasoning map.
     Map(MapJob),
     /// Label propagation.
@@ -335,6 +393,48 @@ pub enum Reply {
         /// Share done, in [0, 1].
         fraction: f64,
     },
+    /// A piece of the records just read, in order (before [`Reply::Loaded`]).
+    Records {
+        /// Job id.
+        id: u64,
+        /// The records.
+        records: Vec<Record>,
+    },
+    /// Embedding rows `start..start + rows` of the data set just read (the values travel
+    /// beside the JSON, little-endian `f32`s), before [`Reply::Loaded`].
+    Vectors {
+        /// Job id.
+        id: u64,
+        /// First row.
+        start: usize,
+        /// Rows in this piece.
+        rows: usize,
+        /// Values per row.
+        dim: usize,
+        /// All rows of the data set.
+        total: usize,
+        /// The values; travel beside the JSON, not in it.
+        #[serde(skip)]
+        values: Vec<f32>,
+    },
+    /// The data set the worker holds now (its signature table travels beside:
+    /// [`crate::core::signature::table::SignatureTable::to_bytes`]).
+    Loaded {
+        /// Job id.
+        id: u64,
+        /// What it holds.
+        result: Box<Loaded>,
+        /// The signature table; travels beside the JSON, not in it.
+        #[serde(skip)]
+        table: Vec<u8>,
+    },
+    /// Files that could not be imported: nothing changed.
+    Refused {
+        /// Job id.
+        id: u64,
+        /// What is wrong, naming file and line.
+        errors: Vec<ImportError>,
+    },
     /// A finished map job.
     Map {
         /// Job id.
@@ -406,7 +506,7 @@ pub enum FailReason {
     Error,
     /// The page cancelled it.
     Cancelled,
-    /// A propagation named a graph this worker does not hold (it was restarted): send the
-    /// numbers again.
-    NoGraph,
+    /// A job named a data set this worker does not hold (it was restarted): the page hands
+    /// it over again ([`Job::Adopt`]) and repeats the job.
+    NoData,
 }

@@ -14,7 +14,6 @@ pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
 }
 
 /// Sends a reply with bytes beside it (transferred): `{reply: JSON text, bytes: Uint8Array}`.
-#[cfg(feature = "model")]
 pub(crate) fn post_with_bytes(scope: &DedicatedWorkerGlobalScope, reply: &Reply, bytes: &[u8]) {
     let text = serde_json::to_string(reply).expect("replies serialise");
     let msg = js_sys::Object::new();
@@ -60,13 +59,13 @@ pub fn start() {
     let me = scope.clone();
     let mut worker = super::Worker::default();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-        let (req, data) = match read_message(&ev) {
-            Ok((req, data, _)) => (req, data),
+        let (req, data, bytes) = match read_message(&ev) {
+            Ok(m) => m,
             Err(reply) => return post(&me, &reply),
         };
         let id = req.id;
         let mut last = -1.0f64;
-        let reply = worker.run(&req, &data, &mut |stage, fraction| {
+        let replies = worker.run(&req, &data, &bytes, &mut |stage, fraction| {
             // At most ~100 progress messages per job.
             if fraction - last >= 0.01 || fraction >= 1.0 {
                 last = fraction;
@@ -81,7 +80,24 @@ pub fn start() {
             }
             true
         });
-        post(&me, &reply);
+        drop((data, bytes));
+        for mut reply in replies {
+            // numbers and tables travel beside the JSON, as bytes
+            let bytes = match &mut reply {
+                Reply::Loaded { table, .. } => Some(std::mem::take(table)),
+                Reply::Vectors { values, .. } => Some(
+                    std::mem::take(values)
+                        .iter()
+                        .flat_map(|v| v.to_le_bytes())
+                        .collect(),
+                ),
+                _ => None,
+            };
+            match bytes {
+                Some(b) => post_with_bytes(&me, &reply, &b),
+                None => post(&me, &reply),
+            }
+        }
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();

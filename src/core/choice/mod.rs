@@ -72,13 +72,29 @@ impl Input {
 
 /// Feature rows (`n × input.width()`), or `None` when the data set lacks what `input` needs.
 pub fn features(dataset: &Dataset, sigs: &[Signature], input: Input) -> Option<Vec<f32>> {
-    let emb = dataset.embeddings();
+    let vectors: Vec<[f32; crate::core::signature::DIM]> = sigs.iter().map(|s| s.vector).collect();
+    let prior: Vec<f64> = sigs.iter().map(|s| s.label_free_prior).collect();
+    inputs(dataset.embeddings(), &vectors, &prior, input)
+}
+
+/// [`features`] from what the page keeps: the embeddings (when `input` reads them), each
+/// CoT's signature vector and label-free prior
+/// ([`crate::core::signature::table::SignatureTable`]).
+pub fn inputs(
+    emb: Option<&crate::core::data::Embeddings>,
+    vectors: &[[f32; crate::core::signature::DIM]],
+    label_free_prior: &[f64],
+    input: Input,
+) -> Option<Vec<f32>> {
     let need_emb = input != Input::Signature;
-    if need_emb && emb.is_none_or(|e| e.dim() != MINILM_DIM) {
+    if need_emb && emb.is_none_or(|e| e.dim() != MINILM_DIM || e.rows() != vectors.len()) {
         return None;
     }
-    let mut out = Vec::with_capacity(dataset.len() * input.width());
-    for (i, s) in sigs.iter().enumerate() {
+    if label_free_prior.len() != vectors.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(vectors.len() * input.width());
+    for (i, (v, &p)) in vectors.iter().zip(label_free_prior).enumerate() {
         if need_emb {
             let row = emb.expect("checked").row(i);
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -90,8 +106,8 @@ pub fn features(dataset: &Dataset, sigs: &[Signature], input: Input) -> Option<V
             out.extend(row.iter().map(|v| v * k));
         }
         if input != Input::Seed {
-            out.extend_from_slice(&s.vector);
-            out.push(s.label_free_prior as f32);
+            out.extend_from_slice(v);
+            out.push(p as f32);
         }
     }
     Some(out)

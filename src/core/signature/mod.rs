@@ -9,11 +9,13 @@
 //! - [`trace`]: steps, equations (checked), number roles; per-CoT signals.
 //! - [`group`]: agreement and consensus among CoTs of one question.
 //! - [`prior`]: the label-free prior score and its fitting.
+//! - [`table`]: what the page keeps of them (the worker that reads them holds the rest).
 
 pub mod answer;
 mod expr;
 pub mod group;
 pub mod prior;
+pub mod table;
 mod tokens;
 pub mod trace;
 
@@ -262,13 +264,9 @@ pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
 
 /// What the labels of CoTs without siblings rest on, in a sentence for the page; `None`
 /// when every CoT has a sibling.
-pub fn no_sibling_notice(sigs: &[Signature]) -> Option<String> {
+pub fn no_sibling_notice(shapes: &[Shape]) -> Option<String> {
     let (mut lone, mut with_reference, mut unfitted) = (0usize, 0usize, 0usize);
-    for s in sigs
-        .iter()
-        .map(|s| s.shape)
-        .filter(|s| s.siblings == Siblings::None)
-    {
+    for s in shapes.iter().filter(|s| s.siblings == Siblings::None) {
         lone += 1;
         with_reference += usize::from(s.reference);
         unfitted += usize::from(!s.fitted && !s.reference);
@@ -414,9 +412,10 @@ mod tests {
         // the lone CoT is not scored as one that disagrees with every sibling
         assert!(s[2].prior > s[1].prior, "{} vs {}", s[2].prior, s[1].prior);
         // the notice counts it, and only it
-        let notice = no_sibling_notice(&s).expect("one lone CoT");
+        let shapes: Vec<Shape> = s.iter().map(|s| s.shape).collect();
+        let notice = no_sibling_notice(&shapes).expect("one lone CoT");
         assert!(notice.starts_with("1 CoT has no sibling"), "{notice}");
-        assert_eq!(no_sibling_notice(&s[..2]), None);
+        assert_eq!(no_sibling_notice(&shapes[..2]), None);
     }
 
     #[test]
@@ -458,7 +457,8 @@ mod tests {
             (s[3].reference.clone(), s[3].matches_reference),
             (None, None)
         );
-        let notice = no_sibling_notice(&s).unwrap();
+        let shapes: Vec<Shape> = s.iter().map(|s| s.shape).collect();
+        let notice = no_sibling_notice(&shapes).unwrap();
         assert!(
             notice.contains("2 of them carry a reference answer"),
             "{notice}"

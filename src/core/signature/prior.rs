@@ -175,6 +175,22 @@ impl Shape {
         s + 3 * usize::from(self.reference) + 6 * usize::from(!self.fitted)
     }
 
+    /// The shape of index `index` ([`Shape::index`] read back).
+    pub fn from_index(index: usize) -> Option<Self> {
+        (index < Self::COUNT).then(|| {
+            let siblings = match index % 3 {
+                0 => Siblings::None,
+                1 => Siblings::One,
+                _ => Siblings::Many,
+            };
+            Self {
+                siblings,
+                reference: (index / 3) % 2 == 1,
+                fitted: index < 6,
+            }
+        })
+    }
+
     /// A short name: `lone`, `pair`, `group`, with `+reference` and `, unfitted answers`.
     pub fn name(self) -> String {
         let s = match self.siblings {
@@ -545,12 +561,14 @@ mod tests {
 
     #[test]
     fn shapes_index_densely() {
+        assert_eq!(Shape::from_index(Shape::COUNT), None);
         let mut seen = [false; Shape::COUNT];
         for siblings in [0, 1, 5] {
             for reference in [false, true] {
                 for fitted in [false, true] {
                     let s = Shape::of(siblings, reference, fitted);
                     assert!(!seen[s.index()], "{s:?}");
+                    assert_eq!(Shape::from_index(s.index()), Some(s));
                     seen[s.index()] = true;
                     assert_eq!(Shape::has_reference(s.index()), reference);
                     assert_eq!(Shape::speaks(s.index()), fitted || reference);
