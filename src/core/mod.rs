@@ -1,28 +1,28 @@
-//! The pure core: no leptos, no web-sys. One module per concern.
+//! The pure core: no leptos, no web-sys. One module per stage of the pipeline, in the
+//! order data goes through them (stage → module → entry function; where it runs in the
+//! browser in brackets):
 //!
-//! - [`data`] — records, embeddings, the data set and its fingerprint.
-//! - [`import`] — reading records, embeddings and label files, with validation.
-//! - [`training`] — the shapes fine-tuning data comes in (chat, ShareGPT, Alpaca, …).
-//! - [`mapping`] — the column mapping of a file whose fields are not named as cotlabel's.
-//! - [`parquet_io`] — Parquet files in (rows as JSON objects) and out (training sets).
-//! - [`trainset`] — training sets from labels: SFT, preference pairs, KTO.
-//! - [`labels`] — the label store (provenance, confidence, undo, merge).
-//! - [`labelfile`] — the label file of the contract (export and resume).
-//! - [`journal`] — human changes as single entries, merged by time across tabs.
-//! - [`session`] — a data set with its labels, and atomic imports into it.
-//! - [`signature`] — reasoning signatures (structure, consensus, prior score).
-//! - [`cluster`] — k-means.
-//! - [`hdbscan`] — density clusters with noise.
-//! - [`neighbours`] — k nearest neighbours, exact or approximate (graph, HDBSCAN).
-//! - [`project`] — the 2-D map (PCA).
-//! - [`graph`] — the similarity graph (embedding + signature kNN, signed sibling links).
-//! - [`propagate`] — spreading human labels from the prior (label spreading, trust).
-//! - [`select`] — representatives and the active-learning queue.
-//! - [`simulate`] — a simulated labeller scoring propagation against ground truth.
-//! - [`choice`] — the binary-choice classifier (burn): model, training, weights.
-//! - [`timing`] — the map's jobs as one benchmark suite, native and in the browser.
-//! - [`metrics`] — AUROC, pair accuracy, adjusted Rand index, label accuracy/F1/ECE.
-//! - [`error`] — the one error type of the import path.
+//! 1. **Load** → [`import`] → [`import::plan_import_mapped`] (jobs worker, `Job::Load`):
+//!    records in the shapes people have ([`training`]: chat, ShareGPT, Alpaca, …;
+//!    [`mapping`]: a file whose fields are named otherwise; [`parquet_io`]: Parquet), with
+//!    validation naming file and line ([`error`]), into a [`data::Dataset`] with its
+//!    fingerprint. Embeddings made on the device: [`embed`] (model worker).
+//! 2. **Read the reasoning** → [`signature`] → [`signature::signatures`] (jobs worker),
+//!    kept on the page as [`signature::table::SignatureTable::new`].
+//! 3. **Cluster and map** → [`cluster::kmeans`], [`hdbscan::hdbscan`], [`project::pca2`]
+//!    (jobs worker, `Job::Map`), over [`neighbours::knn`].
+//! 4. **Pick** what to label next → [`select::queue`] (jobs worker, with propagation).
+//! 5. **Propagate** → [`graph::build`] and [`propagate::Prepared`] (`new`, then
+//!    `propagate` after every label; jobs worker, `Job::Propagate`).
+//! 6. **Classify** sibling pairs → [`choice`]: [`choice::sibling_pairs`], `score_pairs`,
+//!    [`choice::win_rates`]; fine-tuning [`choice::fine_tune_set`] (model worker).
+//! 7. **Label** (the person) → [`labels::LabelStore`], kept by [`journal::fold`] and
+//!    [`session::Session`] (the page).
+//! 8. **Export** → [`labelfile::LabelFile::from_store`] (the label file) and
+//!    [`trainset::plan`] (training sets) (the page).
+//!
+//! Beside the stages: [`metrics`] (AUROC, ARI, accuracy, ECE), [`simulate`] (a simulated
+//! labeller), [`timing`] (the map's jobs as one benchmark suite).
 
 pub mod choice;
 pub mod cluster;

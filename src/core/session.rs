@@ -80,19 +80,27 @@ impl Session {
 
     /// Loads labels kept for this data set (a restored session): not an undoable step.
     pub fn restore_labels(&mut self, stored: &LabelFile) -> MergeReport {
-        let dataset = self.dataset.clone();
-        self.restore(stored, &dataset)
-    }
-
-    fn restore(&mut self, stored: &LabelFile, dataset: &Dataset) -> MergeReport {
-        let mut labels = LabelStore::new();
-        let r = labels.merge("restore", &stored.labels, &stored.pairs, |id| {
-            dataset.position(id).is_some()
-        });
-        labels.forget_history();
+        let (labels, r) = restored(stored, &self.dataset);
         self.labels = labels;
         r
     }
+
+    fn restore(&mut self, stored: &LabelFile, dataset: &Dataset) -> MergeReport {
+        let (labels, r) = restored(stored, dataset);
+        self.labels = labels;
+        r
+    }
+}
+
+/// The labels kept for `dataset` (a restored session), with no undo history: what
+/// [`Session::restore_labels`] sets, without a copy of the data set.
+pub fn restored(stored: &LabelFile, dataset: &Dataset) -> (LabelStore, MergeReport) {
+    let mut labels = LabelStore::new();
+    let r = labels.merge("restore", &stored.labels, &stored.pairs, |id| {
+        dataset.position(id).is_some()
+    });
+    labels.forget_history();
+    (labels, r)
 }
 
 impl ImportReport {

@@ -33,7 +33,12 @@ impl Kind {
     }
 }
 
-type Queued = (String, js_sys::Float32Array, Option<js_sys::Uint8Array>);
+type Queued = (
+    String,
+    js_sys::Float32Array,
+    Option<js_sys::Uint8Array>,
+    Option<js_sys::Array>,
+);
 
 struct Bridge {
     kind: Kind,
@@ -57,6 +62,7 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
     let worker = Worker::new(kind.url()).map_err(|e| format!("cannot start the worker: {e:?}"))?;
     let handler = on_reply.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        let t = super::browser::performance_now();
         // JSON text, or `{reply: JSON text, bytes: Uint8Array}` when bytes travel beside
         let data = ev.data();
         let (text, bytes) = match data.as_string() {
@@ -94,13 +100,17 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
                 (b.worker.clone(), std::mem::take(&mut b.queued))
             });
             if let Some((worker, queued)) = queued {
-                for (text, data, bytes) in queued {
-                    post(&worker, &text, data, bytes);
+                for (text, data, bytes, files) in queued {
+                    post(&worker, &text, data, bytes, files);
                 }
             }
             return;
         }
+        let what = reply.kind();
+        super::browser::measure(&format!("reply-decode:{what}"), t);
+        let t = super::browser::performance_now();
         handler(reply);
+        super::browser::measure(&format!("reply:{what}"), t);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     BRIDGES.with(|b| {
@@ -128,10 +138,15 @@ fn post(
     request: &str,
     data: js_sys::Float32Array,
     bytes: Option<js_sys::Uint8Array>,
+    files: Option<js_sys::Array>,
 ) {
     let msg = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&msg, &"request".into(), &JsValue::from_str(request));
     let _ = js_sys::Reflect::set(&msg, &"data".into(), &data);
+    if let Some(files) = files {
+        // blobs cross by reference: the worker reads them
+        let _ = js_sys::Reflect::set(&msg, &"files".into(), &files);
+    }
     let transfer = js_sys::Array::of1(&data.buffer());
     if let Some(bytes) = bytes {
         let _ = js_sys::Reflect::set(&msg, &"bytes".into(), &bytes);
@@ -152,14 +167,25 @@ pub fn start(kind: Kind, on_reply: impl Fn(Reply) + 'static) -> Result<(), Strin
 
 /// Sends a job with its matrix (row-major) and, for the model worker, the weights.
 pub fn submit(kind: Kind, req: &Request, data: &[f32], bytes: Option<&[u8]>) {
+    submit_with_files(kind, req, data, bytes, None);
+}
+
+/// [`submit`], with blobs the worker reads itself (files to load).
+pub fn submit_with_files(
+    kind: Kind,
+    req: &Request,
+    data: &[f32],
+    bytes: Option<&[u8]>,
+    files: Option<js_sys::Array>,
+) {
     let text = serde_json::to_string(req).expect("requests serialise");
     let array = js_sys::Float32Array::from(data);
     let bytes = bytes.map(js_sys::Uint8Array::from);
     let ready = with_bridge(kind, |b| (b.ready, b.worker.clone()));
     match ready {
-        Some((true, worker)) => post(&worker, &text, array, bytes),
+        Some((true, worker)) => post(&worker, &text, array, bytes, files),
         Some((false, _)) => {
-            with_bridge(kind, |b| b.queued.push((text, array, bytes)));
+            with_bridge(kind, |b| b.queued.push((text, array, bytes, files)));
         }
         None => {}
     }

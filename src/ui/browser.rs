@@ -4,7 +4,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::core::import::{check_size, InputFile};
+use crate::core::import::check_size;
 use crate::core::ImportError;
 
 /// Milliseconds since the Unix epoch.
@@ -33,39 +33,75 @@ fn js_error(e: JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Reads the files the user picked or dropped. A file too large to hold is refused before
-/// it is read, with an error naming it.
-pub async fn read_files(files: Vec<web_sys::File>) -> Result<Vec<InputFile>, Vec<ImportError>> {
-    let mut errors = Vec::new();
-    for f in &files {
-        if let Err(e) = check_size(&f.name(), f.size() as u64) {
-            errors.push(e);
-        }
+/// A file to read: its name and contents as a `Blob`. The page never reads the bytes; the
+/// jobs worker does (a `Blob` crosses to it, and into IndexedDB, without a copy).
+#[derive(Clone, Debug)]
+pub struct PageFile {
+    /// The file's name (only its extension is interpreted).
+    pub name: String,
+    /// Its contents.
+    pub blob: web_sys::Blob,
+}
+
+impl PageFile {
+    /// A file of this text.
+    pub fn from_text(name: &str, text: &str) -> Result<Self, String> {
+        let parts = js_sys::Array::of1(&JsValue::from_str(text));
+        let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(js_error)?;
+        Ok(Self {
+            name: name.to_string(),
+            blob,
+        })
     }
+
+    /// A file of these bytes (copied once, into the browser's blob store).
+    pub fn from_bytes(name: &str, bytes: &js_sys::Uint8Array) -> Result<Self, String> {
+        let parts = js_sys::Array::of1(bytes);
+        let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(js_error)?;
+        Ok(Self {
+            name: name.to_string(),
+            blob,
+        })
+    }
+
+    /// Its text (small files only: the page reads it).
+    pub async fn text(&self) -> Result<String, String> {
+        JsFuture::from(self.blob.text())
+            .await
+            .map_err(|e| {
+                format!(
+                    "{}: the browser could not read the file ({})",
+                    self.name,
+                    js_error(e)
+                )
+            })?
+            .as_string()
+            .ok_or_else(|| format!("{}: not text", self.name))
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> usize {
+        self.blob.size() as usize
+    }
+}
+
+/// The files the user picked or dropped, unread. A file too large to hold is refused with
+/// an error naming it.
+pub fn read_files(files: Vec<web_sys::File>) -> Result<Vec<PageFile>, Vec<ImportError>> {
+    let errors: Vec<ImportError> = files
+        .iter()
+        .filter_map(|f| check_size(&f.name(), f.size() as u64).err())
+        .collect();
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut out = Vec::with_capacity(files.len());
-    for f in files {
-        match JsFuture::from(f.array_buffer()).await {
-            Ok(buf) => out.push(InputFile::new(
-                f.name(),
-                js_sys::Uint8Array::new(&buf).to_vec(),
-            )),
-            Err(e) => errors.push(ImportError::Combination {
-                message: format!(
-                    "{}: the browser could not read the file ({})",
-                    f.name(),
-                    js_error(e)
-                ),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    Ok(files
+        .into_iter()
+        .map(|f| PageFile {
+            name: f.name(),
+            blob: f.into(),
+        })
+        .collect())
 }
 
 /// The files of a `FileList` (input or drop).
@@ -84,6 +120,25 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
         return Err(format!("{url}: HTTP {}", resp.status()));
     }
     resp.binary().await.map_err(|e| format!("{url}: {e}"))
+}
+
+/// Fetches a file shipped with the page (relative URL) as a file to read, unread.
+pub async fn fetch_file(url: &str) -> Result<PageFile, String> {
+    let resp = gloo::net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !resp.ok() {
+        return Err(format!("{url}: HTTP {}", resp.status()));
+    }
+    let raw: web_sys::Response = resp.into();
+    let blob = JsFuture::from(raw.blob().map_err(js_error)?)
+        .await
+        .map_err(|e| format!("{url}: {}", js_error(e)))?;
+    Ok(PageFile {
+        name: url.rsplit('/').next().unwrap_or(url).to_string(),
+        blob: blob.unchecked_into(),
+    })
 }
 
 /// Whether the page's address carries `?name` (or `&name`) — switches for tests.
@@ -185,6 +240,30 @@ fn download_parts(filename: &str, parts: &js_sys::Array, mime: &str) -> Result<(
 pub fn mark(name: &str) {
     if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
         let _ = p.mark(name);
+    }
+}
+
+/// Records a span of page work that took at least 16 ms on the performance timeline
+/// (`cotlabel:<what>`, from `start` = [`performance_now`] to now): the end-to-end tests
+/// read these to say which step a long main-thread task was, and so can the browser's
+/// profiler.
+pub fn measure(what: &str, start: f64) {
+    let end = performance_now();
+    if end - start < 16.0 {
+        return;
+    }
+    let Some(p) = web_sys::window().and_then(|w| w.performance()) else {
+        return;
+    };
+    // performance.measure(name, {start, end})
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"start".into(), &start.into());
+    let _ = js_sys::Reflect::set(&opts, &"end".into(), &end.into());
+    if let Some(f) = js_sys::Reflect::get(&p, &"measure".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    {
+        let _ = f.call2(&p, &format!("cotlabel:{what}").into(), &opts);
     }
 }
 

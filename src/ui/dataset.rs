@@ -17,6 +17,7 @@ use crate::core::ImportError;
 use crate::worker::protocol::{FailReason, Loaded, Reply, Request};
 
 use super::bridge;
+use super::browser::PageFile;
 
 /// What a load, adopt or attach job brought back.
 pub struct Arrived {
@@ -65,8 +66,9 @@ impl Waiting {
     }
 }
 
-/// Sends a data job to the jobs worker (now: its numbers and bytes are copied here).
-pub fn send(req: &Request, data: &[f32], bytes: &[u8]) -> Waiting {
+/// Sends a data job to the jobs worker (now: its numbers and bytes are copied here; the
+/// files' blobs are read by the worker).
+pub fn send(req: &Request, data: &[f32], bytes: &[u8], files: &[PageFile]) -> Waiting {
     let (tx, rx) = oneshot::channel();
     INCOMING.with(|v| {
         v.borrow_mut().push(Incoming {
@@ -77,11 +79,13 @@ pub fn send(req: &Request, data: &[f32], bytes: &[u8]) -> Waiting {
             tx,
         })
     });
-    bridge::submit(
+    let blobs = (!files.is_empty()).then(|| files.iter().map(|f| f.blob.clone()).collect());
+    bridge::submit_with_files(
         bridge::Kind::Jobs,
         req,
         data,
         Some(bytes).filter(|b| !b.is_empty()),
+        blobs,
     );
     Waiting(rx)
 }

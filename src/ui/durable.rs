@@ -114,11 +114,11 @@ impl Durable {
         let restored =
             persist::rewrite_labels(&fp, now, |stored| fold(dataset, stored, None, now, false))
                 .await?;
-        let mut base = Session::new(dataset.clone());
-        if let Some(f) = &restored.file {
-            base.restore_labels(f);
-        }
-        let journal = Journal::new(self.tab, &base.labels);
+        let base = match &restored.file {
+            Some(f) => crate::core::session::restored(f, dataset).0,
+            None => LabelStore::new(),
+        };
+        let journal = Journal::new(self.tab, &base);
         self.with(|i| {
             i.journal = Some((fp.clone(), journal));
             i.held.clear();

@@ -41,6 +41,34 @@ fn label_colour(l: Option<&Label>) -> &'static str {
     }
 }
 
+/// The red, green and blue of a colour written `#rrggbb` or `rgb(r,g,b)` (grey otherwise).
+fn css_rgb(css: &str) -> [u8; 3] {
+    if let Some(hex) = css.strip_prefix('#').filter(|h| h.len() == 6) {
+        let c = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(128);
+        return [c(0), c(2), c(4)];
+    }
+    let inner = css.trim_start_matches("rgb(").trim_end_matches(')');
+    let mut out = [128u8; 3];
+    for (o, v) in out.iter_mut().zip(inner.split(',')) {
+        *o = v.trim().parse().unwrap_or(128);
+    }
+    out
+}
+
+/// Paints `rgb` at `alpha` over an RGBA pixel (the canvas's source-over, unpremultiplied).
+fn blend(px: &mut [u8], rgb: [u8; 3], alpha: f64) {
+    let dst_a = f64::from(px[3]) / 255.0;
+    let out_a = alpha + dst_a * (1.0 - alpha);
+    if out_a <= 0.0 {
+        return;
+    }
+    for k in 0..3 {
+        let c = (f64::from(rgb[k]) * alpha + f64::from(px[k]) * dst_a * (1.0 - alpha)) / out_a;
+        px[k] = c.round().clamp(0.0, 255.0) as u8;
+    }
+    px[3] = (out_a * 255.0).round().clamp(0.0, 255.0) as u8;
+}
+
 /// Red → amber → green for a score in [0, 1].
 fn prior_colour(p: f64) -> String {
     let p = p.clamp(0.0, 1.0);
@@ -216,12 +244,34 @@ pub fn ReasoningMap() -> impl IntoView {
                         .or_default()
                         .push(view.to_screen(*p));
                 }
+                // Painted into one pixel buffer here and put on the canvas at once: a
+                // canvas call per point costs ~1 µs, 100 ms at 100k points.
+                let (pw, ph) = (c.width() as usize, c.height() as usize);
+                let mut pixels = vec![0u8; pw * ph * 4];
+                let half = (size * ratio / 2.0).max(0.5);
                 for ((bright, colour), points) in buckets {
-                    ctx.set_global_alpha(if bright { 0.85 } else { 0.12 });
-                    ctx.set_fill_style_str(&colour);
+                    let alpha = if bright { 0.85 } else { 0.12 };
+                    let rgb = css_rgb(&colour);
                     for (x, y) in points {
-                        ctx.fill_rect(x - size / 2.0, y - size / 2.0, size, size);
+                        let (x, y) = (x * ratio, y * ratio);
+                        let x0 = (x - half).round().max(0.0) as usize;
+                        let y0 = (y - half).round().max(0.0) as usize;
+                        let x1 = ((x + half).round().max(0.0) as usize).min(pw);
+                        let y1 = ((y + half).round().max(0.0) as usize).min(ph);
+                        for row in y0..y1 {
+                            for col in x0..x1 {
+                                let at = (row * pw + col) * 4;
+                                blend(&mut pixels[at..at + 4], rgb, alpha);
+                            }
+                        }
                     }
+                }
+                if let Ok(img) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+                    wasm_bindgen::Clamped(&pixels),
+                    pw as u32,
+                    ph as u32,
+                ) {
+                    let _ = ctx.put_image_data(&img, 0.0, 0.0);
                 }
             };
             if colour_by == ColourBy::Label {

@@ -7,7 +7,6 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::import::InputFile;
 use crate::core::mapping::{Mapping, Survey, TARGETS};
 
 use super::browser;
@@ -17,7 +16,7 @@ use super::state::AppState;
 #[derive(Debug, Clone)]
 pub struct MappingStep {
     /// The files as dropped (imported again with the mapping).
-    pub inputs: Vec<InputFile>,
+    pub inputs: Vec<super::browser::PageFile>,
     /// The records file's fields.
     pub survey: Survey,
     /// Whether the mapping shown was remembered from an earlier import.
@@ -38,7 +37,7 @@ fn remembered(survey: &Survey) -> Option<Mapping> {
 
 impl MappingStep {
     /// The step for files whose records file `survey` describes, with the mapping to show.
-    pub fn new(inputs: Vec<InputFile>, survey: Survey) -> (Self, Mapping) {
+    pub fn new(inputs: Vec<super::browser::PageFile>, survey: Survey) -> (Self, Mapping) {
         let kept = remembered(&survey);
         let mapping = kept.clone().unwrap_or_else(|| survey.proposed.clone());
         (
@@ -96,9 +95,12 @@ pub fn MappingPanel() -> impl IntoView {
         let files = browser::file_list(input.files());
         input.set_value("");
         spawn_local(async move {
-            match browser::read_files(files).await {
+            match browser::read_files(files) {
                 Ok(f) if !f.is_empty() => {
-                    let text = String::from_utf8_lossy(&f[0].bytes).to_string();
+                    let text = match f[0].text().await {
+                        Ok(t) => t,
+                        Err(e) => return problem.set(Some(e)),
+                    };
                     match Mapping::parse(&f[0].name, &text) {
                         Ok(m) => {
                             mapping.set(m);

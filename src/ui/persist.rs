@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::import::InputFile;
+use super::browser::PageFile;
 use crate::core::journal::{Rewrite, StoredLabels};
 
 const DB: &str = "cotlabel";
@@ -113,35 +113,35 @@ pub async fn set_current(c: &Current) -> Result<(), String> {
 }
 
 /// Stores the files a data set was read from.
-pub async fn save_files(fingerprint: &str, files: &[InputFile]) -> Result<(), String> {
+pub async fn save_files(fingerprint: &str, files: &[PageFile]) -> Result<(), String> {
     let arr = js_sys::Array::new();
     for f in files {
         let obj = js_sys::Object::new();
         js_sys::Reflect::set(&obj, &"name".into(), &JsValue::from_str(&f.name))
             .map_err(|e| format!("{e:?}"))?;
-        let bytes = js_sys::Uint8Array::from(f.bytes.as_slice());
-        js_sys::Reflect::set(&obj, &"bytes".into(), &bytes).map_err(|e| format!("{e:?}"))?;
+        // a Blob is stored by reference: no copy on the page
+        js_sys::Reflect::set(&obj, &"blob".into(), &f.blob).map_err(|e| format!("{e:?}"))?;
         arr.push(&obj);
     }
     put(&format!("files:{fingerprint}"), &arr).await
 }
 
-/// The files a data set was read from, when stored.
-pub async fn load_files(fingerprint: &str) -> Result<Option<Vec<InputFile>>, String> {
+/// The files a data set was read from, when stored (as blobs; files stored as bytes by
+/// earlier versions are read too).
+pub async fn load_files(fingerprint: &str) -> Result<Option<Vec<PageFile>>, String> {
     let Some(v) = get(&format!("files:{fingerprint}")).await? else {
         return Ok(None);
     };
     let arr: js_sys::Array = v.dyn_into().map_err(|_| "stored files are not a list")?;
     let mut out = Vec::new();
     for item in arr.iter() {
-        let name = js_sys::Reflect::get(&item, &"name".into())
-            .ok()
-            .and_then(|n| n.as_string());
-        let bytes = js_sys::Reflect::get(&item, &"bytes".into())
-            .ok()
-            .and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok());
-        match (name, bytes) {
-            (Some(name), Some(bytes)) => out.push(InputFile::new(name, bytes.to_vec())),
+        let get = |k: &str| js_sys::Reflect::get(&item, &k.into()).ok();
+        let name = get("name").and_then(|n| n.as_string());
+        let blob = get("blob").and_then(|b| b.dyn_into::<web_sys::Blob>().ok());
+        let bytes = get("bytes").and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok());
+        match (name, blob, bytes) {
+            (Some(name), Some(blob), _) => out.push(PageFile { name, blob }),
+            (Some(name), None, Some(bytes)) => out.push(PageFile::from_bytes(&name, &bytes)?),
             _ => return Err("a stored file is unreadable".into()),
         }
     }

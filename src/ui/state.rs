@@ -7,7 +7,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::import::{ImportPlan, InputFile};
+use crate::core::import::ImportPlan;
 use crate::core::labelfile::LabelFile;
 use crate::core::labels::{Counts, Verdict};
 use crate::core::mapping::Mapping;
@@ -19,7 +19,7 @@ use crate::worker::protocol::{
 use crate::worker::RECORDS_PER_PIECE;
 
 use super::bridge;
-use super::browser::{self, now_ms};
+use super::browser::{self, now_ms, PageFile};
 use super::classify::ClassifyState;
 use super::dataset::{self, Arrived, DataError};
 use super::durable::Durable;
@@ -353,21 +353,15 @@ impl AppState {
         if files.is_empty() {
             return;
         }
-        spawn_local(async move {
-            self.busy.set(Some("Reading files…".into()));
-            match browser::read_files(files).await {
-                Ok(inputs) => self.run_import(inputs, None).await,
-                Err(e) => {
-                    self.busy.set(None);
-                    self.show_import_errors(&e);
-                }
-            }
-        });
+        match browser::read_files(files) {
+            Ok(inputs) => spawn_local(self.run_import(inputs, None)),
+            Err(e) => self.show_import_errors(&e),
+        }
     }
 
     /// Imports files already read, through `mapping` when given. A records file whose
     /// fields need mapping opens the mapping step instead (nothing is imported yet).
-    pub async fn run_import(self, inputs: Vec<InputFile>, mapping: Option<Mapping>) {
+    pub async fn run_import(self, inputs: Vec<PageFile>, mapping: Option<Mapping>) {
         self.busy.set(Some("Reading files…".into()));
         let result = self.import_inputs(&inputs, mapping.as_ref()).await;
         self.busy.set(None);
@@ -402,7 +396,7 @@ impl AppState {
 
     async fn import_inputs(
         self,
-        inputs: &[InputFile],
+        inputs: &[PageFile],
         mapping: Option<&Mapping>,
     ) -> Result<String, Vec<ImportError>> {
         let trouble = |message: String| vec![ImportError::Combination { message }];
@@ -445,19 +439,17 @@ impl AppState {
         let old_had_labels = self.counts.get_untracked().human > 0;
         // new records (or the same ones read again) arrive whole; new embeddings for the
         // records shown are set in place
-        let dataset = match records {
-            Some(records) => Some(
-                records
-                    .finish(
-                        loaded.name.clone(),
-                        vectors.clone(),
-                        loaded.fingerprint.clone(),
-                    )
-                    .ok_or_else(|| trouble("the worker sent records that do not fit".into()))?,
+        let (dataset, in_place) = match records {
+            Some(records) => (
+                Some(
+                    records
+                        .finish(loaded.name.clone(), vectors, loaded.fingerprint.clone())
+                        .ok_or_else(|| trouble("the worker sent records that do not fit".into()))?,
+                ),
+                None,
             ),
-            None => None,
+            None => (None, vectors.filter(|_| loaded.changed)),
         };
-        let in_place = loaded.changed && dataset.is_none();
         let stored = match &dataset {
             Some(ds) if Some(ds.fingerprint()) != old.as_ref().map(|o| o.0.as_str()) => {
                 self.stored_labels(ds).await
@@ -473,26 +465,28 @@ impl AppState {
         };
         // The files the data came from, kept so that a reload reads them again (with the
         // mapping they were read through).
-        let mut data_files: Vec<InputFile> = inputs
+        let mut data_files: Vec<PageFile> = inputs
             .iter()
             .filter(|f| plan.sources.contains(&f.name))
             .cloned()
             .collect();
         if let Some(m) = &plan.mapping {
-            data_files.push(InputFile::new(MAPPING_FILE, m.to_json().into_bytes()));
+            data_files.push(PageFile::from_text(MAPPING_FILE, &m.to_json()).map_err(trouble)?);
         }
         let mut report = None;
+        let mut attached = false;
+        let t = browser::performance_now();
         self.session.update(|s| {
             let session = s.get_or_insert_with(|| Session::new(Dataset::new("", Vec::new(), None)));
-            if in_place {
-                if let Some(v) = vectors {
-                    session.dataset.set_embeddings(Some(v));
-                }
+            if let Some(v) = in_place {
+                session.dataset.set_embeddings(Some(v));
+                attached = true;
             }
             report = Some(session.apply(plan, stored.as_ref()));
         });
         let mut report = report.expect("applied");
-        report.new_embeddings |= in_place && loaded.vectors_sent;
+        browser::measure("apply-import", t);
+        report.new_embeddings |= attached;
         self.set_held(loaded.key, table);
         let (mut summary, fp, name) = self.session.with_untracked(|s| {
             let ds = &s.as_ref().expect("applied").dataset;
@@ -538,7 +532,9 @@ impl AppState {
                         .filter(|f| f.name == name || f.name == MAPPING_FILE),
                 );
             }
+            let t = browser::performance_now();
             let saved = persist::save_files(&fp, &files).await;
+            browser::measure("save-files", t);
             let saved = saved.and(
                 persist::set_current(&Current {
                     fingerprint: fp.clone(),
@@ -831,11 +827,14 @@ impl AppState {
         let sent = self.session.with_untracked(|s| {
             let s = s.as_ref().filter(|s| same(s))?;
             let numbers = s.dataset.embeddings().map_or(&[][..], |e| e.as_slice());
-            Some(dataset::send(&req, numbers, &text))
+            Some(dataset::send(&req, numbers, &text, &[]))
         });
         let Some(sent) = sent else { return Ok(None) };
         drop(text);
-        match sent.done().await {
+        match self
+            .tracked(req.id, "handing the records to the worker", sent)
+            .await
+        {
             Ok(a) => Ok(a
                 .table
                 .filter(|_| {
@@ -868,11 +867,11 @@ impl AppState {
                         dim: e.dim(),
                         job: Job::Attach(AttachJob { base }),
                     };
-                    Some(dataset::send(&req, e.as_slice(), &[]))
+                    Some((req.id, dataset::send(&req, e.as_slice(), &[], &[])))
                 })
             });
             let attached = match sent {
-                Some(f) => f.done().await.ok(),
+                Some((id, f)) => self.tracked(id, "reading the reasoning", f).await.ok(),
                 None => None,
             };
             self.adopting.set_value(false);
@@ -883,47 +882,20 @@ impl AppState {
         });
     }
 
-    fn next_job_id(self) -> u64 {
-        let id = self.job_seq.get_untracked() + 1;
-        self.job_seq.set(id);
-        id
-    }
-
-    /// Reads files in the worker, into the data set it holds under `base` (or a fresh one),
-    /// with the job's progress shown.
-    async fn read_in_worker(
+    /// Waits for a data job, with its progress shown as the running job of the jobs worker.
+    async fn tracked(
         self,
-        inputs: &[InputFile],
-        mapping: Option<&Mapping>,
-        base: Option<String>,
+        id: u64,
+        stage: &str,
+        sent: dataset::Waiting,
     ) -> Result<Arrived, DataError> {
-        let id = self.next_job_id();
-        let mut bytes = Vec::with_capacity(inputs.iter().map(|f| f.bytes.len()).sum());
-        for f in inputs {
-            bytes.extend_from_slice(&f.bytes);
-        }
-        let req = Request {
-            id,
-            rows: 0,
-            dim: 0,
-            job: Job::Load(LoadJob {
-                files: inputs
-                    .iter()
-                    .map(|f| (f.name.clone(), f.bytes.len()))
-                    .collect(),
-                mapping: mapping.cloned(),
-                base,
-            }),
-        };
         self.job.set(Some(JobStatus {
             id,
-            stage: "reading files".into(),
+            stage: stage.into(),
             fraction: 0.0,
             started: browser::performance_now(),
             worker: bridge::Kind::Jobs,
         }));
-        let sent = dataset::send(&req, &[], &bytes);
-        drop(bytes);
         let result = sent.done().await;
         if self
             .job
@@ -937,10 +909,39 @@ impl AppState {
         result
     }
 
+    fn next_job_id(self) -> u64 {
+        let id = self.job_seq.get_untracked() + 1;
+        self.job_seq.set(id);
+        id
+    }
+
+    /// Reads files in the worker, into the data set it holds under `base` (or a fresh one),
+    /// with the job's progress shown.
+    async fn read_in_worker(
+        self,
+        inputs: &[PageFile],
+        mapping: Option<&Mapping>,
+        base: Option<String>,
+    ) -> Result<Arrived, DataError> {
+        let id = self.next_job_id();
+        let req = Request {
+            id,
+            rows: 0,
+            dim: 0,
+            job: Job::Load(LoadJob {
+                files: inputs.iter().map(|f| (f.name.clone(), f.size())).collect(),
+                mapping: mapping.cloned(),
+                base,
+            }),
+        };
+        let sent = dataset::send(&req, &[], &[], inputs);
+        self.tracked(id, "reading files", sent).await
+    }
+
     /// A data set read afresh in the worker: the records, its key and signature table.
     async fn open_in_worker(
         self,
-        files: &[InputFile],
+        files: &[PageFile],
         name: Option<&str>,
     ) -> Result<(Dataset, String, Option<SignatureTable>), String> {
         match self.read_in_worker(files, None, None).await {
@@ -965,9 +966,7 @@ impl AppState {
     async fn open_demo(self) -> Result<(Dataset, String, Option<SignatureTable>), String> {
         let mut files = Vec::new();
         for url in DEMO_FILES {
-            let bytes = browser::fetch_bytes(url).await?;
-            let name = url.rsplit('/').next().unwrap_or(url);
-            files.push(InputFile::new(name, bytes));
+            files.push(browser::fetch_file(url).await?);
         }
         self.open_in_worker(&files, Some(DEMO_NAME)).await
     }

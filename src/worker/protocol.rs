@@ -497,6 +497,28 @@ pub enum Reply {
     },
 }
 
+impl Reply {
+    /// The reply's kind, in a word (for timelines and logs).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Progress { .. } => "progress",
+            Self::Records { .. } => "records",
+            Self::Vectors { .. } => "vectors",
+            Self::Loaded { .. } => "loaded",
+            Self::Refused { .. } => "refused",
+            Self::Map { .. } => "map",
+            Self::Propagated { .. } => "propagated",
+            Self::Classified { .. } => "classified",
+            Self::Epoch { .. } => "epoch",
+            Self::Trained { .. } => "trained",
+            Self::Embedded { .. } => "embedded",
+            Self::Timed { .. } => "timed",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// Why a job stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

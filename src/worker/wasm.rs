@@ -32,10 +32,33 @@ pub(crate) fn read_message(ev: &MessageEvent) -> Result<(Request, Vec<f32>, Vec<
         .and_then(|v| v.dyn_into::<js_sys::Float32Array>().ok())
         .map(|a| a.to_vec())
         .unwrap_or_default();
-    let bytes = get("bytes")
+    let mut bytes = get("bytes")
         .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
         .map(|a| a.to_vec())
         .unwrap_or_default();
+    // files to load, as blobs: read here, in the worker, one after the other
+    if let Some(files) = get("files").and_then(|v| v.dyn_into::<js_sys::Array>().ok()) {
+        let reader = web_sys::FileReaderSync::new().map_err(|e| Reply::Failed {
+            id: 0,
+            reason: FailReason::Error,
+            message: format!("the worker cannot read files: {e:?}"),
+        })?;
+        for blob in files.iter() {
+            let Ok(blob) = blob.dyn_into::<web_sys::Blob>() else {
+                continue;
+            };
+            match reader.read_as_array_buffer(&blob) {
+                Ok(buf) => bytes.extend(js_sys::Uint8Array::new(&buf).to_vec()),
+                Err(e) => {
+                    return Err(Reply::Failed {
+                        id: 0,
+                        reason: FailReason::Error,
+                        message: format!("a file could not be read: {e:?}"),
+                    })
+                }
+            }
+        }
+    }
     match get("request")
         .and_then(|v| v.as_string())
         .as_deref()
