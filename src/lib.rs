@@ -1,12 +1,15 @@
 //! cotlabel labels chain-of-thought (CoT) training data by reasoning pattern, entirely in
 //! the browser.
 //!
-//! The crate has two halves:
+//! The pipeline's stages, each with its module and entry function, are listed in
+//! [`core`]. The crate has these parts:
 //!
 //! - [`core`]: records, import and validation, the label store, the label file. Plain Rust
 //!   with no web APIs, so every algorithm is tested natively with `cargo test`.
-//! - [`worker`]: the one door to heavy work (clustering, the map): a typed protocol and
-//!   the job runner the Web Worker calls.
+//! - [`worker`]: the one door to heavy work: a typed protocol and the job runner the Web
+//!   Workers call. The jobs worker holds the data set (load: parse, validate, fingerprint,
+//!   signatures) and runs the map and propagation on it; the model worker runs burn
+//!   (classify, train, embed).
 //! - `ui` (wasm32 only): the leptos page, a thin layer over the core, plus the browser
 //!   glue (files, downloads, IndexedDB).
 #![deny(missing_docs)]

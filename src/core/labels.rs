@@ -345,6 +345,30 @@ impl LabelStore {
         true
     }
 
+    /// Puts `label` (`None`: no label) as the record's machine label of `provenance`, in
+    /// place: a human label and a machine label of another provenance stay. The same as
+    /// [`Self::clear_machine`] then [`Self::set_machine`] for every record, without
+    /// dropping and re-inserting every label (propagation does this for each record after
+    /// each human label).
+    pub fn put_machine(&mut self, id: &str, provenance: Provenance, label: Option<Label>) {
+        debug_assert!(provenance != Provenance::Human);
+        let clamp = |l: Label| Label {
+            confidence: l.confidence.clamp(0.0, 1.0),
+            ..l
+        };
+        match (self.labels.get_mut(id), label) {
+            (Some(cur), _) if cur.is_human() || cur.provenance != provenance => {}
+            (Some(cur), Some(l)) => *cur = clamp(l),
+            (Some(_), None) => {
+                self.labels.remove(id);
+            }
+            (None, Some(l)) => {
+                self.labels.insert(id.to_string(), clamp(l));
+            }
+            (None, None) => {}
+        }
+    }
+
     /// Every label, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Label)> + '_ {
         self.labels.iter().map(|(id, l)| (id.as_str(), l))
@@ -536,6 +560,50 @@ mod tests {
             confidence,
             updated_at: None,
             from: vec!["a".into()],
+        }
+    }
+
+    proptest! {
+        /// `put_machine` on every record equals clearing the provenance's labels and
+        /// setting the new ones, whatever was there.
+        #[test]
+        fn put_machine_equals_clear_then_set(
+            before in proptest::collection::vec(0u8..5, 8),
+            after in proptest::collection::vec(proptest::option::of(0.0f64..1.0), 8),
+        ) {
+            let label = |p: f64, provenance| Label::machine(p, provenance, 0.0, T0, vec!["h".into()]);
+            let mut a = LabelStore::new();
+            for (i, b) in before.iter().enumerate() {
+                let id = format!("r{i}");
+                match b {
+                    1 => { a.set_human(&id, Verdict::Good, T0); }
+                    2 => { a.set_machine(&id, label(0.9, Provenance::Propagated).unwrap()); }
+                    3 => { a.set_machine(&id, label(0.1, Provenance::Classifier).unwrap()); }
+                    4 => { a.set_machine(&id, label(1.5, Provenance::Propagated).unwrap()); }
+                    _ => {}
+                }
+            }
+            let mut b = a.clone();
+            a.clear_machine(Provenance::Propagated);
+            for (i, p) in after.iter().enumerate() {
+                let id = format!("r{i}");
+                if a.get(&id).is_some_and(|l| l.provenance == Provenance::Classifier) {
+                    continue;
+                }
+                if let Some(l) = p.and_then(|p| label(p, Provenance::Propagated)) {
+                    a.set_machine(&id, l);
+                }
+            }
+            for (i, p) in after.iter().enumerate() {
+                let l = p.and_then(|p| label(p, Provenance::Propagated));
+                b.put_machine(&format!("r{i}"), Provenance::Propagated, l);
+            }
+            let sorted = |s: &LabelStore| {
+                let mut v: Vec<(String, Label)> = s.iter().map(|(k, l)| (k.to_string(), l.clone())).collect();
+                v.sort_by(|x, y| x.0.cmp(&y.0));
+                v
+            };
+            prop_assert_eq!(sorted(&a), sorted(&b));
         }
     }
 

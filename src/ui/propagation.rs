@@ -232,29 +232,19 @@ impl AppState {
             if view.result.p.len() != s.dataset.len() {
                 return;
             }
-            s.labels.clear_machine(Provenance::Propagated);
             let records = s.dataset.records();
             for (i, r) in records.iter().enumerate() {
-                // the classifier's verdicts stay until it runs again
-                if s.labels
-                    .get(&r.id)
-                    .is_some_and(|l| l.provenance == Provenance::Classifier)
-                {
-                    continue;
-                }
-                let from = view.result.from[i]
-                    .iter()
-                    .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
-                    .collect();
-                // unsettled verdicts (a base rate from too few labels) stay unlabelled
-                if view.result.label(i, threshold).is_none() {
-                    continue;
-                }
-                let p = f64::from(view.result.p[i]);
-                if let Some(label) = Label::machine(p, Provenance::Propagated, threshold, now, from)
-                {
-                    s.labels.set_machine(&r.id, label);
-                }
+                // unsettled verdicts (a base rate from too few labels) stay unlabelled; the
+                // classifier's verdicts stay until it runs again (put_machine keeps them)
+                let label = view.result.label(i, threshold).and_then(|_| {
+                    let from = view.result.from[i]
+                        .iter()
+                        .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
+                        .collect();
+                    let p = f64::from(view.result.p[i]);
+                    Label::machine(p, Provenance::Propagated, threshold, now, from)
+                });
+                s.labels.put_machine(&r.id, Provenance::Propagated, label);
             }
         });
         self.record_evaluation();
