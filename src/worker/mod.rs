@@ -1288,8 +1288,10 @@ mod tests {
         );
         // the jobs worker does not take it
         assert!(matches!(
-            Worker::default().run(&req(vec![1; 6], 6), &data, &mut |_, _| true),
-            Reply::Failed { .. }
+            Worker::default()
+                .run(&req(vec![1; 6], 6), &data, &[], &mut |_, _| true)
+                .as_slice(),
+            [Reply::Failed { .. }]
         ));
     }
 
