@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 
-use cotlabel::core::cluster::Matrix;
+use cotlabel::core::base::Matrix;
 use cotlabel::core::import::parse_npy;
 use cotlabel::core::timing::{self, Case, SIZES};
 

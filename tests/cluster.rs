@@ -8,7 +8,8 @@ use support::gsm8k;
 use std::path::Path;
 use std::time::Instant;
 
-use cotlabel::core::cluster::{kmeans, kmeans_from, normalized, KMeansConfig, Matrix};
+use cotlabel::core::base::{normalized, Matrix};
+use cotlabel::core::cluster::{kmeans, kmeans_from, KMeansConfig};
 use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig, HdbscanResult, MstMethod};
 use cotlabel::core::import::parse_npy;
 use cotlabel::core::metrics::adjusted_rand_index;

@@ -19,7 +19,7 @@ mod support;
 use std::path::Path;
 use std::time::Instant;
 
-use cotlabel::core::cluster::Matrix;
+use cotlabel::core::base::Matrix;
 use cotlabel::core::graph::{features, GraphConfig, Matrix2};
 use cotlabel::core::import::{plan_import, InputFile};
 use cotlabel::core::neighbours::{

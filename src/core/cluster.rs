@@ -2,73 +2,10 @@
 //! same algorithm scikit-learn's `KMeans` runs, checked against its labels and inertia on
 //! the demo set (`tests/cluster.rs`).
 
+use super::base::{sq_dist, sq_dist_lanes, LANES};
+use super::base::{ClusterError, Matrix, Progress};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-/// Why clustering could not run.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-pub enum ClusterError {
-    /// No points.
-    #[error("there are no points to cluster")]
-    Empty,
-    /// k = 0 or k > number of points.
-    #[error("k = {k} clusters cannot be made from {n} points (k must be between 1 and {n})")]
-    BadK {
-        /// Requested clusters.
-        k: usize,
-        /// Points.
-        n: usize,
-    },
-    /// The data's length is not rows × dim.
-    #[error("{len} values do not make {rows} rows of {dim}")]
-    Shape {
-        /// Values given.
-        len: usize,
-        /// Rows.
-        rows: usize,
-        /// Dimension.
-        dim: usize,
-    },
-    /// Something the job needs is not there.
-    #[error("{0}")]
-    Missing(String),
-    /// The caller asked to stop.
-    #[error("cancelled")]
-    Cancelled,
-}
-
-/// A row-major matrix view.
-#[derive(Debug, Clone, Copy)]
-pub struct Matrix<'a> {
-    /// Values, `rows × dim`.
-    pub data: &'a [f32],
-    /// Rows.
-    pub rows: usize,
-    /// Columns.
-    pub dim: usize,
-}
-
-impl<'a> Matrix<'a> {
-    /// Checks the shape.
-    pub fn new(data: &'a [f32], rows: usize, dim: usize) -> Result<Self, ClusterError> {
-        if rows.checked_mul(dim) != Some(data.len()) {
-            return Err(ClusterError::Shape {
-                len: data.len(),
-                rows,
-                dim,
-            });
-        }
-        if rows == 0 {
-            return Err(ClusterError::Empty);
-        }
-        Ok(Self { data, rows, dim })
-    }
-
-    /// Row `i`.
-    pub fn row(&self, i: usize) -> &'a [f32] {
-        &self.data[i * self.dim..(i + 1) * self.dim]
-    }
-}
 
 /// Settings of [`kmeans`]; defaults as scikit-learn's `KMeans(n_init=10)`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -110,12 +47,6 @@ pub struct KMeansResult {
     pub iterations: usize,
 }
 
-/// Squared Euclidean distance. Eight independent partial sums let the compiler use SIMD
-/// (a plain `.sum()` of floats is a serial chain: ~8× slower at d = 384).
-pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    sq_dist_lanes(a, b)
-}
-
 // How k-means is fast here (twice scikit-learn's speed with its BLAS, single thread, or
 // better):
 //
@@ -134,26 +65,6 @@ pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
 // * On x86-64 the whole run is compiled a second time for AVX2 and FMA and picked at run
 //   time ([`kmeans_avx2`]): everything below the entry points is `#[inline(always)]` so that
 //   it is compiled into that copy.
-
-/// Lanes of the partial sums of every dot product and distance here: independent sums let
-/// the compiler use SIMD, and a fixed count keeps the rounding the same whatever the
-/// vector width (SSE2, AVX2, WebAssembly's 128 bits).
-const LANES: usize = 8;
-
-#[inline(always)]
-fn sq_dist_lanes(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            let d = x[l] - y[l];
-            acc[l] += d * d;
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
-    acc.iter().sum::<f32>() + tail
-}
 
 /// The arithmetic of the distances, per instruction set.
 ///
@@ -636,9 +547,6 @@ fn mean_variance(x: Matrix) -> f64 {
     }
     var.iter().sum::<f64>() / (x.rows * x.dim) as f64
 }
-
-/// Progress reports: called with the share done; returning `false` cancels.
-pub type Progress<'a> = &'a mut dyn FnMut(f64) -> bool;
 
 /// Clusters the rows of `x` into `cfg.k` groups.
 pub fn kmeans(
@@ -1165,22 +1073,10 @@ pub fn central_points(x: Matrix, labels: &[i32]) -> Vec<Option<usize>> {
     best.into_iter().map(|b| b.map(|b| b.0)).collect()
 }
 
-/// Rows scaled to unit length (zero rows stay zero): Euclidean k-means on them is
-/// cosine k-means.
-pub fn normalized(x: Matrix) -> Vec<f32> {
-    let mut out = x.data.to_vec();
-    for row in out.chunks_mut(x.dim) {
-        let n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if n > 0.0 {
-            row.iter_mut().for_each(|v| *v /= n);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::base::normalized;
     use crate::core::metrics::adjusted_rand_index;
 
     fn blobs() -> (Vec<f32>, Vec<usize>) {

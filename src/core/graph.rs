@@ -14,7 +14,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::cluster::{sq_dist, ClusterError, Matrix, Progress};
+use super::base::{sq_dist, ClusterError, Matrix, Progress};
 use super::data::Dataset;
 use super::neighbours::{self, Search};
 use super::signature::{Signature, DIM};

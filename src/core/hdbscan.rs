@@ -16,7 +16,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::cluster::{ClusterError, Matrix, Progress};
+use super::base::{ClusterError, Matrix, Progress};
 use super::neighbours::{approximate_lists, sq_dist, Tuning};
 
 /// How the minimum spanning tree of the mutual reachability distances is found.
@@ -701,7 +701,7 @@ mod tests {
     fn reference(x: Matrix, mcs: usize) -> HdbscanResult {
         let n = x.rows;
         let dist =
-            |a: usize, b: usize| (crate::core::cluster::sq_dist(x.row(a), x.row(b)) as f64).sqrt();
+            |a: usize, b: usize| (crate::core::base::sq_dist(x.row(a), x.row(b)) as f64).sqrt();
         let core: Vec<f64> = (0..n)
             .map(|a| {
                 let mut d: Vec<f64> = (0..n).filter(|&b| b != a).map(|b| dist(a, b)).collect();

@@ -21,9 +21,11 @@
 //! 8. **Export** → [`labelfile::LabelFile::from_store`] (the label file) and
 //!    [`trainset::plan`] (training sets) (the page).
 //!
-//! Beside the stages: [`metrics`] (AUROC, ARI, accuracy, ECE), [`simulate`] (a simulated
+//! Beside the stages: [`base`] (the matrix view, job errors, progress, distances that
+//! every numeric stage shares), [`metrics`] (AUROC, ARI, accuracy, ECE), [`simulate`] (a simulated
 //! labeller), [`timing`] (the map's jobs as one benchmark suite).
 
+pub mod base;
 pub mod choice;
 pub mod cluster;
 pub mod data;

@@ -20,7 +20,7 @@
 //! first, ties by index (exact; the approximate search finds what it can); every distance
 //! is [`sq_dist`] of the full rows.
 
-use super::cluster::{ClusterError, Matrix, Progress};
+use super::base::{ClusterError, Matrix, Progress};
 use super::project::{principal_subspace, Pca};
 
 /// Neighbour lists: per row, (index, squared distance), nearest first.
@@ -770,7 +770,7 @@ pub(crate) mod tests {
             let b: Vec<f32> = (0..dim).map(|_| r()).collect();
             assert_eq!(
                 sq_dist(&a, &b).to_bits(),
-                crate::core::cluster::sq_dist(&a, &b).to_bits()
+                crate::core::base::sq_dist(&a, &b).to_bits()
             );
         }
     }

@@ -7,7 +7,7 @@
 //! Rayleigh–Ritz step by Jacobi rotations after each multiplication. Signs follow
 //! scikit-learn: the largest entry of each component is positive.
 
-use super::cluster::{ClusterError, Matrix, Progress};
+use super::base::{ClusterError, Matrix, Progress};
 
 /// Points on the map.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,7 +17,7 @@
 //!
 //! Output per CoT: `p` = P(sound), the verdict `p ≥ ½`, confidence `max(p, 1 − p)`.
 
-use super::cluster::{sq_dist, ClusterError, Matrix, Progress};
+use super::base::{sq_dist, ClusterError, Matrix, Progress};
 use super::graph::{self, Graph, GraphConfig, Matrix2, Node};
 use super::signature::prior::{logit, sigmoid};
 use super::signature::{Shape, DIM};

@@ -5,7 +5,8 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::cluster::{central_points, kmeans, sq_dist, ClusterError, KMeansConfig, Matrix};
+use super::base::{sq_dist, ClusterError, Matrix};
+use super::cluster::{central_points, kmeans, KMeansConfig};
 use super::graph::Graph;
 use super::propagate::Propagation;
 

@@ -3,7 +3,7 @@
 //! labels against the truth. The harness (`src/bin/simulate.rs`), the tests and the
 //! browser's evaluation panel all use it.
 
-use super::cluster::{ClusterError, Matrix};
+use super::base::{ClusterError, Matrix};
 use super::data::Dataset;
 use super::graph::{self, GraphConfig};
 use super::metrics::{label_scores, LabelScores};

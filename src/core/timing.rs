@@ -10,7 +10,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::cluster::{kmeans, ClusterError, KMeansConfig, Matrix, Progress};
+use super::base::{ClusterError, Matrix, Progress};
+use super::cluster::{kmeans, KMeansConfig};
 use super::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
 use super::project::pca2;
 

@@ -29,12 +29,11 @@ pub const RECORDS_PER_PIECE: usize = 2000;
 /// Embedding values per [`Reply::Vectors`] piece.
 const VALUES_PER_PIECE: usize = 1 << 21;
 
+use crate::core::base::{normalized, ClusterError, Matrix};
 use crate::core::choice::win_rates;
 #[cfg(feature = "model")]
 use crate::core::choice::{self, score_pairs, sibling_pairs};
-use crate::core::cluster::{
-    central_points, kmeans, normalized, ClusterError, KMeansConfig, Matrix,
-};
+use crate::core::cluster::{central_points, kmeans, KMeansConfig};
 use crate::core::data::{Dataset, Embeddings, Record};
 use crate::core::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
 use crate::core::import::{plan_import_mapped, InputFile};

@@ -3,7 +3,8 @@
 
 #[cfg(feature = "ours")]
 pub fn ours(data: &[f32], rows: usize, dim: usize) -> usize {
-    use cotlabel::core::cluster::{kmeans, KMeansConfig, Matrix};
+    use cotlabel::core::base::Matrix;
+use cotlabel::core::cluster::{kmeans, KMeansConfig};
     use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig};
     let x = Matrix::new(data, rows, dim).unwrap();
     let k = kmeans(x, &KMeansConfig::default(), &mut |_| true).unwrap();

@@ -12,7 +12,8 @@
 use std::io::Write;
 use std::time::Instant;
 
-use cotlabel::core::cluster::{kmeans, KMeansConfig, Matrix};
+use cotlabel::core::base::Matrix;
+use cotlabel::core::cluster::{kmeans, KMeansConfig};
 use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
 use cotlabel::core::import::parse_npy;
 use cotlabel::core::metrics::adjusted_rand_index;
