@@ -111,7 +111,7 @@ impl Worker {
                 .map(req, data, job, report)
                 .map(|result| Reply::Map { id, result })),
             Job::Propagate(job) => one(self
-                .propagate(req, job, report)
+                .propagate(job, report)
                 .map(|result| Reply::Propagated { id, result })),
             Job::Time(case) => {
                 one(time(req, data, case, report).map(|result| Reply::Timed { id, result }))
@@ -390,7 +390,6 @@ impl Worker {
 
     fn propagate(
         &mut self,
-        req: &Request,
         job: &PropagateJob,
         report: &mut dyn FnMut(&str, f64) -> bool,
     ) -> Result<PropagateResult, ClusterError> {
@@ -430,7 +429,6 @@ impl Worker {
                 dim: 1,
             });
         }
-        let _ = req;
         if !report("propagating", 0.9) {
             return Err(ClusterError::Cancelled);
         }
