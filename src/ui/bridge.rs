@@ -107,10 +107,10 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
             return;
         }
         let what = reply.kind();
-        super::browser::measure(&format!("reply-decode:{what}"), t);
+        super::browser::measure(format_args!("reply-decode:{what}"), t);
         let t = super::browser::performance_now();
         handler(reply);
-        super::browser::measure(&format!("reply:{what}"), t);
+        super::browser::measure(format_args!("reply:{what}"), t);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     BRIDGES.with(|b| {

@@ -110,8 +110,8 @@ pub fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
     (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
 
-/// Fetches a file shipped with the page (relative URL).
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+/// The response to a GET of a file shipped with the page (relative URL), when it is 2xx.
+async fn fetch(url: &str) -> Result<gloo::net::http::Response, String> {
     let resp = gloo::net::http::Request::get(url)
         .send()
         .await
@@ -119,18 +119,18 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     if !resp.ok() {
         return Err(format!("{url}: HTTP {}", resp.status()));
     }
+    Ok(resp)
+}
+
+/// Fetches a file shipped with the page (relative URL).
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let resp = fetch(url).await?;
     resp.binary().await.map_err(|e| format!("{url}: {e}"))
 }
 
 /// Fetches a file shipped with the page (relative URL) as a file to read, unread.
 pub async fn fetch_file(url: &str) -> Result<PageFile, String> {
-    let resp = gloo::net::http::Request::get(url)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    if !resp.ok() {
-        return Err(format!("{url}: HTTP {}", resp.status()));
-    }
+    let resp = fetch(url).await?;
     let raw: web_sys::Response = resp.into();
     let blob = JsFuture::from(raw.blob().map_err(js_error)?)
         .await
@@ -247,7 +247,7 @@ pub fn mark(name: &str) {
 /// (`cotlabel:<what>`, from `start` = [`performance_now`] to now): the end-to-end tests
 /// read these to say which step a long main-thread task was, and so can the browser's
 /// profiler.
-pub fn measure(what: &str, start: f64) {
+pub fn measure(what: std::fmt::Arguments, start: f64) {
     let end = performance_now();
     if end - start < 16.0 {
         return;

@@ -277,7 +277,7 @@ impl AppState {
         }) else {
             return Ok(None);
         };
-        let same = move |s: &Session| s.dataset.fingerprint() == fp;
+        let same = |s: &Session| s.dataset.fingerprint() == fp;
         let mut text = Vec::new();
         for start in (0..n).step_by(RECORDS_PER_PIECE) {
             let written = self.session.with_untracked(|s| {
@@ -297,10 +297,7 @@ impl AppState {
             dim,
             job: Job::Adopt(AdoptJob {
                 name,
-                fingerprint: self
-                    .session
-                    .with_untracked(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()))
-                    .unwrap_or_default(),
+                fingerprint: fp.clone(),
             }),
         };
         let sent = self.session.with_untracked(|s| {

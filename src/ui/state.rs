@@ -482,7 +482,7 @@ impl AppState {
             report = Some(session.apply(plan, stored.as_ref()));
         });
         let mut report = report.expect("applied");
-        browser::measure("apply-import", t);
+        browser::measure(format_args!("apply-import"), t);
         report.new_embeddings |= attached;
         self.set_held(loaded.key, table);
         let (mut summary, fp, name) = self.session.with_untracked(|s| {
@@ -531,7 +531,7 @@ impl AppState {
             }
             let t = browser::performance_now();
             let saved = persist::save_files(&fp, &files).await;
-            browser::measure("save-files", t);
+            browser::measure(format_args!("save-files"), t);
             let saved = saved.and(
                 persist::set_current(&Current {
                     fingerprint: fp.clone(),

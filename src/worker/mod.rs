@@ -913,6 +913,17 @@ mod tests {
         )
     }
 
+    /// Whether the job came back as naming a data set the worker does not hold.
+    fn no_data(replies: &[Reply]) -> bool {
+        matches!(
+            replies,
+            [Reply::Failed {
+                reason: FailReason::NoData,
+                ..
+            }]
+        )
+    }
+
     fn loaded(replies: &[Reply]) -> (Loaded, SignatureTable) {
         match replies.last() {
             Some(Reply::Loaded { result, table, .. }) => (
@@ -1007,16 +1018,7 @@ mod tests {
         // a base the worker does not hold
         let (req, bytes) = load(4, &[("labels.json", labels)], Some("other".into()));
         let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
-        assert!(
-            matches!(
-                replies[..],
-                [Reply::Failed {
-                    reason: FailReason::NoData,
-                    ..
-                }]
-            ),
-            "{replies:?}"
-        );
+        assert!(no_data(&replies), "{replies:?}");
         // bytes that do not match the files announced
         let (mut req, bytes) = load(5, &[("four.jsonl", FOUR.as_bytes())], None);
         if let Job::Load(j) = &mut req.job {
@@ -1081,13 +1083,7 @@ mod tests {
         assert_eq!(t3, SignatureTable::new(&ds, &signatures(&ds)));
         // the old key is gone
         let replies = fresh.run(&attach, &v, &[], &mut |_, _| true);
-        assert!(matches!(
-            replies[..],
-            [Reply::Failed {
-                reason: FailReason::NoData,
-                ..
-            }]
-        ));
+        assert!(no_data(&replies));
     }
 
     #[test]
@@ -1139,13 +1135,7 @@ mod tests {
             &[],
             &mut |_, _| true,
         );
-        assert!(matches!(
-            lost[..],
-            [Reply::Failed {
-                reason: FailReason::NoData,
-                ..
-            }]
-        ));
+        assert!(no_data(&lost));
     }
 
     #[test]
