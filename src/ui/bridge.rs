@@ -1,8 +1,10 @@
-//! The one door from the page to the workers: starts them, sends a job with its numbers
-//! (transferred, not copied), hands every reply to the page, and cancels by terminating
-//! a worker and starting a fresh one — so a cancelled job really stops. Two workers: the
-//! jobs worker (holds the data set: load, map, propagation; started with the page) and the model worker (burn, the
-//! classifier; started on first use, so the page never loads burn it does not need).
+//! The wire to the workers: starts them, posts a job with its numbers (transferred, not
+//! copied), decodes every reply, and cancels by terminating a worker and starting a fresh
+//! one — so a cancelled job really stops. Two workers: the jobs worker (holds the data
+//! set: load, map, propagation; started with the page) and the model worker (burn: the
+//! classifier and MiniLM; started on first use, so the page never loads burn it does not
+//! need). The app's features do not use this directly: they send jobs through
+//! [`super::jobs::Jobs`], which routes each reply to the job that asked.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,25 +13,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
-use crate::worker::protocol::{FailReason, Reply, Request};
+pub use crate::worker::protocol::WorkerKind as Kind;
+use crate::worker::protocol::{FailReason, Reply, Request, WorkerJob};
 
 type OnReply = Rc<dyn Fn(Reply)>;
 
-/// Which worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Map and propagation.
-    Jobs,
-    /// The binary-choice classifier.
-    Model,
-}
-
-impl Kind {
-    fn url(self) -> &'static str {
-        match self {
-            Self::Jobs => "./worker_loader.js",
-            Self::Model => "./model_worker_loader.js",
-        }
+fn url(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Jobs => "./worker_loader.js",
+        Kind::Model => "./model_worker_loader.js",
     }
 }
 
@@ -59,7 +51,7 @@ fn with_bridge<T>(kind: Kind, f: impl FnOnce(&mut Bridge) -> T) -> Option<T> {
 }
 
 fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
-    let worker = Worker::new(kind.url()).map_err(|e| format!("cannot start the worker: {e:?}"))?;
+    let worker = Worker::new(url(kind)).map_err(|e| format!("cannot start the worker: {e:?}"))?;
     let handler = on_reply.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         let t = super::browser::performance_now();
@@ -165,19 +157,16 @@ pub fn start(kind: Kind, on_reply: impl Fn(Reply) + 'static) -> Result<(), Strin
     spawn(kind, Rc::new(on_reply))
 }
 
-/// Sends a job with its matrix (row-major) and, for the model worker, the weights.
-pub fn submit(kind: Kind, req: &Request, data: &[f32], bytes: Option<&[u8]>) {
-    submit_with_files(kind, req, data, bytes, None);
-}
-
-/// [`submit`], with blobs the worker reads itself (files to load).
-pub fn submit_with_files(
-    kind: Kind,
-    req: &Request,
+/// Sends a job, with its numbers (`req.rows × req.dim`, row-major), bytes (the model's
+/// weights, records) and blobs the worker reads itself (files to load), to the worker that
+/// runs jobs of its kind.
+pub fn submit<J: WorkerJob>(
+    req: &Request<J>,
     data: &[f32],
     bytes: Option<&[u8]>,
     files: Option<js_sys::Array>,
 ) {
+    let kind = J::WORKER;
     let text = serde_json::to_string(req).expect("requests serialise");
     let array = js_sys::Float32Array::from(data);
     let bytes = bytes.map(js_sys::Uint8Array::from);

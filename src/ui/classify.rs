@@ -13,11 +13,14 @@ use leptos::task::spawn_local;
 
 use crate::core::choice::{inputs, Epoch, Input, TrainConfig, WeightsInfo};
 use crate::core::labels::{Label, Provenance};
-use crate::worker::protocol::{ClassifyJob, ClassifyResult, Job, Request, TrainJob, TrainResult};
+use crate::worker::protocol::{
+    ClassifyJob, ClassifyResult, FailReason, ModelJob, Reply, TrainJob, TrainResult,
+};
 
 use super::browser::{self, now_ms};
-use super::state::{AppState, JobStatus};
-use super::{bridge, persist};
+use super::jobs::Payload;
+use super::persist;
+use super::state::AppState;
 
 /// The shipped weights (copied into the site by Trunk).
 const WEIGHTS: &str = "weights/choice-signature";
@@ -36,9 +39,11 @@ pub struct TrainView {
     pub done: Option<Arc<TrainResult>>,
 }
 
-/// Classifier signals (part of [`AppState`]).
+/// The classifier feature's state (provided as a context of its own; the pairwise view
+/// belongs to this feature and reads it).
 #[derive(Clone, Copy)]
 pub struct ClassifyState {
+    app: AppState,
     /// `webgpu` or `cpu` once the model worker said which it uses.
     pub backend: RwSignal<Option<String>>,
     /// The latest result and how long the whole round trip took (ms).
@@ -47,28 +52,8 @@ pub struct ClassifyState {
     pub weights: RwSignal<Option<Weights>>,
     /// The latest fine-tuning run.
     pub training: RwSignal<Option<TrainView>>,
-    request: StoredValue<(u64, f64)>,
+    request: StoredValue<u64>,
     train_request: StoredValue<u64>,
-}
-
-impl ClassifyState {
-    /// Nothing classified yet.
-    pub fn new() -> Self {
-        Self {
-            backend: RwSignal::new(None),
-            last: RwSignal::new(None),
-            weights: RwSignal::new(None),
-            training: RwSignal::new(None),
-            request: StoredValue::new((0, 0.0)),
-            train_request: StoredValue::new(0),
-        }
-    }
-}
-
-impl Default for ClassifyState {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 async fn fetch_weights() -> Result<Weights, String> {
@@ -101,19 +86,32 @@ struct ModelInput {
     rows: usize,
 }
 
-impl AppState {
+impl ClassifyState {
+    /// Nothing classified yet.
+    pub fn new(app: AppState) -> Self {
+        Self {
+            app,
+            backend: RwSignal::new(None),
+            last: RwSignal::new(None),
+            weights: RwSignal::new(None),
+            training: RwSignal::new(None),
+            request: StoredValue::new(0),
+            train_request: StoredValue::new(0),
+        }
+    }
+
     /// The weights in use, loading them on first call; errors are shown.
-    async fn weights(self) -> Option<Weights> {
-        if let Some(w) = self.classifier.weights.get_untracked() {
+    async fn load_weights(self) -> Option<Weights> {
+        if let Some(w) = self.weights.get_untracked() {
             return Some(w);
         }
         match fetch_weights().await {
             Ok(w) => {
-                self.classifier.weights.set(Some(w.clone()));
+                self.weights.set(Some(w.clone()));
                 Some(w)
             }
             Err(e) => {
-                self.errors.update(|v| {
+                self.app.errors.update(|v| {
                     v.push(format!("The classifier's weights could not be loaded: {e}"))
                 });
                 None
@@ -127,9 +125,10 @@ impl AppState {
             Input::Signature,
             "the shipped model reads signatures"
         );
-        self.session.with_untracked(|s| {
+        let app = self.app;
+        app.session.with_untracked(|s| {
             let s = s.as_ref()?;
-            self.signatures.with_untracked(|sigs| {
+            app.signatures.with_untracked(|sigs| {
                 let sigs = sigs.as_ref().filter(|g| g.len() == s.dataset.len())?;
                 let x = inputs(
                     s.dataset.embeddings(),
@@ -142,9 +141,8 @@ impl AppState {
                     groups: sigs.nodes.iter().map(|n| n.group).collect(),
                     // the classifier's calibration reads the label-free prior
                     prior: sigs.label_free_prior.clone(),
-                    human: self.prop.humans.get_untracked(),
-                    chosen: self
-                        .prop
+                    human: app.humans.get_untracked(),
+                    chosen: app
                         .pairs
                         .get_untracked()
                         .into_iter()
@@ -156,129 +154,136 @@ impl AppState {
         })
     }
 
-    /// Starts the model worker (once) and a job status; the job id and its start.
-    pub(super) fn start_model_job(self, stage: &str) -> Option<(u64, f64)> {
-        if let Err(e) = bridge::start(bridge::Kind::Model, move |reply| self.on_reply(reply)) {
-            self.errors.update(|v| v.push(e));
-            return None;
-        }
-        let id = self.job_seq.get_untracked() + 1;
-        self.job_seq.set(id);
-        let started = browser::performance_now();
-        self.job.set(Some(JobStatus {
-            id,
-            stage: stage.into(),
-            fraction: 0.0,
-            started,
-            worker: bridge::Kind::Model,
-        }));
-        Some((id, started))
-    }
-
-    /// What a classifier job needs: the weights in use, the model input of the open data
-    /// set, and a started job (id, start); `None` (errors shown) when something lacks.
-    async fn prepare(self, stage: &str) -> Option<(Weights, ModelInput, u64, f64)> {
-        let weights = self.weights().await?;
+    /// What a classifier job needs: the weights in use and the model input of the open
+    /// data set; `None` (errors shown) when something lacks.
+    async fn prepare(self) -> Option<(Weights, ModelInput)> {
+        let weights = self.load_weights().await?;
         let m = self.model_input(weights.0.input)?;
-        let (id, started) = self.start_model_job(stage)?;
-        Some((weights, m, id, started))
+        Some((weights, m))
     }
 
     /// Runs the classifier over every pair of sibling CoTs.
     pub fn classify(self) {
         spawn_local(async move {
-            let Some(((info, bytes), m, id, started)) =
-                self.prepare("starting the classifier").await
-            else {
+            let Some(((info, bytes), m)) = self.prepare().await else {
                 return;
             };
-            self.classifier.request.set_value((id, started));
-            let req = Request {
-                id,
+            let payload = Payload {
                 rows: m.rows,
                 dim: info.input.width(),
-                job: Job::Classify(ClassifyJob {
-                    info,
-                    groups: m.groups,
-                    prior: m.prior,
-                    backend: browser::model_backend(),
-                    parity: browser::query_flag("parity"),
-                }),
+                numbers: &m.x,
+                bytes: Some(&bytes),
+                ..Payload::default()
             };
-            bridge::submit(bridge::Kind::Model, &req, &m.x, Some(&bytes));
+            let job = ModelJob::Classify(ClassifyJob {
+                info,
+                groups: m.groups,
+                prior: m.prior,
+                backend: browser::model_backend(),
+                parity: browser::query_flag("parity"),
+            });
+            let started = browser::performance_now();
+            let id = self.app.jobs.send(
+                job,
+                payload,
+                Some("starting the classifier"),
+                move |reply| self.on_classify_reply(reply, started),
+            );
+            self.request.set_value(id);
         });
     }
 
     /// Fine-tunes the weights in use on the person's labels and pair choices.
     pub fn train(self) {
         spawn_local(async move {
-            let Some(((info, bytes), m, id, _)) = self.prepare("starting training").await else {
+            let Some(((info, bytes), m)) = self.prepare().await else {
                 return;
             };
             let config = TrainConfig::fine_tune();
-            self.classifier.train_request.set_value(id);
-            self.classifier.training.set(Some(TrainView {
+            self.training.set(Some(TrainView {
                 of: config.epochs,
                 epochs: Vec::new(),
                 done: None,
             }));
-            let req = Request {
-                id,
+            let payload = Payload {
                 rows: m.rows,
                 dim: info.input.width(),
-                job: Job::Train(TrainJob {
-                    info,
-                    groups: m.groups,
-                    human: m.human,
-                    chosen: m.chosen,
-                    config,
-                }),
+                numbers: &m.x,
+                bytes: Some(&bytes),
+                ..Payload::default()
             };
-            bridge::submit(bridge::Kind::Model, &req, &m.x, Some(&bytes));
+            let job = ModelJob::Train(TrainJob {
+                info,
+                groups: m.groups,
+                human: m.human,
+                chosen: m.chosen,
+                config,
+            });
+            let id = self
+                .app
+                .jobs
+                .send(job, payload, Some("starting training"), move |reply| {
+                    self.on_train_reply(reply)
+                });
+            self.train_request.set_value(id);
         });
     }
 
-    /// Whether `id` is the fine-tuning run the page waits for.
-    pub fn is_training(&self, id: u64) -> bool {
-        self.classifier.train_request.get_value() == id
-    }
-
-    /// One epoch of fine-tuning done.
-    pub fn on_epoch(self, id: u64, epoch: Epoch) {
-        if self.is_training(id) {
-            self.classifier.training.update(|t| {
+    fn on_train_reply(self, reply: Reply) {
+        if reply.id() != self.train_request.get_value() {
+            return;
+        }
+        match reply {
+            Reply::Epoch { epoch, .. } => self.training.update(|t| {
                 if let Some(t) = t {
                     t.epochs.push(epoch);
                 }
-            });
+            }),
+            Reply::Trained { result, .. } => self.on_trained(*result),
+            // cancelled: a run in progress is dropped (the weights in use stay)
+            Reply::Failed {
+                reason: FailReason::Cancelled,
+                ..
+            } => {
+                let running = self
+                    .training
+                    .with_untracked(|t| t.as_ref().is_some_and(|t| t.done.is_none()));
+                if running {
+                    self.training.set(None);
+                }
+            }
+            // failed: say why (the weights in use stay)
+            Reply::Failed { message, .. } => {
+                self.training.set(None);
+                self.app
+                    .errors
+                    .update(|v| v.push(format!("Training did not run: {message}")));
+            }
+            _ => {}
         }
     }
 
     /// Fine-tuning finished: its weights are used from now on, kept in IndexedDB, and the
     /// data set is classified again when it had been.
-    pub fn on_trained(self, id: u64, mut result: TrainResult) {
-        if !self.is_training(id) {
-            return;
-        }
+    fn on_trained(self, mut result: TrainResult) {
         if let Some(f) = result.info.fine_tuned.as_mut() {
             f.at = now_ms();
         }
         let weights = Arc::new(std::mem::take(&mut result.weights));
         let info = result.info.clone();
-        self.classifier
-            .weights
-            .set(Some((info.clone(), weights.clone())));
-        self.classifier.training.update(|t| {
+        self.weights.set(Some((info.clone(), weights.clone())));
+        self.training.update(|t| {
             if let Some(t) = t {
                 t.epochs = result.history.clone();
                 t.done = Some(Arc::new(result));
             }
         });
-        let again = self.classifier.last.with_untracked(Option::is_some);
+        let again = self.last.with_untracked(Option::is_some);
+        let errors = self.app.errors;
         spawn_local(async move {
             let text = serde_json::to_string(&info).expect("plain data");
             if let Err(e) = persist::save_weights(info.input.name(), &text, &weights).await {
-                self.errors.update(|v| {
+                errors.update(|v| {
                     v.push(format!(
                         "The fine-tuned weights could not be kept for the next visit: {e}"
                     ))
@@ -292,21 +297,21 @@ impl AppState {
 
     /// Goes back to the shipped weights (forgets the fine-tuned ones).
     pub fn reset_weights(self) {
-        self.classifier.weights.set(None);
-        self.classifier.training.set(None);
+        self.weights.set(None);
+        self.training.set(None);
         spawn_local(async move {
             if let Err(e) = persist::delete_weights(Input::Signature.name()).await {
-                self.errors.update(|v| v.push(e));
+                self.app.errors.update(|v| v.push(e));
             }
             // load the shipped ones now, so the page says which weights are in use
-            let _ = self.weights().await;
+            let _ = self.load_weights().await;
         });
     }
 
     /// Downloads the weights in use: the burnpack record and its JSON description, the
     /// same two files as `weights/` (drop them there to ship them).
     pub fn export_weights(self) {
-        let Some((info, bytes)) = self.classifier.weights.get_untracked() else {
+        let Some((info, bytes)) = self.weights.get_untracked() else {
             return;
         };
         let stem = match info.fine_tuned {
@@ -317,31 +322,41 @@ impl AppState {
         let result = browser::download_bytes(&format!("{stem}.bpk"), &bytes)
             .and_then(|()| browser::download(&format!("{stem}.json"), &text));
         if let Err(e) = result {
-            self.errors.update(|v| v.push(e));
+            self.app.errors.update(|v| v.push(e));
         }
     }
 
-    /// Whether `id` is the classification the page waits for.
-    pub fn is_classification(&self, id: u64) -> bool {
-        self.classifier.request.get_value().0 == id
+    fn on_classify_reply(self, reply: Reply, started: f64) {
+        if reply.id() != self.request.get_value() {
+            return;
+        }
+        match reply {
+            Reply::Classified { result, .. } => self.on_classified(result, started),
+            Reply::Failed {
+                reason: FailReason::Error,
+                message,
+                ..
+            } => self
+                .app
+                .errors
+                .update(|v| v.push(format!("The classifier failed: {message}"))),
+            _ => {}
+        }
     }
 
     /// The model worker's verdicts came back: label every CoT not labelled by a person.
-    pub fn on_classified(self, id: u64, result: ClassifyResult) {
-        let (current, started) = self.classifier.request.get_value();
-        if id != current {
-            return;
-        }
-        let threshold = self.prop.threshold.get_untracked();
+    fn on_classified(self, result: ClassifyResult, started: f64) {
+        let app = self.app;
+        let threshold = app.min_confidence.get_untracked();
         let now = now_ms();
         // the model was trained on numeric answers: a yes/no, option or text answer is
         // outside what it can judge (as for the label-free prior)
-        let fitted: Vec<bool> = self.signatures.with_untracked(|sigs| {
+        let fitted: Vec<bool> = app.signatures.with_untracked(|sigs| {
             sigs.as_ref()
                 .map(|g| g.shapes.iter().map(|s| s.fitted).collect())
                 .unwrap_or_default()
         });
-        self.session.update(|s| {
+        app.session.update(|s| {
             let Some(s) = s else { return };
             if result.p.len() != s.dataset.len() {
                 return;
@@ -360,42 +375,17 @@ impl AppState {
                 }
             }
         });
-        self.record_evaluation();
-        self.classifier.backend.set(Some(result.backend.clone()));
+        app.machine_labels_written();
+        self.backend.set(Some(result.backend.clone()));
         let millis = browser::performance_now() - started;
-        self.classifier.last.set(Some(Arc::new((result, millis))));
-    }
-
-    /// Fine-tuning failed: say why (the weights in use stay).
-    pub fn on_training_failed(self, message: &str) {
-        self.classifier.training.set(None);
-        self.errors
-            .update(|v| v.push(format!("Training did not run: {message}")));
-    }
-
-    /// The person cancelled: a run in progress is dropped (the weights in use stay).
-    pub fn training_cancelled(self) {
-        let running = self
-            .classifier
-            .training
-            .with_untracked(|t| t.as_ref().is_some_and(|t| t.done.is_none()));
-        if running {
-            self.classifier.training.set(None);
-        }
-    }
-
-    /// The classifier failed: say why.
-    pub fn on_classification_failed(self, message: &str) {
-        self.errors
-            .update(|v| v.push(format!("The classifier failed: {message}")));
+        self.last.set(Some(Arc::new((result, millis))));
     }
 }
 
 /// The classify button, the backend in use, the last run's numbers, and training.
 #[component]
 pub fn ClassifyControls() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let c = state.classifier;
+    let c = expect_context::<ClassifyState>();
     let summary = move || {
         c.last.with(|l| {
             l.as_ref().map(|l| {
@@ -447,7 +437,7 @@ pub fn ClassifyControls() -> impl IntoView {
             class="button"
             data-testid="classify-button"
             title="Score every pair of CoTs of the same question with the binary-choice model"
-            on:click=move |_| state.classify()
+            on:click=move |_| c.classify()
         >
             "Classify"
         </button>
@@ -455,7 +445,7 @@ pub fn ClassifyControls() -> impl IntoView {
             class="button"
             data-testid="train-button"
             title="Fine-tune the classifier on your labels and pair choices (in this browser)"
-            on:click=move |_| state.train()
+            on:click=move |_| c.train()
         >
             "Train on my labels"
         </button>
@@ -470,12 +460,12 @@ pub fn ClassifyControls() -> impl IntoView {
         <Show when=move || c.weights.with(Option::is_some)>
             <button class="button small" data-testid="export-weights-button"
                 title="Download the weights in use (.bpk and .json, as in weights/)"
-                on:click=move |_| state.export_weights()>"Export weights"</button>
+                on:click=move |_| c.export_weights()>"Export weights"</button>
         </Show>
         <Show when=fine_tuned>
             <button class="button small" data-testid="reset-weights-button"
                 title="Forget the fine-tuned weights and use the shipped ones"
-                on:click=move |_| state.reset_weights()>"Shipped weights"</button>
+                on:click=move |_| c.reset_weights()>"Shipped weights"</button>
         </Show>
         <span class="classify-summary" data-testid="classify-summary">{summary}</span>
         <Training />
@@ -485,8 +475,7 @@ pub fn ClassifyControls() -> impl IntoView {
 /// The fine-tuning run: status line and loss curves.
 #[component]
 fn Training() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let training = state.classifier.training;
+    let training = expect_context::<ClassifyState>().training;
     let status = move || {
         training.with(|t| {
             let t = t.as_ref()?;

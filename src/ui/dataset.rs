@@ -22,14 +22,13 @@ use crate::core::data::{Assembly, Embeddings};
 use crate::core::mapping::Mapping;
 use crate::core::signature::table::SignatureTable;
 use crate::core::{Dataset, ImportError, Session};
-use crate::worker::protocol::{
-    AdoptJob, AttachJob, FailReason, Job, LoadJob, Loaded, Reply, Request,
-};
+use crate::worker::protocol::{AdoptJob, AttachJob, FailReason, Job, LoadJob, Loaded, Reply};
 use crate::worker::RECORDS_PER_PIECE;
 
-use super::bridge;
+use super::bridge::Kind;
 use super::browser::{self, PageFile};
-use super::state::{AppState, JobStatus, DEMO_FILES, DEMO_NAME};
+use super::jobs::{Jobs, Payload};
+use super::state::{AppState, DEMO_FILES, DEMO_NAME};
 
 /// What a load, adopt or attach job brought back.
 pub struct Arrived {
@@ -51,16 +50,12 @@ pub enum DataError {
     Failed(FailReason, String),
 }
 
+/// What a data job has brought so far.
+#[derive(Default)]
 struct Incoming {
-    id: u64,
     records: Assembly,
     vectors: Vec<f32>,
     dim: usize,
-    tx: oneshot::Sender<Result<Arrived, DataError>>,
-}
-
-thread_local! {
-    static INCOMING: RefCell<Vec<Incoming>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A data job sent; [`Waiting::done`] waits for all the worker sends back.
@@ -78,151 +73,104 @@ impl Waiting {
     }
 }
 
-/// Sends a data job to the jobs worker (now: its numbers and bytes are copied here; the
-/// files' blobs are read by the worker).
-pub fn send(req: &Request, data: &[f32], bytes: &[u8], files: &[PageFile]) -> Waiting {
+/// Sends a data job (load, adopt, attach) to the jobs worker, shown as its running job;
+/// the pieces it sends back are gathered, each in the task it arrives in.
+fn send(jobs: Jobs, job: Job, payload: Payload<'_>, stage: &str) -> Waiting {
     let (tx, rx) = oneshot::channel();
-    INCOMING.with(|v| {
-        v.borrow_mut().push(Incoming {
-            id: req.id,
-            records: Assembly::default(),
-            vectors: Vec::new(),
-            dim: 0,
-            tx,
-        })
+    let tx = RefCell::new(Some(tx));
+    let incoming = RefCell::new(Incoming::default());
+    let finish = move |result: Result<Arrived, DataError>| {
+        if let Some(tx) = tx.borrow_mut().take() {
+            let _ = tx.send(result);
+        }
+    };
+    jobs.send(job, payload, Some(stage), move |reply| match reply {
+        Reply::Records { records, .. } => incoming.borrow_mut().records.push(records),
+        Reply::Vectors {
+            dim, total, values, ..
+        } => {
+            let mut inc = incoming.borrow_mut();
+            if inc.vectors.is_empty() {
+                inc.vectors.reserve_exact(total * dim);
+            }
+            inc.dim = dim;
+            inc.vectors.extend_from_slice(&values);
+        }
+        Reply::Loaded { result, table, .. } => {
+            let Incoming {
+                records,
+                vectors,
+                dim,
+            } = std::mem::take(&mut *incoming.borrow_mut());
+            finish(arrived(*result, records, vectors, dim, &table));
+        }
+        Reply::Refused { errors, .. } => finish(Err(DataError::Refused(errors))),
+        Reply::Failed {
+            reason, message, ..
+        } => finish(Err(DataError::Failed(reason, message))),
+        _ => {}
     });
-    let blobs = (!files.is_empty()).then(|| files.iter().map(|f| f.blob.clone()).collect());
-    bridge::submit_with_files(
-        bridge::Kind::Jobs,
-        req,
-        data,
-        Some(bytes).filter(|b| !b.is_empty()),
-        blobs,
-    );
     Waiting(rx)
 }
 
-/// Every data job waiting ends as cancelled (its worker was restarted).
-pub fn abandon() {
-    INCOMING.with(|v| v.borrow_mut().clear());
-}
-
-fn finish(id: u64, result: impl FnOnce(Assembly, Vec<f32>, usize) -> Result<Arrived, DataError>) {
-    let done = INCOMING.with(|v| {
-        let mut v = v.borrow_mut();
-        let at = v.iter().position(|i| i.id == id)?;
-        Some(v.swap_remove(at))
-    });
-    if let Some(Incoming {
+/// What a load, adopt or attach job brought, once its last reply arrived.
+fn arrived(
+    loaded: Loaded,
+    records: Assembly,
+    vectors: Vec<f32>,
+    dim: usize,
+    table: &[u8],
+) -> Result<Arrived, DataError> {
+    let table = if table.is_empty() {
+        None
+    } else {
+        Some(SignatureTable::from_bytes(table).map_err(|e| {
+            DataError::Failed(FailReason::Error, format!("unreadable signatures: {e}"))
+        })?)
+    };
+    let vectors = if loaded.vectors_sent {
+        let rows = vectors.len() / dim.max(1);
+        Some(Embeddings::new(rows, dim, vectors).ok_or_else(|| {
+            DataError::Failed(FailReason::Error, "embedding rows went missing".into())
+        })?)
+    } else {
+        None
+    };
+    let records = (loaded.record_pieces > 0).then_some(records);
+    Ok(Arrived {
+        loaded,
         records,
         vectors,
-        dim,
-        tx,
-        ..
-    }) = done
-    {
-        let _ = tx.send(result(records, vectors, dim));
-    }
-}
-
-/// Takes the replies of data jobs; hands every other reply back.
-pub fn route(reply: Reply) -> Option<Reply> {
-    let waiting = |id: u64| INCOMING.with(|v| v.borrow().iter().any(|i| i.id == id));
-    match reply {
-        Reply::Records { id, records } if waiting(id) => {
-            INCOMING.with(|v| {
-                if let Some(inc) = v.borrow_mut().iter_mut().find(|i| i.id == id) {
-                    inc.records.push(records);
-                }
-            });
-            None
-        }
-        Reply::Vectors {
-            id,
-            dim,
-            total,
-            values,
-            ..
-        } if waiting(id) => {
-            INCOMING.with(|v| {
-                if let Some(inc) = v.borrow_mut().iter_mut().find(|i| i.id == id) {
-                    if inc.vectors.is_empty() {
-                        inc.vectors.reserve_exact(total * dim);
-                    }
-                    inc.dim = dim;
-                    inc.vectors.extend_from_slice(&values);
-                }
-            });
-            None
-        }
-        Reply::Loaded { id, result, table } if waiting(id) => {
-            finish(id, move |records, vectors, dim| {
-                let table = if table.is_empty() {
-                    None
-                } else {
-                    Some(SignatureTable::from_bytes(&table).map_err(|e| {
-                        DataError::Failed(FailReason::Error, format!("unreadable signatures: {e}"))
-                    })?)
-                };
-                let vectors = if result.vectors_sent {
-                    let rows = vectors.len() / dim.max(1);
-                    Some(Embeddings::new(rows, dim, vectors).ok_or_else(|| {
-                        DataError::Failed(FailReason::Error, "embedding rows went missing".into())
-                    })?)
-                } else {
-                    None
-                };
-                let records = (result.record_pieces > 0).then_some(records);
-                Ok(Arrived {
-                    loaded: *result,
-                    records,
-                    vectors,
-                    table,
-                })
-            });
-            None
-        }
-        Reply::Refused { id, errors } if waiting(id) => {
-            finish(id, move |_, _, _| Err(DataError::Refused(errors)));
-            None
-        }
-        Reply::Failed {
-            id,
-            reason,
-            message,
-        } if waiting(id) => {
-            finish(id, move |_, _, _| Err(DataError::Failed(reason, message)));
-            None
-        }
-        other => Some(other),
-    }
+        table,
+    })
 }
 
 impl AppState {
+    /// Starts the jobs worker; when it is restarted (a cancel), it holds no data set.
+    pub fn connect_worker(self) {
+        self.jobs.start(Kind::Jobs);
+        self.jobs.on_restart(Kind::Jobs, move || self.lost_data());
+    }
+
     /// The key of the data set the worker holds for the records shown.
     pub fn data_key(&self) -> Option<String> {
-        self.held.get_value()
+        self.held.get_untracked()
     }
 
     /// The worker holds these records under `key` (with this signature table, when they
-    /// changed); what waited for it runs now.
+    /// changed); what waited for it runs now (it watches [`AppState::held`]).
     pub(super) fn set_held(self, key: String, table: Option<SignatureTable>) {
-        self.held.set_value(Some(key));
         if let Some(t) = table {
             self.signatures.set(Some(Arc::new(t)));
         }
-        if self.map_waiting.get_value() {
-            self.map_waiting.set_value(false);
-            self.request_map();
-        }
-        if self.prop.take_waiting() {
-            self.request_propagation();
-        }
+        self.held.set(Some(key));
     }
 
     /// The worker lost the data set (it was restarted, or said it holds another).
     pub fn lost_data(self) {
-        self.held.set_value(None);
+        if self.held.with_untracked(Option::is_some) {
+            self.held.set(None);
+        }
     }
 
     /// Hands the records shown to the worker when it does not hold them, in the
@@ -264,7 +212,7 @@ impl AppState {
 
     /// Sends the records shown (and their embeddings) to the worker, serialised a piece
     /// per task so that the page stays responsive.
-    pub(super) async fn adopt(self) -> Result<Option<(String, SignatureTable)>, String> {
+    async fn adopt(self) -> Result<Option<(String, SignatureTable)>, String> {
         let Some((name, fp, n, dim)) = self.session.with_untracked(|s| {
             s.as_ref().map(|s| {
                 (
@@ -291,26 +239,30 @@ impl AppState {
             text.push(b'\n');
             gloo_timers::future::TimeoutFuture::new(0).await;
         }
-        let req = Request {
-            id: self.next_job_id(),
-            rows: n,
-            dim,
-            job: Job::Adopt(AdoptJob {
-                name,
-                fingerprint: fp.clone(),
-            }),
-        };
+        let job = Job::Adopt(AdoptJob {
+            name,
+            fingerprint: fp.clone(),
+        });
         let sent = self.session.with_untracked(|s| {
             let s = s.as_ref().filter(|s| same(s))?;
             let numbers = s.dataset.embeddings().map_or(&[][..], |e| e.as_slice());
-            Some(send(&req, numbers, &text, &[]))
+            let payload = Payload {
+                rows: n,
+                dim,
+                numbers,
+                bytes: Some(&text),
+                ..Payload::default()
+            };
+            Some(send(
+                self.jobs,
+                job,
+                payload,
+                "handing the records to the worker",
+            ))
         });
         let Some(sent) = sent else { return Ok(None) };
         drop(text);
-        match self
-            .tracked(req.id, "handing the records to the worker", sent)
-            .await
-        {
+        match self.data_job(sent).await {
             Ok(a) => Ok(a
                 .table
                 .filter(|_| {
@@ -337,17 +289,18 @@ impl AppState {
             let sent = old.and_then(|base| {
                 self.session.with_untracked(|s| {
                     let e = s.as_ref()?.dataset.embeddings()?;
-                    let req = Request {
-                        id: self.next_job_id(),
+                    let payload = Payload {
                         rows: e.rows(),
                         dim: e.dim(),
-                        job: Job::Attach(AttachJob { base }),
+                        numbers: e.as_slice(),
+                        ..Payload::default()
                     };
-                    Some((req.id, send(&req, e.as_slice(), &[], &[])))
+                    let job = Job::Attach(AttachJob { base });
+                    Some(send(self.jobs, job, payload, "reading the reasoning"))
                 })
             });
             let attached = match sent {
-                Some((id, f)) => self.tracked(id, "reading the reasoning", f).await.ok(),
+                Some(f) => self.data_job(f).await.ok(),
                 None => None,
             };
             self.adopting.set_value(false);
@@ -358,37 +311,13 @@ impl AppState {
         });
     }
 
-    /// Waits for a data job, with its progress shown as the running job of the jobs worker.
-    pub(super) async fn tracked(
-        self,
-        id: u64,
-        stage: &str,
-        sent: Waiting,
-    ) -> Result<Arrived, DataError> {
-        self.job.set(Some(JobStatus {
-            id,
-            stage: stage.into(),
-            fraction: 0.0,
-            started: browser::performance_now(),
-            worker: bridge::Kind::Jobs,
-        }));
+    /// Waits for a data job; a worker that no longer holds the data set it named holds none.
+    async fn data_job(self, sent: Waiting) -> Result<Arrived, DataError> {
         let result = sent.done().await;
-        if self
-            .job
-            .with_untracked(|j| j.as_ref().is_some_and(|j| j.id == id))
-        {
-            self.job.set(None);
-        }
         if matches!(result, Err(DataError::Failed(FailReason::NoData, _))) {
             self.lost_data();
         }
         result
-    }
-
-    pub(super) fn next_job_id(self) -> u64 {
-        let id = self.job_seq.get_untracked() + 1;
-        self.job_seq.set(id);
-        id
     }
 
     /// Reads files in the worker, into the data set it holds under `base` (or a fresh one),
@@ -399,19 +328,17 @@ impl AppState {
         mapping: Option<&Mapping>,
         base: Option<String>,
     ) -> Result<Arrived, DataError> {
-        let id = self.next_job_id();
-        let req = Request {
-            id,
-            rows: 0,
-            dim: 0,
-            job: Job::Load(LoadJob {
-                files: inputs.iter().map(|f| (f.name.clone(), f.size())).collect(),
-                mapping: mapping.cloned(),
-                base,
-            }),
+        let job = Job::Load(LoadJob {
+            files: inputs.iter().map(|f| (f.name.clone(), f.size())).collect(),
+            mapping: mapping.cloned(),
+            base,
+        });
+        let payload = Payload {
+            files: inputs.iter().map(|f| f.blob.clone()).collect(),
+            ..Payload::default()
         };
-        let sent = send(&req, &[], &[], inputs);
-        self.tracked(id, "reading files", sent).await
+        self.data_job(send(self.jobs, job, payload, "reading files"))
+            .await
     }
 
     /// A data set read afresh in the worker: the records, its key and signature table.

@@ -13,7 +13,13 @@ use super::state::AppState;
 
 /// The detail pane of the selected record.
 #[component]
-pub fn Detail() -> impl IntoView {
+pub fn Detail(
+    /// Buttons of other features shown beside the label buttons.
+    #[prop(into)]
+    buttons: ViewFn,
+    /// Views of other features shown above the record (the pairwise view).
+    children: Children,
+) -> impl IntoView {
     let state = expect_context::<AppState>();
     let body = move || {
         let sel = state.selected.get()?;
@@ -110,14 +116,12 @@ pub fn Detail() -> impl IntoView {
                 <button class="button" title="Undo your last action (key u)" on:click=move |_| state.undo()>
                     "Undo " <kbd>"u"</kbd>
                 </button>
-                <button class="button" data-testid="compare-button" title="This CoT beside another of the same question (key c)" on:click=move |_| state.compare_next()>
-                    "Compare " <kbd>"c"</kbd>
-                </button>
+                {buttons.run()}
                 <span class="keys-help">
                     <kbd>"j"</kbd>"/"<kbd>"k"</kbd>" next / previous"
                 </span>
             </div>
-            <super::pairwise::Pairwise />
+            {children()}
             {body}
         </section>
     }

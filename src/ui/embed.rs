@@ -12,11 +12,12 @@ use sha2::{Digest, Sha256};
 
 use crate::core::data::Embeddings;
 use crate::core::embed::DIM;
-use crate::worker::protocol::{EmbedJob, EmbedResult, Job, Request};
+use crate::worker::protocol::{EmbedJob, EmbedResult, FailReason, ModelJob, Reply};
 
 use super::browser;
+use super::jobs::Payload;
+use super::persist;
 use super::state::AppState;
-use super::{bridge, persist};
 
 /// The model files, without their endings (copied into the site by Trunk from `weights/`).
 const MODEL: &str = "weights/minilm";
@@ -24,9 +25,10 @@ const MODEL: &str = "weights/minilm";
 /// Texts per batch sent through the encoder.
 const BATCH: usize = 16;
 
-/// On-device embedding signals (part of [`AppState`]).
+/// The embedding feature's state (provided as a context of its own).
 #[derive(Clone, Copy)]
 pub struct EmbedState {
+    app: AppState,
     /// The latest run and how long the whole round trip took (ms).
     pub last: RwSignal<Option<Arc<(EmbedResult, f64)>>>,
     /// The request waited for: id, start, and the texts' cache keys with the vectors
@@ -44,18 +46,22 @@ struct Pending {
 }
 
 impl EmbedState {
-    /// Nothing embedded yet.
-    pub fn new() -> Self {
-        Self {
+    /// Nothing embedded yet. Records that arrive without embeddings get the ones this
+    /// browser computed for them before, when it has all of them.
+    pub fn new(app: AppState) -> Self {
+        let this = Self {
+            app,
             last: RwSignal::new(None),
             request: StoredValue::new(None),
-        }
-    }
-}
-
-impl Default for EmbedState {
-    fn default() -> Self {
-        Self::new()
+        };
+        Effect::new(move |prev: Option<Option<String>>| {
+            let key = app.records_key.get();
+            if prev.as_ref() != Some(&key) && key.as_deref().is_some_and(|k| k.ends_with("/0")) {
+                this.attach_cached_embeddings();
+            }
+            key
+        });
+        this
     }
 }
 
@@ -66,10 +72,10 @@ fn key(text: &str) -> String {
     format!("minilm:{hex}")
 }
 
-impl AppState {
+impl EmbedState {
     /// The CoTs of the open data set with their cache keys and fingerprint.
     fn texts(self) -> Option<(String, Vec<String>, Vec<String>)> {
-        self.session.with_untracked(|s| {
+        self.app.session.with_untracked(|s| {
             let s = s.as_ref()?;
             let texts: Vec<String> = s.dataset.records().iter().map(|r| r.cot.clone()).collect();
             let keys = texts.iter().map(|t| key(t)).collect();
@@ -105,28 +111,24 @@ impl AppState {
                 cached: cached.clone(),
             };
             if missing.is_empty() {
-                self.embed_state.request.set_value(Some(pending(0, 0.0)));
+                self.request.set_value(Some(pending(0, 0.0)));
                 self.attach_vectors(0, &[]);
                 return;
             }
-            let Some((id, started)) = self.start_model_job("loading the embedding model") else {
-                return;
-            };
-            self.embed_state
-                .request
-                .set_value(Some(pending(id, started)));
-            let req = Request {
-                id,
-                rows: missing.len(),
-                dim: 0,
-                job: Job::Embed(EmbedJob {
-                    texts: missing,
-                    model: MODEL.into(),
-                    backend: browser::model_backend(),
-                    batch: BATCH,
-                }),
-            };
-            bridge::submit(bridge::Kind::Model, &req, &[], None);
+            let job = ModelJob::Embed(EmbedJob {
+                texts: missing,
+                model: MODEL.into(),
+                backend: browser::model_backend(),
+                batch: BATCH,
+            });
+            let started = browser::performance_now();
+            let id = self.app.jobs.send(
+                job,
+                Payload::default(),
+                Some("loading the embedding model"),
+                move |reply| self.on_reply(reply),
+            );
+            self.request.set_value(Some(pending(id, started)));
         });
     }
 
@@ -141,7 +143,7 @@ impl AppState {
                 return;
             };
             if cached.iter().all(Option::is_some) {
-                self.embed_state.request.set_value(Some(Pending {
+                self.request.set_value(Some(Pending {
                     id: 0,
                     started: 0.0,
                     fingerprint,
@@ -154,17 +156,29 @@ impl AppState {
     }
 
     /// Whether `id` is the embedding the page waits for.
-    pub fn is_embedding(&self, id: u64) -> bool {
-        self.embed_state
-            .request
+    fn is_embedding(&self, id: u64) -> bool {
+        self.request
             .with_value(|p| p.as_ref().is_some_and(|p| p.id == id))
     }
 
-    /// The worker's vectors came back: cache them and attach them to the records.
-    pub fn on_embedded(self, id: u64, result: EmbedResult) {
+    fn on_reply(self, reply: Reply) {
+        let id = reply.id();
         if !self.is_embedding(id) {
             return;
         }
+        match reply {
+            Reply::Embedded { result, .. } => self.on_embedded(id, *result),
+            Reply::Failed {
+                reason: FailReason::Cancelled,
+                ..
+            } => self.request.set_value(None),
+            Reply::Failed { message, .. } => self.on_embedding_failed(&message),
+            _ => {}
+        }
+    }
+
+    /// The worker's vectors came back: cache them and attach them to the records.
+    fn on_embedded(self, id: u64, result: EmbedResult) {
         if result.dim != DIM || result.vectors.len() != result.rows * DIM {
             self.on_embedding_failed(&format!(
                 "{} values for {} texts of {} dimensions",
@@ -175,22 +189,21 @@ impl AppState {
             return;
         }
         let started = self
-            .embed_state
             .request
             .with_value(|p| p.as_ref().map_or(0.0, |p| p.started));
         let vectors = result.vectors.clone();
         let millis = browser::performance_now() - started;
-        self.embed_state.last.set(Some(Arc::new((result, millis))));
+        self.last.set(Some(Arc::new((result, millis))));
         self.attach_vectors(id, &vectors);
     }
 
     /// Fills the pending request's gaps with `fresh` (in order), caches them, and attaches
     /// the whole matrix to the records it was made for.
     fn attach_vectors(self, id: u64, fresh: &[f32]) {
-        let Some(p) = self.embed_state.request.get_value().filter(|p| p.id == id) else {
+        let Some(p) = self.request.get_value().filter(|p| p.id == id) else {
             return;
         };
-        self.embed_state.request.set_value(None);
+        self.request.set_value(None);
         let n = p.keys.len();
         let mut data = Vec::with_capacity(n * DIM);
         let mut new_items = Vec::new();
@@ -212,7 +225,7 @@ impl AppState {
             return;
         };
         let mut attached = false;
-        self.session.update(|s| {
+        self.app.session.update(|s| {
             if let Some(s) = s
                 .as_mut()
                 .filter(|s| s.dataset.fingerprint() == p.fingerprint)
@@ -225,7 +238,7 @@ impl AppState {
             return; // other records were opened meanwhile
         }
         // the worker reads the signatures again with the embeddings
-        self.attach_in_worker();
+        self.app.attach_in_worker();
         spawn_local(async move {
             let items: Vec<(String, &[f32])> = new_items
                 .iter()
@@ -238,15 +251,16 @@ impl AppState {
     }
 
     /// Embedding failed: say why.
-    pub fn on_embedding_failed(self, message: &str) {
-        self.embed_state.request.set_value(None);
-        self.errors
+    fn on_embedding_failed(self, message: &str) {
+        self.request.set_value(None);
+        self.app
+            .errors
             .update(|v| v.push(format!("The CoTs could not be embedded: {message}")));
     }
 
     /// Downloads the records' embeddings as a float32 `.npy` (rows in record order).
     pub fn export_embeddings(self) {
-        let file = self.session.with_untracked(|s| {
+        let file = self.app.session.with_untracked(|s| {
             let s = s.as_ref()?;
             let e = s.dataset.embeddings()?;
             let stem = s
@@ -261,7 +275,7 @@ impl AppState {
         });
         if let Some((name, bytes)) = file {
             if let Err(e) = browser::download_bytes(&name, &bytes) {
-                self.errors.update(|v| v.push(e));
+                self.app.errors.update(|v| v.push(e));
             }
         }
     }
@@ -272,6 +286,7 @@ impl AppState {
 #[component]
 pub fn EmbedControls() -> impl IntoView {
     let state = expect_context::<AppState>();
+    let embed = expect_context::<EmbedState>();
     let has = move || {
         state
             .session
@@ -279,7 +294,7 @@ pub fn EmbedControls() -> impl IntoView {
     };
     let status =
         move || {
-            state.embed_state.last.with(|l| {
+            embed.last.with(|l| {
                 l.as_ref().map(|l| {
                     let (r, ms) = &**l;
                     format!(
@@ -306,12 +321,12 @@ pub fn EmbedControls() -> impl IntoView {
             Some(false) => view! {
                 <button class="button small" data-testid="embed-button"
                     title="Compute all-MiniLM-L6-v2 embeddings in this browser (the model downloads once, ~68 MB; nothing leaves the device)"
-                    on:click=move |_| state.embed()>"Embed on this device"</button>
+                    on:click=move |_| embed.embed()>"Embed on this device"</button>
             }.into_any(),
             Some(true) => view! {
                 <button class="button small" data-testid="export-embeddings-button"
                     title="Download the embeddings as a float32 .npy (rows in record order)"
-                    on:click=move |_| state.export_embeddings()>"Export embeddings"</button>
+                    on:click=move |_| embed.export_embeddings()>"Export embeddings"</button>
             }.into_any(),
             None => ().into_any(),
         }}

@@ -2,16 +2,181 @@
 //! worker), coloured by cluster, label or prior; hover shows the CoT, click selects it,
 //! wheel zooms, drag pans; the legend summarises each cluster and filters the list.
 
+use std::sync::Arc;
+
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::core::data::snippet;
 use crate::core::labels::{Label, Verdict};
-use crate::worker::protocol::Space;
+use crate::worker::protocol::{FailReason, Job, MapJob, MapResult, Method, Reply, Space};
 
 use super::browser;
-use super::state::{AppState, ColourBy, MapView};
+use super::jobs::Payload;
+use super::state::AppState;
+
+/// A map made by the worker, and how long it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapView {
+    /// Clusters and positions.
+    pub result: MapResult,
+    /// Milliseconds from request to reply.
+    pub millis: f64,
+}
+
+/// Point colours on the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColourBy {
+    /// k-means cluster.
+    Cluster,
+    /// good / bad / none, human or machine.
+    Label,
+    /// The label-free prior score.
+    Prior,
+}
+
+/// The map feature's state (provided as a context of its own).
+#[derive(Clone, Copy)]
+pub struct MapState {
+    app: AppState,
+    /// The reasoning map of the records, once the worker made it.
+    pub view: RwSignal<Option<Arc<MapView>>>,
+    /// What the map is made from.
+    pub space: RwSignal<Space>,
+    /// Clusters on the map.
+    pub k: RwSignal<usize>,
+    /// k-means (true) or HDBSCAN (false) for the map's clusters.
+    pub kmeans: RwSignal<bool>,
+    /// How the map colours points.
+    pub colour_by: RwSignal<ColourBy>,
+    /// Id of the map job the page waits for.
+    request: StoredValue<u64>,
+    /// A map asked for while the worker held no data set: drawn when it does.
+    waiting: StoredValue<bool>,
+}
+
+impl MapState {
+    /// The map of `app`'s records: drawn when their signatures arrive and again whenever
+    /// the space, the method or k change; dropped with the records it belongs to.
+    pub fn new(app: AppState) -> Self {
+        let this = Self {
+            app,
+            view: RwSignal::new(None),
+            space: RwSignal::new(Space::Signature),
+            k: RwSignal::new(8),
+            kmeans: RwSignal::new(true),
+            colour_by: RwSignal::new(ColourBy::Cluster),
+            request: StoredValue::new(0),
+            waiting: StoredValue::new(false),
+        };
+        Effect::new(move |prev: Option<Option<String>>| {
+            let key = app.records_key.get();
+            if prev.as_ref() != Some(&key) {
+                this.view.set(None);
+                app.clusters.set(None);
+                app.cluster_filter.set(None);
+            }
+            key
+        });
+        Effect::new(move |_| {
+            let ready = app.signatures.with(Option::is_some);
+            let _ = (this.space.get(), this.k.get(), this.kmeans.get());
+            if ready {
+                this.request();
+            }
+        });
+        Effect::new(move |_| {
+            if app.held.with(Option::is_some) && this.waiting.get_value() {
+                this.waiting.set_value(false);
+                this.request();
+            }
+        });
+        this
+    }
+
+    /// Sends the map job for the records shown: the worker draws it from the data set it
+    /// holds (embeddings or signatures); no numbers travel.
+    pub fn request(self) {
+        let app = self.app;
+        let Some(key) = app.data_key() else {
+            self.waiting.set_value(true);
+            app.ensure_held();
+            return;
+        };
+        let space = self.space.get_untracked();
+        let k = self.k.get_untracked();
+        let Some((rows, has_embeddings)) = app.session.with_untracked(|s| {
+            s.as_ref()
+                .map(|s| (s.dataset.len(), s.dataset.embeddings().is_some()))
+        }) else {
+            return;
+        };
+        let used = if has_embeddings {
+            space
+        } else {
+            Space::Signature
+        };
+        if used != space {
+            self.space.set(used);
+        }
+        let method = if self.kmeans.get_untracked() {
+            Method::KMeans {
+                k: k.min(rows).max(1),
+                restarts: 4,
+                seed: 0,
+            }
+        } else {
+            Method::Hdbscan {
+                min_cluster_size: k.max(2),
+            }
+        };
+        let job = Job::Map(MapJob {
+            method,
+            cosine: used == Space::Embedding,
+            space: used,
+            key: Some(key),
+        });
+        let started = browser::performance_now();
+        let id = app
+            .jobs
+            .send(job, Payload::default(), Some("starting"), move |reply| {
+                self.on_reply(reply, started)
+            });
+        self.request.set_value(id);
+    }
+
+    fn on_reply(self, reply: Reply, started: f64) {
+        if reply.id() != self.request.get_value() {
+            return; // a newer map was asked for
+        }
+        match reply {
+            Reply::Map { result, .. } => {
+                let millis = browser::performance_now() - started;
+                self.app.cluster_filter.set(None);
+                self.app.clusters.set(Some(Arc::new(result.labels.clone())));
+                self.view.set(Some(Arc::new(MapView { result, millis })));
+            }
+            Reply::Failed {
+                reason: FailReason::NoData,
+                ..
+            } => {
+                // the worker was restarted: hand the records over, then draw
+                self.app.lost_data();
+                self.request();
+            }
+            Reply::Failed {
+                reason: FailReason::Error,
+                message,
+                ..
+            } => self
+                .app
+                .errors
+                .update(|v| v.push(format!("The map could not be made: {message}"))),
+            _ => {}
+        }
+    }
+}
 
 const HEIGHT: f64 = 300.0;
 const PAD: f64 = 14.0;
@@ -149,6 +314,7 @@ fn nearest(view: &View, xy: &[[f32; 2]], mx: f64, my: f64, within: f64) -> Optio
 #[component]
 pub fn ReasoningMap() -> impl IntoView {
     let state = expect_context::<AppState>();
+    let map = expect_context::<MapState>();
     let canvas = NodeRef::<html::Canvas>::new();
     let width = RwSignal::new(500.0f64);
     let zoom = RwSignal::new(1.0f64);
@@ -169,7 +335,7 @@ pub fn ReasoningMap() -> impl IntoView {
     on_cleanup(move || resize.remove());
     // New map: reset the view.
     Effect::new(move |_| {
-        state.map.track();
+        map.view.track();
         zoom.set(1.0);
         pan.set([0.0, 0.0]);
         measure();
@@ -194,7 +360,7 @@ pub fn ReasoningMap() -> impl IntoView {
     let base_version = RwSignal::new(0u64);
     Effect::new(move |_| {
         let Some(c) = base.get() else { return };
-        let colour_by = state.colour_by.get();
+        let colour_by = map.colour_by.get();
         let filter = state.cluster_filter.get();
         let sigs = state.signatures.get();
         let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
@@ -209,7 +375,7 @@ pub fn ReasoningMap() -> impl IntoView {
         };
         let _ = ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
         ctx.clear_rect(0.0, 0.0, w, h);
-        state.map.with(|m| {
+        map.view.with(|m| {
             let Some(m) = m else { return };
             let view = view_of(m);
             let n = m.result.xy.len();
@@ -301,7 +467,7 @@ pub fn ReasoningMap() -> impl IntoView {
         let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         let _ = ctx.draw_image_with_html_canvas_element(&b, 0.0, 0.0);
         let _ = ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
-        state.map.with_untracked(|m| {
+        map.view.with_untracked(|m| {
             let Some(m) = m else { return };
             if let Some(p) = selected.and_then(|i| m.result.xy.get(i)) {
                 let (x, y) = view_of_untracked(m).to_screen(*p);
@@ -324,7 +490,7 @@ pub fn ReasoningMap() -> impl IntoView {
         })
     };
     let pick = move |x: f64, y: f64| -> Option<usize> {
-        state.map.with_untracked(|m| {
+        map.view.with_untracked(|m| {
             m.as_ref()
                 .and_then(|m| nearest(&view_of_untracked(m), &m.result.xy, x, y, 10.0))
         })
@@ -376,7 +542,7 @@ pub fn ReasoningMap() -> impl IntoView {
         let (i, x, y) = hover.get()?;
         state.session.with(|s| {
             let r = s.as_ref()?.dataset.records().get(i)?;
-            let cluster = state.map.with(|m| m.as_ref().and_then(|m| m.result.labels.get(i).copied()));
+            let cluster = map.view.with(|m| m.as_ref().and_then(|m| m.result.labels.get(i).copied()));
             let left = format!("{}px", (x + 14.0).min(width.get() - 260.0).max(0.0));
             let top = format!("{}px", y + 12.0);
             Some(view! {
@@ -396,10 +562,10 @@ pub fn ReasoningMap() -> impl IntoView {
                     "Map of "
                     <select
                         data-testid="map-space"
-                        prop:value=move || if state.map_space.get() == Space::Embedding { "embedding" } else { "signature" }
+                        prop:value=move || if map.space.get() == Space::Embedding { "embedding" } else { "signature" }
                         on:change=move |ev| {
                             let v = event_target_value(&ev);
-                            state.map_space.set(if v == "embedding" { Space::Embedding } else { Space::Signature });
+                            map.space.set(if v == "embedding" { Space::Embedding } else { Space::Signature });
                             browser::release_focus(&ev);
                         }
                     >
@@ -412,7 +578,7 @@ pub fn ReasoningMap() -> impl IntoView {
                     <select
                         data-testid="map-colour"
                         on:change=move |ev| {
-                            state.colour_by.set(match event_target_value(&ev).as_str() {
+                            map.colour_by.set(match event_target_value(&ev).as_str() {
                                 "label" => ColourBy::Label,
                                 "prior" => ColourBy::Prior,
                                 _ => ColourBy::Cluster,
@@ -431,8 +597,8 @@ pub fn ReasoningMap() -> impl IntoView {
                         data-testid="map-method"
                         on:change=move |ev| {
                             let kmeans = event_target_value(&ev) == "kmeans";
-                            state.map_k.set(if kmeans { 8 } else { 5 });
-                            state.map_kmeans.set(kmeans);
+                            map.k.set(if kmeans { 8 } else { 5 });
+                            map.kmeans.set(kmeans);
                             browser::release_focus(&ev);
                         }
                     >
@@ -441,22 +607,22 @@ pub fn ReasoningMap() -> impl IntoView {
                     </select>
                 </label>
                 <label title="k for k-means; the smallest cluster for HDBSCAN">
-                    {move || if state.map_kmeans.get() { " k " } else { " min size " }}
+                    {move || if map.kmeans.get() { " k " } else { " min size " }}
                     <input
                         type="number"
                         min="1"
                         max="50"
                         data-testid="map-k"
-                        prop:value=move || state.map_k.get().to_string()
+                        prop:value=move || map.k.get().to_string()
                         on:change=move |ev| {
                             if let Ok(k) = event_target_value(&ev).parse::<usize>() {
-                                state.map_k.set(k.clamp(1, 50));
+                                map.k.set(k.clamp(1, 50));
                             }
                         }
                     />
                 </label>
                 <span class="map-info">
-                    {move || state.map.with(|m| m.as_ref().map(|m| format!(
+                    {move || map.view.with(|m| m.as_ref().map(|m| format!(
                         "{} points · PCA {:.1}% + {:.1}% of variance · made in {:.0} ms{}",
                         m.result.xy.len(), m.explained_pct(0), m.explained_pct(1), m.millis,
                         if m.result.approximate == Some(true) {
@@ -503,8 +669,9 @@ const LEGEND_CLUSTERS: usize = 40;
 #[component]
 fn Legend() -> impl IntoView {
     let state = expect_context::<AppState>();
+    let map = expect_context::<MapState>();
     let rows = move || {
-        let colour_by = state.colour_by.get();
+        let colour_by = map.colour_by.get();
         if colour_by != ColourBy::Cluster {
             let items: Vec<(String, &str)> = match colour_by {
                 ColourBy::Label => vec![
@@ -527,7 +694,7 @@ fn Legend() -> impl IntoView {
                 .into_any();
         }
         let filter = state.cluster_filter.get();
-        state.map.with(|m| {
+        map.view.with(|m| {
             let Some(m) = m else { return ().into_any() };
             state.session.with(|s| {
                 let Some(s) = s else { return ().into_any() };

@@ -51,12 +51,39 @@ impl MappingStep {
     }
 }
 
+/// The mapping feature's state (provided as a context of its own).
+#[derive(Clone, Copy)]
+pub struct MappingState {
+    /// The step, while a dropped file waits for a mapping.
+    pub step: RwSignal<Option<MappingStep>>,
+    /// The mapping the step shows.
+    pub mapping: RwSignal<Mapping>,
+}
+
+impl MappingState {
+    /// Opens the step whenever an import finds a records file it cannot read without a
+    /// mapping ([`AppState::unmapped`]).
+    pub fn new(app: AppState) -> Self {
+        let this = Self {
+            step: RwSignal::new(None),
+            mapping: RwSignal::new(Mapping::new()),
+        };
+        Effect::new(move |_| {
+            let Some(u) = app.unmapped.get() else { return };
+            let (step, shown) = MappingStep::new(u.inputs.clone(), u.survey.clone());
+            this.mapping.set(shown);
+            this.step.set(Some(step));
+            app.unmapped.set(None);
+        });
+        this
+    }
+}
+
 /// The mapping step, while one is open.
 #[component]
 pub fn MappingPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let step = state.mapping_step;
-    let mapping = state.mapping;
+    let MappingState { step, mapping } = expect_context::<MappingState>();
     let problem = RwSignal::new(None::<String>);
 
     let apply = move |_| {

@@ -1,17 +1,29 @@
 //! The page: a thin leptos layer over [`crate::core`].
 //!
-//! - [`App`]: layout, keyboard (contract §3), drag and drop.
-//! - `toolbar`: import, export, counts, filter, messages.
-//! - `list`: the virtualised record list (renders only the rows in view).
-//! - `detail`: the selected record, readable in full, with the label buttons.
-//! - `map`: the reasoning map; `propagation`: label next, propagate, evaluation;
-//!   `classify`: the binary-choice classifier (model worker); `pairwise`: two CoTs side
-//!   by side and the person's choice.
-//! - `mapping`: the column-mapping step; `training`: "Export training set…".
-//! - `timing`: the in-browser timing page (`?timing`).
-//! - `state`: signals and actions; `dataset`: the data set the jobs worker holds, as the
-//!   page receives it; `durable`: labels written as they are given, shared
-//!   between tabs; `persist`: IndexedDB; `browser`: files, downloads.
+//! **Shell** — what every feature reads, and nothing feature-specific:
+//! - `state`: [`state::AppState`], the session (records and labels), selection, filter,
+//!   counts, notices, the signature table, and the label actions of the keys;
+//! - `open`: the first load, imports, "start over"; `dataset`: the data set the jobs
+//!   worker holds, as the page receives it; `durable`: labels written as they are given,
+//!   shared between tabs; `persist`: IndexedDB;
+//! - `jobs`: the one jobs service (ids, status, progress, cancel per worker; each reply
+//!   goes to the job that asked); `bridge`: the wire to the two workers; `browser`: files,
+//!   downloads, timing marks.
+//!
+//! **Features** — each keeps its own state, provided as a context of its own by [`App`],
+//! and imports only the shell, never another feature (they meet in the shell's signals:
+//! `records_key`, `held`, `humans`, `min_confidence`, `machine_written`, `clusters`):
+//! - `map`: the reasoning map ([`map::MapState`]);
+//! - `propagation`: label next, propagate, evaluation ([`propagation::PropState`]);
+//! - `classify` with `pairwise`: the binary-choice classifier and two CoTs side by side
+//!   ([`classify::ClassifyState`], [`pairwise::PairState`]);
+//! - `embed`: MiniLM on the device ([`embed::EmbedState`]);
+//! - `mapping`: the column-mapping step ([`mapping::MappingState`]);
+//! - `training`: "Export training set…".
+//!
+//! **Views** over the shell: `toolbar`, `list`, `detail`; they show other features'
+//! controls through slots that [`App`] fills. `timing` is the separate timing page
+//! (`?timing`).
 
 mod bridge;
 mod browser;
@@ -20,9 +32,11 @@ mod dataset;
 mod detail;
 mod durable;
 mod embed;
+mod jobs;
 mod list;
 mod map;
 mod mapping;
+mod open;
 mod pairwise;
 mod persist;
 mod propagation;
@@ -34,6 +48,12 @@ mod training;
 use leptos::prelude::*;
 
 use crate::core::labels::Verdict;
+use classify::ClassifyState;
+use embed::EmbedState;
+use map::MapState;
+use mapping::MappingState;
+use pairwise::PairState;
+use propagation::PropState;
 use state::AppState;
 
 /// What the address asks for: the timing page with `?timing`, else the app.
@@ -46,15 +66,24 @@ pub fn Root() -> impl IntoView {
     }
 }
 
-/// The whole page.
+/// The whole page: the shell, then each feature's state, provided as contexts; the
+/// keyboard (contract §3); drag and drop; the layout, which places each feature's views.
 #[component]
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
+    state.connect_worker();
+    let map = MapState::new(state);
+    provide_context(map);
+    let prop = PropState::new(state);
+    provide_context(prop);
+    let classifier = ClassifyState::new(state);
+    provide_context(classifier);
+    let pair = PairState::new(state);
+    provide_context(pair);
+    provide_context(EmbedState::new(state));
+    provide_context(MappingState::new(state));
     state.start();
-    state.track_records();
-    state.start_worker();
-    state.track_propagation();
 
     // Mark the first paint of the records for the end-to-end timing.
     Effect::new(move |done: Option<bool>| {
@@ -79,12 +108,12 @@ pub fn App() -> impl IntoView {
             "2" => state.label(Verdict::Bad),
             "0" => state.clear(),
             "u" => state.undo(),
-            "n" => state.next(),
-            "c" => state.compare_next(),
-            "a" if state.compare.get_untracked().is_some() => state.choose(true),
-            "b" if state.compare.get_untracked().is_some() => state.choose(false),
-            "Escape" => state.compare.set(None),
-            "p" => state.request_propagation(),
+            "n" => prop.next(),
+            "c" => pair.compare_next(),
+            "a" if pair.compare.get_untracked().is_some() => pair.choose(true),
+            "b" if pair.compare.get_untracked().is_some() => pair.choose(false),
+            "Escape" => pair.compare.set(None),
+            "p" => prop.request(),
             _ => return,
         }
         ev.prevent_default();
@@ -108,15 +137,22 @@ pub fn App() -> impl IntoView {
                 state.import(files);
             }
         >
-            <toolbar::Toolbar />
+            <toolbar::Toolbar
+                dataset_extras=|| view! { <embed::EmbedControls /> }
+                export_extras=|| view! { <training::TrainingExport /> }
+            />
             <mapping::MappingPanel />
             <main class="panes">
                 <div class="left-pane">
-                    <propagation::PropagationBar />
+                    <propagation::PropagationBar>
+                        <classify::ClassifyControls />
+                    </propagation::PropagationBar>
                     <map::ReasoningMap />
                     <list::RecordList />
                 </div>
-                <detail::Detail />
+                <detail::Detail buttons=|| view! { <pairwise::CompareButton /> }>
+                    <pairwise::Pairwise />
+                </detail::Detail>
             </main>
         </div>
     }

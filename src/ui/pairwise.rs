@@ -8,15 +8,41 @@ use leptos::prelude::*;
 use crate::core::labels::Provenance;
 
 use super::browser::now_ms;
+use super::classify::ClassifyState;
 use super::state::AppState;
 
-impl AppState {
+/// The pairwise view's state (part of the classifier feature; provided as a context).
+#[derive(Clone, Copy)]
+pub struct PairState {
+    app: AppState,
+    /// The sibling shown beside the selected record.
+    pub compare: RwSignal<Option<usize>>,
+}
+
+impl PairState {
+    /// No pair shown; a new selection closes the view (its sibling belonged to the old
+    /// record).
+    pub fn new(app: AppState) -> Self {
+        let this = Self {
+            app,
+            compare: RwSignal::new(None),
+        };
+        Effect::new(move |prev: Option<Option<usize>>| {
+            let sel = app.selected.get();
+            if prev.is_some_and(|p| p != sel) {
+                this.compare.set(None);
+            }
+            sel
+        });
+        this
+    }
+
     /// The selected record's siblings (same question), in record order.
     fn siblings(&self) -> Vec<usize> {
-        let Some(sel) = self.selected.get_untracked() else {
+        let Some(sel) = self.app.selected.get_untracked() else {
             return Vec::new();
         };
-        self.session.with_untracked(|s| {
+        self.app.session.with_untracked(|s| {
             let Some(s) = s else { return Vec::new() };
             let records = s.dataset.records();
             let Some(key) = records.get(sel).map(|r| r.group_key()) else {
@@ -32,7 +58,7 @@ impl AppState {
     pub fn compare_next(self) {
         let sibs = self.siblings();
         if sibs.is_empty() {
-            self.notice.set(Some(
+            self.app.notice.set(Some(
                 "This CoT has no sibling: no other CoT answers its question.".into(),
             ));
             self.compare.set(None);
@@ -47,11 +73,13 @@ impl AppState {
 
     /// The person judges A (the selected record) or B (the sibling shown) the better one.
     pub fn choose(self, a_better: bool) {
-        let (Some(a), Some(b)) = (self.selected.get_untracked(), self.compare.get_untracked())
-        else {
+        let (Some(a), Some(b)) = (
+            self.app.selected.get_untracked(),
+            self.compare.get_untracked(),
+        ) else {
             return;
         };
-        self.session.update(|s| {
+        self.app.session.update(|s| {
             let Some(s) = s else { return };
             let records = s.dataset.records();
             let (Some(ra), Some(rb)) = (records.get(a), records.get(b)) else {
@@ -67,8 +95,8 @@ impl AppState {
 }
 
 /// P(A better than B) from the last classification, when it scored that pair.
-fn model_choice(state: &AppState, a: usize, b: usize) -> Option<f32> {
-    state.classifier.last.with(|l| {
+fn model_choice(classifier: &ClassifyState, a: usize, b: usize) -> Option<f32> {
+    classifier.last.with(|l| {
         l.as_ref().and_then(|l| {
             l.0.pair_scores.iter().find_map(|&(i, j, s)| {
                 let (i, j) = (i as usize, j as usize);
@@ -88,16 +116,10 @@ fn model_choice(state: &AppState, a: usize, b: usize) -> Option<f32> {
 #[component]
 pub fn Pairwise() -> impl IntoView {
     let state = expect_context::<AppState>();
-    // a new selection closes the view (its sibling belonged to the old record)
-    Effect::new(move |prev: Option<Option<usize>>| {
-        let sel = state.selected.get();
-        if prev.is_some_and(|p| p != sel) {
-            state.compare.set(None);
-        }
-        sel
-    });
+    let pair = expect_context::<PairState>();
+    let classifier = expect_context::<ClassifyState>();
     let body = move || {
-        let b = state.compare.get()?;
+        let b = pair.compare.get()?;
         let a = state.selected.get()?;
         state.session.with(|s| {
             let s = s.as_ref()?;
@@ -113,7 +135,7 @@ pub fn Pairwise() -> impl IntoView {
                 Some(_) => "You chose B.".to_string(),
                 None => "Which reasons better? Press a or b.".to_string(),
             };
-            let model = match model_choice(&state, a, b) {
+            let model = match model_choice(&classifier, a, b) {
                 Some(p) if p >= 0.5 => format!("Model: A, confidence {:.0}%", p * 100.0),
                 Some(p) => format!("Model: B, confidence {:.0}%", (1.0 - p) * 100.0),
                 None => "Model: press Classify to score this pair.".to_string(),
@@ -133,20 +155,31 @@ pub fn Pairwise() -> impl IntoView {
                         <strong>"Compare"</strong>
                         <span data-testid="pair-model">{model}</span>
                         <span data-testid="pair-human">{human}</span>
-                        <button class="button small" on:click=move |_| state.compare.set(None)>"Close (Esc)"</button>
+                        <button class="button small" on:click=move |_| pair.compare.set(None)>"Close (Esc)"</button>
                     </div>
                     <div class="pair-sides">
                         {side("A", ra)}
                         {side("B", rb)}
                     </div>
                     <div class="pair-buttons">
-                        <button class="button good" data-testid="pair-choose-a" on:click=move |_| state.choose(true)>"A is better " <kbd>"a"</kbd></button>
-                        <button class="button good" data-testid="pair-choose-b" on:click=move |_| state.choose(false)>"B is better " <kbd>"b"</kbd></button>
-                        <button class="button" on:click=move |_| state.compare_next()>"Next sibling " <kbd>"c"</kbd></button>
+                        <button class="button good" data-testid="pair-choose-a" on:click=move |_| pair.choose(true)>"A is better " <kbd>"a"</kbd></button>
+                        <button class="button good" data-testid="pair-choose-b" on:click=move |_| pair.choose(false)>"B is better " <kbd>"b"</kbd></button>
+                        <button class="button" on:click=move |_| pair.compare_next()>"Next sibling " <kbd>"c"</kbd></button>
                     </div>
                 </section>
             })
         })
     };
     view! { {body} }
+}
+
+/// The button that opens the pairwise view (shown with the label buttons).
+#[component]
+pub fn CompareButton() -> impl IntoView {
+    let pair = expect_context::<PairState>();
+    view! {
+        <button class="button" data-testid="compare-button" title="This CoT beside another of the same question (key c)" on:click=move |_| pair.compare_next()>
+            "Compare " <kbd>"c"</kbd>
+        </button>
+    }
 }

@@ -12,11 +12,11 @@ use crate::core::labels::{Label, Provenance, Verdict};
 use crate::core::metrics::{label_scores, LabelScores};
 use crate::core::propagate::{Config, Method};
 use crate::core::signature::no_sibling_notice;
-use crate::worker::protocol::{FailReason, Job, PropagateJob, PropagateResult, Request};
+use crate::worker::protocol::{FailReason, Job, PropagateJob, PropagateResult, Reply};
 
-use super::bridge;
 use super::browser::{self, now_ms};
-use super::state::AppState;
+use super::jobs::Payload;
+use super::state::{AppState, Filter};
 
 /// Entries of the "label next" queue the worker sends back.
 const QUEUE_LENGTH: usize = 200;
@@ -32,25 +32,21 @@ pub struct PropView {
     pub humans: usize,
 }
 
-/// Propagation signals (part of [`AppState`]).
+/// The propagation feature's state (provided as a context of its own).
 #[derive(Clone, Copy)]
 pub struct PropState {
+    app: AppState,
     /// Label spreading or trust propagation.
     pub method: RwSignal<Method>,
-    /// Propagated labels below this confidence are left unlabelled.
-    pub threshold: RwSignal<f64>,
     /// Re-propagate after every human label (on after the first run).
     pub auto: RwSignal<bool>,
     /// The latest propagation.
     pub last: RwSignal<Option<Arc<PropView>>>,
-    /// Evaluation after each propagation: (human labels, scores) — only with ground truth.
+    /// Evaluation after each write of machine labels: (human labels, scores) — only with
+    /// ground truth.
     pub history: RwSignal<Vec<(usize, LabelScores)>>,
-    /// The human label of every record (1, 0, −1), recomputed on label changes only
-    /// when it differs (so machine labels do not re-trigger propagation).
-    pub humans: Memo<Vec<i8>>,
-    /// The person's pair choices as (better, worse) rows.
-    pub pairs: Memo<Vec<(u32, u32)>>,
-    request: StoredValue<(u64, f64)>,
+    /// Id of the propagation the page waits for.
+    request: StoredValue<u64>,
     select_next: StoredValue<bool>,
     /// A propagation asked for before the worker held the records: it runs as soon as it
     /// does (a click is never dropped).
@@ -58,176 +54,138 @@ pub struct PropState {
 }
 
 impl PropState {
-    /// Signals over `session`.
-    pub fn new(session: RwSignal<Option<crate::core::Session>>) -> Self {
-        let humans = Memo::new(move |_| {
-            session.with(|s| {
-                s.as_ref().map_or_else(Vec::new, |s| {
-                    s.dataset
-                        .records()
-                        .iter()
-                        .map(|r| match s.labels.get(&r.id) {
-                            Some(l) if l.is_human() => i8::from(l.verdict == Verdict::Good),
-                            _ => -1,
-                        })
-                        .collect()
-                })
-            })
-        });
-        let pairs = Memo::new(move |_| {
-            session.with(|s| {
-                s.as_ref().map_or_else(Vec::new, |s| {
-                    s.labels
-                        .pairs()
-                        .iter()
-                        .filter(|p| p.provenance == Provenance::Human)
-                        .filter_map(|p| {
-                            let better = s.dataset.position(&p.better)?;
-                            let worse = s.dataset.position(&p.worse)?;
-                            Some((better as u32, worse as u32))
-                        })
-                        .collect()
-                })
-            })
-        });
-        Self {
+    /// Propagation over `app`'s records. Once it has run, every human label (and pair
+    /// choice, and a change of method) re-propagates; the threshold re-applies the last
+    /// result without the worker; new records drop it.
+    pub fn new(app: AppState) -> Self {
+        let this = Self {
+            app,
             method: RwSignal::new(Method::SPREADING),
-            threshold: RwSignal::new(0.6),
             auto: RwSignal::new(false),
             last: RwSignal::new(None),
             history: RwSignal::new(Vec::new()),
-            humans,
-            pairs,
-            request: StoredValue::new((0, 0.0)),
+            request: StoredValue::new(0),
             select_next: StoredValue::new(false),
             waiting: StoredValue::new(false),
-        }
-    }
-
-    /// Whether a propagation waits for the worker's data set (and forget it).
-    pub fn take_waiting(&self) -> bool {
-        let w = self.waiting.get_value();
-        self.waiting.set_value(false);
-        w
-    }
-
-    /// Forget the last data set's propagation (new records).
-    pub fn reset(&self) {
-        self.last.set(None);
-        self.history.set(Vec::new());
-        self.auto.set(false);
-    }
-}
-
-impl AppState {
-    /// Re-propagates after each human label once propagation has run (and when the method
-    /// changes); re-applies the threshold to the last result without the worker.
-    pub fn track_propagation(self) {
+        };
+        Effect::new(move |prev: Option<Option<String>>| {
+            let key = app.records_key.get();
+            if prev.as_ref() != Some(&key) {
+                this.last.set(None);
+                this.history.set(Vec::new());
+                this.auto.set(false);
+            }
+            key
+        });
         Effect::new(move |_| {
-            let _ = (
-                self.prop.humans.get(),
-                self.prop.pairs.get(),
-                self.prop.method.get(),
-            );
-            if self.prop.auto.get_untracked() {
-                self.request_propagation();
+            let _ = (app.humans.get(), app.pairs.get(), this.method.get());
+            if this.auto.get_untracked() {
+                this.request();
             }
         });
         Effect::new(move |prev: Option<f64>| {
-            let t = self.prop.threshold.get();
+            let t = app.min_confidence.get();
             if prev.is_some_and(|p| p != t) {
-                self.apply_propagation();
+                this.apply();
             }
             t
         });
+        Effect::new(move |_| {
+            if app.held.with(Option::is_some) && this.waiting.get_value() {
+                this.waiting.set_value(false);
+                this.request();
+            }
+        });
+        Effect::new(move |prev: Option<u64>| {
+            let n = app.machine_written.get();
+            if prev.is_some() {
+                this.record_evaluation();
+            }
+            n
+        });
+        this
     }
 
     /// Sends the propagation job: it names the data set the worker holds and carries the
     /// human labels; the worker builds (or keeps) the graph itself.
-    pub fn request_propagation(self) {
+    pub fn request(self) {
+        let app = self.app;
         // the embeddings stay in the graph at any size: past a few thousand rows the
         // neighbour search is approximate (`core::neighbours`)
         let graph = GraphConfig::default();
         let config = Config {
-            method: self.prop.method.get_untracked(),
+            method: self.method.get_untracked(),
             ..Default::default()
         };
-        let Some(key) = self.data_key() else {
+        let Some(key) = app.data_key() else {
             // the worker does not hold the records yet: run when it does
-            self.prop.waiting.set_value(true);
-            self.ensure_held();
+            self.waiting.set_value(true);
+            app.ensure_held();
             return;
         };
-        let id = self.job_seq.get_untracked() + 1;
-        self.job_seq.set(id);
-        self.prop
-            .request
-            .set_value((id, browser::performance_now()));
-        let req = Request {
-            id,
-            rows: 0,
-            dim: 0,
-            job: Job::Propagate(PropagateJob {
-                key,
-                graph,
-                config,
-                human: self.prop.humans.get_untracked(),
-                pairs: self.prop.pairs.get_untracked(),
-                queue: QUEUE_LENGTH,
-            }),
-        };
-        bridge::submit(bridge::Kind::Jobs, &req, &[], None);
+        let job = Job::Propagate(PropagateJob {
+            key,
+            graph,
+            config,
+            human: app.humans.get_untracked(),
+            pairs: app.pairs.get_untracked(),
+            queue: QUEUE_LENGTH,
+        });
+        let started = browser::performance_now();
+        // no status shown at once: a propagation that builds its graph shows its progress
+        let id = app.jobs.send(job, Payload::default(), None, move |reply| {
+            self.on_reply(reply, started)
+        });
+        self.request.set_value(id);
     }
 
-    /// Whether `id` is the propagation the page waits for.
-    pub fn is_propagation(&self, id: u64) -> bool {
-        self.prop.request.get_value().0 == id
-    }
-
-    /// The worker's propagation came back: keep it, label, and pick next if asked.
-    pub fn on_propagated(self, id: u64, result: PropagateResult) {
-        let (current, started) = self.prop.request.get_value();
-        if id != current {
-            return;
+    fn on_reply(self, reply: Reply, started: f64) {
+        if reply.id() != self.request.get_value() {
+            return; // a newer propagation was asked for
         }
-        let humans = self
-            .prop
-            .humans
-            .with_untracked(|h| h.iter().filter(|&&x| x >= 0).count());
-        self.prop.last.set(Some(Arc::new(PropView {
-            result,
-            millis: browser::performance_now() - started,
-            humans,
-        })));
-        self.prop.auto.set(true);
-        self.apply_propagation();
-        if self.prop.select_next.get_value() {
-            self.prop.select_next.set_value(false);
-            self.select_next_in_queue();
-        }
-    }
-
-    /// A propagation failed: when the worker lost the data set (restarted), hand it over
-    /// again and run once more.
-    pub fn on_propagation_failed(self, reason: FailReason, message: &str) {
-        if reason == FailReason::NoData {
-            self.lost_data();
-            self.request_propagation();
-        } else {
-            self.errors
-                .update(|v| v.push(format!("Propagation failed: {message}")));
+        match reply {
+            Reply::Propagated { result, .. } => {
+                self.last.set(Some(Arc::new(PropView {
+                    result,
+                    millis: browser::performance_now() - started,
+                    humans: self.app.human_count(),
+                })));
+                self.auto.set(true);
+                self.apply();
+                if self.select_next.get_value() {
+                    self.select_next.set_value(false);
+                    self.select_next_in_queue();
+                }
+            }
+            // the worker lost the data set (restarted): hand it over again and run once more
+            Reply::Failed {
+                reason: FailReason::NoData,
+                ..
+            } => {
+                self.app.lost_data();
+                self.request();
+            }
+            Reply::Failed {
+                reason: FailReason::Error,
+                message,
+                ..
+            } => self
+                .app
+                .errors
+                .update(|v| v.push(format!("Propagation failed: {message}"))),
+            _ => {}
         }
     }
 
     /// Writes the last propagation's labels (at or above the threshold) into the session,
     /// replacing the previous propagated labels; human labels are never touched.
-    fn apply_propagation(self) {
-        let Some(view) = self.prop.last.get_untracked() else {
+    fn apply(self) {
+        let Some(view) = self.last.get_untracked() else {
             return;
         };
-        let threshold = self.prop.threshold.get_untracked();
+        let threshold = self.app.min_confidence.get_untracked();
         let now = now_ms();
-        self.session.update(|s| {
+        self.app.session.update(|s| {
             let Some(s) = s else { return };
             if view.result.p.len() != s.dataset.len() {
                 return;
@@ -247,17 +205,14 @@ impl AppState {
                 s.labels.put_machine(&r.id, Provenance::Propagated, label);
             }
         });
-        self.record_evaluation();
+        self.app.machine_labels_written();
     }
 
     /// Scores the machine labels against `is_correct` (when the records carry it) and adds
     /// the point to the accuracy-against-human-labels history.
-    pub(super) fn record_evaluation(self) {
-        let humans = self
-            .prop
-            .humans
-            .with_untracked(|h| h.iter().filter(|&&x| x >= 0).count());
-        let scores = self.session.with_untracked(|s| {
+    fn record_evaluation(self) {
+        let humans = self.app.human_count();
+        let scores = self.app.session.with_untracked(|s| {
             let s = s.as_ref()?;
             let records = s.dataset.records();
             if !records.iter().any(|r| r.is_correct.is_some()) {
@@ -280,7 +235,7 @@ impl AppState {
             Some(label_scores(&predicted, &truth))
         });
         if let Some(sc) = scores {
-            self.prop.history.update(|h| {
+            self.history.update(|h| {
                 h.retain(|e| e.0 != humans);
                 h.push((humans, sc));
                 h.sort_by_key(|e| e.0);
@@ -291,17 +246,18 @@ impl AppState {
     /// Selects the most valuable unlabelled record of the queue (propagating first when
     /// there is no queue yet).
     pub fn next(self) {
-        if self.prop.last.with_untracked(Option::is_none) {
-            self.prop.select_next.set_value(true);
-            self.request_propagation();
+        if self.last.with_untracked(Option::is_none) {
+            self.select_next.set_value(true);
+            self.request();
             return;
         }
         self.select_next_in_queue();
     }
 
     fn select_next_in_queue(self) {
-        let humans = self.prop.humans.get_untracked();
-        let pick = self.prop.last.with_untracked(|v| {
+        let app = self.app;
+        let humans = app.humans.get_untracked();
+        let pick = self.last.with_untracked(|v| {
             v.as_ref().and_then(|v| {
                 v.result
                     .queue
@@ -313,13 +269,13 @@ impl AppState {
         match pick {
             Some(i) => {
                 // the record must be listed to be shown selected
-                self.cluster_filter.set(None);
-                if !self.visible.with_untracked(|v| v.binary_search(&i).is_ok()) {
-                    self.filter.set(super::state::Filter::All);
+                app.cluster_filter.set(None);
+                if !app.visible.with_untracked(|v| v.binary_search(&i).is_ok()) {
+                    app.filter.set(Filter::All);
                 }
-                self.selected.set(Some(i));
+                app.selected.set(Some(i));
             }
-            None => self
+            None => app
                 .notice
                 .set(Some("Every record in the queue is labelled by you.".into())),
         }
@@ -328,14 +284,17 @@ impl AppState {
 
 /// The propagation bar: label next, propagate, method, threshold, status, evaluation.
 #[component]
-pub fn PropagationBar() -> impl IntoView {
+pub fn PropagationBar(
+    /// Controls of other features shown with propagation's (the classifier's).
+    children: Children,
+) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let prop = state.prop;
+    let prop = expect_context::<PropState>();
     let status = move || {
         prop.last.with(|v| match v {
             None => "No propagation yet: label a few records, then propagate (the label-free prior already proposes labels).".to_string(),
             Some(v) => {
-                let threshold = prop.threshold.get();
+                let threshold = state.min_confidence.get();
                 let below = (0..v.result.p.len())
                     .filter(|&i| v.result.label(i, threshold).is_none())
                     .count();
@@ -358,7 +317,7 @@ pub fn PropagationBar() -> impl IntoView {
                     class="button primary"
                     data-testid="next-button"
                     title="Select the record whose label would teach the most (key n)"
-                    on:click=move |_| state.next()
+                    on:click=move |_| prop.next()
                 >
                     "Label next " <kbd>"n"</kbd>
                 </button>
@@ -366,7 +325,7 @@ pub fn PropagationBar() -> impl IntoView {
                     class="button"
                     data-testid="propagate-button"
                     title="Spread your labels to similar reasoning (key p)"
-                    on:click=move |_| state.request_propagation()
+                    on:click=move |_| prop.request()
                 >
                     "Propagate " <kbd>"p"</kbd>
                 </button>
@@ -390,19 +349,17 @@ pub fn PropagationBar() -> impl IntoView {
                         max="100"
                         step="5"
                         data-testid="confidence-threshold"
-                        prop:value=move || (prop.threshold.get() * 100.0).round()
+                        prop:value=move || (state.min_confidence.get() * 100.0).round()
                         on:change=move |ev| {
                             if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-                                prop.threshold.set((v / 100.0).clamp(0.5, 1.0));
+                                state.min_confidence.set((v / 100.0).clamp(0.5, 1.0));
                             }
                         }
                     />
                     "%"
                 </label>
             </div>
-            <div class="prop-actions">
-                <super::classify::ClassifyControls />
-            </div>
+            <div class="prop-actions">{children()}</div>
             <div class="prop-status" data-testid="propagation-status">{status}</div>
             <ShapeNotice />
             <Evaluation />
@@ -429,8 +386,7 @@ fn ShapeNotice() -> impl IntoView {
 /// accuracy against the number of human labels.
 #[component]
 fn Evaluation() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let history = state.prop.history;
+    let history = expect_context::<PropState>().history;
     view! {
         <Show when=move || history.with(|h| !h.is_empty())>
             <div class="evaluation" data-testid="evaluation">

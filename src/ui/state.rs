@@ -1,34 +1,25 @@
-//! The page's state: signals over one [`Session`], and the actions the views call.
-//! Every change to the data or the labels goes through the core; this file only wires
-//! signals, storage and the browser together.
+//! The page's shell state: one [`Session`] (the records and their labels) and what every
+//! feature reads of it — the selection, the list filter, counts, notices, the signature
+//! table, the data set the jobs worker holds, the jobs service — with the actions on
+//! labels that the keys and buttons call. Features (map, propagation, classifier,
+//! embeddings, mapping, training export) keep their own state, provided beside this one
+//! ([`super::App`]), and talk to each other only through these signals.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use crate::core::import::ImportPlan;
-use crate::core::labelfile::LabelFile;
-use crate::core::labels::{Counts, Verdict};
-use crate::core::mapping::Mapping;
+use crate::core::labels::{Counts, Provenance, Verdict};
+use crate::core::mapping::Survey;
 use crate::core::signature::table::SignatureTable;
-use crate::core::{Dataset, ImportError, Session};
-use crate::worker::protocol::{FailReason, Job, MapJob, MapResult, Method, Reply, Request, Space};
+use crate::core::Session;
 
-use super::bridge;
 use super::browser::{self, now_ms, PageFile};
-use super::classify::ClassifyState;
-use super::dataset::{self, Arrived, DataError};
 use super::durable::Durable;
-use super::embed::EmbedState;
-use super::mapping::MappingStep;
-use super::persist::{self, Current};
-use super::propagation::PropState;
+use super::jobs::Jobs;
 
 /// The shipped demo: 300 GSM8K model solutions with MiniLM embeddings.
 pub const DEMO_FILES: [&str; 2] = ["demo/demo_cots.json", "demo/demo_emb.npy"];
-/// Name under which the mapping a records file was read through is kept with it.
-const MAPPING_FILE: &str = "cotlabel-mapping.json";
 /// Name the demo is shown under.
 pub const DEMO_NAME: &str = "GSM8K demo (300 CoTs)";
 
@@ -99,6 +90,23 @@ pub struct AppState {
     pub visible: Memo<Vec<usize>>,
     /// Label counts over all records.
     pub counts: Memo<Counts>,
+    /// The records' identity (fingerprint, revision, embedding width): it changes with new
+    /// records or new embeddings, never with labels. What belongs to the old records (a
+    /// map, a propagation) is dropped when it changes.
+    pub records_key: Memo<Option<String>>,
+    /// The human label of every record (1 sound, 0 flawed, −1 none), recomputed on label
+    /// changes only when it differs (so machine labels do not re-trigger propagation).
+    pub humans: Memo<Vec<i8>>,
+    /// The person's pair choices as (better, worse) rows.
+    pub pairs: Memo<Vec<(u32, u32)>>,
+    /// Machine labels (propagated, classifier) below this confidence stay unlabelled.
+    pub min_confidence: RwSignal<f64>,
+    /// Counts writes of machine labels: what scores them follows it.
+    pub machine_written: RwSignal<u64>,
+    /// The map's cluster of each record, once drawn.
+    pub clusters: RwSignal<Option<Arc<Vec<i32>>>>,
+    /// Only records of this cluster are listed.
+    pub cluster_filter: RwSignal<Option<i32>>,
     /// Errors of the last import (or of storage), as shown.
     pub errors: RwSignal<Vec<String>>,
     /// The last thing that happened, in a sentence.
@@ -115,77 +123,23 @@ pub struct AppState {
     /// signature of the record shown is read from its question group).
     pub signatures: RwSignal<Option<Arc<SignatureTable>>>,
     /// The key of the data set the jobs worker holds for these records (`None`: it holds
-    /// none yet, or lost it when it was restarted).
-    pub(super) held: StoredValue<Option<String>>,
+    /// none yet, or lost it when it was restarted). Jobs that name it wait for it.
+    pub held: RwSignal<Option<String>>,
     /// The page is handing its data set to the worker.
     pub(super) adopting: StoredValue<bool>,
-    /// A map asked for while the worker held no data set: drawn when it does.
-    pub(super) map_waiting: StoredValue<bool>,
-    /// The reasoning map of the records, once the worker made it.
-    pub map: RwSignal<Option<Arc<MapView>>>,
-    /// What the map is made from.
-    pub map_space: RwSignal<Space>,
-    /// Clusters on the map.
-    pub map_k: RwSignal<usize>,
-    /// How the map colours points.
-    pub colour_by: RwSignal<ColourBy>,
-    /// Only records of this cluster are listed.
-    pub cluster_filter: RwSignal<Option<i32>>,
-    /// k-means (true) or HDBSCAN (false) for the map's clusters.
-    pub map_kmeans: RwSignal<bool>,
-    /// The running background job.
-    pub job: RwSignal<Option<JobStatus>>,
-    /// Id of the latest job sent.
-    pub job_seq: RwSignal<u64>,
-    /// Id of the map job the page waits for.
-    map_request: StoredValue<u64>,
-    /// Label propagation and the "label next" queue.
-    pub prop: PropState,
-    /// The binary-choice classifier.
-    pub classifier: ClassifyState,
-    /// Embeddings computed on this device.
-    pub embed_state: EmbedState,
-    /// The sibling shown beside the selected record in the pairwise view.
-    pub compare: RwSignal<Option<usize>>,
-    /// The column-mapping step, while a dropped file waits for one.
-    pub mapping_step: RwSignal<Option<MappingStep>>,
-    /// The mapping the step shows.
-    pub mapping: RwSignal<Mapping>,
+    /// Jobs in the workers: ids, status, progress, cancel.
+    pub jobs: Jobs,
+    /// A dropped records file whose fields name no question and no CoT: the mapping step
+    /// shows it.
+    pub unmapped: RwSignal<Option<Arc<Unmapped>>>,
 }
 
-/// A map made by the worker, and how long it took.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MapView {
-    /// Clusters and positions.
-    pub result: MapResult,
-    /// Milliseconds from request to reply.
-    pub millis: f64,
-}
-
-/// A background job in progress.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobStatus {
-    /// Job id.
-    pub id: u64,
-    /// What it does now.
-    pub stage: String,
-    /// Share done.
-    pub fraction: f64,
-    /// When it was sent (performance.now()).
-    pub started: f64,
-    /// The worker running it (cancelling stops only that one).
-    pub worker: bridge::Kind,
-}
-
-/// Point colours on the map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColourBy {
-    /// k-means cluster.
-    Cluster,
-    /// good / bad / none, human or machine.
-    Label,
-    /// The label-free prior score.
-    Prior,
+/// Files waiting for a column mapping.
+pub struct Unmapped {
+    /// The files as dropped.
+    pub inputs: Vec<PageFile>,
+    /// The fields of the records file, with kinds and samples.
+    pub survey: Survey,
 }
 
 impl AppState {
@@ -193,18 +147,18 @@ impl AppState {
     pub fn new() -> Self {
         let session = RwSignal::new(None::<Session>);
         let filter = RwSignal::new(Filter::All);
-        let map = RwSignal::new(None::<Arc<MapView>>);
+        let clusters = RwSignal::new(None::<Arc<Vec<i32>>>);
         let cluster_filter = RwSignal::new(None::<i32>);
         let visible = Memo::new(move |_| {
             let f = filter.get();
             let cluster = cluster_filter.get();
-            map.with(|m| {
+            clusters.with(|m| {
                 session.with(|s| match s {
                     None => Vec::new(),
                     Some(s) => (0..s.dataset.len())
                         .filter(|&i| f.keeps(s, i))
                         .filter(|&i| match (cluster, m) {
-                            (Some(c), Some(m)) => m.result.labels.get(i) == Some(&c),
+                            (Some(c), Some(m)) => m.get(i) == Some(&c),
                             _ => true,
                         })
                         .collect(),
@@ -218,6 +172,45 @@ impl AppState {
                     .unwrap_or_default()
             })
         });
+        let records_key = Memo::new(move |_| {
+            session.with(|s| {
+                s.as_ref().map(|s| {
+                    let dim = s.dataset.embeddings().map_or(0, |e| e.dim());
+                    format!("{}/{}/{dim}", s.dataset.fingerprint(), s.dataset.revision())
+                })
+            })
+        });
+        let humans = Memo::new(move |_| {
+            session.with(|s| {
+                s.as_ref().map_or_else(Vec::new, |s| {
+                    s.dataset
+                        .records()
+                        .iter()
+                        .map(|r| match s.labels.get(&r.id) {
+                            Some(l) if l.is_human() => i8::from(l.verdict == Verdict::Good),
+                            _ => -1,
+                        })
+                        .collect()
+                })
+            })
+        });
+        let pairs = Memo::new(move |_| {
+            session.with(|s| {
+                s.as_ref().map_or_else(Vec::new, |s| {
+                    s.labels
+                        .pairs()
+                        .iter()
+                        .filter(|p| p.provenance == Provenance::Human)
+                        .filter_map(|p| {
+                            let better = s.dataset.position(&p.better)?;
+                            let worse = s.dataset.position(&p.worse)?;
+                            Some((better as u32, worse as u32))
+                        })
+                        .collect()
+                })
+            })
+        });
+        let errors = RwSignal::new(Vec::new());
         Self {
             session,
             is_demo: RwSignal::new(false),
@@ -225,32 +218,36 @@ impl AppState {
             filter,
             visible,
             counts,
-            errors: RwSignal::new(Vec::new()),
+            records_key,
+            humans,
+            pairs,
+            min_confidence: RwSignal::new(0.6),
+            machine_written: RwSignal::new(0),
+            clusters,
+            cluster_filter,
+            errors,
             notice: RwSignal::new(None),
             restored: RwSignal::new(None),
             durable: Durable::new(session),
             advance: RwSignal::new(false),
             busy: RwSignal::new(None),
             signatures: RwSignal::new(None),
-            held: StoredValue::new(None),
+            held: RwSignal::new(None),
             adopting: StoredValue::new(false),
-            map_waiting: StoredValue::new(false),
-            map,
-            map_space: RwSignal::new(Space::Signature),
-            map_k: RwSignal::new(8),
-            colour_by: RwSignal::new(ColourBy::Cluster),
-            cluster_filter,
-            map_kmeans: RwSignal::new(true),
-            job: RwSignal::new(None),
-            job_seq: RwSignal::new(0),
-            map_request: StoredValue::new(0),
-            prop: PropState::new(session),
-            classifier: ClassifyState::new(),
-            embed_state: EmbedState::new(),
-            compare: RwSignal::new(None),
-            mapping_step: RwSignal::new(None),
-            mapping: RwSignal::new(Mapping::new()),
+            jobs: Jobs::new(errors),
+            unmapped: RwSignal::new(None),
         }
+    }
+
+    /// Machine labels were written: what scores them runs again.
+    pub fn machine_labels_written(&self) {
+        self.machine_written.update(|n| *n += 1);
+    }
+
+    /// The number of human labels.
+    pub fn human_count(&self) -> usize {
+        self.humans
+            .with_untracked(|h| h.iter().filter(|&&x| x >= 0).count())
     }
 
     /// Id of the selected record.
@@ -343,578 +340,6 @@ impl AppState {
             ))),
             Err(e) => self.errors.set(vec![format!("Export failed: {e}")]),
         }
-    }
-
-    /// Imports files the user picked or dropped: all of them, or (on any error) none.
-    pub fn import(self, files: Vec<web_sys::File>) {
-        if files.is_empty() {
-            return;
-        }
-        match browser::read_files(files) {
-            Ok(inputs) => spawn_local(self.run_import(inputs, None)),
-            Err(e) => self.show_import_errors(&e),
-        }
-    }
-
-    /// Imports files already read, through `mapping` when given. A records file whose
-    /// fields need mapping opens the mapping step instead (nothing is imported yet).
-    pub async fn run_import(self, inputs: Vec<PageFile>, mapping: Option<Mapping>) {
-        self.busy.set(Some("Reading files…".into()));
-        let result = self.import_inputs(&inputs, mapping.as_ref()).await;
-        self.busy.set(None);
-        match result {
-            Ok(summary) => {
-                self.errors.set(Vec::new());
-                self.notice.set(Some(summary));
-            }
-            Err(errors) => match errors.as_slice() {
-                [ImportError::Unmapped { survey, .. }] => {
-                    let (step, shown) = MappingStep::new(inputs, (**survey).clone());
-                    self.errors.set(Vec::new());
-                    self.notice.set(Some(format!(
-                        "{}: say which field is the question and which the CoT, then import.",
-                        step.survey.file
-                    )));
-                    self.mapping.set(shown);
-                    self.mapping_step.set(Some(step));
-                }
-                _ => self.show_import_errors(&errors),
-            },
-        }
-    }
-
-    fn show_import_errors(self, errors: &[ImportError]) {
-        self.errors
-            .set(errors.iter().map(ImportError::to_string).collect());
-        self.notice.set(Some(
-            "Nothing was imported: fix the errors below and drop the files again.".into(),
-        ));
-    }
-
-    async fn import_inputs(
-        self,
-        inputs: &[PageFile],
-        mapping: Option<&Mapping>,
-    ) -> Result<String, Vec<ImportError>> {
-        let trouble = |message: String| vec![ImportError::Combination { message }];
-        let loaded_before = self.session.with_untracked(Option::is_some);
-        let base = if loaded_before {
-            Some(self.held_key().await.ok_or_else(|| {
-                trouble("the background worker could not take the records shown".into())
-            })?)
-        } else {
-            None
-        };
-        let arrived = match self.read_in_worker(inputs, mapping, base).await {
-            Ok(a) => a,
-            Err(DataError::Refused(errors)) => return Err(errors),
-            Err(DataError::Failed(FailReason::Cancelled, _)) => {
-                return Err(trouble("the import was cancelled".into()))
-            }
-            Err(DataError::Failed(_, message)) => return Err(trouble(message)),
-        };
-        let Arrived {
-            loaded,
-            records,
-            vectors,
-            table,
-        } = arrived;
-        let mut label_files = Vec::new();
-        for (name, json) in &loaded.label_files {
-            label_files.push((name.clone(), LabelFile::parse(name, json)?));
-        }
-        let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-        let was_demo = self.is_demo.get_untracked();
-        let old = self.session.with_untracked(|s| {
-            s.as_ref().map(|s| {
-                (
-                    s.dataset.fingerprint().to_string(),
-                    s.dataset.name().to_string(),
-                )
-            })
-        });
-        let old_had_labels = self.counts.get_untracked().human > 0;
-        // new records (or the same ones read again) arrive whole; new embeddings for the
-        // records shown are set in place
-        let (dataset, in_place) = match records {
-            Some(records) => (
-                Some(
-                    records
-                        .finish(loaded.name.clone(), vectors, loaded.fingerprint.clone())
-                        .ok_or_else(|| trouble("the worker sent records that do not fit".into()))?,
-                ),
-                None,
-            ),
-            None => (None, vectors.filter(|_| loaded.changed)),
-        };
-        let stored = match &dataset {
-            Some(ds) if Some(ds.fingerprint()) != old.as_ref().map(|o| o.0.as_str()) => {
-                self.stored_labels(ds).await
-            }
-            _ => None,
-        };
-        let plan = ImportPlan {
-            dataset,
-            label_files,
-            sources: loaded.sources.clone(),
-            warnings: Vec::new(),
-            mapping: loaded.mapping.clone(),
-        };
-        // The files the data came from, kept so that a reload reads them again (with the
-        // mapping they were read through).
-        let mut data_files: Vec<PageFile> = inputs
-            .iter()
-            .filter(|f| plan.sources.contains(&f.name))
-            .cloned()
-            .collect();
-        if let Some(m) = &plan.mapping {
-            data_files.push(PageFile::from_text(MAPPING_FILE, &m.to_json()).map_err(trouble)?);
-        }
-        let mut report = None;
-        let mut attached = false;
-        let t = browser::performance_now();
-        self.session.update(|s| {
-            let session = s.get_or_insert_with(|| Session::new(Dataset::new("", Vec::new(), None)));
-            if let Some(v) = in_place {
-                session.dataset.set_embeddings(Some(v));
-                attached = true;
-            }
-            report = Some(session.apply(plan, stored.as_ref()));
-        });
-        let mut report = report.expect("applied");
-        browser::measure(format_args!("apply-import"), t);
-        report.new_embeddings |= attached;
-        self.set_held(loaded.key, table);
-        let (mut summary, fp, name) = self.session.with_untracked(|s| {
-            let ds = &s.as_ref().expect("applied").dataset;
-            (
-                report.summary(ds),
-                ds.fingerprint().to_string(),
-                ds.name().to_string(),
-            )
-        });
-        if !warnings.is_empty() {
-            summary.push_str(&format!(
-                ". {} warning{}: {}",
-                warnings.len(),
-                if warnings.len() == 1 { "" } else { "s" },
-                warnings.join("; ")
-            ));
-        }
-        if report.new_records {
-            self.is_demo.set(false);
-            self.restored.set(None);
-            self.selected.set(Some(0));
-            if let Some((_, old_name)) = old.as_ref().filter(|_| old_had_labels) {
-                summary.push_str(&format!(
-                    ". Your labels on {old_name} stay saved in this browser: load it again to get them back"
-                ));
-            }
-        }
-        if report.reread {
-            self.is_demo.set(false);
-        }
-        if report.new_records || report.reread || (report.new_embeddings && !was_demo) {
-            let mut files = data_files;
-            if !report.new_records && !report.reread {
-                // New embeddings for the same records: keep the stored records file.
-                let stored = persist::load_files(&fp)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                files.extend(
-                    stored
-                        .into_iter()
-                        .filter(|f| f.name == name || f.name == MAPPING_FILE),
-                );
-            }
-            let t = browser::performance_now();
-            let saved = persist::save_files(&fp, &files).await;
-            browser::measure(format_args!("save-files"), t);
-            let saved = saved.and(
-                persist::set_current(&Current {
-                    fingerprint: fp.clone(),
-                    name,
-                    demo: false,
-                })
-                .await,
-            );
-            if let Err(e) = saved {
-                self.errors.set(vec![format!(
-                    "Could not keep the data in this browser: {e}"
-                )]);
-            }
-            // The replaced data set's files are no longer needed; its labels stay.
-            if let Some((old_fp, _)) = old.filter(|o| report.new_records && !was_demo && o.0 != fp)
-            {
-                let _ = persist::delete_files(&old_fp).await;
-            }
-        } else if report.new_embeddings {
-            summary.push_str(" (the demo reopens with its own embeddings after a reload)");
-        }
-        Ok(summary + ".")
-    }
-
-    /// Labels this browser kept for these records (the journal folded in); from here on
-    /// the human changes to them are journaled. What could not be read is kept aside and
-    /// reported; when storage cannot be read at all, new labels are still journaled (they
-    /// never overwrite anything) and the stored ones are left untouched.
-    async fn stored_labels(&self, dataset: &Dataset) -> Option<LabelFile> {
-        match self.durable.restore(dataset).await {
-            Ok(r) => {
-                if !r.problems.is_empty() {
-                    self.errors.update(|v| v.extend(r.problems));
-                }
-                r.file
-            }
-            Err(e) => {
-                self.durable.forget(dataset);
-                self.errors.update(|v| {
-                    v.push(format!("Could not read the labels saved in this browser ({e}); they are left untouched, and new labels are saved beside them"))
-                });
-                None
-            }
-        }
-    }
-
-    /// First load: the data set of the last visit (or the demo) and its saved labels.
-    pub fn start(self) {
-        spawn_local(async move {
-            self.busy.set(Some("Loading…".into()));
-            let current = persist::current().await.unwrap_or_else(|e| {
-                self.errors.update(|v| v.push(e));
-                None
-            });
-            let mut loaded = None;
-            if let Some(cur) = current.as_ref().filter(|c| !c.demo) {
-                match persist::load_files(&cur.fingerprint).await {
-                    Ok(Some(files)) => match self.open_in_worker(&files, None).await {
-                        Ok(d) => loaded = Some((d, false)),
-                        Err(e) => self.errors.update(|v| {
-                            v.push(format!(
-                                "Could not reopen {} from this browser: {e}",
-                                cur.name
-                            ))
-                        }),
-                    },
-                    Ok(None) => {}
-                    Err(e) => self.errors.update(|v| v.push(e)),
-                }
-            }
-            if loaded.is_none() {
-                match self.open_demo().await {
-                    Ok(d) => loaded = Some((d, true)),
-                    Err(e) => self
-                        .errors
-                        .update(|v| v.push(format!("Could not load the demo: {e}"))),
-                }
-            }
-            self.busy.set(None);
-            let Some(((dataset, key, table), demo)) = loaded else {
-                return;
-            };
-            let mut session = Session::new(dataset);
-            if let Some(stored) = self.stored_labels(&session.dataset).await {
-                let r = session.restore_labels(&stored);
-                let c = session.labels.counts(&session.dataset);
-                if r.applied > 0 {
-                    let when = stored
-                        .exported_at
-                        .map(crate::core::labelfile::format_time)
-                        .unwrap_or_default();
-                    self.restored.set(Some(format!(
-                        "Restored your session on {}: {} labels ({} by you), saved in this browser {}.",
-                        session.dataset.name(),
-                        c.good + c.bad,
-                        c.human,
-                        when.replace('T', " ").replace('Z', " UTC")
-                    )));
-                }
-            }
-            let _ = persist::set_current(&Current {
-                fingerprint: session.dataset.fingerprint().to_string(),
-                name: session.dataset.name().to_string(),
-                demo,
-            })
-            .await;
-            self.is_demo.set(demo);
-            self.session.set(Some(session));
-            self.set_held(key, table);
-            self.selected.set(Some(0));
-        });
-    }
-
-    /// Deletes this data set's saved labels (and, for the user's own data, its stored files)
-    /// and opens the demo fresh.
-    pub fn start_over(self) {
-        let Some(fp) = self
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()))
-        else {
-            return;
-        };
-        spawn_local(async move {
-            let mut result = persist::delete_labels(&fp).await;
-            if !self.is_demo.get_untracked() {
-                result = result.and(persist::delete_files(&fp).await);
-            }
-            if let Err(e) = result {
-                self.errors
-                    .set(vec![format!("Could not clear this browser's storage: {e}")]);
-                return;
-            }
-            match self.open_demo().await {
-                Ok((d, key, table)) => {
-                    let _ = persist::delete_labels(d.fingerprint()).await;
-                    self.durable.forget(&d);
-                    let _ = persist::set_current(&Current {
-                        fingerprint: d.fingerprint().to_string(),
-                        name: d.name().to_string(),
-                        demo: true,
-                    })
-                    .await;
-                    self.is_demo.set(true);
-                    self.session.set(Some(Session::new(d)));
-                    self.set_held(key, table);
-                    self.selected.set(Some(0));
-                    self.restored.set(None);
-                    self.errors.set(Vec::new());
-                    self.notice
-                        .set(Some("Started over: the demo with no labels.".into()));
-                }
-                Err(e) => self
-                    .errors
-                    .set(vec![format!("Could not load the demo: {e}")]),
-            }
-        });
-    }
-
-    /// Whenever the records change (not on label changes): the old map and propagation
-    /// belong to the old records; records without embeddings get the ones this browser
-    /// computed for them before, when it has all of them.
-    pub fn track_records(self) {
-        Effect::new(move |prev: Option<Option<String>>| {
-            let fp = self.session.with(|s| {
-                s.as_ref().map(|s| {
-                    let dim = s.dataset.embeddings().map_or(0, |e| e.dim());
-                    format!("{}/{}/{dim}", s.dataset.fingerprint(), s.dataset.revision())
-                })
-            });
-            if prev.as_ref() != Some(&fp) {
-                if fp.as_deref().is_some_and(|f| f.ends_with("/0")) {
-                    self.attach_cached_embeddings();
-                }
-                let waiting = self.prop.take_waiting();
-                self.map.set(None);
-                self.prop.reset();
-                self.cluster_filter.set(None);
-                if waiting {
-                    self.request_propagation();
-                }
-            }
-            fp
-        });
-    }
-
-    /// Starts the worker and routes its replies into the page's signals.
-    pub fn start_worker(self) {
-        let result = bridge::start(bridge::Kind::Jobs, move |reply| self.on_reply(reply));
-        if let Err(e) = result {
-            self.errors.update(|v| v.push(e));
-        }
-        // A new map whenever the records' signatures, the space or k change.
-        Effect::new(move |_| {
-            let ready = self.signatures.with(Option::is_some);
-            let _ = (
-                self.map_space.get(),
-                self.map_k.get(),
-                self.map_kmeans.get(),
-            );
-            if ready {
-                self.request_map();
-            }
-        });
-    }
-
-    /// Routes every worker's replies into the page's signals.
-    pub(super) fn on_reply(self, reply: Reply) {
-        // replies to data jobs (load, adopt, attach) go to the code awaiting them
-        let Some(reply) = dataset::route(reply) else {
-            return;
-        };
-        let current = self
-            .job
-            .with_untracked(|j| j.as_ref().map(|j| (j.id, j.started, j.worker)));
-        let finished = |id: u64| {
-            if current.is_some_and(|c| c.0 == id) {
-                self.job.set(None);
-            }
-        };
-        match reply {
-            Reply::Progress {
-                id,
-                stage,
-                fraction,
-            } => {
-                let started = match current.filter(|c| c.0 == id) {
-                    Some(c) => Some((c.1, c.2)),
-                    // a propagation building its graph shows its progress too
-                    None if self.is_propagation(id) && current.is_none() => {
-                        Some((browser::performance_now(), bridge::Kind::Jobs))
-                    }
-                    None => None,
-                };
-                if let Some((started, worker)) = started {
-                    self.job.set(Some(JobStatus {
-                        id,
-                        stage,
-                        fraction,
-                        started,
-                        worker,
-                    }));
-                }
-            }
-            Reply::Map { id, result } => {
-                if id != self.map_request.get_value() {
-                    return;
-                }
-                let started = current.filter(|c| c.0 == id).map(|c| c.1);
-                let millis = started.map_or(0.0, |s| browser::performance_now() - s);
-                finished(id);
-                self.cluster_filter.set(None);
-                self.map.set(Some(Arc::new(MapView { result, millis })));
-            }
-            Reply::Propagated { id, result } => {
-                finished(id);
-                self.on_propagated(id, result);
-            }
-            Reply::Classified { id, result } => {
-                finished(id);
-                self.on_classified(id, result);
-            }
-            Reply::Epoch { id, epoch, .. } => self.on_epoch(id, epoch),
-            Reply::Embedded { id, result } => {
-                finished(id);
-                self.on_embedded(id, *result);
-            }
-            Reply::Trained { id, result } => {
-                finished(id);
-                self.on_trained(id, *result);
-            }
-            Reply::Failed {
-                id,
-                reason,
-                message,
-            } => {
-                finished(id);
-                if reason == FailReason::Cancelled {
-                    return;
-                }
-                if self.is_propagation(id) {
-                    self.on_propagation_failed(reason, &message);
-                } else if self.is_classification(id) {
-                    self.on_classification_failed(&message);
-                } else if self.is_training(id) {
-                    self.on_training_failed(&message);
-                } else if self.is_embedding(id) {
-                    self.on_embedding_failed(&message);
-                } else if id == self.map_request.get_value() && reason == FailReason::NoData {
-                    // the worker was restarted: hand the records over, then draw
-                    self.lost_data();
-                    self.request_map();
-                } else if id == self.map_request.get_value() || id == 0 {
-                    self.errors
-                        .update(|v| v.push(format!("The map could not be made: {message}")));
-                }
-            }
-            // suite timings belong to the timing page; data replies nobody waits for
-            // (a job cancelled meanwhile) are dropped
-            Reply::Ready
-            | Reply::Timed { .. }
-            | Reply::Records { .. }
-            | Reply::Vectors { .. }
-            | Reply::Loaded { .. }
-            | Reply::Refused { .. } => {}
-        }
-    }
-
-    /// Sends the map job for the records shown: the worker draws it from the data set it
-    /// holds (embeddings or signatures); no numbers travel.
-    pub fn request_map(self) {
-        let Some(key) = self.data_key() else {
-            self.map_waiting.set_value(true);
-            self.ensure_held();
-            return;
-        };
-        let space = self.map_space.get_untracked();
-        let k = self.map_k.get_untracked();
-        let Some((rows, has_embeddings)) = self.session.with_untracked(|s| {
-            s.as_ref()
-                .map(|s| (s.dataset.len(), s.dataset.embeddings().is_some()))
-        }) else {
-            return;
-        };
-        let used = if has_embeddings {
-            space
-        } else {
-            Space::Signature
-        };
-        if used != space {
-            self.map_space.set(used);
-        }
-        let id = self.next_job_id();
-        self.map_request.set_value(id);
-        let method = if self.map_kmeans.get_untracked() {
-            Method::KMeans {
-                k: k.min(rows).max(1),
-                restarts: 4,
-                seed: 0,
-            }
-        } else {
-            Method::Hdbscan {
-                min_cluster_size: k.max(2),
-            }
-        };
-        let req = Request {
-            id,
-            rows: 0,
-            dim: 0,
-            job: Job::Map(MapJob {
-                method,
-                cosine: used == Space::Embedding,
-                space: used,
-                key: Some(key),
-            }),
-        };
-        self.job.set(Some(JobStatus {
-            id,
-            stage: "starting".into(),
-            fraction: 0.0,
-            started: browser::performance_now(),
-            worker: bridge::Kind::Jobs,
-        }));
-        bridge::submit(bridge::Kind::Jobs, &req, &[], None);
-    }
-
-    /// Stops the running job: restarts the worker running it, and only that one (the
-    /// model worker keeps its loaded model when a map is cancelled).
-    pub fn cancel_job(self) {
-        let Some(worker) = self.job.with_untracked(|j| j.as_ref().map(|j| j.worker)) else {
-            return;
-        };
-        bridge::cancel(worker);
-        match worker {
-            // the fresh worker holds no data set: the next job hands it over again
-            bridge::Kind::Jobs => {
-                dataset::abandon();
-                self.lost_data();
-            }
-            bridge::Kind::Model => self.training_cancelled(),
-        }
-        self.job.set(None);
-        self.notice
-            .set(Some("Cancelled: the background job was stopped.".into()));
     }
 }
 

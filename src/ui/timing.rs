@@ -39,7 +39,7 @@ fn send(base: &Base, index: usize, case: Case) {
         dim: base.2,
         job: Job::Time(case),
     };
-    bridge::submit(Kind::Jobs, &req, &base.0, None);
+    bridge::submit(&req, &base.0, None, None);
 }
 
 /// The whole timing page.

@@ -2,13 +2,21 @@
 
 use leptos::prelude::*;
 
+use super::bridge::Kind;
 use super::browser;
 use super::durable::SaveState;
 use super::state::{AppState, Filter};
 
 /// Header with the data set, the import input, export, counts, filter and messages.
 #[component]
-pub fn Toolbar() -> impl IntoView {
+pub fn Toolbar(
+    /// Controls of other features shown beside the record count (embeddings).
+    #[prop(into)]
+    dataset_extras: ViewFn,
+    /// Controls of other features shown beside "Export labels" (training sets).
+    #[prop(into)]
+    export_extras: ViewFn,
+) -> impl IntoView {
     let state = expect_context::<AppState>();
     let name = move || {
         state.session.with(|s| {
@@ -66,7 +74,7 @@ pub fn Toolbar() -> impl IntoView {
             <div class="dataset">
                 <span class="dataset-name" data-testid="dataset-name">{name}</span>
                 <span class="record-count" data-testid="record-count">{count_text}</span>
-                <super::embed::EmbedControls />
+                {dataset_extras.run()}
             </div>
             <div class="actions">
                 <label class="button file-button" title="Records (.json, .jsonl, .csv, .parquet; chat, ShareGPT, Alpaca, prompt/completion), embeddings (.npy, .json), label files and mapping files; several at once">
@@ -87,7 +95,7 @@ pub fn Toolbar() -> impl IntoView {
                 <button class="button primary" data-testid="export-button" on:click=move |_| state.export()>
                     "Export labels"
                 </button>
-                <super::training::TrainingExport />
+                {export_extras.run()}
                 <button
                     class="button danger"
                     data-testid="start-over"
@@ -127,15 +135,13 @@ pub fn Toolbar() -> impl IntoView {
                     data-testid="save-status"
                 >{save_text}</span>
             </div>
-            <Show when=move || state.job.with(Option::is_some)>
-                <div class="job" data-testid="progress" role="status">
-                    {move || state.job.get().map(|j| format!("{} — {:.0}%", j.stage, j.fraction * 100.0))}
-                    <progress max="1" prop:value=move || state.job.get().map_or(0.0, |j| j.fraction)></progress>
-                    <button class="button small" data-testid="cancel-button" on:click=move |_| state.cancel_job()>
-                        "Cancel"
-                    </button>
-                </div>
-            </Show>
+            <For
+                each=move || state.jobs.running.get()
+                key=|j| (j.id, j.worker as u8)
+                let:job
+            >
+                <JobBar worker=job.worker />
+            </For>
             <Show when=move || state.busy.get().is_some()>
                 <div class="busy">{move || state.busy.get()}</div>
             </Show>
@@ -164,5 +170,33 @@ pub fn Toolbar() -> impl IntoView {
                 </div>
             </Show>
         </header>
+    }
+}
+
+/// The running job of one worker: what it does, how far it is, and cancel (which stops
+/// that worker only).
+#[component]
+fn JobBar(worker: Kind) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let status = move || {
+        state
+            .jobs
+            .running
+            .with(|r| r.iter().find(|j| j.worker == worker).cloned())
+    };
+    let cancel = move |_| {
+        state.jobs.cancel(worker);
+        state
+            .notice
+            .set(Some("Cancelled: the background job was stopped.".into()));
+    };
+    view! {
+        <div class="job" data-testid="progress" role="status">
+            {move || status().map(|j| format!("{} — {:.0}%", j.stage, j.fraction * 100.0))}
+            <progress max="1" prop:value=move || status().map_or(0.0, |j| j.fraction)></progress>
+            <button class="button small" data-testid="cancel-button" on:click=cancel>
+                "Cancel"
+            </button>
+        </div>
     }
 }

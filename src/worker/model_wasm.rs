@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{
-    Backend, ClassifyResult, EmbedJob, EmbedResult, FailReason, Job, Reply, Request,
+    Backend, ClassifyResult, EmbedJob, EmbedResult, FailReason, ModelJob, Reply, Request,
 };
 use super::wasm::{post, post_with_bytes, read_message};
 use super::{check_classify, classified, group_rows, now_ms, train_cpu};
@@ -161,8 +161,11 @@ async fn encoder(job: &EmbedJob, report: &dyn Fn(&str, f64)) -> Result<(Encoder,
 }
 
 /// Embeds the job's texts in batches of similar length, reporting each batch.
-async fn embed_texts(req: &Request, report: &dyn Fn(&str, f64)) -> Result<EmbedResult, String> {
-    let Job::Embed(job) = &req.job else {
+async fn embed_texts(
+    req: &Request<ModelJob>,
+    report: &dyn Fn(&str, f64),
+) -> Result<EmbedResult, String> {
+    let ModelJob::Embed(job) = &req.job else {
         return Err("not an embed job".into());
     };
     let (enc, cached) = encoder(job, report).await?;
@@ -216,11 +219,11 @@ async fn gpu() -> Result<Device, String> {
 }
 
 async fn classify(
-    req: Request,
+    req: Request<ModelJob>,
     data: Vec<f32>,
     weights: Vec<u8>,
 ) -> Result<ClassifyResult, String> {
-    let Job::Classify(job) = &req.job else {
+    let ModelJob::Classify(job) = &req.job else {
         return Err("not a classify job".into());
     };
     check_classify(job, req.rows, &data)?;
@@ -265,7 +268,7 @@ pub fn start() {
             Ok(m) => m,
             Err(reply) => return post(&me, &reply),
         };
-        if matches!(req.job, Job::Train(_)) {
+        if matches!(req.job, ModelJob::Train(_)) {
             // Training runs on the CPU, synchronously: the page cancels it by terminating
             // this worker. Each epoch reports its numbers.
             let id = req.id;
@@ -294,14 +297,14 @@ pub fn start() {
                 &Reply::Progress {
                     id,
                     stage: match req.job {
-                        Job::Embed(_) => "loading the embedding model",
+                        ModelJob::Embed(_) => "loading the embedding model",
                         _ => "classifying",
                     }
                     .into(),
                     fraction: 0.0,
                 },
             );
-            if matches!(req.job, Job::Embed(_)) {
+            if matches!(req.job, ModelJob::Embed(_)) {
                 let progress = |stage: &str, fraction: f64| {
                     post(
                         &me,

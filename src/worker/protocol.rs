@@ -138,7 +138,9 @@ pub struct PropagateJob {
     pub queue: usize,
 }
 
-/// A job.
+/// A job of the jobs worker (the data set, the map, propagation, the timing suite). The
+/// model worker's jobs are [`ModelJob`]: each worker has its own enum, so a job cannot be
+/// sent to the worker that does not run it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Job {
     /// Read files into the data set the worker holds.
@@ -151,15 +153,43 @@ pub enum Job {
     Map(MapJob),
     /// Label propagation.
     Propagate(PropagateJob),
-    /// The binary-choice classifier over every pair of sibling CoTs (the model worker).
-    Classify(ClassifyJob),
-    /// Fine-tune the classifier on a person's labels (the model worker).
-    Train(TrainJob),
-    /// Sentence embeddings of texts with all-MiniLM-L6-v2 (the model worker).
-    Embed(EmbedJob),
     /// Time one job of the benchmark suite ([`crate::core::timing`]). The numbers: the
     /// base rows the suite's matrix is built from.
     Time(Case),
+}
+
+/// A job of the model worker (burn: the classifier and MiniLM).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ModelJob {
+    /// The binary-choice classifier over every pair of sibling CoTs.
+    Classify(ClassifyJob),
+    /// Fine-tune the classifier on a person's labels.
+    Train(TrainJob),
+    /// Sentence embeddings of texts with all-MiniLM-L6-v2.
+    Embed(EmbedJob),
+}
+
+/// The two workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkerKind {
+    /// The data set, the map and propagation ([`Job`]); started with the page.
+    Jobs,
+    /// burn: the classifier and MiniLM ([`ModelJob`]); started on first use.
+    Model,
+}
+
+/// A job enum and the worker that runs it.
+pub trait WorkerJob: Serialize {
+    /// The worker that runs these jobs.
+    const WORKER: WorkerKind;
+}
+
+impl WorkerJob for Job {
+    const WORKER: WorkerKind = WorkerKind::Jobs;
+}
+
+impl WorkerJob for ModelJob {
+    const WORKER: WorkerKind = WorkerKind::Model;
 }
 
 /// How long a suite job took in the worker.
@@ -345,17 +375,18 @@ impl PropagateResult {
     }
 }
 
-/// A job on a matrix of `rows × dim` numbers sent with it.
+/// A job for one worker (`J`: [`Job`] or [`ModelJob`]), with the shape of the numbers
+/// sent beside it: `rows × dim` little-endian `f32`s, row-major (0 × 0 when none travel).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Request {
+pub struct Request<J = Job> {
     /// Set by the page; replies carry it back.
     pub id: u64,
-    /// Rows of the matrix.
+    /// Rows of the numbers sent beside.
     pub rows: usize,
-    /// Columns.
+    /// Values per row.
     pub dim: usize,
     /// What to do.
-    pub job: Job,
+    pub job: J,
 }
 
 /// The map of a data set.
@@ -498,6 +529,39 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The job the reply answers (0 for `Ready`).
+    pub fn id(&self) -> u64 {
+        match self {
+            Self::Ready => 0,
+            Self::Progress { id, .. }
+            | Self::Records { id, .. }
+            | Self::Vectors { id, .. }
+            | Self::Loaded { id, .. }
+            | Self::Refused { id, .. }
+            | Self::Map { id, .. }
+            | Self::Propagated { id, .. }
+            | Self::Classified { id, .. }
+            | Self::Epoch { id, .. }
+            | Self::Trained { id, .. }
+            | Self::Embedded { id, .. }
+            | Self::Timed { id, .. }
+            | Self::Failed { id, .. } => *id,
+        }
+    }
+
+    /// Whether this is a job's last reply (progress, epochs and the pieces of a load come
+    /// before it).
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            Self::Ready
+                | Self::Progress { .. }
+                | Self::Records { .. }
+                | Self::Vectors { .. }
+                | Self::Epoch { .. }
+        )
+    }
+
     /// The reply's kind, in a word (for timelines and logs).
     pub fn kind(&self) -> &'static str {
         match self {

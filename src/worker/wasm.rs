@@ -23,9 +23,12 @@ pub(crate) fn post_with_bytes(scope: &DedicatedWorkerGlobalScope, reply: &Reply,
     let _ = scope.post_message_with_transfer(&msg, &js_sys::Array::of1(&array.buffer()));
 }
 
-/// A message from the page: the request, its numbers and (for the model worker) the
+/// A message from the page: the request (a job of this worker's enum: another worker's
+/// job is unreadable here), its numbers and (for the model worker) the
 /// weights' bytes. An unreadable one comes back as the `Failed` reply to send.
-pub(crate) fn read_message(ev: &MessageEvent) -> Result<(Request, Vec<f32>, Vec<u8>), Reply> {
+pub(crate) fn read_message<J: serde::de::DeserializeOwned>(
+    ev: &MessageEvent,
+) -> Result<(Request<J>, Vec<f32>, Vec<u8>), Reply> {
     let msg = ev.data();
     let get = |k: &str| js_sys::Reflect::get(&msg, &k.into()).ok();
     let data = get("data")
