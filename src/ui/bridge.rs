@@ -64,13 +64,11 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
                 let Some(text) = get("reply").and_then(|v| v.as_string()) else {
                     return;
                 };
-                let bytes = get("bytes")
-                    .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
-                    .map(|a| a.to_vec());
+                let bytes = get("bytes").and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok());
                 (text, bytes)
             }
         };
-        let reply: Reply = match serde_json::from_str(&text) {
+        let mut reply: Reply = match serde_json::from_str(&text) {
             Ok(r) => r,
             Err(e) => Reply::Failed {
                 id: 0,
@@ -78,13 +76,14 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
                 message: format!("unreadable worker reply: {e}"),
             },
         };
-        let mut reply = reply;
-        match (&mut reply, bytes) {
-            (Reply::Trained { result, .. }, Some(bytes)) => result.weights = bytes,
-            (Reply::Embedded { result, .. }, Some(bytes)) => result.vectors = floats(&bytes),
-            (Reply::Vectors { values, .. }, Some(bytes)) => *values = floats(&bytes),
-            (Reply::Loaded { table, .. }, Some(bytes)) => *table = bytes,
-            _ => {}
+        if let Some(bytes) = bytes {
+            match &mut reply {
+                Reply::Trained { result, .. } => result.weights = bytes.to_vec(),
+                Reply::Embedded { result, .. } => result.vectors = floats(&bytes),
+                Reply::Vectors { values, .. } => *values = floats(&bytes),
+                Reply::Table { bytes: b, .. } => *b = bytes.to_vec(),
+                _ => {}
+            }
         }
         if reply == Reply::Ready {
             let queued = with_bridge(kind, |b| {
@@ -118,11 +117,26 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
     Ok(())
 }
 
-fn floats(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+/// Little-endian `f32`s sent as bytes, copied once into the page's memory (the
+/// platforms wasm runs on are little-endian).
+fn floats(bytes: &js_sys::Uint8Array) -> Vec<f32> {
+    let n = bytes.length() as usize / 4;
+    if bytes.byte_offset() % 4 == 0 {
+        let view = js_sys::Float32Array::new_with_byte_offset_and_length(
+            &bytes.buffer(),
+            bytes.byte_offset(),
+            n as u32,
+        );
+        let mut out = vec![0f32; n];
+        view.copy_to(&mut out);
+        out
+    } else {
+        bytes
+            .to_vec()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
 }
 
 fn post(

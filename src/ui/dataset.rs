@@ -56,6 +56,9 @@ struct Incoming {
     records: Assembly,
     vectors: Vec<f32>,
     dim: usize,
+    table: SignatureTable,
+    /// A piece of the table could not be read.
+    broken: Option<String>,
 }
 
 /// A data job sent; [`Waiting::done`] waits for all the worker sends back.
@@ -96,13 +99,17 @@ fn send(jobs: Jobs, job: Job, payload: Payload<'_>, stage: &str) -> Waiting {
             inc.dim = dim;
             inc.vectors.extend_from_slice(&values);
         }
-        Reply::Loaded { result, table, .. } => {
-            let Incoming {
-                records,
-                vectors,
-                dim,
-            } = std::mem::take(&mut *incoming.borrow_mut());
-            finish(arrived(*result, records, vectors, dim, &table));
+        Reply::Table { bytes, .. } => {
+            let mut inc = incoming.borrow_mut();
+            if inc.broken.is_none() {
+                if let Err(e) = inc.table.extend_from_bytes(&bytes) {
+                    inc.broken = Some(e);
+                }
+            }
+        }
+        Reply::Loaded { result, .. } => {
+            let inc = std::mem::take(&mut *incoming.borrow_mut());
+            finish(arrived(*result, inc));
         }
         Reply::Refused { errors, .. } => finish(Err(DataError::Refused(errors))),
         Reply::Failed {
@@ -114,29 +121,23 @@ fn send(jobs: Jobs, job: Job, payload: Payload<'_>, stage: &str) -> Waiting {
 }
 
 /// What a load, adopt or attach job brought, once its last reply arrived.
-fn arrived(
-    loaded: Loaded,
-    records: Assembly,
-    vectors: Vec<f32>,
-    dim: usize,
-    table: &[u8],
-) -> Result<Arrived, DataError> {
-    let table = if table.is_empty() {
-        None
-    } else {
-        Some(SignatureTable::from_bytes(table).map_err(|e| {
-            DataError::Failed(FailReason::Error, format!("unreadable signatures: {e}"))
-        })?)
-    };
+fn arrived(loaded: Loaded, inc: Incoming) -> Result<Arrived, DataError> {
+    if let Some(e) = inc.broken {
+        return Err(DataError::Failed(
+            FailReason::Error,
+            format!("unreadable signatures: {e}"),
+        ));
+    }
+    let table = loaded.changed.then_some(inc.table);
     let vectors = if loaded.vectors_sent {
-        let rows = vectors.len() / dim.max(1);
-        Some(Embeddings::new(rows, dim, vectors).ok_or_else(|| {
+        let rows = inc.vectors.len() / inc.dim.max(1);
+        Some(Embeddings::new(rows, inc.dim, inc.vectors).ok_or_else(|| {
             DataError::Failed(FailReason::Error, "embedding rows went missing".into())
         })?)
     } else {
         None
     };
-    let records = (loaded.record_pieces > 0).then_some(records);
+    let records = (loaded.record_pieces > 0).then_some(inc.records);
     Ok(Arrived {
         loaded,
         records,

@@ -6,12 +6,14 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::core::graph::GraphConfig;
 use crate::core::labels::{Label, Provenance, Verdict};
 use crate::core::metrics::{label_scores, LabelScores};
 use crate::core::propagate::{Config, Method};
 use crate::core::signature::no_sibling_notice;
+use crate::core::Session;
 use crate::worker::protocol::{FailReason, Job, PropagateJob, PropagateResult, Reply};
 
 use super::browser::{self, now_ms};
@@ -20,6 +22,8 @@ use super::state::{AppState, Filter};
 
 /// Entries of the "label next" queue the worker sends back.
 const QUEUE_LENGTH: usize = 200;
+/// Propagated labels written per task.
+const APPLY_PIECE: usize = 20_000;
 
 /// A propagation as shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +52,8 @@ pub struct PropState {
     /// Id of the propagation the page waits for.
     request: StoredValue<u64>,
     select_next: StoredValue<bool>,
+    /// Counts writes of propagated labels: a newer one stops an older one.
+    applying: StoredValue<u64>,
     /// A propagation asked for before the worker held the records: it runs as soon as it
     /// does (a click is never dropped).
     waiting: StoredValue<bool>,
@@ -66,6 +72,7 @@ impl PropState {
             history: RwSignal::new(Vec::new()),
             request: StoredValue::new(0),
             select_next: StoredValue::new(false),
+            applying: StoredValue::new(0),
             waiting: StoredValue::new(false),
         };
         Effect::new(move |prev: Option<Option<String>>| {
@@ -178,20 +185,28 @@ impl PropState {
     }
 
     /// Writes the last propagation's labels (at or above the threshold) into the session,
-    /// replacing the previous propagated labels; human labels are never touched.
+    /// replacing the previous propagated labels; human labels are never touched. Large
+    /// data sets are written [`APPLY_PIECE`] records per task (the page stays responsive),
+    /// and what shows labels is told once, after the last piece; a newer result (or other
+    /// records) stops an older write, which the newer one covers whole.
     fn apply(self) {
         let Some(view) = self.last.get_untracked() else {
             return;
         };
-        let threshold = self.app.min_confidence.get_untracked();
+        let app = self.app;
+        let writing = self.applying.get_value() + 1;
+        self.applying.set_value(writing);
+        let key = app.records_key.get_untracked();
+        let threshold = app.min_confidence.get_untracked();
         let now = now_ms();
-        self.app.session.update(|s| {
+        let n = view.result.p.len();
+        let write = move |s: &mut Option<Session>, range: std::ops::Range<usize>| {
             let Some(s) = s else { return };
             if view.result.p.len() != s.dataset.len() {
                 return;
             }
             let records = s.dataset.records();
-            for (i, r) in records.iter().enumerate() {
+            for i in range {
                 // unsettled verdicts (a base rate from too few labels) stay unlabelled; the
                 // classifier's verdicts stay until it runs again (put_machine keeps them)
                 let label = view.result.label(i, threshold).and_then(|_| {
@@ -202,10 +217,40 @@ impl PropState {
                     let p = f64::from(view.result.p[i]);
                     Label::machine(p, Provenance::Propagated, threshold, now, from)
                 });
-                s.labels.put_machine(&r.id, Provenance::Propagated, label);
+                s.labels
+                    .put_machine(&records[i].id, Provenance::Propagated, label);
+            }
+        };
+        if n <= APPLY_PIECE {
+            app.session.update(|s| write(s, 0..n));
+            app.machine_labels_written();
+            return;
+        }
+        spawn_local(async move {
+            let current = || {
+                self.applying.get_value() == writing
+                    && app.records_key.with_untracked(|k| *k == key)
+            };
+            for start in (0..n).step_by(APPLY_PIECE) {
+                gloo_timers::future::TimeoutFuture::new(0).await;
+                if !current() {
+                    return;
+                }
+                let end = (start + APPLY_PIECE).min(n);
+                let t = browser::performance_now();
+                if end < n {
+                    app.session.update_untracked(|s| write(s, start..end));
+                } else {
+                    app.session.update(|s| write(s, start..end));
+                }
+                browser::measure(format_args!("apply-propagation"), t);
+            }
+            // the evaluation (when the records carry `is_correct`) in a task of its own
+            gloo_timers::future::TimeoutFuture::new(0).await;
+            if current() {
+                app.machine_labels_written();
             }
         });
-        self.app.machine_labels_written();
     }
 
     /// Scores the machine labels against `is_correct` (when the records carry it) and adds

@@ -26,8 +26,11 @@ use protocol::{ModelJob, TrainResult};
 const NO_DATA: &str = "the worker does not hold this data set";
 /// Records per [`Reply::Records`] piece: each is read on the page in a task of its own.
 pub const RECORDS_PER_PIECE: usize = 2000;
-/// Embedding values per [`Reply::Vectors`] piece.
-const VALUES_PER_PIECE: usize = 1 << 21;
+/// Embedding values per [`Reply::Vectors`] piece (4 MB: each is copied into the page's
+/// memory in a task of its own).
+const VALUES_PER_PIECE: usize = 1 << 20;
+/// Signature-table rows per [`Reply::Table`] piece (3.2 MB).
+const TABLE_ROWS_PER_PIECE: usize = 10_000;
 
 use crate::core::base::{normalized, ClusterError, Matrix};
 use crate::core::choice::win_rates;
@@ -105,8 +108,12 @@ impl Worker {
         let one = |r: Result<Reply, ClusterError>| vec![r.unwrap_or_else(|e| failed(id, e))];
         match &req.job {
             Job::Load(job) => self.load(id, job, bytes, report),
-            Job::Adopt(job) => one(self.adopt(req, job, data, bytes, report)),
-            Job::Attach(job) => one(self.attach(req, job, data, report)),
+            Job::Adopt(job) => self
+                .adopt(req, job, data, bytes, report)
+                .unwrap_or_else(|e| vec![failed(id, e)]),
+            Job::Attach(job) => self
+                .attach(req, job, data, report)
+                .unwrap_or_else(|e| vec![failed(id, e)]),
             Job::Map(job) => one(self
                 .map(req, data, job, report)
                 .map(|result| Reply::Map { id, result })),
@@ -166,20 +173,27 @@ impl Worker {
         Ok(loaded)
     }
 
-    fn loaded_reply(&self, id: u64, loaded: Loaded) -> Reply {
-        let table = if loaded.changed {
-            self.held
-                .as_ref()
-                .map(|h| h.table.to_bytes())
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        Reply::Loaded {
+    /// The replies that end a load, adopt or attach: the held data set's signature table
+    /// in pieces (when it changed), then [`Reply::Loaded`].
+    fn loaded_replies(&self, id: u64, loaded: Loaded) -> Vec<Reply> {
+        let mut out = Vec::new();
+        if let Some(h) = self.held.as_ref().filter(|_| loaded.changed) {
+            let n = h.table.len();
+            for start in (0..n).step_by(TABLE_ROWS_PER_PIECE) {
+                let rows = TABLE_ROWS_PER_PIECE.min(n - start);
+                out.push(Reply::Table {
+                    id,
+                    start,
+                    rows,
+                    bytes: h.table.rows_to_bytes(start..start + rows),
+                });
+            }
+        }
+        out.push(Reply::Loaded {
             id,
             result: Box::new(loaded),
-            table,
-        }
+        });
+        out
     }
 
     fn load(
@@ -292,7 +306,7 @@ impl Worker {
                     label_files,
                     ..l
                 };
-                out.push(self.loaded_reply(id, l));
+                out.extend(self.loaded_replies(id, l));
                 out
             }
             Err(e) => fail(e),
@@ -306,7 +320,7 @@ impl Worker {
         data: &[f32],
         bytes: &[u8],
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<Reply, ClusterError> {
+    ) -> Result<Vec<Reply>, ClusterError> {
         let mut records: Vec<Record> = Vec::new();
         for (k, line) in bytes
             .split(|&b| b == b'\n')
@@ -338,7 +352,7 @@ impl Worker {
             )));
         }
         let loaded = self.hold(dataset, report)?;
-        Ok(self.loaded_reply(req.id, loaded))
+        Ok(self.loaded_replies(req.id, loaded))
     }
 
     fn attach(
@@ -347,7 +361,7 @@ impl Worker {
         job: &AttachJob,
         data: &[f32],
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<Reply, ClusterError> {
+    ) -> Result<Vec<Reply>, ClusterError> {
         let held = self.held(&job.base)?;
         let n = held.dataset.len();
         let e = Embeddings::new(n, req.dim, data.to_vec()).ok_or(ClusterError::Shape {
@@ -357,7 +371,7 @@ impl Worker {
         })?;
         let dataset = held.dataset.with_embeddings(Some(e));
         let loaded = self.hold(dataset, report)?;
-        Ok(self.loaded_reply(req.id, loaded))
+        Ok(self.loaded_replies(req.id, loaded))
     }
 
     fn map(
@@ -921,12 +935,24 @@ mod tests {
         )
     }
 
+    /// What a load, adopt or attach ended with: the data set held, and its table as the
+    /// page reads it from the pieces.
     fn loaded(replies: &[Reply]) -> (Loaded, SignatureTable) {
+        let mut table = SignatureTable::default();
+        let mut next = 0;
+        for r in replies {
+            if let Reply::Table {
+                start, rows, bytes, ..
+            } = r
+            {
+                assert_eq!(*start, next, "pieces in order");
+                table.extend_from_bytes(bytes).unwrap();
+                next += rows;
+                assert_eq!(table.len(), next);
+            }
+        }
         match replies.last() {
-            Some(Reply::Loaded { result, table, .. }) => (
-                (**result).clone(),
-                SignatureTable::from_bytes(table).unwrap(),
-            ),
+            Some(Reply::Loaded { result, .. }) => ((**result).clone(), table),
             other => panic!("{other:?}"),
         }
     }
@@ -995,10 +1021,10 @@ mod tests {
         let (req, bytes) = load(2, &[("labels.json", labels)], Some(l.key.clone()));
         let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
         assert_eq!(replies.len(), 1);
-        let Reply::Loaded { result, table, .. } = &replies[0] else {
+        let Reply::Loaded { result, .. } = &replies[0] else {
             panic!("{replies:?}")
         };
-        assert!(!result.changed && table.is_empty());
+        assert!(!result.changed);
         assert_eq!(result.key, l.key);
         assert_eq!(result.label_files.len(), 1);
         // bad files are refused with their errors, naming the file and line

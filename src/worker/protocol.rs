@@ -448,16 +448,28 @@ pub enum Reply {
         #[serde(skip)]
         values: Vec<f32>,
     },
-    /// The data set the worker holds now (its signature table travels beside:
-    /// [`crate::core::signature::table::SignatureTable::to_bytes`]).
+    /// Rows `start..start + rows` of the signature table of the data set just read (the
+    /// bytes travel beside the JSON:
+    /// [`crate::core::signature::table::SignatureTable::rows_to_bytes`]), in order, before
+    /// [`Reply::Loaded`]; sent when the data set changed.
+    Table {
+        /// Job id.
+        id: u64,
+        /// First row.
+        start: usize,
+        /// Rows in this piece.
+        rows: usize,
+        /// The rows; travel beside the JSON, not in it.
+        #[serde(skip)]
+        bytes: Vec<u8>,
+    },
+    /// The data set the worker holds now (its table came before, in pieces, when it
+    /// changed).
     Loaded {
         /// Job id.
         id: u64,
         /// What it holds.
         result: Box<Loaded>,
-        /// The signature table; travels beside the JSON, not in it.
-        #[serde(skip)]
-        table: Vec<u8>,
     },
     /// Files that could not be imported: nothing changed.
     Refused {
@@ -536,6 +548,7 @@ impl Reply {
             Self::Progress { id, .. }
             | Self::Records { id, .. }
             | Self::Vectors { id, .. }
+            | Self::Table { id, .. }
             | Self::Loaded { id, .. }
             | Self::Refused { id, .. }
             | Self::Map { id, .. }
@@ -558,6 +571,7 @@ impl Reply {
                 | Self::Progress { .. }
                 | Self::Records { .. }
                 | Self::Vectors { .. }
+                | Self::Table { .. }
                 | Self::Epoch { .. }
         )
     }
@@ -569,6 +583,7 @@ impl Reply {
             Self::Progress { .. } => "progress",
             Self::Records { .. } => "records",
             Self::Vectors { .. } => "vectors",
+            Self::Table { .. } => "table",
             Self::Loaded { .. } => "loaded",
             Self::Refused { .. } => "refused",
             Self::Map { .. } => "map",

@@ -110,7 +110,7 @@ pub fn start() {
         for mut reply in replies {
             // numbers and tables travel beside the JSON, as bytes
             let bytes = match &mut reply {
-                Reply::Loaded { table, .. } => Some(std::mem::take(table)),
+                Reply::Table { bytes, .. } => Some(std::mem::take(bytes)),
                 Reply::Vectors { values, .. } => Some(
                     std::mem::take(values)
                         .iter()

@@ -56,10 +56,17 @@ impl SignatureTable {
         self.prior.is_empty()
     }
 
-    /// Row after row of little-endian `f64`s (exact: what crosses the worker boundary).
+    /// The table as bytes: per row, the prior, the label-free prior, the shape's index,
+    /// the group, the answer id (−1: none), the agreeing and all siblings, then the
+    /// vector, each a little-endian `f64` (exact: the page reads the same numbers).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len() * WIDTH * 8);
-        for i in 0..self.len() {
+        self.rows_to_bytes(0..self.len())
+    }
+
+    /// [`Self::to_bytes`] of rows `range` only (a piece of the table).
+    pub fn rows_to_bytes(&self, range: std::ops::Range<usize>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(range.len() * WIDTH * 8);
+        for i in range {
             let n = self.nodes[i];
             let head = [
                 self.prior[i],
@@ -82,6 +89,14 @@ impl SignatureTable {
 
     /// Reads [`Self::to_bytes`] back; says what is wrong with bytes that are not a table.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let mut t = Self::default();
+        t.extend_from_bytes(bytes)?;
+        Ok(t)
+    }
+
+    /// Appends the rows of a piece made by [`Self::rows_to_bytes`]; on error (named by
+    /// the piece's row) the table is left as it was.
+    pub fn extend_from_bytes(&mut self, bytes: &[u8]) -> Result<(), String> {
         if !bytes.len().is_multiple_of(WIDTH * 8) {
             return Err(format!(
                 "{} bytes are not rows of {WIDTH} numbers",
@@ -131,7 +146,13 @@ impl SignatureTable {
             }
             t.vectors.push(vector);
         }
-        Ok(t)
+        self.prior.extend(t.prior);
+        self.label_free_prior.extend(t.label_free_prior);
+        self.shapes.extend(t.shapes);
+        self.nodes.extend(t.nodes);
+        self.agreement.extend(t.agreement);
+        self.vectors.extend(t.vectors);
+        Ok(())
     }
 
     /// Rows of the question group of row `i`, in record order.
@@ -203,6 +224,17 @@ mod tests {
         assert!(SignatureTable::from_bytes(&bad)
             .unwrap_err()
             .contains("row 0"));
+        // in pieces of any size, in order: the same table; a bad piece changes nothing
+        for piece in [1, 7, 128, 300] {
+            let mut pieces = SignatureTable::default();
+            for start in (0..300).step_by(piece) {
+                let bytes = t.rows_to_bytes(start..(start + piece).min(300));
+                pieces.extend_from_bytes(&bytes).unwrap();
+            }
+            assert_eq!(pieces, t, "pieces of {piece}");
+            assert!(pieces.extend_from_bytes(&bad).is_err());
+            assert_eq!(pieces, t);
+        }
     }
 
     #[test]
