@@ -270,6 +270,14 @@ impl Assembly {
         self.records.len()
     }
 
+    /// Room for `total` records in all, so that pieces arriving one by one never copy the
+    /// records or rehash the index.
+    pub fn reserve(&mut self, total: usize) {
+        let more = total.saturating_sub(self.records.len());
+        self.records.reserve_exact(more);
+        self.index.reserve(more);
+    }
+
     /// Whether no record came yet.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()

@@ -88,7 +88,11 @@ fn send(jobs: Jobs, job: Job, payload: Payload<'_>, stage: &str) -> Waiting {
         }
     };
     jobs.send(job, payload, Some(stage), move |reply| match reply {
-        Reply::Records { records, .. } => incoming.borrow_mut().records.push(records),
+        Reply::Records { records, total, .. } => {
+            let mut inc = incoming.borrow_mut();
+            inc.records.reserve(total);
+            inc.records.push(records);
+        }
         Reply::Vectors {
             dim, total, values, ..
         } => {
@@ -99,8 +103,9 @@ fn send(jobs: Jobs, job: Job, payload: Payload<'_>, stage: &str) -> Waiting {
             inc.dim = dim;
             inc.vectors.extend_from_slice(&values);
         }
-        Reply::Table { bytes, .. } => {
+        Reply::Table { bytes, total, .. } => {
             let mut inc = incoming.borrow_mut();
+            inc.table.reserve(total);
             if inc.broken.is_none() {
                 if let Err(e) = inc.table.extend_from_bytes(&bytes) {
                     inc.broken = Some(e);

@@ -185,6 +185,7 @@ impl Worker {
                     id,
                     start,
                     rows,
+                    total: n,
                     bytes: h.table.rows_to_bytes(start..start + rows),
                 });
             }
@@ -267,6 +268,7 @@ impl Worker {
                         out.push(Reply::Records {
                             id,
                             records: piece.to_vec(),
+                            total: dataset.len(),
                         });
                     }
                 }
@@ -942,10 +944,15 @@ mod tests {
         let mut next = 0;
         for r in replies {
             if let Reply::Table {
-                start, rows, bytes, ..
+                start,
+                rows,
+                total,
+                bytes,
+                ..
             } = r
             {
                 assert_eq!(*start, next, "pieces in order");
+                table.reserve(*total);
                 table.extend_from_bytes(bytes).unwrap();
                 next += rows;
                 assert_eq!(table.len(), next);

@@ -430,6 +430,9 @@ pub enum Reply {
         id: u64,
         /// The records.
         records: Vec<Record>,
+        /// Records of the whole data set (the page makes room for them at once).
+        #[serde(default)]
+        total: usize,
     },
     /// Embedding rows `start..start + rows` of the data set just read (the values travel
     /// beside the JSON, little-endian `f32`s), before [`Reply::Loaded`].
@@ -459,6 +462,8 @@ pub enum Reply {
         start: usize,
         /// Rows in this piece.
         rows: usize,
+        /// Rows of the whole table.
+        total: usize,
         /// The rows; travel beside the JSON, not in it.
         #[serde(skip)]
         bytes: Vec<u8>,

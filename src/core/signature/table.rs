@@ -94,6 +94,17 @@ impl SignatureTable {
         Ok(t)
     }
 
+    /// Room for `rows` rows in all (a table arriving in pieces grows without copying).
+    pub fn reserve(&mut self, rows: usize) {
+        let more = rows.saturating_sub(self.len());
+        self.prior.reserve_exact(more);
+        self.label_free_prior.reserve_exact(more);
+        self.shapes.reserve_exact(more);
+        self.nodes.reserve_exact(more);
+        self.agreement.reserve_exact(more);
+        self.vectors.reserve_exact(more);
+    }
+
     /// Appends the rows of a piece made by [`Self::rows_to_bytes`]; on error (named by
     /// the piece's row) the table is left as it was.
     pub fn extend_from_bytes(&mut self, bytes: &[u8]) -> Result<(), String> {
