@@ -37,20 +37,16 @@ impl PairState {
         this
     }
 
-    /// The selected record's siblings (same question), in record order.
+    /// The selected record's siblings (same question), in record order: its question
+    /// group in the signature table, as everywhere else.
     fn siblings(&self) -> Vec<usize> {
         let Some(sel) = self.app.selected.get_untracked() else {
             return Vec::new();
         };
-        self.app.session.with_untracked(|s| {
-            let Some(s) = s else { return Vec::new() };
-            let records = s.dataset.records();
-            let Some(key) = records.get(sel).map(|r| r.group_key()) else {
-                return Vec::new();
-            };
-            (0..records.len())
-                .filter(|&i| i != sel && records[i].group_key() == key)
-                .collect()
+        self.app.signatures.with_untracked(|t| {
+            t.as_ref().map_or_else(Vec::new, |t| {
+                t.group_of(sel).into_iter().filter(|&i| i != sel).collect()
+            })
         })
     }
 
