@@ -82,6 +82,15 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
                 Reply::Embedded { result, .. } => result.vectors = floats(&bytes),
                 Reply::Vectors { values, .. } => *values = floats(&bytes),
                 Reply::Table { bytes: b, .. } => *b = bytes.to_vec(),
+                Reply::Map { id, result } => {
+                    if let Err(message) = result.put_columns(&bytes.to_vec()) {
+                        reply = Reply::Failed {
+                            id: *id,
+                            reason: FailReason::Error,
+                            message,
+                        };
+                    }
+                }
                 _ => {}
             }
         }

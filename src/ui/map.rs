@@ -151,11 +151,18 @@ impl MapState {
             return; // a newer map was asked for
         }
         match reply {
-            Reply::Map { result, .. } => {
+            Reply::Map { id, result } => {
                 let millis = browser::performance_now() - started;
                 self.app.cluster_filter.set(None);
                 self.app.clusters.set(Some(Arc::new(result.labels.clone())));
-                self.view.set(Some(Arc::new(MapView { result, millis })));
+                // the list follows the clusters in this task; the canvas is painted in the
+                // next one (each stays short at 100k points)
+                leptos::task::spawn_local(async move {
+                    gloo_timers::future::TimeoutFuture::new(0).await;
+                    if self.request.get_value() == id {
+                        self.view.set(Some(Arc::new(MapView { result, millis })));
+                    }
+                });
             }
             Reply::Failed {
                 reason: FailReason::NoData,
@@ -221,17 +228,23 @@ fn css_rgb(css: &str) -> [u8; 3] {
 }
 
 /// Paints `rgb` at `alpha` over an RGBA pixel (the canvas's source-over, unpremultiplied).
-fn blend(px: &mut [u8], rgb: [u8; 3], alpha: f64) {
-    let dst_a = f64::from(px[3]) / 255.0;
-    let out_a = alpha + dst_a * (1.0 - alpha);
-    if out_a <= 0.0 {
+/// Rounds as `(v + 0.5) as u8` (the cast saturates): `f64::round` is a library call in
+/// wasm, and this runs for every pixel of 100k points.
+fn blend(px: &mut [u8], rgb: [u8; 3], alpha: f32) {
+    if px[3] == 0 {
+        // nothing under it yet: the colour itself
+        px[..3].copy_from_slice(&rgb);
+        px[3] = (alpha * 255.0 + 0.5) as u8;
         return;
     }
+    let dst_a = f32::from(px[3]) / 255.0;
+    let under = dst_a * (1.0 - alpha);
+    let out_a = alpha + under;
     for k in 0..3 {
-        let c = (f64::from(rgb[k]) * alpha + f64::from(px[k]) * dst_a * (1.0 - alpha)) / out_a;
-        px[k] = c.round().clamp(0.0, 255.0) as u8;
+        let c = (f32::from(rgb[k]) * alpha + f32::from(px[k]) * under) / out_a;
+        px[k] = (c + 0.5) as u8;
     }
-    px[3] = (out_a * 255.0).round().clamp(0.0, 255.0) as u8;
+    px[3] = (out_a * 255.0 + 0.5) as u8;
 }
 
 /// Red → amber → green for a score in [0, 1].
@@ -384,29 +397,32 @@ pub fn ReasoningMap() -> impl IntoView {
             let draw = |s: &Option<crate::core::Session>| {
                 let Some(s) = s else { return };
                 let records = s.dataset.records();
-                // Bucket points by (faded, colour) so the canvas state changes once per colour.
-                let mut buckets: std::collections::BTreeMap<(bool, String), Vec<(f64, f64)>> =
+                // Bucket points by (faded, colour): faded points (outside the filtered
+                // cluster) are painted first. Colours are worked out as numbers, once per
+                // colour, not as a string per point.
+                let prior_rgb: Vec<[u8; 3]> = (0..=20)
+                    .map(|k| css_rgb(&prior_colour(k as f64 / 20.0)))
+                    .collect();
+                let mut buckets: std::collections::BTreeMap<(bool, [u8; 3]), Vec<(f64, f64)>> =
                     Default::default();
                 for (i, p) in m.result.xy.iter().enumerate() {
                     let cluster = m.result.labels.get(i).copied().unwrap_or(0);
                     let dim = filter.is_some_and(|f| f != cluster);
-                    let colour: String = match colour_by {
-                        ColourBy::Cluster => cluster_colour(cluster).to_string(),
-                        ColourBy::Label => {
-                            label_colour(records.get(i).and_then(|r| s.labels.get(&r.id)))
-                                .to_string()
-                        }
+                    let rgb = match colour_by {
+                        ColourBy::Cluster => css_rgb(cluster_colour(cluster)),
+                        ColourBy::Label => css_rgb(label_colour(
+                            records.get(i).and_then(|r| s.labels.get(&r.id)),
+                        )),
                         ColourBy::Prior => {
                             let p = sigs
                                 .as_ref()
                                 .and_then(|g| g.prior.get(i).copied())
                                 .unwrap_or(0.5);
-                            prior_colour((p * 20.0).round() / 20.0)
+                            prior_rgb[(p.clamp(0.0, 1.0) * 20.0).round() as usize]
                         }
                     };
-                    // faded points (outside the filtered cluster) first
                     buckets
-                        .entry((!dim, colour))
+                        .entry((!dim, rgb))
                         .or_default()
                         .push(view.to_screen(*p));
                 }
@@ -415,15 +431,15 @@ pub fn ReasoningMap() -> impl IntoView {
                 let (pw, ph) = (c.width() as usize, c.height() as usize);
                 let mut pixels = vec![0u8; pw * ph * 4];
                 let half = (size * ratio / 2.0).max(0.5);
-                for ((bright, colour), points) in buckets {
+                for ((bright, rgb), points) in buckets {
                     let alpha = if bright { 0.85 } else { 0.12 };
-                    let rgb = css_rgb(&colour);
                     for (x, y) in points {
                         let (x, y) = (x * ratio, y * ratio);
-                        let x0 = (x - half).round().max(0.0) as usize;
-                        let y0 = (y - half).round().max(0.0) as usize;
-                        let x1 = ((x + half).round().max(0.0) as usize).min(pw);
-                        let y1 = ((y + half).round().max(0.0) as usize).min(ph);
+                        // nearest pixel edges; casts saturate (negative → 0)
+                        let x0 = (x - half + 0.5) as usize;
+                        let y0 = (y - half + 0.5) as usize;
+                        let x1 = ((x + half + 0.5) as usize).min(pw);
+                        let y1 = ((y + half + 0.5) as usize).min(ph);
                         for row in y0..y1 {
                             for col in x0..x1 {
                                 let at = (row * pw + col) * 4;

@@ -1413,4 +1413,47 @@ mod tests {
             req
         );
     }
+
+    #[test]
+    fn map_columns_travel_as_bytes_and_come_back_whole() {
+        let result = MapResult {
+            labels: vec![2, -1, 0],
+            xy: vec![[0.5, -1.25], [3.0e7, f32::MIN_POSITIVE], [-0.0, 1.0]],
+            inertia: Some(1.5),
+            persistence: vec![0.25],
+            medoids: vec![Some(2), None],
+            explained: [0.6, 0.3],
+            approximate: None,
+        };
+        let mut sent = result.clone();
+        let bytes = sent.take_columns();
+        assert_eq!(bytes.len(), 36);
+        // the first record's cluster, then (after all clusters) its x, little-endian
+        assert_eq!(&bytes[..4], &2i32.to_le_bytes());
+        assert_eq!(&bytes[12..16], &0.5f32.to_le_bytes());
+        assert!(sent.labels.is_empty() && sent.xy.is_empty());
+        let text = serde_json::to_string(&Reply::Map {
+            id: 1,
+            result: sent,
+        })
+        .unwrap();
+        let Reply::Map {
+            result: mut got, ..
+        } = serde_json::from_str(&text).unwrap()
+        else {
+            panic!("not a map");
+        };
+        got.put_columns(&bytes).unwrap();
+        assert_eq!(got, result);
+        assert!(got
+            .put_columns(&bytes[..35])
+            .unwrap_err()
+            .contains("35 bytes"));
+        let mut empty = MapResult {
+            labels: vec![],
+            xy: vec![],
+            ..result
+        };
+        assert!(empty.take_columns().is_empty());
+    }
 }

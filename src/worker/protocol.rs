@@ -410,6 +410,50 @@ pub struct MapResult {
     pub approximate: Option<bool>,
 }
 
+impl MapResult {
+    /// Moves the per-record columns (clusters, then positions) out as little-endian bytes,
+    /// 12 per record, to travel beside the JSON: a 100k map is 1.2 MB of bytes rather
+    /// than about 3 MB of JSON numbers to parse on the page.
+    pub fn take_columns(&mut self) -> Vec<u8> {
+        let labels = std::mem::take(&mut self.labels);
+        let xy = std::mem::take(&mut self.xy);
+        let mut out = Vec::with_capacity(labels.len() * 12);
+        out.extend(labels.iter().flat_map(|c| c.to_le_bytes()));
+        out.extend(xy.iter().flatten().flat_map(|v| v.to_le_bytes()));
+        out
+    }
+
+    /// Puts back the columns [`MapResult::take_columns`] moved out.
+    pub fn put_columns(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if bytes.len() % 12 != 0 {
+            return Err(format!(
+                "map columns of {} bytes are not whole records (12 bytes each)",
+                bytes.len()
+            ));
+        }
+        let n = bytes.len() / 12;
+        let word = |k: usize| {
+            [
+                bytes[4 * k],
+                bytes[4 * k + 1],
+                bytes[4 * k + 2],
+                bytes[4 * k + 3],
+            ]
+        };
+        self.labels = (0..n).map(|i| i32::from_le_bytes(word(i))).collect();
+        self.xy = (0..n)
+            .map(|i| {
+                let at = n + 2 * i;
+                [
+                    f32::from_le_bytes(word(at)),
+                    f32::from_le_bytes(word(at + 1)),
+                ]
+            })
+            .collect();
+        Ok(())
+    }
+}
+
 /// What the worker says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Reply {

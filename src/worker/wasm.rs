@@ -111,6 +111,7 @@ pub fn start() {
             // numbers and tables travel beside the JSON, as bytes
             let bytes = match &mut reply {
                 Reply::Table { bytes, .. } => Some(std::mem::take(bytes)),
+                Reply::Map { result, .. } => Some(result.take_columns()),
                 Reply::Vectors { values, .. } => Some(
                     std::mem::take(values)
                         .iter()
