@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::data::Dataset;
 use super::labelfile::LabelFile;
 use super::labels::{Label, LabelStore, Millis, Pair, Provenance, Verdict};
+use super::steps::StepMark;
 
 /// Orders human changes: later time first, then tab, then the tab's own sequence.
 #[derive(
@@ -48,6 +49,9 @@ pub enum Change {
         /// The label's own time (whole seconds, as the label file keeps it).
         #[serde(default)]
         updated_at: Option<Millis>,
+        /// The person's step mark with it: the first wrong step, or `"none"` wrong.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<StepMark>,
     },
     /// The person's pair judgements, all of them (they are few).
     Pairs {
@@ -217,6 +221,7 @@ impl Journal {
             self.clock.insert(id.clone(), stamp);
             let verdict = label.as_ref().map(|l| l.verdict);
             let updated_at = label.as_ref().and_then(|l| l.updated_at);
+            let step = label.as_ref().and_then(|l| l.step);
             match label {
                 Some(l) => self.seen.insert(id.clone(), l),
                 None => self.seen.remove(&id),
@@ -227,6 +232,7 @@ impl Journal {
                     id,
                     verdict,
                     updated_at,
+                    step,
                 },
             });
         }
@@ -258,6 +264,7 @@ impl Journal {
                     id,
                     verdict,
                     updated_at,
+                    step,
                 } => {
                     if self.clock.get(id).is_some_and(|c| *c >= e.stamp) {
                         continue;
@@ -269,6 +276,7 @@ impl Journal {
                         confidence: 1.0,
                         updated_at: *updated_at,
                         from: Vec::new(),
+                        step: *step,
                     });
                     match &label {
                         Some(l) => self.seen.insert(id.clone(), l.clone()),
@@ -515,6 +523,7 @@ mod tests {
                 id: "x:1".into(),
                 verdict: Some(Verdict::Bad),
                 updated_at: Some(T - 1000),
+                step: None,
             },
         };
         assert_eq!(Entry::parse(&e.to_json()).unwrap(), e);
@@ -528,6 +537,7 @@ mod tests {
                 id: "y".into(),
                 verdict: None,
                 updated_at: None,
+                step: None,
             },
         };
         assert_eq!(Entry::parse(&t.to_json()).unwrap(), t);
@@ -656,6 +666,7 @@ mod tests {
                 id: "r0".into(),
                 verdict: Some(Verdict::Bad),
                 updated_at: Some(T - 5000),
+                step: None,
             },
         };
         let mut all = entries.clone();

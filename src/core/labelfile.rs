@@ -3,7 +3,7 @@
 //! The wire structs mirror the contract field by field; [`LabelFile`] is the validated form
 //! (parsed times, checked confidences, unique ids). `export → parse → export` is exact.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::data::Dataset;
 use super::error::ImportError;
 use super::labels::{Label, LabelStore, Millis, Pair, Provenance, Verdict};
+use super::steps::{SpreadStep, StepMark, StepVerdict};
 
 /// The `format` field of every label file.
 pub const FORMAT: &str = "cotlabel.labels";
@@ -58,6 +59,52 @@ struct WireLabel {
     updated_at: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     from: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<WireStep>,
+}
+
+/// A step label on an entry: a person's mark, or one spread from marks on siblings.
+#[derive(Serialize, Deserialize)]
+struct WireStep {
+    /// The first wrong step (0-based) or `"none"`; absent when only `fine_through` is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_wrong: Option<StepMark>,
+    /// Steps up to and including this one are fine (spread labels only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fine_through: Option<usize>,
+    /// `human` or `spread`.
+    provenance: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    from: Vec<String>,
+}
+
+impl WireStep {
+    fn human(mark: StepMark) -> Self {
+        Self {
+            first_wrong: Some(mark),
+            fine_through: None,
+            provenance: "human".into(),
+            confidence: None,
+            from: Vec::new(),
+        }
+    }
+
+    fn spread(s: &SpreadStep) -> Self {
+        let (first_wrong, fine_through) = match s.verdict {
+            StepVerdict::WrongAt(k) => (Some(StepMark::WrongAt(k)), None),
+            StepVerdict::AllFine => (Some(StepMark::AllFine), None),
+            StepVerdict::FineThrough(k) => (None, Some(k)),
+        };
+        Self {
+            first_wrong,
+            fine_through,
+            provenance: "spread".into(),
+            confidence: Some(s.confidence),
+            from: s.from.clone(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,6 +128,9 @@ pub struct LabelFile {
     pub labels: Vec<(String, Label)>,
     /// Pair judgements.
     pub pairs: Vec<Pair>,
+    /// Step labels spread from step marks, on labelled records (they are recomputed from
+    /// the marks when the file is loaded; kept here so that a file reads back whole).
+    pub spread: Vec<(String, SpreadStep)>,
 }
 
 /// `2026-11-25T09:58:12Z` (whole seconds, UTC).
@@ -120,10 +170,15 @@ pub fn export_file_name(dataset_name: &str, date: &str) -> String {
 impl LabelFile {
     /// The labels of every loaded record that has one (in record order) and the pairs.
     pub fn from_store(dataset: &Dataset, store: &LabelStore, now: Millis) -> Self {
-        let labels = dataset
+        let labels: Vec<(String, Label)> = dataset
             .records()
             .iter()
             .filter_map(|r| store.get(&r.id).map(|l| (r.id.clone(), l.clone())))
+            .collect();
+        let spread = labels
+            .iter()
+            .filter(|(_, l)| l.step.is_none())
+            .filter_map(|(id, _)| store.spread(id).map(|s| (id.clone(), s.clone())))
             .collect();
         Self {
             exported_at: Some(now.div_euclid(1000) * 1000),
@@ -134,11 +189,14 @@ impl LabelFile {
             }),
             labels,
             pairs: store.pairs().to_vec(),
+            spread,
         }
     }
 
     /// The file as pretty-printed JSON.
     pub fn to_json(&self) -> String {
+        let spread: HashMap<&str, &SpreadStep> =
+            self.spread.iter().map(|(id, s)| (id.as_str(), s)).collect();
         let wire = WireFile {
             format: FORMAT.into(),
             version: VERSION,
@@ -154,6 +212,10 @@ impl LabelFile {
                     confidence: Some(l.confidence),
                     updated_at: l.updated_at.map(format_time),
                     from: l.from.clone(),
+                    step: match l.step {
+                        Some(mark) => Some(WireStep::human(mark)),
+                        None => spread.get(id.as_str()).map(|s| WireStep::spread(s)),
+                    },
                 })
                 .collect(),
             pairs: self
@@ -239,6 +301,7 @@ impl LabelFile {
         let exported_at = time("exported_at", &wire.exported_at, &mut errors);
         let mut seen = HashSet::new();
         let mut labels = Vec::with_capacity(wire.labels.len());
+        let mut spread = Vec::new();
         for (i, w) in wire.labels.into_iter().enumerate() {
             let what = format!("labels[{i}] (id `{}`)", w.id);
             if !seen.insert(w.id.clone()) {
@@ -268,6 +331,59 @@ impl LabelFile {
                 });
             }
             let updated_at = time(&what, &w.updated_at, &mut errors);
+            let mut step = None;
+            match w.step {
+                None => {}
+                Some(s) if s.provenance == "human" => {
+                    let fits = match s.first_wrong {
+                        Some(StepMark::WrongAt(_)) => w.label == Verdict::Bad,
+                        Some(StepMark::AllFine) => w.label == Verdict::Good,
+                        None => false,
+                    };
+                    if w.provenance != Provenance::Human || !fits {
+                        errors.push(ImportError::LabelFile {
+                            file: file.to_string(),
+                            message: format!(
+                                "{what}: a human step mark needs `first_wrong` and a human label \
+                                 it implies (a wrong step: bad; \"none\": good)"
+                            ),
+                        });
+                    }
+                    step = s.first_wrong;
+                }
+                Some(s) if s.provenance == "spread" => {
+                    let verdict = match (s.first_wrong, s.fine_through) {
+                        (Some(m), None) => Some(m.into()),
+                        (None, Some(k)) => Some(StepVerdict::FineThrough(k)),
+                        _ => None,
+                    };
+                    let confidence = s.confidence.filter(|c| (0.0..=1.0).contains(c));
+                    match (verdict, confidence) {
+                        (Some(verdict), Some(confidence)) => spread.push((
+                            w.id.clone(),
+                            SpreadStep {
+                                verdict,
+                                confidence,
+                                from: s.from,
+                            },
+                        )),
+                        _ => errors.push(ImportError::LabelFile {
+                            file: file.to_string(),
+                            message: format!(
+                                "{what}: a spread step label needs either `first_wrong` or \
+                                 `fine_through`, and a `confidence` in [0, 1]"
+                            ),
+                        }),
+                    }
+                }
+                Some(s) => errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!(
+                        "{what}: step provenance `{}` is neither `human` nor `spread`",
+                        s.provenance
+                    ),
+                }),
+            }
             labels.push((
                 w.id,
                 Label {
@@ -276,6 +392,7 @@ impl LabelFile {
                     confidence,
                     updated_at,
                     from: w.from,
+                    step,
                 },
             ));
         }
@@ -308,6 +425,7 @@ impl LabelFile {
             dataset: wire.dataset,
             labels,
             pairs,
+            spread,
         })
     }
 }
@@ -493,18 +611,93 @@ mod tests {
             0.0f64..=1.0,
             prop::option::of(0i64..4_000_000_000_000),
             prop::collection::vec("[a-z0-9-]{1,8}", 0..3),
+            prop::option::of(0usize..30),
         )
-            .prop_map(|(good, p, confidence, t, from)| Label {
-                verdict: if good { Verdict::Good } else { Verdict::Bad },
-                provenance: [
+            .prop_map(|(good, p, confidence, t, from, step)| {
+                let provenance = [
                     Provenance::Human,
                     Provenance::Propagated,
                     Provenance::Classifier,
-                ][p as usize],
-                confidence,
-                updated_at: t.map(|t| t / 1000 * 1000),
-                from,
+                ][p as usize];
+                // a person's step mark implies the label: none wrong → good, a step → bad
+                let step = step.filter(|_| provenance == Provenance::Human).map(|k| {
+                    if good {
+                        StepMark::AllFine
+                    } else {
+                        StepMark::WrongAt(k)
+                    }
+                });
+                Label {
+                    verdict: if good { Verdict::Good } else { Verdict::Bad },
+                    provenance,
+                    confidence,
+                    updated_at: t.map(|t| t / 1000 * 1000),
+                    from,
+                    step,
+                }
             })
+    }
+
+    #[test]
+    fn step_labels_are_written_read_back_and_checked() {
+        let ds = dataset(4);
+        let mut store = LabelStore::new();
+        store.set_human_step("r0", StepMark::WrongAt(2), T0);
+        store.set_human_step("r1", StepMark::AllFine, T0);
+        store.set_machine(
+            "r2",
+            Label::machine(0.2, Provenance::Propagated, 0.6, T0, vec!["r0".into()]).unwrap(),
+        );
+        let spread = [
+            ("r2", StepVerdict::WrongAt(1), 0.9),
+            ("r3", StepVerdict::FineThrough(0), 0.85), // unlabelled: not in the file
+            ("r0", StepVerdict::FineThrough(1), 0.85), // marked: its own mark is written
+        ];
+        store.set_spread(
+            spread
+                .iter()
+                .map(|(id, v, c)| {
+                    let s = SpreadStep {
+                        verdict: *v,
+                        confidence: *c,
+                        from: vec!["r0".into()],
+                    };
+                    (id.to_string(), s)
+                })
+                .collect(),
+        );
+        let text = LabelFile::from_store(&ds, &store, T0).to_json();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            json["labels"][0]["step"],
+            serde_json::json!({"first_wrong": 2, "provenance": "human"})
+        );
+        assert_eq!(json["labels"][0]["label"], "bad");
+        assert_eq!(
+            json["labels"][1]["step"],
+            serde_json::json!({"first_wrong": "none", "provenance": "human"})
+        );
+        assert_eq!(
+            json["labels"][2]["step"],
+            serde_json::json!({"first_wrong": 1, "provenance": "spread", "confidence": 0.9, "from": ["r0"]})
+        );
+        assert_eq!(json["labels"].as_array().unwrap().len(), 3);
+        let parsed = LabelFile::parse("l.json", &text).unwrap();
+        assert_eq!(parsed.labels[0].1.step, Some(StepMark::WrongAt(2)));
+        assert_eq!(parsed.spread.len(), 1);
+        assert_eq!(parsed.to_json(), text);
+        // a file without steps (version 1 as before) still reads; bad steps are named
+        let bad = text.replace("\"first_wrong\": \"none\"", "\"first_wrong\": 3");
+        let e = LabelFile::parse("l.json", &bad).unwrap_err();
+        assert!(
+            e[0].to_string()
+                .contains("labels[1] (id `r1`): a human step mark needs"),
+            "{}",
+            e[0]
+        );
+        let bad = text.replace("\"first_wrong\": 2", "\"first_wrong\": -2");
+        let e = LabelFile::parse("l.json", &bad).unwrap_err();
+        assert!(e[0].to_string().contains("not a step index"), "{}", e[0]);
     }
 
     proptest! {

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::data::Dataset;
+use super::steps::{SpreadStep, StepMark};
 
 /// Sound or flawed reasoning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,6 +70,8 @@ pub struct Label {
     pub updated_at: Option<Millis>,
     /// The human-labelled records a propagated label came from.
     pub from: Vec<String>,
+    /// A person's step mark (human labels only): the first wrong step, or none wrong.
+    pub step: Option<StepMark>,
 }
 
 impl Label {
@@ -80,6 +83,19 @@ impl Label {
             confidence: 1.0,
             updated_at: Some(now.div_euclid(1000) * 1000),
             from: Vec::new(),
+            step: None,
+        }
+    }
+
+    /// A person's step mark set now: a wrong step makes the CoT bad, none wrong good.
+    pub fn human_step(mark: StepMark, now: Millis) -> Self {
+        let verdict = match mark {
+            StepMark::WrongAt(_) => Verdict::Bad,
+            StepMark::AllFine => Verdict::Good,
+        };
+        Self {
+            step: Some(mark),
+            ..Self::human(verdict, now)
         }
     }
 
@@ -103,6 +119,7 @@ impl Label {
             confidence,
             updated_at: Some(now.div_euclid(1000) * 1000),
             from,
+            step: None,
         })
     }
 
@@ -227,6 +244,8 @@ pub struct LabelStore {
     labels: HashMap<String, Label>,
     pairs: Vec<Pair>,
     undo: Vec<UndoStep>,
+    /// Step labels spread from the person's step marks (derived: recomputed from the marks).
+    spread: HashMap<String, SpreadStep>,
 }
 
 impl LabelStore {
@@ -276,6 +295,66 @@ impl LabelStore {
             labels: vec![(id.to_string(), prev)],
             pairs: None,
         });
+        true
+    }
+
+    /// A person marks a record's first wrong step (or none wrong). Its label becomes the
+    /// human label the mark implies. Returns false when it already had exactly this mark.
+    pub fn set_human_step(&mut self, id: &str, mark: StepMark, now: Millis) -> bool {
+        if self
+            .labels
+            .get(id)
+            .is_some_and(|l| l.is_human() && l.step == Some(mark))
+        {
+            return false;
+        }
+        let prev = self
+            .labels
+            .insert(id.to_string(), Label::human_step(mark, now));
+        let what = match mark {
+            StepMark::WrongAt(k) => format!("step {} marked wrong on {id}", k + 1),
+            StepMark::AllFine => format!("all steps fine on {id}"),
+        };
+        self.push_undo(UndoStep {
+            what,
+            labels: vec![(id.to_string(), prev)],
+            pairs: None,
+        });
+        true
+    }
+
+    /// A person removes a record's step mark; its human label stays. Returns false when it
+    /// had none.
+    pub fn clear_step(&mut self, id: &str, now: Millis) -> bool {
+        let Some(l) = self.labels.get(id).filter(|l| l.step.is_some()) else {
+            return false;
+        };
+        let next = Label::human(l.verdict, now);
+        let prev = self.labels.insert(id.to_string(), next);
+        self.push_undo(UndoStep {
+            what: format!("clearing the step mark of {id}"),
+            labels: vec![(id.to_string(), prev)],
+            pairs: None,
+        });
+        true
+    }
+
+    /// The step label spread to a record from the person's marks on its siblings.
+    pub fn spread(&self, id: &str) -> Option<&SpreadStep> {
+        self.spread.get(id)
+    }
+
+    /// Every spread step label.
+    pub fn spread_all(&self) -> impl Iterator<Item = (&str, &SpreadStep)> + '_ {
+        self.spread.iter().map(|(id, s)| (id.as_str(), s))
+    }
+
+    /// Replaces the spread step labels; returns whether they changed.
+    pub fn set_spread(&mut self, spread: HashMap<String, SpreadStep>) -> bool {
+        if spread == self.spread {
+            return false;
+        }
+        self.spread = spread;
         true
     }
 
@@ -560,6 +639,7 @@ mod tests {
             confidence,
             updated_at: None,
             from: vec!["a".into()],
+            step: None,
         }
     }
 

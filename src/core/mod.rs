@@ -18,6 +18,8 @@
 //!    [`choice::win_rates`]; fine-tuning [`choice::fine_tune_set`] (model worker).
 //! 7. **Label** (the person) → [`labels::LabelStore`], kept by [`journal::fold`] and
 //!    [`session::Session`] (the page).
+//! 7b. **Step labels** (the first wrong step) → [`steps`]: [`steps::segment`],
+//!    [`steps::suggest`], [`steps::spread`] (the page, per question group).
 //! 8. **Export** → [`labelfile::LabelFile::from_store`] (the label file) and
 //!    [`trainset::plan`] (training sets) (the page).
 //!
@@ -47,6 +49,7 @@ pub mod select;
 pub mod session;
 pub mod signature;
 pub mod simulate;
+pub mod steps;
 pub mod timing;
 pub mod training;
 pub mod trainset;
