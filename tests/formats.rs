@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use cotlabel::core::import::{parse_file, plan_import, plan_import_mapped, InputFile, Parsed};
 use cotlabel::core::labels::{Label, LabelStore, Provenance, Verdict};
+use cotlabel::core::steps::{spread_dataset, StepMark};
 use cotlabel::core::trainset::{self, FileType, Format, Options};
 use cotlabel::core::{Dataset, ImportError};
 use serde_json::{json, Value};
@@ -184,6 +185,13 @@ fn every_training_format_in_both_file_types() {
         }
     }
     store.add_human_pair("q0", "q0-1", "q0-0", 0);
+    // step marks on q0..q2: the wrong CoT's one step, and one sound CoT all fine; spread to
+    // the other two (the same verified value in their one step: fine through it)
+    for q in 0..3 {
+        store.set_human_step(&format!("q{q}-3"), StepMark::WrongAt(0), 0);
+        store.set_human_step(&format!("q{q}-0"), StepMark::AllFine, 0);
+    }
+    store.set_spread(spread_dataset(&ds, &store));
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/trainsets");
     std::fs::create_dir_all(&out).unwrap();
     let mut manifest = serde_json::Map::new();
@@ -201,6 +209,8 @@ fn every_training_format_in_both_file_types() {
             Format::Kto => 36,
             // q0: the pick + 1 from labels; q1..q8: 2 from labels each
             Format::Dpo | Format::DpoConversational => 18,
+            // q0..q2: 2 marks + 2 spread (fine through their only step) each
+            Format::Stepwise | Format::ProcessBench => 12,
         };
         assert_eq!(
             plan.len(),
@@ -215,7 +225,7 @@ fn every_training_format_in_both_file_types() {
             std::fs::write(out.join(&name), &bytes).unwrap();
             manifest.insert(
                 name,
-                json!({"format": format.as_str(), "rows": expected,
+                json!({"format": format.as_str(), "rows": expected, "wrong": if format.is_steps() { 3 } else { 0 },
                        "conversational": matches!(format, Format::SftMessages | Format::DpoConversational)}),
             );
         }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parquet::basic::{Compression, Repetition};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType, DoubleType};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
@@ -111,6 +111,8 @@ pub enum Column {
     Bool(Vec<bool>),
     /// A number.
     Number(Vec<f64>),
+    /// A whole number.
+    Int(Vec<i64>),
     /// A conversation: a list of turns.
     Turns(Vec<Vec<Turn>>),
     /// A list of texts.
@@ -127,6 +129,7 @@ impl Column {
             Column::OptText(v) => v.len(),
             Column::Bool(v) => v.len(),
             Column::Number(v) => v.len(),
+            Column::Int(v) => v.len(),
             Column::Turns(v) => v.len(),
             Column::TextList(v) => v.len(),
             Column::BoolList(v) => v.len(),
@@ -147,6 +150,7 @@ impl Column {
             Column::Number(v) => {
                 serde_json::Number::from_f64(v[i]).map_or(Value::Null, Value::Number)
             }
+            Column::Int(v) => Value::from(v[i]),
             Column::Turns(v) => Value::Array(
                 v[i].iter()
                     .map(|t| {
@@ -195,6 +199,7 @@ impl Column {
             Column::OptText(_) => string(name, Repetition::OPTIONAL),
             Column::Bool(_) => leaf(name, Physical::BOOLEAN),
             Column::Number(_) => leaf(name, Physical::DOUBLE),
+            Column::Int(_) => leaf(name, Physical::INT64),
             Column::Turns(_) => {
                 let element = Type::group_type_builder("element")
                     .with_repetition(Repetition::REQUIRED)
@@ -343,6 +348,7 @@ impl ParquetSink {
                 }
                 Column::Bool(v) => leaf::<BoolType>(&mut group, v, None, None)?,
                 Column::Number(v) => leaf::<DoubleType>(&mut group, v, None, None)?,
+                Column::Int(v) => leaf::<Int64Type>(&mut group, v, None, None)?,
                 Column::Turns(v) => {
                     let (def, rep) = list_levels(v.iter().map(Vec::len));
                     let roles = text(&mut v.iter().flatten().map(|t| t.role.as_str()));
@@ -401,6 +407,7 @@ impl Table {
                     Column::OptText(v) => Column::OptText(part(v, &range)),
                     Column::Bool(v) => Column::Bool(part(v, &range)),
                     Column::Number(v) => Column::Number(part(v, &range)),
+                    Column::Int(v) => Column::Int(part(v, &range)),
                     Column::Turns(v) => Column::Turns(part(v, &range)),
                     Column::TextList(v) => Column::TextList(part(v, &range)),
                     Column::BoolList(v) => Column::BoolList(part(v, &range)),

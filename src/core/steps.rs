@@ -10,14 +10,20 @@
 //!   arithmetic that does not check, the step where the CoT leaves the values its agreeing
 //!   siblings share, a final answer that is not the last computed value.
 //! - [`spread`]: a person's mark at step j of CoT A says A's values before j are right and
-//!   its values at j wrong. A sibling that computes one of those wrong values is wrong at
-//!   the step where it first does; one whose first values are A's verified ones is fine up
-//!   to the last of them. Human marks are never overwritten.
+//!   its values at j wrong. A sibling that computes one of those wrong values the same way
+//!   (the same numbers and operators) is wrong at the step where it first does; one whose
+//!   first values are A's verified ones is fine up to the last of them. Human marks are
+//!   never overwritten. (The same value from another computation is not spread: on the
+//!   demo, correct siblings compute small wrong values such as 9 or 50 legitimately.)
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use rustc_hash::FxHashMap;
+
+use super::data::Dataset;
+use super::labels::{Label, LabelStore, Verdict};
 use super::signature::trace::{question_numbers, trace, value_key, Step, Trace};
 
 /// A person's step mark on a CoT (it implies the CoT's label: wrong → bad, fine → good).
@@ -212,6 +218,9 @@ pub struct Process {
     pub eq_step: Vec<usize>,
     /// The question's numbers, as value keys.
     pub question: HashSet<i64>,
+    /// What each equation computes from: its left side's numbers (value keys, sorted) and
+    /// operators. Two equations with the same are the same computation.
+    pub calc: Vec<(Vec<i64>, Vec<char>)>,
 }
 
 impl Process {
@@ -225,11 +234,27 @@ impl Process {
             .iter()
             .map(|e| step_at(&steps, e.start))
             .collect();
+        let calc = trace
+            .equations
+            .iter()
+            .map(|e| {
+                let mut nums: Vec<i64> = trace
+                    .numbers
+                    .iter()
+                    .filter(|n| n.start >= e.start && n.end <= e.end)
+                    .map(|n| value_key(n.value))
+                    .collect();
+                nums.pop(); // the value after `=`
+                nums.sort_unstable();
+                (nums, e.ops.clone())
+            })
+            .collect();
         Self {
             steps,
             trace,
             eq_step,
             question,
+            calc,
         }
     }
 
@@ -424,7 +449,8 @@ pub fn spread(
     struct Evidence<'a> {
         id: &'a str,
         verified: HashSet<i64>,
-        wrong: HashSet<i64>,
+        /// The wrong values with the computations that gave them.
+        wrong: Vec<(i64, &'a (Vec<i64>, Vec<char>))>,
     }
     let mut evidence = Vec::new();
     for (a, mark) in marks.iter().enumerate() {
@@ -437,8 +463,9 @@ pub fn spread(
         let verified: HashSet<i64> = p.values().filter(|(s, _)| *s < cut).map(|x| x.1).collect();
         let wrong = p
             .values()
-            .filter(|(s, v)| *s == cut && !verified.contains(v) && !p.question.contains(v))
-            .map(|x| x.1)
+            .zip(&p.calc)
+            .filter(|((s, v), _)| *s == cut && !verified.contains(v) && !p.question.contains(v))
+            .map(|((_, v), c)| (v, c))
             .collect();
         evidence.push(Evidence {
             id: ids[a],
@@ -461,11 +488,11 @@ pub fn spread(
         let mut wrong: Option<(usize, f64, Vec<String>)> = None;
         let mut fine: Option<(usize, Vec<String>)> = None;
         for ev in &evidence {
-            // the first value of b that the mark says is wrong
-            let hit = p
-                .values()
-                .enumerate()
-                .find(|(_, (_, v))| ev.wrong.contains(v) && !fine_values.contains(v));
+            // the first equation of b that computes a wrong value the same way
+            let hit = p.values().enumerate().find(|(k, (_, v))| {
+                !fine_values.contains(v)
+                    && ev.wrong.iter().any(|(w, c)| w == v && *c == &p.calc[*k])
+            });
             if let Some((k, (step, _))) = hit {
                 let same_path = p
                     .values()
@@ -525,6 +552,55 @@ pub fn spread(
             }),
             (None, None) => None,
         };
+    }
+    out
+}
+
+/// Spreads every step mark of a data set within its question group; the spread labels
+/// by record id. Only the groups that hold a mark are read (one pass over the records to
+/// find them).
+pub fn spread_dataset(dataset: &Dataset, store: &LabelStore) -> FxHashMap<String, SpreadStep> {
+    let mut out = FxHashMap::default();
+    let records = dataset.records();
+    let marked: HashSet<&str> = store
+        .humans()
+        .filter(|(_, l)| l.step.is_some())
+        .filter_map(|(id, _)| dataset.position(id))
+        .map(|i| records[i].group_key())
+        .collect();
+    if marked.is_empty() {
+        return out;
+    }
+    let mut groups: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+    for (i, r) in records.iter().enumerate() {
+        if marked.contains(r.group_key()) {
+            groups.entry(r.group_key()).or_default().push(i);
+        }
+    }
+    for members in groups.values() {
+        let group: Vec<Process> = members
+            .iter()
+            .map(|&i| {
+                let r = &records[i];
+                Process::read(&r.cot, r.answer.as_deref(), &r.question)
+            })
+            .collect();
+        let labels: Vec<Option<&Label>> =
+            members.iter().map(|&i| store.get(&records[i].id)).collect();
+        let marks: Vec<Option<StepMark>> = labels
+            .iter()
+            .map(|l| l.filter(|l| l.is_human()).and_then(|l| l.step))
+            .collect();
+        let good: Vec<bool> = labels
+            .iter()
+            .map(|l| l.is_some_and(|l| l.is_human() && l.verdict == Verdict::Good))
+            .collect();
+        let ids: Vec<&str> = members.iter().map(|&i| records[i].id.as_str()).collect();
+        for (k, s) in spread(&group, &marks, &good, &ids).into_iter().enumerate() {
+            if let Some(s) = s {
+                out.insert(ids[k].to_string(), s);
+            }
+        }
     }
     out
 }
@@ -642,18 +718,28 @@ mod tests {
             ("3 * 4 = 12 apples.\n12 - 2 = 11 left.", "11"),
             // B: same path, same wrong value at its step 2
             ("Each bag has 4.\n3 * 4 = 12.\nThen 12 - 2 = 11.", "11"),
-            // C: reaches 11 another way
-            ("3 + 4 = 7.\n7 + 4 = 11.", "11"),
+            // C: the same wrong computation after a value of its own
+            ("3 + 4 = 7.\n12 - 2 = 11.", "11"),
             // D: the verified 12, then something else
             ("3 * 4 = 12.\n12 / 2 = 6.", "6"),
             // E: nothing in common
             ("2 + 2 = 4.", "4"),
-            // F: computes 11 but a person said it is good
-            ("3 * 4 = 12.\n12 - 1 = 11.", "11"),
+            // F: the same wrong computation, but a person said it is good
+            ("3 * 4 = 12.\n12 - 2 = 11.", "11"),
+            // G: reaches 11 by another computation (right arithmetic): not the same error
+            ("3 + 4 = 7.\n7 + 4 = 11.", "11"),
         ]);
-        let marks = [Some(StepMark::WrongAt(1)), None, None, None, None, None];
-        let good = [false, false, false, false, false, true];
-        let ids = ["a", "b", "c", "d", "e", "f"];
+        let marks = [
+            Some(StepMark::WrongAt(1)),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ];
+        let good = [false, false, false, false, false, true, false];
+        let ids = ["a", "b", "c", "d", "e", "f", "g"];
         let s = spread(&g, &marks, &good, &ids);
         assert_eq!(s[0], None, "a marked CoT keeps its own mark");
         let b = s[1].as_ref().unwrap();
@@ -674,6 +760,10 @@ mod tests {
         );
         assert_eq!(s[4], None);
         assert_eq!(s[5], None, "a person's good label is never contradicted");
+        assert_eq!(
+            s[6], None,
+            "the same value from another computation is not the error"
+        );
     }
 
     #[test]

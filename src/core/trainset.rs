@@ -23,6 +23,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::data::{Dataset, Record};
 use super::labels::{Label, LabelStore, Provenance, Verdict};
 use super::parquet_io::{self, Column, Table, Turn};
+use super::steps::{segment, StepVerdict};
 use super::training;
 
 /// The training-set formats (contract §3: the values of `training-format`).
@@ -38,16 +39,24 @@ pub enum Format {
     DpoConversational,
     /// Unpaired preference: `prompt`, `completion`, `label`.
     Kto,
+    /// Stepwise supervision (TRL, process reward models): `prompt`, `completions` (the
+    /// steps), `labels` (one bool per step: true before the first wrong step).
+    Stepwise,
+    /// ProcessBench's layout: `problem`, `steps`, `label` (the earliest wrong step, −1 for
+    /// none).
+    ProcessBench,
 }
 
 impl Format {
     /// Every format, in the order the page lists them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::SftMessages,
         Format::SftPromptCompletion,
         Format::Dpo,
         Format::DpoConversational,
         Format::Kto,
+        Format::Stepwise,
+        Format::ProcessBench,
     ];
 
     /// Its name in the contract and in file names.
@@ -58,6 +67,8 @@ impl Format {
             Format::Dpo => "dpo",
             Format::DpoConversational => "dpo-conversational",
             Format::Kto => "kto",
+            Format::Stepwise => "stepwise",
+            Format::ProcessBench => "processbench",
         }
     }
 
@@ -69,6 +80,8 @@ impl Format {
             Format::Dpo => "Preference pairs (DPO, ORPO, reward model)",
             Format::DpoConversational => "Preference pairs, conversational",
             Format::Kto => "Unpaired preference (KTO)",
+            Format::Stepwise => "Stepwise supervision (process reward model, TRL)",
+            Format::ProcessBench => "First wrong step (ProcessBench)",
         }
     }
 
@@ -80,6 +93,11 @@ impl Format {
     /// Whether rows are (chosen, rejected) pairs.
     pub fn is_pairs(self) -> bool {
         matches!(self, Format::Dpo | Format::DpoConversational)
+    }
+
+    /// Whether rows are CoTs with step labels.
+    pub fn is_steps(self) -> bool {
+        matches!(self, Format::Stepwise | Format::ProcessBench)
     }
 }
 
@@ -165,6 +183,12 @@ pub struct Plan {
     items: Vec<Item>,
     /// The label behind each record that counts, by record.
     labels: HashMap<usize, Counted>,
+    /// Step formats: the step label behind each row's record and its steps.
+    steps: HashMap<usize, StepRow>,
+    /// Step formats: rows from the person's step marks.
+    pub step_marks: usize,
+    /// Step formats: rows from step labels spread to siblings.
+    pub step_spread: usize,
     /// Counted sound / flawed CoTs.
     pub sound: usize,
     /// Counted flawed CoTs.
@@ -179,6 +203,15 @@ pub struct Plan {
     pub questions: usize,
     /// Preference formats: questions with counted labels but no pair (not both kinds).
     pub questions_skipped: usize,
+}
+
+/// What a stepwise row needs: the steps' texts (byte ranges) and what is known of them.
+#[derive(Debug, Clone, PartialEq)]
+struct StepRow {
+    steps: Vec<(usize, usize)>,
+    verdict: StepVerdict,
+    human: bool,
+    confidence: f64,
 }
 
 /// What a row needs of a label (not its `from` list).
@@ -232,6 +265,9 @@ pub fn plan(dataset: &Dataset, store: &LabelStore, options: &Options) -> Plan {
         pairs_from_labels: 0,
         questions: 0,
         questions_skipped: 0,
+        steps: HashMap::default(),
+        step_marks: 0,
+        step_spread: 0,
     };
     match o.format {
         Format::SftMessages | Format::SftPromptCompletion => {
@@ -250,8 +286,50 @@ pub fn plan(dataset: &Dataset, store: &LabelStore, options: &Options) -> Plan {
             p.items = keep.into_iter().map(Item::One).collect();
         }
         Format::Dpo | Format::DpoConversational => plan_pairs(dataset, store, &mut p),
+        Format::Stepwise | Format::ProcessBench => plan_steps(dataset, store, &mut p),
     }
     p
+}
+
+/// The CoTs with a step label that says where the first wrong step is (or that none is):
+/// the person's marks always, spread labels when machine labels count. A "fine through
+/// step k" label leaves the later steps unknown, so it makes no row.
+fn plan_steps(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
+    for (i, r) in dataset.records().iter().enumerate() {
+        let human = store
+            .get(&r.id)
+            .and_then(|l| l.step.filter(|_| l.is_human()));
+        let (verdict, confidence) = match (human, store.spread(&r.id)) {
+            (Some(mark), _) => (StepVerdict::from(mark), 1.0),
+            (None, Some(s))
+                if !p.options.human_only && s.confidence >= p.options.min_confidence =>
+            {
+                (s.verdict, s.confidence)
+            }
+            _ => continue,
+        };
+        let steps: Vec<(usize, usize)> = segment(&r.cot).iter().map(|s| (s.start, s.end)).collect();
+        // fine through the last step: no step is wrong
+        let verdict = match verdict {
+            StepVerdict::FineThrough(k) if k + 1 >= steps.len() => StepVerdict::AllFine,
+            v => v,
+        };
+        if verdict.step_labels(steps.len()).is_none() {
+            continue;
+        }
+        p.step_marks += usize::from(human.is_some());
+        p.step_spread += usize::from(human.is_none());
+        p.steps.insert(
+            i,
+            StepRow {
+                steps,
+                verdict,
+                human: human.is_some(),
+                confidence,
+            },
+        );
+        p.items.push(Item::One(i));
+    }
 }
 
 fn plan_pairs(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
@@ -414,6 +492,22 @@ impl Plan {
             self.sound, self.flawed, self.human
         );
         match self.options.format {
+            Format::Stepwise | Format::ProcessBench => {
+                let spread = if self.options.human_only {
+                    "your step marks only".to_string()
+                } else {
+                    format!(
+                        "{} spread to siblings at ≥ {:.0} %",
+                        self.step_spread,
+                        self.options.min_confidence * 100.0
+                    )
+                };
+                format!(
+                    "{} rows: CoTs whose first wrong step is known ({} marked by you; {spread}).",
+                    self.len(),
+                    self.step_marks
+                )
+            }
             Format::SftMessages | Format::SftPromptCompletion => {
                 format!("{} rows: the sound CoTs. {base}.", self.len())
             }
@@ -469,7 +563,51 @@ impl Plan {
             t.names.push(name.to_string());
             t.columns.push(c);
         };
+        let step_row = |it: &Item| &self.steps[&one(it)];
+        let step_texts = |it: &Item| -> Vec<String> {
+            let cot = &recs[one(it)].cot;
+            step_row(it)
+                .steps
+                .iter()
+                .map(|&(a, b)| cot[a..b].to_string())
+                .collect()
+        };
         match self.options.format {
+            Format::Stepwise => {
+                add("prompt", text(&|it| recs[one(it)].question.clone()));
+                add(
+                    "completions",
+                    Column::TextList(items.iter().map(step_texts).collect()),
+                );
+                add(
+                    "labels",
+                    Column::BoolList(
+                        items
+                            .iter()
+                            .map(|it| {
+                                let row = step_row(it);
+                                row.verdict.step_labels(row.steps.len()).unwrap_or_default()
+                            })
+                            .collect(),
+                    ),
+                );
+            }
+            Format::ProcessBench => {
+                add("problem", text(&|it| recs[one(it)].question.clone()));
+                add(
+                    "steps",
+                    Column::TextList(items.iter().map(step_texts).collect()),
+                );
+                add(
+                    "label",
+                    Column::Int(
+                        items
+                            .iter()
+                            .map(|it| step_row(it).verdict.earliest_wrong().unwrap_or(-1))
+                            .collect(),
+                    ),
+                );
+            }
             Format::SftMessages => {
                 add(
                     "messages",
@@ -549,6 +687,21 @@ impl Plan {
             add("chosen_confidence", num(&|it| conf(one(it))));
             add("rejected_provenance", text(&|it| prov(other(it))));
             add("rejected_confidence", num(&|it| conf(other(it))));
+        } else if self.options.format.is_steps() {
+            add("id", text(&|it| recs[one(it)].id.clone()));
+            add("question_id", qid);
+            add(
+                "provenance",
+                text(&|it| {
+                    if step_row(it).human {
+                        "human"
+                    } else {
+                        "spread"
+                    }
+                    .to_string()
+                }),
+            );
+            add("confidence", num(&|it| step_row(it).confidence));
         } else {
             add("id", text(&|it| recs[one(it)].id.clone()));
             add("question_id", qid);

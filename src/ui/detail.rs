@@ -5,7 +5,6 @@ use leptos::prelude::*;
 
 use crate::core::labelfile::format_time;
 use crate::core::labels::Verdict;
-use crate::core::signature::answer::format_number;
 use crate::core::signature::table::in_group;
 use crate::core::signature::{Siblings, Signature};
 
@@ -17,6 +16,9 @@ pub fn Detail(
     /// Buttons of other features shown beside the label buttons.
     #[prop(into)]
     buttons: ViewFn,
+    /// The reasoning of the selected record, as the step feature shows it.
+    #[prop(into)]
+    reasoning: ViewFn,
     /// Views of other features shown above the record (the pairwise view).
     children: Children,
 ) -> impl IntoView {
@@ -68,7 +70,6 @@ pub fn Detail(
             let sig = state
                 .signatures
                 .with(|g| g.as_ref().and_then(|g| in_group(&s.dataset, g, sel)));
-            let cot_text = r.cot.clone();
             let signals = sig.as_ref().map(signals_view);
             let meta: Vec<(String, String)> = r
                 .meta
@@ -84,7 +85,7 @@ pub fn Detail(
                     <h2>"Question"</h2>
                     <p class="question">{r.question.clone()}</p>
                     <h2>"Reasoning"</h2>
-                    {move || cot_view(&cot_text, sig.as_ref())}
+                    {reasoning.run()}
                     <h2>"Answer"</h2>
                     <p class="answer">{r.answer.clone().unwrap_or_else(|| "—".into())}</p>
                     <div class=format!("label-state {verdict}") data-testid="label-state">{label_text} {sources}</div>
@@ -125,37 +126,6 @@ pub fn Detail(
             {body}
         </section>
     }
-}
-
-/// The CoT with its equations marked: wrong arithmetic in red with the right value.
-fn cot_view(text: &str, sig: Option<&Signature>) -> impl IntoView {
-    let Some(sig) = sig else {
-        return view! { <pre class="cot">{text.to_string()}</pre> }.into_any();
-    };
-    let pieces = sig
-        .trace
-        .segments(text.len())
-        .into_iter()
-        .map(|seg| {
-            let piece = text[seg.start..seg.end].to_string();
-            match seg.equation.map(|k| &sig.trace.equations[k]) {
-                None => view! { <span>{piece}</span> }.into_any(),
-                Some(e) if e.correct == Some(false) => {
-                    let title = format!(
-                        "Wrong arithmetic: the left side is {}, not {}",
-                        e.lhs.map(format_number).unwrap_or_default(),
-                        format_number(e.value)
-                    );
-                    view! { <mark class="eq wrong" data-testid="wrong-step" title=title>{piece}</mark> }.into_any()
-                }
-                Some(e) if e.correct == Some(true) => {
-                    view! { <span class="eq ok" title="The arithmetic checks">{piece}</span> }.into_any()
-                }
-                Some(_) => view! { <span class="eq">{piece}</span> }.into_any(),
-            }
-        })
-        .collect_view();
-    view! { <pre class="cot">{pieces}</pre> }.into_any()
 }
 
 /// What the reasoning signature says, in words.

@@ -19,6 +19,8 @@
 //!   ([`classify::ClassifyState`], [`pairwise::PairState`]);
 //! - `embed`: MiniLM on the device ([`embed::EmbedState`]);
 //! - `mapping`: the column-mapping step ([`mapping::MappingState`]);
+//! - `steps`: numbered steps, the first wrong step (suggested, marked, spread)
+//!   ([`steps::StepsState`]);
 //! - `training`: "Export training set…".
 //!
 //! **Views** over the shell: `toolbar`, `list`, `detail`; they show other features'
@@ -41,6 +43,7 @@ mod pairwise;
 mod persist;
 mod propagation;
 mod state;
+mod steps;
 mod timing;
 mod toolbar;
 mod training;
@@ -48,6 +51,7 @@ mod training;
 use leptos::prelude::*;
 
 use crate::core::labels::Verdict;
+use crate::core::steps::StepMark;
 use classify::ClassifyState;
 use embed::EmbedState;
 use map::MapState;
@@ -55,6 +59,7 @@ use mapping::MappingState;
 use pairwise::PairState;
 use propagation::PropState;
 use state::AppState;
+use steps::StepsState;
 
 /// What the address asks for: the timing page with `?timing`, else the app.
 #[component]
@@ -83,6 +88,8 @@ pub fn App() -> impl IntoView {
     provide_context(pair);
     provide_context(EmbedState::new(state));
     provide_context(MappingState::new(state));
+    let steps = StepsState::new(state);
+    provide_context(steps);
     state.start();
 
     // Mark the first paint of the records for the end-to-end timing.
@@ -101,6 +108,12 @@ pub fn App() -> impl IntoView {
         if browser::typing_in_field(&ev) {
             return;
         }
+        if steps.picking() {
+            // typing a step number after `w`
+            steps.key(&ev.key());
+            ev.prevent_default();
+            return;
+        }
         match ev.key().as_str() {
             "j" | "ArrowDown" => state.move_selection(1),
             "k" | "ArrowUp" => state.move_selection(-1),
@@ -114,6 +127,8 @@ pub fn App() -> impl IntoView {
             "b" if pair.compare.get_untracked().is_some() => pair.choose(false),
             "Escape" => pair.compare.set(None),
             "p" => prop.request(),
+            "w" => steps.start_pick(),
+            "f" => steps.mark(StepMark::AllFine),
             _ => return,
         }
         ev.prevent_default();
@@ -150,7 +165,10 @@ pub fn App() -> impl IntoView {
                     <map::ReasoningMap />
                     <list::RecordList />
                 </div>
-                <detail::Detail buttons=|| view! { <pairwise::CompareButton /> }>
+                <detail::Detail
+                    buttons=|| view! { <pairwise::CompareButton /> }
+                    reasoning=|| view! { <steps::StepView /> }
+                >
                     <pairwise::Pairwise />
                 </detail::Detail>
             </main>

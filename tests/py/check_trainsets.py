@@ -34,10 +34,14 @@ REQUIRED = {
     "dpo": ["prompt", "chosen", "rejected"],
     "dpo-conversational": ["prompt", "chosen", "rejected"],
     "kto": ["prompt", "completion", "label"],
+    "stepwise": ["prompt", "completions", "labels"],
+    "processbench": ["problem", "steps", "label"],
 }
 TRACE = {"sft-messages": ["id", "provenance", "confidence"],
          "sft-prompt-completion": ["id", "provenance", "confidence"],
          "kto": ["id", "provenance", "confidence"],
+         "stepwise": ["id", "provenance", "confidence"],
+         "processbench": ["id", "provenance", "confidence"],
          "dpo": ["chosen_id", "rejected_id", "chosen_confidence", "rejected_confidence"],
          "dpo-conversational": ["chosen_id", "rejected_id", "chosen_confidence", "rejected_confidence"]}
 
@@ -54,6 +58,23 @@ for name, m in sorted(manifest.items()):
     if fmt == "kto":
         assert isinstance(ex["label"], bool), f"{name}: label is {type(ex['label'])}"
         assert set(ds["label"]) == {True, False}, f"{name}: one kind of label only"
+    if fmt == "stepwise":
+        # TRL's stepwise supervision (PRMTrainer): a list of step texts and one bool per step,
+        # true before the first wrong step and false from it on
+        feats = ds.features
+        assert feats["completions"].feature.dtype == "string", f"{name}: {feats['completions']}"
+        assert feats["labels"].feature.dtype == "bool", f"{name}: {feats['labels']}"
+        for row in ds:
+            labels = row["labels"]
+            assert len(labels) == len(row["completions"]) > 0, f"{name}: {row}"
+            first = labels.index(False) if False in labels else len(labels)
+            assert all(labels[:first]) and not any(labels[first:]), f"{name}: labels {labels}"
+        assert sum(not all(r) for r in ds["labels"]) == m["wrong"], f"{name}: rows with a wrong step"
+    if fmt == "processbench":
+        assert ds.features["label"].dtype == "int64", f"{name}: label is {ds.features['label']}"
+        for row in ds:
+            assert -1 <= row["label"] < len(row["steps"]), f"{name}: {row}"
+        assert sum(l >= 0 for l in ds["label"]) == m["wrong"], f"{name}: rows with a wrong step"
     if fmt.startswith("dpo"):
         # TRL turns preference pairs into unpaired (KTO) rows and extracts shared prompts
         kto = unpair_preference_dataset(ds)
@@ -72,5 +93,5 @@ for name, m in sorted(manifest.items()):
     checked += 1
     print(f"ok  {name}: {len(ds)} rows, columns {ds.column_names}")
 
-assert checked == len(manifest) and checked >= 10, f"only {checked} files checked"
+assert checked == len(manifest) and checked >= 14, f"only {checked} files checked"
 print(f"all {checked} training sets load with datasets and pass TRL's checks")
