@@ -18,7 +18,7 @@
 //!    [`choice::win_rates`]; fine-tuning [`choice::fine_tune_set`] (model worker).
 //! 7. **Label** (the person) → [`labels::LabelStore`], kept by [`journal::fold`] and
 //!    [`session::Session`] (the page).
-//! 7b. **Step labels** (the first wrong step) → [`steps`]: [`steps::segment`],
+//!    Step labels (the first wrong step) → [`steps`]: [`steps::segment`],
 //!    [`steps::suggest`], [`steps::spread`] (the page, per question group).
 //! 8. **Export** → [`labelfile::LabelFile::from_store`] (the label file) and
 //!    [`trainset::plan`] (training sets) (the page).

@@ -425,7 +425,7 @@ impl MapResult {
 
     /// Puts back the columns [`MapResult::take_columns`] moved out.
     pub fn put_columns(&mut self, bytes: &[u8]) -> Result<(), String> {
-        if bytes.len() % 12 != 0 {
+        if !bytes.len().is_multiple_of(12) {
             return Err(format!(
                 "map columns of {} bytes are not whole records (12 bytes each)",
                 bytes.len()
