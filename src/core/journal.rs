@@ -613,6 +613,28 @@ mod tests {
     }
 
     #[test]
+    fn step_marks_travel_to_the_other_tab_and_through_storage() {
+        let (mut a, mut b) = (LabelStore::new(), LabelStore::new());
+        let (mut ja, mut jb) = (Journal::new(1, &a), Journal::new(2, &b));
+        a.set_human("x", Verdict::Bad, T);
+        ja.record(&a, T);
+        // a step mark on an already bad CoT is a change of its own
+        a.set_human_step("x", StepMark::WrongAt(3), T + 10);
+        let e = ja.record(&a, T + 10);
+        assert_eq!(e.len(), 1);
+        let text = serde_json::to_string(&e[0]).unwrap();
+        assert!(text.contains("\"step\":3"), "{text}");
+        let back: Entry = serde_json::from_str(&text).unwrap();
+        assert_eq!(jb.apply(&mut b, &[back]), 1);
+        assert_eq!(b.get("x"), a.get("x"));
+        assert_eq!(b.get("x").unwrap().step, Some(StepMark::WrongAt(3)));
+        // entries written before step marks existed still read (no `step`)
+        let old = text.replace(",\"step\":3", "");
+        let old: Entry = serde_json::from_str(&old).unwrap();
+        assert!(matches!(old.change, Change::Label { step: None, .. }));
+    }
+
+    #[test]
     fn a_clear_in_one_tab_beats_an_older_label_from_another() {
         let (mut a, mut b) = (LabelStore::new(), LabelStore::new());
         let (mut ja, mut jb) = (Journal::new(1, &a), Journal::new(2, &b));

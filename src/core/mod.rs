@@ -6,7 +6,9 @@
 //!    records in the shapes people have ([`training`]: chat, ShareGPT, Alpaca, …;
 //!    [`mapping`]: a file whose fields are named otherwise; [`parquet_io`]: Parquet), with
 //!    validation naming file and line ([`error`]), into a [`data::Dataset`] with its
-//!    fingerprint. Embeddings made on the device: [`embed`] (model worker).
+//!    fingerprint. Embeddings made on the device: [`embed`] (model worker). More CoTs per
+//!    question sampled from the person's own model: [`generate`] (the OpenAI-compatible
+//!    request, its stream, its errors, the records it makes).
 //! 2. **Read the reasoning** → [`signature`] → [`signature::signatures`] (jobs worker),
 //!    kept on the page as [`signature::table::SignatureTable::new`].
 //! 3. **Cluster and map** → [`cluster::kmeans`], [`hdbscan::hdbscan`], [`project::pca2`]
@@ -33,6 +35,7 @@ pub mod cluster;
 pub mod data;
 pub mod embed;
 pub mod error;
+pub mod generate;
 pub mod graph;
 pub mod hdbscan;
 pub mod import;

@@ -1,0 +1,623 @@
+//! Sampling sibling CoTs from a model the person runs, over the OpenAI chat-completions
+//! protocol (llama.cpp's `llama-server`, Ollama, vLLM): what the page needs that is not a
+//! network call, so it is tested natively.
+//!
+//! - [`Endpoint`]: base URL, model, sampling settings; [`Endpoint::is_loopback`] decides
+//!   whether sending needs the person's confirmation.
+//! - [`plan`]: which questions get how many new CoTs (fill each up to N).
+//! - [`Endpoint::request_body`]: the chat-completions request for one question, from a
+//!   prompt template and the records' own system prompt.
+//! - [`SseReader`]: the streamed reply, fed in arbitrary byte pieces, as text deltas,
+//!   finish reasons, usage and errors; a stream cut before `[DONE]` is noticed.
+//! - [`classify_http`]: an HTTP failure as a [`GenError`] with a message that says what to
+//!   do (CORS, 401, 404 model, 429 with its wait, context length).
+//! - [`generated_record`]: a finished completion as a record of the data set
+//!   (`source: generated`, model, settings, time), its answer read like any CoT's.
+
+use serde_json::{json, Map, Value};
+
+use super::data::{Dataset, Record};
+use super::signature::answer;
+
+/// Where and how to sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    /// Base URL, up to and including `/v1` (e.g. `http://127.0.0.1:8080/v1`).
+    pub base_url: String,
+    /// Model name as the server knows it.
+    pub model: String,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Most tokens per completion.
+    pub max_tokens: u32,
+    /// `{question}` is replaced by the question.
+    pub template: String,
+}
+
+/// The prompt template when the person gives none.
+pub const DEFAULT_TEMPLATE: &str =
+    "{question}\n\nThink step by step, writing one step per line, then give the final answer \
+     on its own line as \"The answer is N.\"";
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:8080/v1".into(),
+            model: String::new(),
+            temperature: 0.8,
+            max_tokens: 512,
+            template: DEFAULT_TEMPLATE.into(),
+        }
+    }
+}
+
+/// The host of a URL (`http://[::1]:8080/v1` → `[::1]`), lower-cased; `None` when the URL
+/// is not http(s).
+pub fn host_of(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+impl Endpoint {
+    /// Whether the endpoint is on this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
+    /// Anything else needs the person's confirmation before a question is sent.
+    pub fn is_loopback(&self) -> bool {
+        match host_of(&self.base_url) {
+            None => false,
+            Some(h) if h == "localhost" || h == "[::1]" => true,
+            Some(h) => {
+                let parts: Vec<&str> = h.split('.').collect();
+                parts.len() == 4
+                    && parts[0] == "127"
+                    && parts.iter().all(|p| p.parse::<u8>().is_ok())
+            }
+        }
+    }
+
+    /// `base_url` + `path`, with one slash between them.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{}",
+            self.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// The streamed chat-completions request for one question: the records' own system
+    /// prompt when they carry one, then the question through the template.
+    pub fn request_body(&self, question: &str, system: Option<&str>) -> Value {
+        let mut messages = Vec::new();
+        if let Some(s) = system.filter(|s| !s.trim().is_empty()) {
+            messages.push(json!({"role": "system", "content": s}));
+        }
+        let user = if self.template.contains("{question}") {
+            self.template.replace("{question}", question)
+        } else {
+            format!("{}\n\n{question}", self.template)
+        };
+        messages.push(json!({"role": "user", "content": user}));
+        json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        })
+    }
+}
+
+/// New CoTs to ask for: for each question (in record order), how many, up to `n` per
+/// question counting the CoTs it has. `only` (when given) limits it to the questions of
+/// those records.
+pub fn plan(dataset: &Dataset, n: usize, only: Option<&[usize]>) -> Vec<(usize, usize)> {
+    let records = dataset.records();
+    let mut order: Vec<&str> = Vec::new();
+    let mut first: rustc_hash::FxHashMap<&str, (usize, usize)> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        let e = first.entry(r.group_key()).or_insert_with(|| {
+            order.push(r.group_key());
+            (i, 0)
+        });
+        e.1 += 1;
+    }
+    let wanted: Option<std::collections::HashSet<&str>> = only.map(|o| {
+        o.iter()
+            .filter_map(|&i| records.get(i))
+            .map(|r| r.group_key())
+            .collect()
+    });
+    order
+        .into_iter()
+        .filter(|k| wanted.as_ref().is_none_or(|w| w.contains(k)))
+        .filter_map(|k| {
+            let (i, have) = first[k];
+            (have < n).then_some((i, n - have))
+        })
+        .collect()
+}
+
+/// What the stream said, one event at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseEvent {
+    /// More text of the reply (`content`, or `reasoning_content` put in a `<think>` block).
+    Delta(String),
+    /// Why the completion ended (`stop`, `length`, …).
+    Finish(String),
+    /// Tokens used, when the server says.
+    Usage {
+        /// Prompt tokens.
+        prompt: u64,
+        /// Completion tokens.
+        completion: u64,
+    },
+    /// An error object in the stream.
+    Error(String),
+    /// `data: [DONE]`.
+    Done,
+}
+
+/// Reads a server-sent-event stream fed in pieces of any size (a piece may end inside a
+/// line or inside a UTF-8 character).
+#[derive(Debug, Default)]
+pub struct SseReader {
+    pending: Vec<u8>,
+    done: bool,
+    in_think: bool,
+}
+
+impl SseReader {
+    /// A reader at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `[DONE]` was read.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Feeds bytes; returns the events completed by them.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(nl) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=nl).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if let Some(data) = line.strip_prefix("data:") {
+                self.data(data.trim_start(), &mut out);
+            }
+        }
+        out
+    }
+
+    /// Ends the stream: what was left unread, and whether it ended before `[DONE]`.
+    pub fn finish(&mut self) -> (Vec<SseEvent>, bool) {
+        let mut out = Vec::new();
+        if !self.pending.is_empty() {
+            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned();
+            if let Some(data) = rest.trim().strip_prefix("data:") {
+                self.data(data.trim_start(), &mut out);
+            }
+        }
+        if self.in_think {
+            out.push(SseEvent::Delta("\n</think>\n".into()));
+            self.in_think = false;
+        }
+        (out, !self.done)
+    }
+
+    fn data(&mut self, data: &str, out: &mut Vec<SseEvent>) {
+        if data == "[DONE]" {
+            self.done = true;
+            out.push(SseEvent::Done);
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            out.push(SseEvent::Error(format!(
+                "the stream sent something that is not JSON: {}",
+                data.chars().take(120).collect::<String>()
+            )));
+            return;
+        };
+        if let Some(e) = v.get("error") {
+            let message = e
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| e.to_string(), str::to_string);
+            out.push(SseEvent::Error(message));
+            return;
+        }
+        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
+            let delta = choice.get("delta").or_else(|| choice.get("message"));
+            let reasoning = delta
+                .and_then(|d| d.get("reasoning_content"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty());
+            if let Some(r) = reasoning {
+                if !self.in_think {
+                    self.in_think = true;
+                    out.push(SseEvent::Delta("<think>\n".into()));
+                }
+                out.push(SseEvent::Delta(r.to_string()));
+            }
+            if let Some(c) = delta
+                .and_then(|d| d.get("content"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
+                if self.in_think {
+                    self.in_think = false;
+                    out.push(SseEvent::Delta("\n</think>\n".into()));
+                }
+                out.push(SseEvent::Delta(c.to_string()));
+            }
+            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+                out.push(SseEvent::Finish(f.to_string()));
+            }
+        }
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+            out.push(SseEvent::Usage {
+                prompt: n("prompt_tokens"),
+                completion: n("completion_tokens"),
+            });
+        }
+    }
+}
+
+/// Why a request failed, with what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenError {
+    /// No answer at all: the server is down, or the browser refused the reply (CORS).
+    Unreachable(String),
+    /// 401 / 403.
+    Unauthorized(String),
+    /// 404: no such model (or path).
+    NotFound(String),
+    /// 429: try again after this many seconds.
+    RateLimited(f64),
+    /// The prompt and the completion do not fit the model's context.
+    ContextLength(String),
+    /// Any other failure of the server.
+    Server(String),
+}
+
+impl GenError {
+    /// Whether asking again (after a wait) may work.
+    pub fn retryable(&self) -> bool {
+        matches!(self, GenError::RateLimited(_) | GenError::Server(_))
+    }
+
+    /// The message for the page.
+    pub fn message(&self, endpoint: &Endpoint) -> String {
+        match self {
+            GenError::Unreachable(detail) => format!(
+                "No reply from {}: the server is not running, or it does not allow this page's \
+                 origin (CORS). llama.cpp: start llama-server (it allows every origin); \
+                 llama-cpp-python: --allow_origins '*'; Ollama: OLLAMA_ORIGINS=<this page's \
+                 origin> ollama serve; vLLM: --allowed-origins '[\"<this page's origin>\"]'. \
+                 ({detail})",
+                endpoint.base_url
+            ),
+            GenError::Unauthorized(detail) => format!(
+                "{} refused the API key (401/403): check the key, or tick \"remember\" after \
+                 entering it again. ({detail})",
+                endpoint.base_url
+            ),
+            GenError::NotFound(detail) => format!(
+                "{} has no model `{}` (404): \"Test connection\" lists the ones it serves. \
+                 ({detail})",
+                endpoint.base_url, endpoint.model
+            ),
+            GenError::RateLimited(wait) => {
+                format!(
+                    "{} asks to slow down (429): waiting {wait:.0} s",
+                    endpoint.base_url
+                )
+            }
+            GenError::ContextLength(detail) => format!(
+                "The question and {} tokens do not fit the model's context: lower \"max \
+                 tokens\" or use a model with a longer context. ({detail})",
+                endpoint.max_tokens
+            ),
+            GenError::Server(detail) => format!("{} failed: {detail}", endpoint.base_url),
+        }
+    }
+}
+
+/// An HTTP failure (`status`, its `Retry-After` header and body) as a [`GenError`].
+/// `attempt` (from 0) sets the wait of a 429 without `Retry-After`: 1, 2, 4 … 30 s.
+pub fn classify_http(status: u16, retry_after: Option<&str>, body: &str, attempt: u32) -> GenError {
+    let detail = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("error")
+                .map(|e| {
+                    e.get("message")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| e.to_string(), str::to_string)
+                })
+                .or_else(|| {
+                    v.get("detail")
+                        .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string))
+                })
+        })
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    let lower = detail.to_ascii_lowercase();
+    let context = [
+        "context length",
+        "context_length",
+        "maximum context",
+        "exceeds the",
+        "too many tokens",
+        "n_ctx",
+    ]
+    .iter()
+    .any(|k| lower.contains(k));
+    match status {
+        401 | 403 => GenError::Unauthorized(detail),
+        404 => GenError::NotFound(detail),
+        429 => GenError::RateLimited(
+            retry_after
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .unwrap_or_else(|| f64::from(1u32 << attempt.min(5)).min(30.0)),
+        ),
+        400 | 413 | 422 if context => GenError::ContextLength(detail),
+        _ if context => GenError::ContextLength(detail),
+        _ => GenError::Server(format!("HTTP {status}: {detail}")),
+    }
+}
+
+/// A finished completion of the question of record `like` as a record of the data set:
+/// the same question (and `question_id`), the text as its CoT, the answer read from the
+/// text, and where it came from (`source: generated`, the model, the sampling settings, the
+/// time). `None` for an empty completion.
+pub fn generated_record(
+    like: &Record,
+    text: &str,
+    endpoint: &Endpoint,
+    id: String,
+    created_at: &str,
+) -> Option<Record> {
+    let cot = text.trim();
+    if cot.is_empty() {
+        return None;
+    }
+    let found = answer::find_in_text(cot);
+    let mut meta = Map::new();
+    meta.insert("source".into(), json!("generated"));
+    meta.insert("model".into(), json!(endpoint.model));
+    meta.insert(
+        "sampling".into(),
+        json!({"temperature": endpoint.temperature, "max_tokens": endpoint.max_tokens}),
+    );
+    meta.insert("generated_at".into(), json!(created_at));
+    for k in super::data::REFERENCE_ALIASES {
+        if let Some(v) = like.meta.get(k) {
+            meta.insert(k.to_string(), v.clone());
+        }
+    }
+    Some(Record {
+        id,
+        question: like.question.clone(),
+        cot: cot.to_string(),
+        answer: found.map(|a| a.key()),
+        question_id: like.question_id.clone(),
+        is_correct: None,
+        meta,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::data::tests::record;
+
+    #[test]
+    fn loopback_hosts_need_no_confirmation_and_others_do() {
+        let e = |u: &str| Endpoint {
+            base_url: u.into(),
+            ..Endpoint::default()
+        };
+        for u in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:11434/v1",
+            "https://LOCALHOST/v1",
+            "http://[::1]:8000/v1",
+            "http://127.3.2.1/v1",
+            "http://user:pw@127.0.0.1:9/v1",
+        ] {
+            assert!(e(u).is_loopback(), "{u}");
+        }
+        for u in [
+            "http://10.0.0.5:8080/v1",
+            "https://api.openai.com/v1",
+            "http://127.0.0.1.evil.com/v1",
+            "http://localhost.evil.com/v1",
+            "http://128.0.0.1/v1",
+            "http://[::2]/v1",
+            "file:///etc/passwd",
+            "127.0.0.1:8080",
+            "http://evil.com/?host=127.0.0.1",
+            "http://127.0.0.1@evil.com/v1",
+        ] {
+            assert!(!e(u).is_loopback(), "{u}");
+        }
+        assert_eq!(
+            host_of("http://127.0.0.1@evil.com/v1").as_deref(),
+            Some("evil.com")
+        );
+        assert_eq!(e("http://h:1/v1/").url("/models"), "http://h:1/v1/models");
+    }
+
+    #[test]
+    fn the_request_carries_the_system_prompt_and_the_templated_question() {
+        let e = Endpoint {
+            model: "gemma".into(),
+            template: "Q: {question}\nA:".into(),
+            ..Endpoint::default()
+        };
+        let body = e.request_body("What is 2+2?", Some("Be brief."));
+        assert_eq!(
+            body["messages"][0],
+            json!({"role": "system", "content": "Be brief."})
+        );
+        assert_eq!(body["messages"][1]["content"], "Q: What is 2+2?\nA:");
+        assert_eq!(
+            (body["model"].as_str(), body["stream"].as_bool()),
+            (Some("gemma"), Some(true))
+        );
+        let plain = Endpoint {
+            template: "Solve.".into(),
+            ..e
+        }
+        .request_body("x?", None);
+        assert_eq!(plain["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(plain["messages"][0]["content"], "Solve.\n\nx?");
+    }
+
+    #[test]
+    fn plans_fill_each_question_up_to_n() {
+        let mut recs = vec![
+            record("a1", "qa", "c"),
+            record("b1", "qb", "c"),
+            record("a2", "qa", "c"),
+        ];
+        recs.push(record("c1", "qc", "c"));
+        let ds = Dataset::new("d", recs, None);
+        assert_eq!(plan(&ds, 2, None), vec![(1, 1), (3, 1)]);
+        assert_eq!(plan(&ds, 4, None), vec![(0, 2), (1, 3), (3, 3)]);
+        assert_eq!(plan(&ds, 1, None), vec![]);
+        assert_eq!(plan(&ds, 3, Some(&[2])), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn the_stream_is_read_across_any_cut_of_its_bytes() {
+        let stream = concat!(
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"2 + 2 = 4\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"The answer is 4 €.\"}}]}\r\n\r\n",
+            ": keep-alive\n\n",
+            "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":9}}\n\n",
+            "data: [DONE]\n\n"
+        )
+        .as_bytes();
+        let expected = vec![
+            SseEvent::Delta("<think>\n".into()),
+            SseEvent::Delta("2 + 2 = 4".into()),
+            SseEvent::Delta("\n</think>\n".into()),
+            SseEvent::Delta("The answer is 4 €.".into()),
+            SseEvent::Finish("stop".into()),
+            SseEvent::Usage {
+                prompt: 12,
+                completion: 9,
+            },
+            SseEvent::Done,
+        ];
+        // every split point, including inside the three bytes of €
+        for cut in 0..stream.len() {
+            let mut r = SseReader::new();
+            let mut got = r.feed(&stream[..cut]);
+            got.extend(r.feed(&stream[cut..]));
+            let (rest, cut_short) = r.finish();
+            got.extend(rest);
+            assert_eq!(got, expected, "cut at {cut}");
+            assert!(!cut_short);
+        }
+        // a stream that stops early says so, and closes an open think block
+        let mut r = SseReader::new();
+        r.feed(b"data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\"}}]}\n");
+        let (rest, cut_short) = r.finish();
+        assert!(cut_short);
+        assert_eq!(rest, vec![SseEvent::Delta("\n</think>\n".into())]);
+        // errors inside the stream, and lines that are not JSON
+        let mut r = SseReader::new();
+        let got =
+            r.feed(b"data: {\"error\":{\"message\":\"context length exceeded\"}}\ndata: oops\n");
+        assert_eq!(got[0], SseEvent::Error("context length exceeded".into()));
+        assert!(matches!(&got[1], SseEvent::Error(m) if m.contains("not JSON: oops")));
+    }
+
+    #[test]
+    fn http_failures_say_what_to_do() {
+        let e = Endpoint {
+            model: "gemma".into(),
+            ..Endpoint::default()
+        };
+        let c = classify_http(
+            404,
+            None,
+            r#"{"error":{"message":"model 'x' not found"}}"#,
+            0,
+        );
+        assert_eq!(c, GenError::NotFound("model 'x' not found".into()));
+        assert!(c.message(&e).contains("no model `gemma`"));
+        assert_eq!(
+            classify_http(401, None, "nope", 0),
+            GenError::Unauthorized("nope".into())
+        );
+        assert_eq!(
+            classify_http(429, Some("7"), "", 0),
+            GenError::RateLimited(7.0)
+        );
+        assert_eq!(classify_http(429, None, "", 3), GenError::RateLimited(8.0));
+        assert_eq!(classify_http(429, None, "", 9), GenError::RateLimited(30.0));
+        let ctx = classify_http(
+            400,
+            None,
+            r#"{"error":{"message":"This model's maximum context length is 2048 tokens"}}"#,
+            0,
+        );
+        assert!(matches!(ctx, GenError::ContextLength(_)));
+        let vllm = classify_http(400, None, r#"{"detail":"prompt exceeds the n_ctx"}"#, 0);
+        assert!(matches!(vllm, GenError::ContextLength(_)));
+        let s = classify_http(500, None, "boom", 0);
+        assert_eq!(s, GenError::Server("HTTP 500: boom".into()));
+        assert!(s.retryable() && !ctx.retryable());
+        assert!(GenError::Unreachable("TypeError".into())
+            .message(&e)
+            .contains("OLLAMA_ORIGINS"));
+    }
+
+    #[test]
+    fn a_completion_becomes_a_record_of_its_question() {
+        let mut like = record("q1-a", "What is 2 + 3?", "2 + 3 = 5");
+        like.question_id = Some("q1".into());
+        like.meta.insert("gold_answer".into(), json!("5"));
+        let e = Endpoint {
+            model: "gemma".into(),
+            ..Endpoint::default()
+        };
+        let r = generated_record(
+            &like,
+            "  2 + 3 = 6\nThe answer is 6.\n",
+            &e,
+            "q1-gen-1".into(),
+            "2026-12-03T05:00:00Z",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.question_id.as_deref(), r.answer.as_deref()),
+            (Some("q1"), Some("6"))
+        );
+        assert_eq!(r.cot, "2 + 3 = 6\nThe answer is 6.");
+        assert_eq!(r.meta["source"], "generated");
+        assert_eq!(r.meta["model"], "gemma");
+        assert_eq!(r.meta["gold_answer"], "5");
+        assert_eq!(r.meta["sampling"]["temperature"], 0.8);
+        assert_eq!(r.is_correct, None);
+        assert!(generated_record(&like, " \n ", &e, "x".into(), "t").is_none());
+    }
+}
