@@ -141,7 +141,7 @@ pub fn plan(dataset: &Dataset, n: usize, only: Option<&[usize]>) -> Vec<(usize, 
         .filter(|k| wanted.as_ref().is_none_or(|w| w.contains(k)))
         .filter_map(|k| {
             let (i, have) = first[k];
-            (have < n).then_some((i, n - have))
+            (have < n).then(|| (i, n - have))
         })
         .collect()
 }
