@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use rustc_hash::FxHashMap;
 
-use super::data::Dataset;
+use super::data::{Dataset, Record};
 use super::labels::{Label, LabelStore, Verdict};
+use super::signature::answer::{self, Answer};
 use super::signature::trace::{question_numbers, trace, value_key, Step, Trace};
 
 /// A person's step mark on a CoT (it implies the CoT's label: wrong → bad, fine → good).
@@ -221,6 +222,8 @@ pub struct Process {
     /// What each equation computes from: its left side's numbers (value keys, sorted) and
     /// operators. Two equations with the same are the same computation.
     pub calc: Vec<(Vec<i64>, Vec<char>)>,
+    /// The question's reference answer, when the record carries one.
+    pub reference: Option<Answer>,
 }
 
 impl Process {
@@ -255,7 +258,29 @@ impl Process {
             eq_step,
             question,
             calc,
+            reference: None,
         }
+    }
+
+    /// Reads a record's CoT, with its question's reference answer when it has one.
+    pub fn of(r: &Record) -> Self {
+        Self {
+            reference: r
+                .reference_answer()
+                .and_then(|a| answer::normalize_reference(&a)),
+            ..Self::read(&r.cot, r.answer.as_deref(), &r.question)
+        }
+    }
+
+    /// Whether its final answer matches the reference answer (`None`: no reference).
+    fn matches_reference(&self) -> Option<bool> {
+        let g = self.reference.as_ref()?;
+        Some(
+            self.trace
+                .answer
+                .as_ref()
+                .is_some_and(|a| answer::matches_reference(a, g)),
+        )
     }
 
     /// The text of each step.
@@ -381,35 +406,54 @@ pub fn suggest(group: &[Process], i: usize) -> Option<Suggestion> {
 }
 
 /// The step where CoT `i` first computes a value that at most half of its agreeing
-/// siblings compute. The agreeing siblings are the other CoTs that give the most common
-/// answer among them (at least two, strictly most common); only a CoT whose own answer
-/// differs from theirs is suggested.
+/// siblings compute. With a reference answer, the agreeing siblings are those that reach
+/// it (at least one), and only a CoT that misses it is suggested. Without one, they are
+/// the other CoTs that give the most common answer among them (at least two, strictly
+/// most common), and only a CoT whose own answer differs from theirs is suggested.
 fn leaves_siblings(group: &[Process], i: usize) -> Option<Suggestion> {
-    let mine = group[i].answer_key();
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for (j, p) in group.iter().enumerate() {
-        let Some(k) = p.answer_key().filter(|_| j != i) else {
-            continue;
-        };
-        match counts.iter_mut().find(|(a, _)| *a == k) {
-            Some((_, c)) => *c += 1,
-            None => counts.push((k, 1)),
+    let (agreed, agreeing): (String, Vec<HashSet<i64>>) = match group[i].matches_reference() {
+        Some(true) => return None,
+        Some(false) => {
+            let agreeing: Vec<HashSet<i64>> = group
+                .iter()
+                .enumerate()
+                .filter(|(j, p)| *j != i && p.matches_reference() == Some(true))
+                .map(|(_, p)| p.values().map(|(_, v)| v).collect())
+                .collect();
+            if agreeing.is_empty() {
+                return None;
+            }
+            (group[i].reference.as_ref()?.key(), agreeing)
         }
-    }
-    let top = counts.iter().map(|c| c.1).max()?;
-    if top < 2 || counts.iter().filter(|c| c.1 == top).count() != 1 {
-        return None;
-    }
-    let agreed = counts.iter().find(|c| c.1 == top)?.0.clone();
-    if mine.as_deref() == Some(agreed.as_str()) {
-        return None;
-    }
-    let agreeing: Vec<HashSet<i64>> = group
-        .iter()
-        .enumerate()
-        .filter(|(j, p)| *j != i && p.answer_key().as_deref() == Some(agreed.as_str()))
-        .map(|(_, p)| p.values().map(|(_, v)| v).collect())
-        .collect();
+        None => {
+            let mine = group[i].answer_key();
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for (j, p) in group.iter().enumerate() {
+                let Some(k) = p.answer_key().filter(|_| j != i) else {
+                    continue;
+                };
+                match counts.iter_mut().find(|(a, _)| *a == k) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((k, 1)),
+                }
+            }
+            let top = counts.iter().map(|c| c.1).max()?;
+            if top < 2 || counts.iter().filter(|c| c.1 == top).count() != 1 {
+                return None;
+            }
+            let agreed = counts.iter().find(|c| c.1 == top)?.0.clone();
+            if mine.as_deref() == Some(agreed.as_str()) {
+                return None;
+            }
+            let agreeing = group
+                .iter()
+                .enumerate()
+                .filter(|(j, p)| *j != i && p.answer_key().as_deref() == Some(agreed.as_str()))
+                .map(|(_, p)| p.values().map(|(_, v)| v).collect())
+                .collect();
+            (agreed, agreeing)
+        }
+    };
     let need = agreeing.len().div_ceil(2);
     let p = &group[i];
     let (step, v) = p.values().find(|(_, v)| {
@@ -419,7 +463,7 @@ fn leaves_siblings(group: &[Process], i: usize) -> Option<Suggestion> {
         step,
         reason: Reason::LeavesSiblings,
         why: format!(
-            "it computes {} here, which {} of the {} CoTs that agree on {agreed} do not",
+            "it computes {} here, which {} of the {} CoTs that reach {agreed} do not",
             show(v as f64 / 1e4),
             agreeing.len() - agreeing.iter().filter(|s| s.contains(&v)).count(),
             agreeing.len()
@@ -578,13 +622,7 @@ pub fn spread_dataset(dataset: &Dataset, store: &LabelStore) -> FxHashMap<String
         }
     }
     for members in groups.values() {
-        let group: Vec<Process> = members
-            .iter()
-            .map(|&i| {
-                let r = &records[i];
-                Process::read(&r.cot, r.answer.as_deref(), &r.question)
-            })
-            .collect();
+        let group: Vec<Process> = members.iter().map(|&i| Process::of(&records[i])).collect();
         let labels: Vec<Option<&Label>> =
             members.iter().map(|&i| store.get(&records[i].id)).collect();
         let marks: Vec<Option<StepMark>> = labels
@@ -696,7 +734,7 @@ mod tests {
         assert_eq!((s.step, s.reason), (0, Reason::LeavesSiblings));
         assert!(
             s.why
-                .contains("computes 7 here, which 2 of the 2 CoTs that agree on 10"),
+                .contains("computes 7 here, which 2 of the 2 CoTs that reach 10"),
             "{}",
             s.why
         );
@@ -709,6 +747,24 @@ mod tests {
         assert_eq!(suggest(&g, 0), None);
         // two CoTs only: a lone disagreeing sibling says nothing about who is wrong
         assert_eq!(suggest(&g[2..], 0), None);
+        // …unless the reference answer says which one is right
+        let with_ref: Vec<Process> = g[2..]
+            .iter()
+            .chain(&g[..1])
+            .cloned()
+            .map(|mut p| {
+                p.reference = answer::normalize_reference("10");
+                p
+            })
+            .collect();
+        let s = suggest(&with_ref, 0).unwrap();
+        assert_eq!((s.step, s.reason), (0, Reason::LeavesSiblings));
+        assert!(
+            s.why.contains("which 1 of the 1 CoTs that reach 10 do not"),
+            "{}",
+            s.why
+        );
+        assert_eq!(suggest(&with_ref, 2), None, "it reaches the reference");
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl StepsState {
             let group: Vec<Process> = rows
                 .iter()
                 .filter_map(|&j| records.get(j))
-                .map(|x| Process::read(&x.cot, x.answer.as_deref(), &x.question))
+                .map(Process::of)
                 .collect();
             let at = rows.iter().position(|&j| j == sel)?;
             let suggestion = suggest(&group, at);
