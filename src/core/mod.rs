@@ -61,3 +61,13 @@ pub use data::{Dataset, Embeddings, Record};
 pub use error::ImportError;
 pub use labels::{Label, LabelStore, Provenance, Verdict};
 pub use session::Session;
+
+/// Tests that seed burn's global random generator (model init, dropout) hold this lock, so
+/// that tests running in parallel do not draw from each other's sequence (a toy training
+/// test failed 1 run in 9 when they did).
+#[cfg(all(test, feature = "model"))]
+pub(crate) fn burn_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

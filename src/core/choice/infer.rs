@@ -151,6 +151,7 @@ mod tests {
 
     #[test]
     fn save_then_load_gives_identical_scores() {
+        let _rng = crate::core::burn_rng_lock();
         let device = cpu();
         device.seed(5);
         let width = Input::Signature.width();
@@ -177,6 +178,7 @@ mod tests {
 
     #[test]
     fn training_learns_a_separable_toy_problem() {
+        let _rng = crate::core::burn_rng_lock();
         let device = cpu();
         device.seed(1);
         let width = Input::Signature.width();

@@ -166,6 +166,7 @@ mod tests {
 
     #[test]
     fn outputs_have_the_expected_shapes() {
+        let _rng = crate::core::burn_rng_lock();
         let out = small().forward(rows(&A), rows(&B));
         assert_eq!(out.logit.dims(), [3, 1]);
         assert_eq!(out.choice.dims(), [3, 2]);
@@ -174,6 +175,7 @@ mod tests {
 
     #[test]
     fn the_score_is_symmetric() {
+        let _rng = crate::core::burn_rng_lock();
         let m = small();
         let ab: Vec<f32> = m
             .score(rows(&A), rows(&B))
@@ -200,6 +202,7 @@ mod tests {
 
     #[test]
     fn loss_is_bce_plus_ce_of_the_two_heads() {
+        let _rng = crate::core::burn_rng_lock();
         let m = small();
         let out = m.forward(rows(&A), rows(&B));
         let z: Vec<f32> = out.logit.into_data().try_to_vec::<f32>().unwrap();

@@ -187,6 +187,7 @@ mod tests {
 
     #[test]
     fn rows_are_unit_length_and_padding_does_not_matter() {
+        let _rng = crate::core::burn_rng_lock();
         let device = cpu();
         device.seed(4);
         let model = init(&device);
@@ -213,6 +214,7 @@ mod tests {
 
     #[test]
     fn save_then_load_round_trips_and_junk_is_refused() {
+        let _rng = crate::core::burn_rng_lock();
         let device = cpu();
         device.seed(2);
         let model = init(&device);
