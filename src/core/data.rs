@@ -24,6 +24,9 @@ pub struct Record {
     pub meta: Map<String, Value>,
 }
 
+/// The `source` of records sampled by cotlabel from the person's model.
+pub const GENERATED: &str = "generated";
+
 /// Fields that carry the question's known reference answer, in order of preference
 /// (contract §1): not the CoT's own answer and not `is_correct`. They stay in `meta`.
 pub const REFERENCE_ALIASES: [&str; 4] = [
@@ -44,6 +47,12 @@ impl Record {
                 Some(Value::Number(x)) => Some(x.to_string()),
                 _ => None,
             })
+    }
+
+    /// Whether the record was sampled by cotlabel from the person's model
+    /// (`source: "generated"`, [`crate::core::generate`]).
+    pub fn is_generated(&self) -> bool {
+        self.meta.get("source").and_then(Value::as_str) == Some(GENERATED)
     }
 
     /// The key that groups CoTs of one question: `question_id`, else the question text.
@@ -189,6 +198,62 @@ impl Dataset {
         self.revision = next_revision();
     }
 
+    /// The data set with `more` generated records after its own, and their embedding rows
+    /// (`rows`: one per new record, required exactly when the data set has embeddings). The
+    /// fingerprint stays the same: generated records are not part of it.
+    pub fn appended(&self, more: Vec<Record>, rows: Option<&[f32]>) -> Result<Dataset, String> {
+        if let Some(r) = more.iter().find(|r| !r.is_generated()) {
+            return Err(format!("record {} is not a generated one", r.id));
+        }
+        let embeddings = match (&self.embeddings, rows) {
+            (None, None) => None,
+            (Some(e), Some(rows)) if rows.len() == more.len() * e.dim() => {
+                let mut data = Vec::with_capacity(e.as_slice().len() + rows.len());
+                data.extend_from_slice(e.as_slice());
+                data.extend_from_slice(rows);
+                Embeddings::new(e.rows() + more.len(), e.dim(), data)
+            }
+            (Some(e), Some(rows)) => {
+                return Err(format!(
+                    "{} embedding values for {} records of {} dimensions",
+                    rows.len(),
+                    more.len(),
+                    e.dim()
+                ))
+            }
+            (Some(_), None) => return Err("the new records need embeddings".into()),
+            (None, Some(_)) => return Err("the data set has no embeddings".into()),
+        };
+        let mut assembly = Assembly::default();
+        assembly.reserve(self.records.len() + more.len());
+        assembly.push(self.records.clone());
+        assembly.push(more);
+        let name = self.name.clone();
+        assembly
+            .finish(name, embeddings, self.fingerprint.clone())
+            .ok_or_else(|| "a new record has the id of another".into())
+    }
+
+    /// The data set without the generated records `drop` names (others are kept whatever
+    /// `drop` says), with their embedding rows; the same fingerprint.
+    pub fn without_generated(&self, drop: &dyn Fn(&Record) -> bool) -> Dataset {
+        let keep: Vec<usize> = (0..self.records.len())
+            .filter(|&i| !(self.records[i].is_generated() && drop(&self.records[i])))
+            .collect();
+        let embeddings = self.embeddings.as_ref().map(|e| {
+            let mut data = Vec::with_capacity(keep.len() * e.dim());
+            for &i in &keep {
+                data.extend_from_slice(e.row(i));
+            }
+            Embeddings::new(keep.len(), e.dim(), data).expect("rows of the same width")
+        });
+        let mut assembly = Assembly::default();
+        assembly.push(keep.iter().map(|&i| self.records[i].clone()).collect());
+        assembly
+            .finish(self.name.clone(), embeddings, self.fingerprint.clone())
+            .expect("ids stay unique")
+    }
+
     /// The same data set under another display name.
     pub fn renamed(self, name: impl Into<String>) -> Self {
         Self {
@@ -228,7 +293,9 @@ impl Dataset {
     }
 
     /// A stable hash of the records' ids, questions and CoTs (32 hex digits). Labels are kept
-    /// per fingerprint, so reloading the same records restores their labels.
+    /// per fingerprint, so reloading the same records restores their labels. Generated
+    /// records ([`Record::is_generated`]) are left out when the data set has others: CoTs
+    /// sampled for a data set belong to it, and keep its labels.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
@@ -320,7 +387,8 @@ pub fn snippet(text: &str, max: usize) -> String {
 
 fn fingerprint(records: &[Record]) -> String {
     let mut h = Sha256::new();
-    for r in records {
+    let own = records.iter().any(|r| !r.is_generated());
+    for r in records.iter().filter(|r| !own || !r.is_generated()) {
         for part in [&r.id, &r.question, &r.cot] {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part.as_bytes());
@@ -411,6 +479,44 @@ pub(crate) mod tests {
         let d = Dataset::new("d", vec![record("1", "ab", "c")], None);
         let e = Dataset::new("e", vec![record("1", "a", "bc")], None);
         assert_ne!(d.fingerprint(), e.fingerprint());
+    }
+
+    fn generated(id: &str, question: &str, cot: &str) -> Record {
+        let mut r = record(id, question, cot);
+        r.meta.insert("source".into(), Value::String(GENERATED.into()));
+        r
+    }
+
+    #[test]
+    fn generated_records_join_a_data_set_under_its_fingerprint_and_leave_it() {
+        let own = vec![record("1", "q", "c1"), record("2", "q2", "c2")];
+        let base = Dataset::new("d", own.clone(), Embeddings::new(2, 2, vec![1., 0., 0., 1.]));
+        let g = vec![generated("1-g1", "q", "sampled"), generated("2-g1", "q2", "other")];
+        let more = base.appended(g.clone(), Some(&[0.5, 0.5, 0.25, 0.75])).unwrap();
+        assert_eq!(more.len(), 4);
+        assert_eq!(more.fingerprint(), base.fingerprint());
+        assert_ne!(more.revision(), base.revision());
+        assert_eq!(more.position("2-g1"), Some(3));
+        assert_eq!(more.embeddings().unwrap().row(3), &[0.25, 0.75]);
+        // built afresh (a worker handed the records), the fingerprint is the same too
+        let mut all = own.clone();
+        all.extend(g.clone());
+        assert_eq!(Dataset::new("d", all, None).fingerprint(), base.fingerprint());
+        // a data set of generated records only is identified by them
+        assert_ne!(Dataset::new("g", g.clone(), None).fingerprint(), Dataset::new("g", vec![g[0].clone()], None).fingerprint());
+        // what is refused
+        assert!(base.appended(vec![record("3", "q", "x")], Some(&[0., 0.])).is_err());
+        assert!(base.appended(g.clone(), None).is_err());
+        assert!(base.appended(g.clone(), Some(&[0.5])).is_err());
+        assert!(base.appended(vec![generated("1", "q", "dup")], Some(&[0., 0.])).is_err());
+        assert!(base.with_embeddings(None).appended(g.clone(), Some(&[0.; 4])).is_err());
+        // leaving: only generated records go, with their rows
+        let fewer = more.without_generated(&|r: &Record| r.id != "2-g1" || r.id == "1");
+        assert_eq!(fewer.records().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["1", "2", "2-g1"]);
+        assert_eq!(fewer.embeddings().unwrap().row(2), &[0.25, 0.75]);
+        assert_eq!(fewer.fingerprint(), base.fingerprint());
+        let none = more.without_generated(&|_: &Record| true);
+        assert_eq!(none, base);
     }
 
     #[test]

@@ -279,8 +279,11 @@ impl SseReader {
 /// Why a request failed, with what to do about it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GenError {
-    /// No answer at all: the server is down, or the browser refused the reply (CORS).
+    /// No answer at all: nothing listens at the address (or the network is down).
     Unreachable(String),
+    /// The server answered, but the browser refused the reply to this page: the server
+    /// does not allow the page's origin (CORS).
+    Refused(String),
     /// 401 / 403.
     Unauthorized(String),
     /// 404: no such model (or path).
@@ -303,11 +306,15 @@ impl GenError {
     pub fn message(&self, endpoint: &Endpoint) -> String {
         match self {
             GenError::Unreachable(detail) => format!(
-                "No reply from {}: the server is not running, or it does not allow this page's \
-                 origin (CORS). llama.cpp: start llama-server (it allows every origin); \
-                 llama-cpp-python: --allow_origins '*'; Ollama: OLLAMA_ORIGINS=<this page's \
-                 origin> ollama serve; vLLM: --allowed-origins '[\"<this page's origin>\"]'. \
-                 ({detail})",
+                "No reply from {}: is the server running, at this address? ({detail})",
+                endpoint.base_url
+            ),
+            GenError::Refused(origin) => format!(
+                "{} is running but does not allow this page ({origin}) to read its replies \
+                 (CORS). Allow the origin: Ollama: OLLAMA_ORIGINS={origin} ollama serve; \
+                 vLLM: vllm serve … --allowed-origins '[\"{origin}\"]'. llama.cpp's \
+                 llama-server and llama-cpp-python's server allow every origin, so a proxy \
+                 in front of them must pass the CORS headers on.",
                 endpoint.base_url
             ),
             GenError::Unauthorized(detail) => format!(
@@ -396,13 +403,16 @@ pub fn generated_record(
     }
     let found = answer::find_in_text(cot);
     let mut meta = Map::new();
-    meta.insert("source".into(), json!("generated"));
+    meta.insert("source".into(), json!(super::data::GENERATED));
     meta.insert("model".into(), json!(endpoint.model));
     meta.insert(
         "sampling".into(),
         json!({"temperature": endpoint.temperature, "max_tokens": endpoint.max_tokens}),
     );
     meta.insert("generated_at".into(), json!(created_at));
+    if let Some(system) = system_prompt(like) {
+        meta.insert("system".into(), json!(system));
+    }
     for k in super::data::REFERENCE_ALIASES {
         if let Some(v) = like.meta.get(k) {
             meta.insert(k.to_string(), v.clone());
@@ -417,6 +427,158 @@ pub fn generated_record(
         is_correct: None,
         meta,
     })
+}
+
+/// The system prompt a record was given, when it came in a chat shape that has one: new
+/// CoTs of its question are asked for under the same prompt.
+pub fn system_prompt(r: &Record) -> Option<String> {
+    if let Some(s) = r.meta.get("system").and_then(Value::as_str) {
+        return Some(s.to_string()).filter(|s| !s.trim().is_empty());
+    }
+    let (context, _) = super::training::conversation(&r.meta)?;
+    context
+        .into_iter()
+        .find(|(role, _)| role == "system")
+        .map(|(_, text)| text)
+}
+
+/// An id for a new CoT of the question of record `like`: `<like>-gen<k>`, the smallest
+/// k ≥ 1 that `taken` does not hold.
+pub fn next_id(like: &str, taken: impl Fn(&str) -> bool) -> String {
+    (1u64..)
+        .map(|k| format!("{like}-gen{k}"))
+        .find(|id| !taken(id))
+        .expect("some k is free")
+}
+
+/// A generated CoT as this browser keeps it until (and after) it joins the data set: the
+/// record, and its embedding once computed (when the data set has embeddings).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Stored {
+    /// The record ([`generated_record`]).
+    pub record: Record,
+    /// Its MiniLM vector, when the data set it joins has vectors.
+    #[serde(default)]
+    pub vector: Option<Vec<f32>>,
+}
+
+impl Stored {
+    /// As stored (JSON text).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plain data")
+    }
+
+    /// Read back; a message naming what is wrong otherwise.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let s: Stored = serde_json::from_str(text).map_err(|e| format!("a kept generated CoT: {e}"))?;
+        if !s.record.is_generated() {
+            return Err(format!("kept CoT {} is not marked generated", s.record.id));
+        }
+        Ok(s)
+    }
+}
+
+/// Which kept generated CoTs can join `dataset` now: those not in it yet, with their
+/// vectors when it has embeddings (in order: the records, then their rows). Those that
+/// still need a vector are returned apart, in the order given.
+pub fn joinable(
+    dataset: &Dataset,
+    kept: Vec<Stored>,
+) -> (Vec<Record>, Option<Vec<f32>>, Vec<Stored>) {
+    let dim = dataset.embeddings().map(|e| e.dim());
+    let mut records = Vec::new();
+    let mut rows = dim.map(|_| Vec::new());
+    let mut waiting = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for s in kept {
+        if dataset.position(&s.record.id).is_some() || !seen.insert(s.record.id.clone()) {
+            continue;
+        }
+        match (dim, &s.vector) {
+            (None, _) => records.push(s.record),
+            (Some(d), Some(v)) if v.len() == d => {
+                rows.as_mut().expect("with dim").extend_from_slice(v);
+                records.push(s.record);
+            }
+            (Some(_), _) => waiting.push(s),
+        }
+    }
+    (records, rows, waiting)
+}
+
+/// What a run asks for, kept while it runs so that a stopped run can be resumed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunSpec {
+    /// Fill each question up to this many CoTs.
+    pub samples: usize,
+    /// Requests at a time.
+    pub concurrency: usize,
+    /// Only the questions of these record ids (`None`: every question).
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+}
+
+/// A run's progress: questions and CoTs done, tokens per second, time left.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    /// Questions in the run.
+    pub questions: usize,
+    /// Questions with every CoT asked for finished (or given up on).
+    pub questions_done: usize,
+    /// CoTs asked for.
+    pub wanted: usize,
+    /// CoTs kept.
+    pub kept: usize,
+    /// CoTs given up on (empty, failed).
+    pub lost: usize,
+    /// Completion tokens received (usage when the server says, else one per delta).
+    pub tokens: u64,
+    /// When the run started (ms).
+    pub started_ms: f64,
+}
+
+impl Tally {
+    /// Tokens per second so far.
+    pub fn tokens_per_s(&self, now_ms: f64) -> f64 {
+        let secs = (now_ms - self.started_ms) / 1000.0;
+        if secs > 0.0 {
+            self.tokens as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Seconds left at the rate so far (`None` before the first CoT is through).
+    pub fn seconds_left(&self, now_ms: f64) -> Option<f64> {
+        let through = self.kept + self.lost;
+        if through == 0 {
+            return None;
+        }
+        let per = (now_ms - self.started_ms).max(0.0) / 1000.0 / through as f64;
+        Some(per * self.wanted.saturating_sub(through) as f64)
+    }
+
+    /// One line for the page.
+    pub fn line(&self, now_ms: f64) -> String {
+        let left = match self.seconds_left(now_ms) {
+            None => "time left: estimating".to_string(),
+            Some(s) if s < 90.0 => format!("about {s:.0} s left"),
+            Some(s) => format!("about {:.0} min left", s / 60.0),
+        };
+        let lost = if self.lost > 0 {
+            format!(", {} given up", self.lost)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} of {} questions done; {} of {} CoTs kept{lost}; {:.1} tokens/s; {left}",
+            self.questions_done,
+            self.questions,
+            self.kept,
+            self.wanted,
+            self.tokens_per_s(now_ms)
+        )
+    }
 }
 
 #[cfg(test)]
@@ -586,9 +748,75 @@ mod tests {
         let s = classify_http(500, None, "boom", 0);
         assert_eq!(s, GenError::Server("HTTP 500: boom".into()));
         assert!(s.retryable() && !ctx.retryable());
+        let cors = GenError::Refused("http://127.0.0.1:8123".into()).message(&e);
+        assert!(cors.contains("OLLAMA_ORIGINS=http://127.0.0.1:8123"), "{cors}");
+        assert!(cors.contains(r#"--allowed-origins '["http://127.0.0.1:8123"]'"#), "{cors}");
         assert!(GenError::Unreachable("TypeError".into())
             .message(&e)
-            .contains("OLLAMA_ORIGINS"));
+            .contains("is the server running"));
+    }
+
+    #[test]
+    fn ids_stored_entries_and_the_tally() {
+        let taken = ["a-gen1", "a-gen2"];
+        assert_eq!(next_id("a", |id| taken.contains(&id)), "a-gen3");
+        assert_eq!(next_id("b", |_| false), "b-gen1");
+        let e = Endpoint::default();
+        let r = generated_record(&record("a", "q", "c"), "1 + 1 = 2", &e, "a-gen1".into(), "t")
+            .unwrap();
+        let s = Stored {
+            record: r.clone(),
+            vector: Some(vec![0.1, -0.25]),
+        };
+        assert_eq!(Stored::from_json(&s.to_json()).unwrap(), s);
+        let plain = Stored { record: record("x", "q", "c"), vector: None };
+        assert!(Stored::from_json(&plain.to_json()).unwrap_err().contains("not marked generated"));
+        assert!(Stored::from_json("{").unwrap_err().starts_with("a kept generated CoT"));
+        let mut t = Tally {
+            questions: 3,
+            wanted: 6,
+            started_ms: 1000.0,
+            ..Tally::default()
+        };
+        assert_eq!(t.seconds_left(5000.0), None);
+        assert!(t.line(5000.0).contains("estimating"));
+        t.kept = 1;
+        t.lost = 1;
+        t.tokens = 400;
+        // 2 CoTs in 4 s: 4 more take 8 s; 400 tokens in 4 s
+        assert_eq!(t.seconds_left(5000.0), Some(8.0));
+        assert_eq!(t.tokens_per_s(5000.0), 100.0);
+        assert_eq!(
+            t.line(5000.0),
+            "0 of 3 questions done; 1 of 6 CoTs kept, 1 given up; 100.0 tokens/s; about 8 s left"
+        );
+        assert_eq!(t.tokens_per_s(1000.0), 0.0);
+    }
+
+    #[test]
+    fn kept_cots_join_once_and_wait_for_their_vectors() {
+        use crate::core::data::Embeddings;
+        let e = Endpoint::default();
+        let like = record("a", "q", "c");
+        let g = |id: &str, v: Option<Vec<f32>>| Stored {
+            record: generated_record(&like, "x = 1", &e, id.into(), "t").unwrap(),
+            vector: v,
+        };
+        let plain = Dataset::new("d", vec![like.clone()], None);
+        let kept = vec![g("a-gen1", None), g("a-gen2", Some(vec![1.0, 0.0])), g("a-gen1", None)];
+        let (r, rows, wait) = joinable(&plain, kept.clone());
+        assert_eq!(r.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a-gen1", "a-gen2"]);
+        assert!(rows.is_none() && wait.is_empty());
+        let joined = plain.appended(r, None).unwrap();
+        assert_eq!(joinable(&joined, kept.clone()).0, vec![]);
+        let embedded = plain.with_embeddings(Embeddings::new(1, 2, vec![0.0, 1.0]));
+        let (r, rows, wait) = joinable(&embedded, kept);
+        assert_eq!(r.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a-gen2"]);
+        assert_eq!(rows, Some(vec![1.0, 0.0]));
+        assert_eq!(wait.iter().map(|s| s.record.id.as_str()).collect::<Vec<_>>(), ["a-gen1"]);
+        // a vector of the wrong width waits too (it is computed again)
+        let (r, _, wait) = joinable(&embedded, vec![g("a-gen3", Some(vec![1.0]))]);
+        assert!(r.is_empty() && wait.len() == 1);
     }
 
     #[test]
@@ -619,5 +847,18 @@ mod tests {
         assert_eq!(r.meta["sampling"]["temperature"], 0.8);
         assert_eq!(r.is_correct, None);
         assert!(generated_record(&like, " \n ", &e, "x".into(), "t").is_none());
+        // a chat record's system prompt is asked under and kept
+        let mut chat = record("c1", "What is 1 + 1?", "1 + 1 = 2");
+        chat.meta.insert(
+            "messages".into(),
+            json!([{"role": "system", "content": "Answer in French."},
+                   {"role": "user", "content": "What is 1 + 1?"},
+                   {"role": "assistant", "content": "1 + 1 = 2"}]),
+        );
+        assert_eq!(system_prompt(&chat).as_deref(), Some("Answer in French."));
+        assert_eq!(system_prompt(&like), None);
+        let g = generated_record(&chat, "Deux.", &e, "c1-gen1".into(), "t").unwrap();
+        assert_eq!(g.meta["system"], "Answer in French.");
+        assert_eq!(system_prompt(&g).as_deref(), Some("Answer in French."));
     }
 }

@@ -152,6 +152,12 @@ pub fn query_flag(name: &str) -> bool {
         })
 }
 
+/// MiniLM's files, without their endings (copied into the site by Trunk from `weights/`).
+pub const MINILM: &str = "weights/minilm";
+
+/// Texts per batch sent through MiniLM.
+pub const MINILM_BATCH: usize = 16;
+
 /// Where models run: the CPU when the page was opened with `?cpu`, else WebGPU when the
 /// browser has it.
 pub fn model_backend() -> crate::worker::protocol::Backend {

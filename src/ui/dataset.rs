@@ -18,7 +18,8 @@ use futures_channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::data::{Assembly, Embeddings};
+use crate::core::data::{Assembly, Embeddings, Record};
+use crate::core::generate::{self, Stored};
 use crate::core::mapping::Mapping;
 use crate::core::signature::table::SignatureTable;
 use crate::core::{Dataset, ImportError, Session};
@@ -28,6 +29,7 @@ use crate::worker::RECORDS_PER_PIECE;
 use super::bridge::Kind;
 use super::browser::{self, PageFile};
 use super::jobs::{Jobs, Payload};
+use super::persist;
 use super::state::{AppState, DEMO_FILES, DEMO_NAME};
 
 /// What a load, adopt or attach job brought back.
@@ -219,11 +221,12 @@ impl AppState {
     /// Sends the records shown (and their embeddings) to the worker, serialised a piece
     /// per task so that the page stays responsive.
     async fn adopt(self) -> Result<Option<(String, SignatureTable)>, String> {
-        let Some((name, fp, n, dim)) = self.session.with_untracked(|s| {
+        let Some((name, fp, rev, n, dim)) = self.session.with_untracked(|s| {
             s.as_ref().map(|s| {
                 (
                     s.dataset.name().to_string(),
                     s.dataset.fingerprint().to_string(),
+                    s.dataset.revision(),
                     s.dataset.len(),
                     s.dataset.embeddings().map_or(0, |e| e.dim()),
                 )
@@ -231,7 +234,8 @@ impl AppState {
         }) else {
             return Ok(None);
         };
-        let same = |s: &Session| s.dataset.fingerprint() == fp;
+        // the same records (generated CoTs that joined meanwhile keep the fingerprint)
+        let same = |s: &Session| s.dataset.fingerprint() == fp && s.dataset.revision() == rev;
         let mut text = Vec::new();
         for start in (0..n).step_by(RECORDS_PER_PIECE) {
             let written = self.session.with_untracked(|s| {
@@ -240,7 +244,7 @@ impl AppState {
                 serde_json::to_writer(&mut text, piece).ok()
             });
             if written.is_none() {
-                return Ok(None); // other records were opened meanwhile
+                return Ok(None); // other records were opened (or joined) meanwhile
             }
             text.push(b'\n');
             gloo_timers::future::TimeoutFuture::new(0).await;
@@ -282,6 +286,109 @@ impl AppState {
                 .collect::<Vec<_>>()
                 .join("; ")),
             Err(DataError::Failed(_, m)) => Err(m),
+        }
+    }
+
+    /// Generated CoTs kept in this browser join the records shown: those not in yet, and
+    /// (when the records have embeddings) those with a vector. The worker is handed the
+    /// records again. Returns how many joined, and those that wait for a vector.
+    pub fn join_generated(self, kept: Vec<Stored>) -> (usize, Vec<Stored>) {
+        let mut waiting = Vec::new();
+        let next = self.session.with_untracked(|s| {
+            let s = s.as_ref()?;
+            let (records, rows, wait) = generate::joinable(&s.dataset, kept);
+            waiting = wait;
+            let n = records.len();
+            if n == 0 {
+                return None;
+            }
+            match s.dataset.appended(records, rows.as_deref()) {
+                Ok(d) => Some((d, n)),
+                Err(e) => {
+                    self.errors
+                        .update(|v| v.push(format!("Generated CoTs could not join: {e}")));
+                    None
+                }
+            }
+        });
+        let Some((dataset, n)) = next else {
+            return (0, waiting);
+        };
+        self.session.update(|s| {
+            if let Some(s) = s {
+                s.dataset = dataset;
+            }
+        });
+        self.lost_data();
+        self.ensure_held();
+        (n, waiting)
+    }
+
+    /// Generated CoTs leave the records shown: those `drop` names (or every one). They are
+    /// forgotten by this browser too; their labels stay in the label store until the next
+    /// load. Returns how many left.
+    pub async fn remove_generated(self, drop: impl Fn(&Record) -> bool) -> Result<usize, String> {
+        let Some((fp, gone, next)) = self.session.with_untracked(|s| {
+            let s = s.as_ref()?;
+            let gone: Vec<String> = s
+                .dataset
+                .records()
+                .iter()
+                .filter(|r| r.is_generated() && drop(r))
+                .map(|r| r.id.clone())
+                .collect();
+            let next = s.dataset.without_generated(&drop);
+            Some((s.dataset.fingerprint().to_string(), gone, next))
+        }) else {
+            return Ok(0);
+        };
+        persist::delete_generated(&fp, Some(&gone)).await?;
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        self.session.update(|s| {
+            if let Some(s) = s.as_mut().filter(|s| s.dataset.fingerprint() == fp) {
+                s.dataset = next;
+            }
+        });
+        self.selected.set(Some(0));
+        self.lost_data();
+        self.ensure_held();
+        Ok(gone.len())
+    }
+
+    /// `dataset` with the generated CoTs this browser keeps for it that can join at once
+    /// (how many joined): done before its labels are restored, so that the labels of
+    /// generated CoTs are found. Those that wait for a vector join later (`generate`).
+    pub(super) async fn with_kept_generated(self, dataset: Dataset) -> (Dataset, usize) {
+        let kept = match persist::load_generated(dataset.fingerprint()).await {
+            Ok(k) => k,
+            Err(e) => {
+                self.errors.update(|v| {
+                    v.push(format!("Could not read the generated CoTs kept in this browser: {e}"))
+                });
+                return (dataset, 0);
+            }
+        };
+        let mut stored = Vec::new();
+        for text in kept {
+            match Stored::from_json(&text) {
+                Ok(s) => stored.push(s),
+                Err(e) => self.errors.update(|v| v.push(e)),
+            }
+        }
+        let (records, rows, _) = generate::joinable(&dataset, stored);
+        let n = records.len();
+        if n == 0 {
+            return (dataset, 0);
+        }
+        match dataset.appended(records, rows.as_deref()) {
+            Ok(d) => (d, n),
+            Err(e) => {
+                self.errors
+                    .update(|v| v.push(format!("Generated CoTs could not join: {e}")));
+                (dataset, 0)
+            }
         }
     }
 

@@ -19,11 +19,6 @@ use super::jobs::Payload;
 use super::persist;
 use super::state::AppState;
 
-/// The model files, without their endings (copied into the site by Trunk from `weights/`).
-const MODEL: &str = "weights/minilm";
-
-/// Texts per batch sent through the encoder.
-const BATCH: usize = 16;
 
 /// The embedding feature's state (provided as a context of its own).
 #[derive(Clone, Copy)]
@@ -117,9 +112,9 @@ impl EmbedState {
             }
             let job = ModelJob::Embed(EmbedJob {
                 texts: missing,
-                model: MODEL.into(),
+                model: browser::MINILM.into(),
                 backend: browser::model_backend(),
-                batch: BATCH,
+                batch: browser::MINILM_BATCH,
             });
             let started = browser::performance_now();
             let id = self.app.jobs.send(

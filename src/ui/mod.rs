@@ -21,7 +21,9 @@
 //! - `mapping`: the column-mapping step ([`mapping::MappingState`]);
 //! - `steps`: numbered steps, the first wrong step (suggested, marked, spread)
 //!   ([`steps::StepsState`]);
-//! - `training`: "Export training set…".
+//! - `training`: "Export training set…";
+//! - `generate`: sibling CoTs sampled from the person's own model over an
+//!   OpenAI-compatible endpoint ([`generate::GenState`]).
 //!
 //! **Views** over the shell: `toolbar`, `list`, `detail`; they show other features'
 //! controls through slots that [`App`] fills. `timing` is the separate timing page
@@ -34,6 +36,7 @@ mod dataset;
 mod detail;
 mod durable;
 mod embed;
+mod generate;
 mod jobs;
 mod list;
 mod map;
@@ -54,6 +57,7 @@ use crate::core::labels::Verdict;
 use crate::core::steps::StepMark;
 use classify::ClassifyState;
 use embed::EmbedState;
+use generate::GenState;
 use map::MapState;
 use mapping::MappingState;
 use pairwise::PairState;
@@ -90,6 +94,7 @@ pub fn App() -> impl IntoView {
     provide_context(MappingState::new(state));
     let steps = StepsState::new(state);
     provide_context(steps);
+    provide_context(GenState::new(state));
     state.start();
 
     // Mark the first paint of the records for the end-to-end timing.
@@ -153,10 +158,11 @@ pub fn App() -> impl IntoView {
             }
         >
             <toolbar::Toolbar
-                dataset_extras=|| view! { <embed::EmbedControls /> }
+                dataset_extras=|| view! { <embed::EmbedControls /> <generate::GenerateButton /> }
                 export_extras=|| view! { <training::TrainingExport /> }
             />
             <mapping::MappingPanel />
+            <generate::GeneratePanel />
             <main class="panes">
                 <div class="left-pane">
                     <propagation::PropagationBar>

@@ -126,6 +126,16 @@ impl AppState {
             ),
             None => (None, vectors.filter(|_| loaded.changed)),
         };
+        // generated CoTs kept for these records join them before their labels are read
+        let mut joined = 0;
+        let dataset = match dataset {
+            Some(ds) => {
+                let (ds, n) = self.with_kept_generated(ds).await;
+                joined = n;
+                Some(ds)
+            }
+            None => None,
+        };
         let stored = match &dataset {
             Some(ds) if Some(ds.fingerprint()) != old.as_ref().map(|o| o.0.as_str()) => {
                 self.stored_labels(ds).await
@@ -163,7 +173,12 @@ impl AppState {
         let mut report = report.expect("applied");
         browser::measure(format_args!("apply-import"), t);
         report.new_embeddings |= attached;
-        self.set_held(loaded.key, table);
+        if joined == 0 {
+            self.set_held(loaded.key, table);
+        } else {
+            self.lost_data();
+            self.ensure_held(); // the worker read the records without them
+        }
         let (mut summary, fp, name) = self.session.with_untracked(|s| {
             let ds = &s.as_ref().expect("applied").dataset;
             (
@@ -293,6 +308,7 @@ impl AppState {
             let Some(((dataset, key, table), demo)) = loaded else {
                 return;
             };
+            let (dataset, joined) = self.with_kept_generated(dataset).await;
             let mut session = Session::new(dataset);
             if let Some(stored) = self.stored_labels(&session.dataset).await {
                 let r = session.restore_labels(&stored);
@@ -319,7 +335,11 @@ impl AppState {
             .await;
             self.is_demo.set(demo);
             self.session.set(Some(session));
-            self.set_held(key, table);
+            if joined == 0 {
+                self.set_held(key, table);
+            } else {
+                self.ensure_held(); // the worker read the records without them
+            }
             self.selected.set(Some(0));
         });
     }
@@ -335,6 +355,7 @@ impl AppState {
         };
         spawn_local(async move {
             let mut result = persist::delete_labels(&fp).await;
+            result = result.and(persist::delete_generated(&fp, None).await);
             if !self.is_demo.get_untracked() {
                 result = result.and(persist::delete_files(&fp).await);
             }
@@ -346,6 +367,7 @@ impl AppState {
             match self.open_demo().await {
                 Ok((d, key, table)) => {
                     let _ = persist::delete_labels(d.fingerprint()).await;
+                    let _ = persist::delete_generated(d.fingerprint(), None).await;
                     self.durable.forget(&d);
                     let _ = persist::set_current(&Current {
                         fingerprint: d.fingerprint().to_string(),

@@ -11,6 +11,8 @@
 //!   written when it is made ([`put_entries`]) and folded into the snapshot on load
 //! - `weights:<input>`: classifier weights fine-tuned in the page, `{info: JSON, bytes}`
 //! - `minilm:<sha-256 of a text>`: its embedding computed on this device (`Float32Array`)
+//! - `generated:<fingerprint>:<id>`: a CoT sampled from the person's model for that data set,
+//!   with its vector once computed (`core::generate::Stored`, JSON), kept as it arrives
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -397,4 +399,57 @@ pub async fn save_vectors(items: &[(String, &[f32])]) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     tx.done().await.map(drop).map_err(|e| e.to_string())
+}
+
+/// The keys of a data set's generated CoTs (`generated:<fingerprint>:<id>`).
+fn generated_range(fingerprint: &str) -> Result<KeyRange, String> {
+    let prefix = format!("generated:{fingerprint}:");
+    KeyRange::bound(
+        &JsValue::from_str(&prefix),
+        &JsValue::from_str(&format!("{prefix}\u{ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Keeps generated CoTs of a data set (`(id, JSON)` each, [`crate::core::generate::Stored`])
+/// in one transaction.
+pub async fn put_generated(fingerprint: &str, items: &[(String, String)]) -> Result<(), String> {
+    let keyed: Vec<(String, String)> = items
+        .iter()
+        .map(|(id, json)| (format!("generated:{fingerprint}:{id}"), json.clone()))
+        .collect();
+    put_entries(&keyed).await
+}
+
+/// Every generated CoT kept for a data set, as JSON texts.
+pub async fn load_generated(fingerprint: &str) -> Result<Vec<String>, String> {
+    let (_tx, store) = open(TransactionMode::ReadOnly).await?;
+    let values = store
+        .get_all(Some(generated_range(fingerprint)?), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(values.iter().filter_map(JsValue::as_string).collect())
+}
+
+/// Forgets generated CoTs of a data set: those with these ids, or (`None`) all of them.
+pub async fn delete_generated(fingerprint: &str, ids: Option<&[String]>) -> Result<(), String> {
+    let (tx, store) = open(TransactionMode::ReadWrite).await?;
+    let err = |e: rexie::Error| e.to_string();
+    match ids {
+        None => store
+            .delete(generated_range(fingerprint)?.into())
+            .await
+            .map_err(err)?,
+        Some(ids) => {
+            for id in ids {
+                store
+                    .delete(JsValue::from_str(&format!("generated:{fingerprint}:{id}")))
+                    .await
+                    .map_err(err)?;
+            }
+        }
+    }
+    tx.done().await.map(drop).map_err(err)
 }

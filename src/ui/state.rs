@@ -38,17 +38,23 @@ pub enum Filter {
     Human,
     /// Labelled by propagation or the classifier.
     Machine,
+    /// CoTs sampled here from the person's model.
+    Generated,
+    /// The data set's own CoTs (generated ones hidden).
+    Own,
 }
 
 impl Filter {
     /// Every filter, in menu order, with its value and text.
-    pub const ALL: [(Filter, &'static str, &'static str); 6] = [
+    pub const ALL: [(Filter, &'static str, &'static str); 8] = [
         (Filter::All, "all", "All records"),
         (Filter::Unlabelled, "unlabelled", "Unlabelled"),
         (Filter::Good, "good", "Good"),
         (Filter::Bad, "bad", "Bad"),
         (Filter::Human, "human", "Labelled by you"),
         (Filter::Machine, "machine", "Labelled by the app"),
+        (Filter::Generated, "generated", "Generated here"),
+        (Filter::Own, "own", "Hide generated"),
     ];
 
     /// The filter with this menu value.
@@ -63,9 +69,12 @@ impl Filter {
         if self == Filter::All {
             return true;
         }
-        let l = s.labels.get(&s.dataset.records()[i].id);
+        let r = &s.dataset.records()[i];
+        let l = s.labels.get(&r.id);
         match self {
             Filter::All => true,
+            Filter::Generated => r.is_generated(),
+            Filter::Own => !r.is_generated(),
             Filter::Unlabelled => l.is_none(),
             Filter::Good => l.is_some_and(|l| l.verdict == Verdict::Good),
             Filter::Bad => l.is_some_and(|l| l.verdict == Verdict::Bad),
