@@ -483,16 +483,26 @@ pub(crate) mod tests {
 
     fn generated(id: &str, question: &str, cot: &str) -> Record {
         let mut r = record(id, question, cot);
-        r.meta.insert("source".into(), Value::String(GENERATED.into()));
+        r.meta
+            .insert("source".into(), Value::String(GENERATED.into()));
         r
     }
 
     #[test]
     fn generated_records_join_a_data_set_under_its_fingerprint_and_leave_it() {
         let own = vec![record("1", "q", "c1"), record("2", "q2", "c2")];
-        let base = Dataset::new("d", own.clone(), Embeddings::new(2, 2, vec![1., 0., 0., 1.]));
-        let g = vec![generated("1-g1", "q", "sampled"), generated("2-g1", "q2", "other")];
-        let more = base.appended(g.clone(), Some(&[0.5, 0.5, 0.25, 0.75])).unwrap();
+        let base = Dataset::new(
+            "d",
+            own.clone(),
+            Embeddings::new(2, 2, vec![1., 0., 0., 1.]),
+        );
+        let g = vec![
+            generated("1-g1", "q", "sampled"),
+            generated("2-g1", "q2", "other"),
+        ];
+        let more = base
+            .appended(g.clone(), Some(&[0.5, 0.5, 0.25, 0.75]))
+            .unwrap();
         assert_eq!(more.len(), 4);
         assert_eq!(more.fingerprint(), base.fingerprint());
         assert_ne!(more.revision(), base.revision());
@@ -501,18 +511,38 @@ pub(crate) mod tests {
         // built afresh (a worker handed the records), the fingerprint is the same too
         let mut all = own.clone();
         all.extend(g.clone());
-        assert_eq!(Dataset::new("d", all, None).fingerprint(), base.fingerprint());
+        assert_eq!(
+            Dataset::new("d", all, None).fingerprint(),
+            base.fingerprint()
+        );
         // a data set of generated records only is identified by them
-        assert_ne!(Dataset::new("g", g.clone(), None).fingerprint(), Dataset::new("g", vec![g[0].clone()], None).fingerprint());
+        assert_ne!(
+            Dataset::new("g", g.clone(), None).fingerprint(),
+            Dataset::new("g", vec![g[0].clone()], None).fingerprint()
+        );
         // what is refused
-        assert!(base.appended(vec![record("3", "q", "x")], Some(&[0., 0.])).is_err());
+        assert!(base
+            .appended(vec![record("3", "q", "x")], Some(&[0., 0.]))
+            .is_err());
         assert!(base.appended(g.clone(), None).is_err());
         assert!(base.appended(g.clone(), Some(&[0.5])).is_err());
-        assert!(base.appended(vec![generated("1", "q", "dup")], Some(&[0., 0.])).is_err());
-        assert!(base.with_embeddings(None).appended(g.clone(), Some(&[0.; 4])).is_err());
+        assert!(base
+            .appended(vec![generated("1", "q", "dup")], Some(&[0., 0.]))
+            .is_err());
+        assert!(base
+            .with_embeddings(None)
+            .appended(g.clone(), Some(&[0.; 4]))
+            .is_err());
         // leaving: only generated records go, with their rows
         let fewer = more.without_generated(&|r: &Record| r.id != "2-g1" || r.id == "1");
-        assert_eq!(fewer.records().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["1", "2", "2-g1"]);
+        assert_eq!(
+            fewer
+                .records()
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>(),
+            ["1", "2", "2-g1"]
+        );
         assert_eq!(fewer.embeddings().unwrap().row(2), &[0.25, 0.75]);
         assert_eq!(fewer.fingerprint(), base.fingerprint());
         let none = more.without_generated(&|_: &Record| true);

@@ -470,7 +470,8 @@ impl Stored {
 
     /// Read back; a message naming what is wrong otherwise.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let s: Stored = serde_json::from_str(text).map_err(|e| format!("a kept generated CoT: {e}"))?;
+        let s: Stored =
+            serde_json::from_str(text).map_err(|e| format!("a kept generated CoT: {e}"))?;
         if !s.record.is_generated() {
             return Err(format!("kept CoT {} is not marked generated", s.record.id));
         }
@@ -749,8 +750,14 @@ mod tests {
         assert_eq!(s, GenError::Server("HTTP 500: boom".into()));
         assert!(s.retryable() && !ctx.retryable());
         let cors = GenError::Refused("http://127.0.0.1:8123".into()).message(&e);
-        assert!(cors.contains("OLLAMA_ORIGINS=http://127.0.0.1:8123"), "{cors}");
-        assert!(cors.contains(r#"--allowed-origins '["http://127.0.0.1:8123"]'"#), "{cors}");
+        assert!(
+            cors.contains("OLLAMA_ORIGINS=http://127.0.0.1:8123"),
+            "{cors}"
+        );
+        assert!(
+            cors.contains(r#"--allowed-origins '["http://127.0.0.1:8123"]'"#),
+            "{cors}"
+        );
         assert!(GenError::Unreachable("TypeError".into())
             .message(&e)
             .contains("is the server running"));
@@ -762,16 +769,29 @@ mod tests {
         assert_eq!(next_id("a", |id| taken.contains(&id)), "a-gen3");
         assert_eq!(next_id("b", |_| false), "b-gen1");
         let e = Endpoint::default();
-        let r = generated_record(&record("a", "q", "c"), "1 + 1 = 2", &e, "a-gen1".into(), "t")
-            .unwrap();
+        let r = generated_record(
+            &record("a", "q", "c"),
+            "1 + 1 = 2",
+            &e,
+            "a-gen1".into(),
+            "t",
+        )
+        .unwrap();
         let s = Stored {
             record: r.clone(),
             vector: Some(vec![0.1, -0.25]),
         };
         assert_eq!(Stored::from_json(&s.to_json()).unwrap(), s);
-        let plain = Stored { record: record("x", "q", "c"), vector: None };
-        assert!(Stored::from_json(&plain.to_json()).unwrap_err().contains("not marked generated"));
-        assert!(Stored::from_json("{").unwrap_err().starts_with("a kept generated CoT"));
+        let plain = Stored {
+            record: record("x", "q", "c"),
+            vector: None,
+        };
+        assert!(Stored::from_json(&plain.to_json())
+            .unwrap_err()
+            .contains("not marked generated"));
+        assert!(Stored::from_json("{")
+            .unwrap_err()
+            .starts_with("a kept generated CoT"));
         let mut t = Tally {
             questions: 3,
             wanted: 6,
@@ -803,17 +823,32 @@ mod tests {
             vector: v,
         };
         let plain = Dataset::new("d", vec![like.clone()], None);
-        let kept = vec![g("a-gen1", None), g("a-gen2", Some(vec![1.0, 0.0])), g("a-gen1", None)];
+        let kept = vec![
+            g("a-gen1", None),
+            g("a-gen2", Some(vec![1.0, 0.0])),
+            g("a-gen1", None),
+        ];
         let (r, rows, wait) = joinable(&plain, kept.clone());
-        assert_eq!(r.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a-gen1", "a-gen2"]);
+        assert_eq!(
+            r.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["a-gen1", "a-gen2"]
+        );
         assert!(rows.is_none() && wait.is_empty());
         let joined = plain.appended(r, None).unwrap();
         assert_eq!(joinable(&joined, kept.clone()).0, vec![]);
         let embedded = plain.with_embeddings(Embeddings::new(1, 2, vec![0.0, 1.0]));
         let (r, rows, wait) = joinable(&embedded, kept);
-        assert_eq!(r.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a-gen2"]);
+        assert_eq!(
+            r.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["a-gen2"]
+        );
         assert_eq!(rows, Some(vec![1.0, 0.0]));
-        assert_eq!(wait.iter().map(|s| s.record.id.as_str()).collect::<Vec<_>>(), ["a-gen1"]);
+        assert_eq!(
+            wait.iter()
+                .map(|s| s.record.id.as_str())
+                .collect::<Vec<_>>(),
+            ["a-gen1"]
+        );
         // a vector of the wrong width waits too (it is computed again)
         let (r, _, wait) = joinable(&embedded, vec![g("a-gen3", Some(vec![1.0]))]);
         assert!(r.is_empty() && wait.len() == 1);

@@ -130,7 +130,7 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
 /// platforms wasm runs on are little-endian).
 fn floats(bytes: &js_sys::Uint8Array) -> Vec<f32> {
     let n = bytes.length() as usize / 4;
-    if bytes.byte_offset() % 4 == 0 {
+    if bytes.byte_offset().is_multiple_of(4) {
         let view = js_sys::Float32Array::new_with_byte_offset_and_length(
             &bytes.buffer(),
             bytes.byte_offset(),

@@ -365,7 +365,9 @@ impl AppState {
             Ok(k) => k,
             Err(e) => {
                 self.errors.update(|v| {
-                    v.push(format!("Could not read the generated CoTs kept in this browser: {e}"))
+                    v.push(format!(
+                        "Could not read the generated CoTs kept in this browser: {e}"
+                    ))
                 });
                 return (dataset, 0);
             }

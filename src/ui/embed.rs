@@ -19,7 +19,6 @@ use super::jobs::Payload;
 use super::persist;
 use super::state::AppState;
 
-
 /// The embedding feature's state (provided as a context of its own).
 #[derive(Clone, Copy)]
 pub struct EmbedState {

@@ -288,9 +288,9 @@ impl GenState {
     }
 
     fn fingerprint(&self) -> Option<String> {
-        self.app.session.with_untracked(|s| {
-            s.as_ref().map(|s| s.dataset.fingerprint().to_string())
-        })
+        self.app
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()))
     }
 
     /// Whether a run is under way.
@@ -391,17 +391,9 @@ impl GenState {
         let s = self.settings.get_untracked();
         let endpoint = s.endpoint();
         self.models.set(None);
-        let result = match fetch(&endpoint.url("models"), None, &s.api_key, None).await {
-            Ok(resp) if resp.ok() => match resp.json() {
-                Ok(p) => JsFuture::from(p)
-                    .await
-                    .map(|v| model_ids(&v))
-                    .map_err(|e| format!("the reply is not JSON: {}", js_text(e))),
-                Err(e) => Err(js_text(e)),
-            },
-            Ok(resp) => Err(http_error(&resp, 0).await.message(&endpoint)),
-            Err(e) => Err(e.message(&endpoint)),
-        };
+        let result = served_models(&endpoint, &s.api_key)
+            .await
+            .map_err(|e| e.message(&endpoint));
         if let Ok(ids) = &result {
             if s.model.trim().is_empty() {
                 if let Some(first) = ids.first() {
@@ -426,6 +418,26 @@ impl GenState {
             return;
         }
         let Some(fp) = self.fingerprint() else { return };
+        // the server first: is it there, and does it serve this model? (some servers
+        // answer any model name with the one they have)
+        match served_models(&endpoint, &settings.api_key).await {
+            Ok(ids) if !ids.is_empty() && !ids.contains(&endpoint.model) => {
+                self.problem.set(Some(format!(
+                    "{} It serves: {}.",
+                    GenError::NotFound(format!("asked for `{}`", endpoint.model))
+                        .message(&endpoint),
+                    ids.join(", ")
+                )));
+                return;
+            }
+            Err(
+                e @ (GenError::Unreachable(_) | GenError::Refused(_) | GenError::Unauthorized(_)),
+            ) => {
+                self.problem.set(Some(e.message(&endpoint)));
+                return;
+            }
+            _ => {} // a server without /v1/models: the requests tell
+        }
         // ids of CoTs kept before (joined or not), so that no new one takes theirs
         let mut taken: HashSet<String> = HashSet::new();
         if let Ok(kept) = persist::load_generated(&fp).await {
@@ -437,11 +449,10 @@ impl GenState {
         }
         let planned = self.app.session.with_untracked(|s| {
             let s = s.as_ref()?;
-            let only: Option<Vec<usize>> = spec.only.as_ref().map(|ids| {
-                ids.iter()
-                    .filter_map(|id| s.dataset.position(id))
-                    .collect()
-            });
+            let only: Option<Vec<usize>> = spec
+                .only
+                .as_ref()
+                .map(|ids| ids.iter().filter_map(|id| s.dataset.position(id)).collect());
             let plan = generate::plan(&s.dataset, spec.samples, only.as_deref());
             let mut tasks = VecDeque::new();
             for (q, &(i, n)) in plan.iter().enumerate() {
@@ -454,7 +465,9 @@ impl GenState {
             }
             Some((plan.iter().map(|p| p.1).collect::<Vec<usize>>(), tasks))
         });
-        let Some((per_question, tasks)) = planned else { return };
+        let Some((per_question, tasks)) = planned else {
+            return;
+        };
         if tasks.is_empty() {
             browser::local_set(RUN, "");
             self.resumable.set(None);
@@ -519,14 +532,29 @@ impl GenState {
         let notes = ctl.notes.borrow().clone();
         let mut line = format!(
             "{} {} of {} CoTs from {} in {secs:.0} s ({:.1} tokens/s)",
-            if ctl.cancelled.get() { "Cancelled: kept" } else { "Kept" },
+            if ctl.cancelled.get() {
+                "Cancelled: kept"
+            } else {
+                "Kept"
+            },
             tally.kept,
             tally.wanted,
             endpoint.model,
             tally.tokens_per_s(browser::performance_now()),
         );
         if !notes.is_empty() {
-            line.push_str(&format!("; {} given up: {}", notes.len(), summarise(&notes)));
+            line.push_str(&format!(
+                "; {} given up: {}",
+                notes.len(),
+                summarise(&notes)
+            ));
+            if loops > 1 && notes.iter().any(|n| n.starts_with("empty")) {
+                line.push_str(
+                    " (llama-cpp-python's server cuts a request short when another one \
+                     arrives, unless started with --interrupt_requests False: ask one at a \
+                     time, or restart it so)",
+                );
+            }
         }
         let unfinished = ctl.stopped();
         if unfinished {
@@ -956,9 +984,9 @@ impl GenState {
                 Ok(n) => self
                     .status
                     .set(Some(format!("Deleted {n} generated CoTs."))),
-                Err(e) => self.problem.set(Some(format!(
-                    "Could not delete the generated CoTs: {e}"
-                ))),
+                Err(e) => self
+                    .problem
+                    .set(Some(format!("Could not delete the generated CoTs: {e}"))),
             }
         });
     }
@@ -976,9 +1004,28 @@ fn summarise(notes: &[String]) -> String {
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts
         .iter()
-        .map(|(k, n)| if *n > 1 { format!("{k} ×{n}") } else { k.to_string() })
+        .map(|(k, n)| {
+            if *n > 1 {
+                format!("{k} ×{n}")
+            } else {
+                k.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The models the endpoint serves (`GET /v1/models`).
+async fn served_models(endpoint: &Endpoint, key: &str) -> Result<Vec<String>, GenError> {
+    let resp = fetch(&endpoint.url("models"), None, key, None).await?;
+    if !resp.ok() {
+        return Err(http_error(&resp, 0).await);
+    }
+    let json = resp.json().map_err(|e| GenError::Server(js_text(e)))?;
+    JsFuture::from(json)
+        .await
+        .map(|v| model_ids(&v))
+        .map_err(|e| GenError::Server(format!("the model list is not JSON: {}", js_text(e))))
 }
 
 /// The model ids of a `/v1/models` reply.
@@ -1137,20 +1184,24 @@ pub fn GenerateButton() -> impl IntoView {
 pub fn GeneratePanel() -> impl IntoView {
     let g = expect_context::<GenState>();
     let set = g.settings;
-    let text_field = move |id: &'static str, get: fn(&Settings) -> String, put: fn(&mut Settings, String)| {
-        view! {
-            <input
-                type="text"
-                data-testid=id
-                prop:value=move || set.with(get)
-                on:change=move |ev| {
-                    let v = event_target_value(&ev);
-                    set.update(|s| put(s, v));
-                }
-            />
-        }
-    };
-    let number_field = move |id: &'static str, step: &'static str, get: fn(&Settings) -> f64, put: fn(&mut Settings, f64)| {
+    let text_field =
+        move |id: &'static str, get: fn(&Settings) -> String, put: fn(&mut Settings, String)| {
+            view! {
+                <input
+                    type="text"
+                    data-testid=id
+                    prop:value=move || set.with(get)
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        set.update(|s| put(s, v));
+                    }
+                />
+            }
+        };
+    let number_field = move |id: &'static str,
+                             step: &'static str,
+                             get: fn(&Settings) -> f64,
+                             put: fn(&mut Settings, f64)| {
         view! {
             <input
                 type="number"

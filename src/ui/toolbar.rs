@@ -34,7 +34,18 @@ pub fn Toolbar(
                     .embeddings()
                     .map(|e| format!(" · {}-d embeddings", e.dim()))
                     .unwrap_or_default();
-                format!("{} records{emb}", s.dataset.len())
+                let generated = s
+                    .dataset
+                    .records()
+                    .iter()
+                    .filter(|r| r.is_generated())
+                    .count();
+                let generated = if generated > 0 {
+                    format!(" ({generated} generated here)")
+                } else {
+                    String::new()
+                };
+                format!("{} records{generated}{emb}", s.dataset.len())
             }
         })
     };
