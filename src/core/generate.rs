@@ -365,6 +365,7 @@ pub fn classify_http(status: u16, retry_after: Option<&str>, body: &str, attempt
     let context = [
         "context length",
         "context_length",
+        "context window",
         "maximum context",
         "exceeds the",
         "too many tokens",
@@ -744,6 +745,13 @@ mod tests {
             0,
         );
         assert!(matches!(ctx, GenError::ContextLength(_)));
+        let llama = classify_http(
+            400,
+            None,
+            r#"{"error":{"message":"Requested tokens (2400) exceed context window of 2048"}}"#,
+            0,
+        );
+        assert!(matches!(llama, GenError::ContextLength(_)), "{llama:?}");
         let vllm = classify_http(400, None, r#"{"detail":"prompt exceeds the n_ctx"}"#, 0);
         assert!(matches!(vllm, GenError::ContextLength(_)));
         let s = classify_http(500, None, "boom", 0);

@@ -236,17 +236,6 @@ impl GenState {
     /// resuming, and kept CoTs that did not join yet join (embedded first when needed).
     pub fn new(app: AppState) -> Self {
         let settings = RwSignal::new(load_settings());
-        let generated = Memo::new(move |_| {
-            app.session.with(|s| {
-                s.as_ref().map_or(0, |s| {
-                    s.dataset
-                        .records()
-                        .iter()
-                        .filter(|r| r.is_generated())
-                        .count()
-                })
-            })
-        });
         let this = Self {
             app,
             settings,
@@ -259,7 +248,7 @@ impl GenState {
             status: RwSignal::new(None),
             problem: RwSignal::new(None),
             resumable: RwSignal::new(None),
-            generated,
+            generated: app.generated,
             deleting: RwSignal::new(false),
             joining: StoredValue::new((false, false)),
         };

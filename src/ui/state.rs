@@ -103,6 +103,9 @@ pub struct AppState {
     /// records or new embeddings, never with labels. What belongs to the old records (a
     /// map, a propagation) is dropped when it changes.
     pub records_key: Memo<Option<String>>,
+    /// How many records were generated here (`source: "generated"`), counted when the
+    /// records change (not on every label).
+    pub generated: Memo<usize>,
     /// The human label of every record (1 sound, 0 flawed, −1 none), recomputed on label
     /// changes only when it differs (so machine labels do not re-trigger propagation).
     pub humans: Memo<Vec<i8>>,
@@ -189,6 +192,18 @@ impl AppState {
                 })
             })
         });
+        let generated = Memo::new(move |_| {
+            records_key.track();
+            session.with_untracked(|s| {
+                s.as_ref().map_or(0, |s| {
+                    s.dataset
+                        .records()
+                        .iter()
+                        .filter(|r| r.is_generated())
+                        .count()
+                })
+            })
+        });
         let humans = Memo::new(move |_| {
             session.with(|s| {
                 s.as_ref().map_or_else(Vec::new, |s| {
@@ -228,6 +243,7 @@ impl AppState {
             visible,
             counts,
             records_key,
+            generated,
             humans,
             pairs,
             min_confidence: RwSignal::new(0.6),

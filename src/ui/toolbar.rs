@@ -34,12 +34,7 @@ pub fn Toolbar(
                     .embeddings()
                     .map(|e| format!(" · {}-d embeddings", e.dim()))
                     .unwrap_or_default();
-                let generated = s
-                    .dataset
-                    .records()
-                    .iter()
-                    .filter(|r| r.is_generated())
-                    .count();
+                let generated = state.generated.get();
                 let generated = if generated > 0 {
                     format!(" ({generated} generated here)")
                 } else {
