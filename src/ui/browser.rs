@@ -158,11 +158,13 @@ pub const MINILM: &str = "weights/minilm";
 /// Texts per batch sent through MiniLM.
 pub const MINILM_BATCH: usize = 16;
 
-/// Where models run: the CPU when the page was opened with `?cpu`, else WebGPU when the
-/// browser has it.
+/// Where models run: the CPU when the page was opened with `?cpu`, WebGPU whatever the
+/// adapter with `?webgpu`, else WebGPU when the browser has a hardware adapter.
 pub fn model_backend() -> crate::worker::protocol::Backend {
     if query_flag("cpu") {
         crate::worker::protocol::Backend::Cpu
+    } else if query_flag("webgpu") {
+        crate::worker::protocol::Backend::Gpu
     } else {
         crate::worker::protocol::Backend::Auto
     }

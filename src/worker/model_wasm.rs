@@ -139,13 +139,7 @@ async fn encoder(job: &EmbedJob, report: &dyn Fn(&str, f64)) -> Result<(Encoder,
     })
     .await?;
     report("starting the embedding model", 1.0);
-    let (device, backend, fallback) = match job.backend {
-        Backend::Cpu => (cpu(), "cpu", None),
-        Backend::Auto => match gpu().await {
-            Ok(d) => (d, "webgpu", None),
-            Err(why) => (cpu(), "cpu", Some(why)),
-        },
-    };
+    let (device, backend, fallback) = device_for(job.backend).await;
     let bytes = weights.len();
     let model = embed::load(weights, &device)?;
     let e = Encoder {
@@ -201,6 +195,75 @@ async fn embed_texts(
     })
 }
 
+/// The device for `backend`, its name, and why it is not the one asked for (when not).
+async fn device_for(backend: Backend) -> (Device, &'static str, Option<String>) {
+    if backend == Backend::Cpu {
+        return (cpu(), "cpu", None);
+    }
+    if backend == Backend::Auto {
+        if let Some(name) = software_adapter().await {
+            return (
+                cpu(),
+                "cpu",
+                Some(format!(
+                    "the WebGPU adapter ({name}) is software, slower than the CPU (?webgpu uses it anyway)"
+                )),
+            );
+        }
+    }
+    match gpu().await {
+        Ok(d) => (d, "webgpu", None),
+        Err(why) => (cpu(), "cpu", Some(why)),
+    }
+}
+
+/// The browser's WebGPU adapter when it is a software one (SwiftShader, llvmpipe,
+/// lavapipe, or one the browser calls a fallback adapter): its name. `None` for a hardware
+/// adapter, or none at all.
+async fn software_adapter() -> Option<String> {
+    use js_sys::{Function, Promise, Reflect};
+    use wasm_bindgen_futures::JsFuture;
+    let get = |o: &wasm_bindgen::JsValue, k: &str| Reflect::get(o, &k.into()).ok();
+    let nav = get(&js_sys::global(), "navigator")?;
+    let gpu = get(&nav, "gpu").filter(|g| !g.is_undefined() && !g.is_null())?;
+    let request: Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise)
+        .await
+        .ok()
+        .filter(|a| !a.is_null() && !a.is_undefined())?;
+    let info = get(&adapter, "info").filter(|i| !i.is_undefined());
+    let text = |k: &str| {
+        info.as_ref()
+            .and_then(|i| get(i, k))
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let flagged = |o: Option<&wasm_bindgen::JsValue>| {
+        o.and_then(|o| get(o, "isFallbackAdapter"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    };
+    let name = [text("vendor"), text("architecture"), text("description")]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let lower = name.to_ascii_lowercase();
+    let software = flagged(Some(&adapter))
+        || flagged(info.as_ref())
+        || ["swiftshader", "llvmpipe", "lavapipe", "software"]
+            .iter()
+            .any(|k| lower.contains(k));
+    software.then(|| {
+        if name.is_empty() {
+            "fallback adapter".into()
+        } else {
+            name
+        }
+    })
+}
+
 #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
 fn cpu() -> Device {
     Device::ndarray()
@@ -227,13 +290,7 @@ async fn classify(
         return Err("not a classify job".into());
     };
     check_classify(job, req.rows, &data)?;
-    let (device, backend, fallback) = match job.backend {
-        Backend::Cpu => (cpu(), "cpu", None),
-        Backend::Auto => match gpu().await {
-            Ok(d) => (d, "webgpu", None),
-            Err(why) => (cpu(), "cpu", Some(why)),
-        },
-    };
+    let (device, backend, fallback) = device_for(job.backend).await;
     let width = job.info.input.width();
     let model = choice::load(&job.info, weights.clone(), &device)?;
     let pairs = sibling_pairs(&group_rows(&job.groups));

@@ -204,10 +204,14 @@ pub struct TimeResult {
 /// Where the model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Backend {
-    /// WebGPU when the browser has an adapter, else the CPU.
+    /// WebGPU when the browser has a hardware adapter, else the CPU (a software adapter —
+    /// SwiftShader, llvmpipe — is slower than the CPU path, so it is passed over).
     Auto,
     /// The CPU (burn-ndarray).
     Cpu,
+    /// WebGPU whatever the adapter (software ones included), else the CPU: for tests and
+    /// for comparing (`?webgpu`).
+    Gpu,
 }
 
 /// Score every pair of CoTs of the same question and turn the scores into P(correct).

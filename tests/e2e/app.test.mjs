@@ -630,7 +630,8 @@ async function classifyDemo(b, query) {
 }
 
 test('classify: the binary-choice model labels the demo on WebGPU, equal to the CPU within 1e-4', async () => {
-  const { ctx, page, p, errors, ms, backend, summary } = await classifyDemo(browser, '?parity');
+  // ?webgpu: SwiftShader's software adapter here, which the page passes over by itself
+  const { ctx, page, p, errors, ms, backend, summary } = await classifyDemo(browser, '?parity&webgpu');
   metrics.classify_demo_first_ms = ms;
   metrics.classify_backend = backend;
   metrics.classify_summary = summary;
@@ -819,8 +820,15 @@ test('records without embeddings: the page embeds them with MiniLM on the device
   assert.equal(await cpu.app.text('embed-status'), '');
   assert.deepEqual(cpu.errors, []);
   await cpu.context.close();
-  // on WebGPU (SwiftShader here: a CPU pretending to be a GPU, so only 4 CoTs)
-  const gpu = await freshPage(browser, app.url, OUT);
+  // with no flag the page passes SwiftShader's software adapter over: the CPU is faster
+  const auto = await freshPage(browser, app.url, OUT);
+  const autoFour = await embedRecords(auto.page, auto.app, demo.slice(0, 4).map(plain));
+  metrics.embed_auto_status = autoFour.status;
+  console.log(`on-device embedding, no flag: ${autoFour.status}`);
+  assert.match(autoFour.status, /^4 CoTs embedded on cpu .*the WebGPU adapter \(.*\) is software, slower than the CPU/);
+  await auto.context.close();
+  // on WebGPU when asked (SwiftShader here: a CPU pretending to be a GPU, so only 4 CoTs)
+  const gpu = await freshPage(browser, app.url + '?webgpu', OUT);
   const four = await embedRecords(gpu.page, gpu.app, demo.slice(0, 4).map(plain));
   const gpuWorst = minCosine(four.vectors, shipped.slice(0, 4));
   Object.assign(metrics, { embed_gpu_4_ms: four.ms, embed_gpu_status: four.status, embed_gpu_min_cosine: gpuWorst });
@@ -1403,6 +1411,15 @@ test('generate siblings from a real model: nothing sent before a click, a confir
     const wrong = await a.text('generate-problem');
     assert.match(wrong, /has no model `nope`.*It serves: gemma/s);
     await setGenerate(a, { 'endpoint-model': 'gemma' });
+
+    // -- a prompt longer than the model's context: llama-cpp-python answers 200 with an empty
+    // stream; the CoT is given up with the reason, the run ends, nothing else is lost
+    const template = await a.testId('generate-template').inputValue();
+    await setGenerate(a, { 'generate-samples': 6, 'generate-template': '{question}\n' + 'Consider every word. '.repeat(600) });
+    await a.testId('generate-button').click();
+    metrics.generate_context_length = await generateStatus(a, /^Kept 0 of 1 CoTs.*given up: the stream was cut before its end \(twice\)/);
+    await a.waitForCount(301);
+    await setGenerate(a, { 'generate-template': template });
 
     // -- cancel stops at once; a reload keeps what was kept and offers to resume
     await setGenerate(a, { 'generate-samples': 8, 'generate-max-tokens': 160 });
