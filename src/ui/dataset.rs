@@ -361,8 +361,11 @@ impl AppState {
     /// (how many joined): done before its labels are restored, so that the labels of
     /// generated CoTs are found. Those that wait for a vector join later (`generate`).
     pub(super) async fn with_kept_generated(self, dataset: Dataset) -> (Dataset, usize) {
-        let kept = match persist::load_generated(dataset.fingerprint()).await {
-            Ok(k) => k,
+        let stored = match persist::load_generated(dataset.fingerprint()).await {
+            Ok((kept, problems)) => {
+                self.errors.update(|v| v.extend(problems));
+                kept
+            }
             Err(e) => {
                 self.errors.update(|v| {
                     v.push(format!(
@@ -372,13 +375,6 @@ impl AppState {
                 return (dataset, 0);
             }
         };
-        let mut stored = Vec::new();
-        for text in kept {
-            match Stored::from_json(&text) {
-                Ok(s) => stored.push(s),
-                Err(e) => self.errors.update(|v| v.push(e)),
-            }
-        }
         let (records, rows, _) = generate::joinable(&dataset, stored);
         let n = records.len();
         if n == 0 {

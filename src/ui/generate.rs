@@ -429,12 +429,8 @@ impl GenState {
         }
         // ids of CoTs kept before (joined or not), so that no new one takes theirs
         let mut taken: HashSet<String> = HashSet::new();
-        if let Ok(kept) = persist::load_generated(&fp).await {
-            taken.extend(
-                kept.iter()
-                    .filter_map(|t| Stored::from_json(t).ok())
-                    .map(|s| s.record.id),
-            );
+        if let Ok((kept, _)) = persist::load_generated(&fp).await {
+            taken.extend(kept.into_iter().map(|s| s.record.id));
         }
         let planned = self.app.session.with_untracked(|s| {
             let s = s.as_ref()?;
@@ -884,12 +880,9 @@ impl GenState {
         let Some(fp) = self.fingerprint() else {
             return Ok(());
         };
-        let mut kept = Vec::new();
-        for text in persist::load_generated(&fp).await? {
-            match Stored::from_json(&text) {
-                Ok(s) => kept.push(s),
-                Err(e) => self.app.errors.update(|v| v.push(e)),
-            }
+        let (kept, problems) = persist::load_generated(&fp).await?;
+        if !problems.is_empty() {
+            self.app.errors.update(|v| v.extend(problems));
         }
         if kept.is_empty() || self.fingerprint().as_deref() != Some(fp.as_str()) {
             return Ok(());

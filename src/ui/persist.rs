@@ -23,6 +23,7 @@ use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::browser::PageFile;
+use crate::core::generate::Stored;
 use crate::core::journal::{Rewrite, StoredLabels};
 
 const DB: &str = "cotlabel";
@@ -423,14 +424,22 @@ pub async fn put_generated(fingerprint: &str, items: &[(String, String)]) -> Res
     put_entries(&keyed).await
 }
 
-/// Every generated CoT kept for a data set, as JSON texts.
-pub async fn load_generated(fingerprint: &str) -> Result<Vec<String>, String> {
+/// Every generated CoT kept for a data set, and what could not be read (one message
+/// each; those entries are left as they are).
+pub async fn load_generated(fingerprint: &str) -> Result<(Vec<Stored>, Vec<String>), String> {
     let (_tx, store) = open(TransactionMode::ReadOnly).await?;
     let values = store
         .get_all(Some(generated_range(fingerprint)?), None)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(values.iter().filter_map(JsValue::as_string).collect())
+    let (mut kept, mut problems) = (Vec::new(), Vec::new());
+    for text in values.iter().filter_map(JsValue::as_string) {
+        match Stored::from_json(&text) {
+            Ok(s) => kept.push(s),
+            Err(e) => problems.push(e),
+        }
+    }
+    Ok((kept, problems))
 }
 
 /// Forgets generated CoTs of a data set: those with these ids, or (`None`) all of them.
