@@ -264,9 +264,13 @@ pub async fn put_entries(items: &[(String, String)]) -> Result<(), String> {
 
 /// The keys of a data set's journal entries.
 fn journal_range(fingerprint: &str) -> Result<KeyRange, String> {
-    let prefix = crate::core::journal::key_prefix(fingerprint);
+    prefix_range(&crate::core::journal::key_prefix(fingerprint))
+}
+
+/// Every key that starts with `prefix`.
+fn prefix_range(prefix: &str) -> Result<KeyRange, String> {
     KeyRange::bound(
-        &JsValue::from_str(&prefix),
+        &JsValue::from_str(prefix),
         &JsValue::from_str(&format!("{prefix}\u{ffff}")),
         Some(false),
         Some(false),
@@ -404,14 +408,7 @@ pub async fn save_vectors(items: &[(String, &[f32])]) -> Result<(), String> {
 
 /// The keys of a data set's generated CoTs (`generated:<fingerprint>:<id>`).
 fn generated_range(fingerprint: &str) -> Result<KeyRange, String> {
-    let prefix = format!("generated:{fingerprint}:");
-    KeyRange::bound(
-        &JsValue::from_str(&prefix),
-        &JsValue::from_str(&format!("{prefix}\u{ffff}")),
-        Some(false),
-        Some(false),
-    )
-    .map_err(|e| e.to_string())
+    prefix_range(&format!("generated:{fingerprint}:"))
 }
 
 /// Keeps generated CoTs of a data set (`(id, JSON)` each, [`crate::core::generate::Stored`])
