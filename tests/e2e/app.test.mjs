@@ -1333,6 +1333,15 @@ async function startLlama(port) {
   throw new Error(`llama_cpp.server did not answer within 120 s: ${log}`);
 }
 
+/** Whether scripts/test set up the model server; without it the test fails under CI=true
+ *  and is skipped elsewhere. */
+function hasModelServer(t) {
+  if (process.env.COTLABEL_LLAMA_PYTHON && process.env.COTLABEL_LLAMA_MODEL) return true;
+  if (process.env.CI === 'true') throw new Error('COTLABEL_LLAMA_PYTHON / COTLABEL_LLAMA_MODEL are not set: scripts/test sets them from ./scripts/llama');
+  t.skip('no model server (./scripts/llama sets one up)');
+  return false;
+}
+
 async function freePort() {
   const { createServer } = await import('node:net');
   return new Promise((ok) => {
@@ -1368,13 +1377,9 @@ async function generateStatus(a, pattern, timeout = 180000) {
 }
 
 test('generate siblings from a real model: nothing sent before a click, a confirmation for a host off this machine, streamed CoTs stored and grouped, cancel and resume after a reload, the error paths, throughput', { timeout: 900000 }, async (t) => {
-  if (!process.env.COTLABEL_LLAMA_PYTHON || !process.env.COTLABEL_LLAMA_MODEL) {
-    if (process.env.CI === 'true') throw new Error('COTLABEL_LLAMA_PYTHON / COTLABEL_LLAMA_MODEL are not set: scripts/test sets them from ./scripts/llama');
-    t.skip('no model server (./scripts/llama sets one up)');
-    return;
-  }
+  if (!hasModelServer(t)) return;
   const port = await freePort();
-  let llama = await startLlama(port);
+  const llama = await startLlama(port);
   const local = `http://127.0.0.1:${port}/v1`;
   const g = await freshPage(browser, app.url + '?cpu', OUT);
   const a = g.app;
@@ -1517,11 +1522,7 @@ test('generate siblings from a real model: nothing sent before a click, a confir
 });
 
 test('generation throughput against the real server: one request at a time and four at a time', { timeout: 600000 }, async (t) => {
-  if (!process.env.COTLABEL_LLAMA_PYTHON || !process.env.COTLABEL_LLAMA_MODEL) {
-    if (process.env.CI === 'true') throw new Error('COTLABEL_LLAMA_PYTHON / COTLABEL_LLAMA_MODEL are not set');
-    t.skip('no model server');
-    return;
-  }
+  if (!hasModelServer(t)) return;
   const port = await freePort();
   const llama = await startLlama(port);
   const g = await freshPage(browser, app.url, OUT);
