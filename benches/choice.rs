@@ -1,4 +1,4 @@
-//! The binary-choice model natively (burn-ndarray, one process): training epoch time and
+//! The binary-choice model natively (burn-flex, one process): training epoch time and
 //! inference throughput on the GSM8K pairs, beside the PyTorch one-thread timing of
 //! ../shared/data/baselines.json. `cargo bench --bench choice`.
 #[path = "../tests/support/gsm8k.rs"]
@@ -21,8 +21,7 @@ fn main() {
             .unwrap();
     let torch = base["f_timing"]["binary_choice_sec_per_epoch"]["separate"].as_f64();
     let fit = pairs(&ds, |i| gsm8k::split(&ds.records()[i]) == "train", 7);
-    #[allow(deprecated)]
-    let device = Device::ndarray();
+    let device = cotlabel::core::cpu_device();
     println!(
         "{:<12} {:>14} {:>16} {:>14}",
         "input", "s / epoch", "PyTorch s/epoch", "pairs/s (infer)"

@@ -1,4 +1,4 @@
-//! MiniLM natively (burn-ndarray, one process): tokenizer throughput, and embedding
+//! MiniLM natively (burn-flex beside burn-ndarray, both with `simd`; one process): tokenizer throughput, and embedding
 //! throughput (CoTs/s) on the 300 demo CoTs (static/demo) at batch sizes 16 and 32, with
 //! their agreement with the demo's stored sentence-transformers embeddings; then the first
 //! 256 GSM8K model CoTs at batch 32 beside the PyTorch CPU timing of
@@ -22,9 +22,9 @@ fn main() {
         return;
     }
     let tok = Tokenizer::from_vocab(&std::fs::read_to_string(vocab).unwrap()).unwrap();
+    let weights = std::fs::read(bpk).unwrap();
     #[allow(deprecated)] // ndarray: the project's CPU backend
-    let device = Device::ndarray();
-    let model = load(std::fs::read(bpk).unwrap(), &device).unwrap();
+    let backends = [("flex", Device::flex()), ("ndarray", Device::ndarray())];
 
     let demo: Vec<serde_json::Value> = serde_json::from_str(
         &std::fs::read_to_string(root.join("static/demo/demo_cots.json")).unwrap(),
@@ -57,15 +57,18 @@ fn main() {
         "\n{:<28} {:>6} {:>10} {:>12}",
         "texts", "batch", "CoTs/s", "min cosine"
     );
-    for batch in [16, 32] {
-        let (rate, emb) = throughput(&model, &encs, batch, &device);
-        let cos = stored
-            .as_ref()
-            .map_or("—".into(), |s| format!("{:.6}", min_cosine(&emb, s)));
-        println!(
-            "{:<28} {batch:>6} {rate:>10.1} {cos:>12}",
-            "demo (300 CoTs)"
-        );
+    for (name, device) in &backends {
+        let model = load(weights.clone(), device).unwrap();
+        for batch in [8, 16, 32] {
+            let (rate, emb) = throughput(&model, &encs, batch, device);
+            let cos = stored
+                .as_ref()
+                .map_or("—".into(), |s| format!("{:.6}", min_cosine(&emb, s)));
+            println!(
+                "{:<28} {batch:>6} {rate:>10.1} {cos:>12}",
+                format!("demo (300 CoTs), {name}")
+            );
+        }
     }
 
     // the texts the PyTorch timing used
@@ -75,11 +78,16 @@ fn main() {
         return;
     };
     let encs: Vec<Encoding> = gsm8k.iter().map(|s| tok.encode(s)).collect();
-    let (rate, _) = throughput(&model, &encs, 32, &device);
-    println!(
-        "{:<28} {:>6} {rate:>10.1} {:>12}",
-        "first 256 GSM8K model CoTs", 32, "—"
-    );
+    for (name, device) in &backends {
+        let model = load(weights.clone(), device).unwrap();
+        let (rate, _) = throughput(&model, &encs, 32, device);
+        println!(
+            "{:<28} {:>6} {rate:>10.1} {:>12}",
+            format!("256 GSM8K model CoTs, {name}"),
+            32,
+            "—"
+        );
+    }
     let base: Option<serde_json::Value> = std::fs::read_to_string(data.join("baselines.json"))
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok());

@@ -4,7 +4,6 @@
 mod support;
 use support::gsm8k;
 
-use burn::prelude::*;
 use cotlabel::core::choice::train::pair_accuracy;
 use cotlabel::core::choice::{features, load, pairs, Input, WeightsInfo};
 use cotlabel::core::signature::signatures;
@@ -17,8 +16,7 @@ fn shipped_weights_reach_the_goal_on_test_pairs() {
             .unwrap();
     let bytes = std::fs::read(root.join("choice-signature.bpk")).unwrap();
     assert!(bytes.len() < 2_000_000, "{} bytes", bytes.len());
-    #[allow(deprecated)]
-    let device = Device::ndarray();
+    let device = cotlabel::core::cpu_device();
     let model = load(&info, bytes, &device).unwrap();
     let Some(dir) = gsm8k::data_dir() else { return };
     let ds = gsm8k::gsm8k_models(&dir);
@@ -73,8 +71,7 @@ fn fine_tuning_on_demo_labels_lowers_held_out_loss() {
             _ => -1,
         })
         .collect();
-    #[allow(deprecated)]
-    let device = Device::ndarray();
+    let device = cotlabel::core::cpu_device();
     let model = load(&info, bytes, &device).unwrap();
     let sib = sibling_pairs(&g);
     let scores = score_pairs(&model, &x, width, &sib, &device);

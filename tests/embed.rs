@@ -108,7 +108,6 @@ fn compare(got: &[f32], refs: &[&Reference]) -> (f32, f32) {
 #[cfg(feature = "model")]
 #[test]
 fn embeddings_match_the_reference() {
-    use burn::prelude::*;
     use cotlabel::core::embed::{batches, embed, load};
 
     let (Some(refs), Some(tok), Some(bpk)) =
@@ -116,8 +115,7 @@ fn embeddings_match_the_reference() {
     else {
         return;
     };
-    #[allow(deprecated)] // ndarray: the project's CPU backend
-    let device = Device::ndarray();
+    let device = cotlabel::core::cpu_device();
     let model = load(std::fs::read(&bpk).expect("readable"), &device).expect("the weights load");
     let encodings: Vec<Encoding> = refs.iter().map(|r| tok.encode(&r.text)).collect();
 

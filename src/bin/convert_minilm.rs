@@ -80,8 +80,7 @@ fn run() -> Result<(), String> {
         .map_err(|_| format!("{vocab_path} is not UTF-8 text"))?;
     let tokenizer = Tokenizer::from_vocab(&vocab).map_err(|e| format!("{vocab_path}: {e}"))?;
 
-    #[allow(deprecated)] // ndarray: the project's CPU backend
-    let device = Device::ndarray();
+    let device = cotlabel::core::cpu_device();
     let model =
         from_safetensors(read(model_path)?, &device).map_err(|e| format!("{model_path}: {e}"))?;
 

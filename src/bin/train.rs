@@ -13,7 +13,6 @@ mod gsm8k;
 use std::collections::HashSet;
 use std::time::Instant;
 
-use burn::prelude::*;
 use cotlabel::core::choice::model::ChoiceConfig;
 use cotlabel::core::choice::train::{pair_accuracy, train, PairSet, TrainConfig};
 use cotlabel::core::choice::{
@@ -60,8 +59,7 @@ fn main() {
         val_questions.len(),
         test.len()
     );
-    #[allow(deprecated)] // burn 0.22 calls ndarray deprecated in favour of flex
-    let device = Device::ndarray();
+    let device = cotlabel::core::cpu_device();
     let base: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("baselines.json")).unwrap())
             .unwrap();

@@ -62,6 +62,15 @@ pub use error::ImportError;
 pub use labels::{Label, LabelStore, Provenance, Verdict};
 pub use session::Session;
 
+/// The CPU device every model runs on: burn-flex (pure Rust; gemm with wasm simd128 and
+/// macerator's elementwise kernels under burn's `simd`). Measured against burn-ndarray with
+/// `simd` in `benches/embed.rs` and the README (MiniLM: 34 vs 33 CoTs/s natively at batch
+/// 8, 25 vs 20 at batch 32).
+#[cfg(feature = "model")]
+pub fn cpu_device() -> burn::prelude::Device {
+    burn::prelude::Device::flex()
+}
+
 /// Tests that seed burn's global random generator (model init, dropout) hold this lock, so
 /// that tests running in parallel do not draw from each other's sequence (a toy training
 /// test failed 1 run in 9 when they did).

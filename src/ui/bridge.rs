@@ -15,6 +15,7 @@ use web_sys::{MessageEvent, Worker};
 
 pub use crate::worker::protocol::WorkerKind as Kind;
 use crate::worker::protocol::{FailReason, Reply, Request, WorkerJob};
+use crate::worker::wasm::floats;
 
 type OnReply = Rc<dyn Fn(Reply)>;
 
@@ -124,28 +125,6 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
         });
     });
     Ok(())
-}
-
-/// Little-endian `f32`s sent as bytes, copied once into the page's memory (the
-/// platforms wasm runs on are little-endian).
-fn floats(bytes: &js_sys::Uint8Array) -> Vec<f32> {
-    let n = bytes.length() as usize / 4;
-    if bytes.byte_offset().is_multiple_of(4) {
-        let view = js_sys::Float32Array::new_with_byte_offset_and_length(
-            &bytes.buffer(),
-            bytes.byte_offset(),
-            n as u32,
-        );
-        let mut out = vec![0f32; n];
-        view.copy_to(&mut out);
-        out
-    } else {
-        bytes
-            .to_vec()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    }
 }
 
 fn post(

@@ -152,6 +152,31 @@ pub fn query_flag(name: &str) -> bool {
         })
 }
 
+/// The value of `name` in the page's query (`?name=value`), when given.
+pub fn query_value(name: &str) -> Option<String> {
+    let q = web_sys::window()?.location().search().ok()?;
+    q.trim_start_matches('?').split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// Workers to embed `texts` texts with (a pool on the CPU): `?workers=N` when given, else
+/// this device's cores but one, bounded by its memory (`navigator.deviceMemory`, Chromium
+/// only) and by the job's size ([`crate::core::embed::pool_size`]).
+pub fn model_workers(texts: usize) -> usize {
+    let nav = web_sys::window().map(|w| w.navigator());
+    let cores = nav
+        .as_ref()
+        .map_or(1, |n| n.hardware_concurrency() as usize);
+    let memory = nav
+        .as_ref()
+        .and_then(|n| js_sys::Reflect::get(n, &"deviceMemory".into()).ok())
+        .and_then(|v| v.as_f64());
+    let asked = query_value("workers").and_then(|v| v.parse().ok());
+    crate::core::embed::pool_size(texts, MINILM_BATCH, cores, memory, asked)
+}
+
 /// MiniLM's files, without their endings (copied into the site by Trunk from `weights/`).
 pub const MINILM: &str = "weights/minilm";
 

@@ -110,6 +110,7 @@ impl EmbedState {
                 return;
             }
             let job = ModelJob::Embed(EmbedJob {
+                workers: browser::model_workers(missing.len()),
                 texts: missing,
                 model: browser::MINILM.into(),
                 backend: browser::model_backend(),
@@ -286,15 +287,15 @@ pub fn EmbedControls() -> impl IntoView {
             .session
             .with(|s| s.as_ref().map(|s| s.dataset.embeddings().is_some()))
     };
-    let status =
-        move || {
-            embed.last.with(|l| {
+    let status = move || {
+        embed.last.with(|l| {
                 l.as_ref().map(|l| {
                     let (r, ms) = &**l;
                     format!(
-                    "{} CoTs embedded on {} in {:.1} s ({:.0} tokens each{}); model {:.0} MB {}{}",
+                    "{} CoTs embedded on {}{} in {:.1} s ({:.0} tokens each{}); model {:.0} MB {}{}",
                     r.rows,
                     r.backend,
+                    if r.workers > 1 { format!(" × {} workers", r.workers) } else { String::new() },
                     r.embed_ms / 1000.0,
                     r.tokens as f64 / r.rows.max(1) as f64,
                     if r.truncated > 0 {
@@ -306,10 +307,11 @@ pub fn EmbedControls() -> impl IntoView {
                     if r.cached { "from this browser's cache" } else { "downloaded once" },
                     format!(" · {:.1} s in all", ms / 1000.0)
                         + &r.fallback.as_ref().map(|f| format!(" — {f}")).unwrap_or_default()
+                        + &r.pool_problem.as_ref().map(|p| format!(" — {p}")).unwrap_or_default()
                 )
                 })
             })
-        };
+    };
     view! {
         {move || match has() {
             Some(false) => view! {

@@ -937,6 +937,7 @@ impl GenState {
             model: browser::MINILM.into(),
             backend: browser::model_backend(),
             batch: browser::MINILM_BATCH,
+            workers: 1, // a few CoTs at a time: a pool would not repay its start
         });
         self.app.jobs.send(
             job,

@@ -3,6 +3,10 @@
 //! `cargo bench --bench cluster` builds natively (from the demo's 300 embeddings), so the
 //! WebAssembly times sit beside the native ones. `?timing&sizes=1000,5000` runs only
 //! those sizes.
+//!
+//! Below it, [`EmbedBench`]: MiniLM on the demo's 300 CoTs in the model worker, on the CPU
+//! with 1, 2, 4… workers (up to this device's cores) and, when asked, on WebGPU, in CoTs/s
+//! beside the native figure.
 
 use leptos::prelude::*;
 
@@ -10,7 +14,7 @@ use super::bridge::{self, Kind};
 use super::browser;
 use crate::core::import::parse_npy;
 use crate::core::timing::{suite, Case};
-use crate::worker::protocol::{Job, Reply, Request};
+use crate::worker::protocol::{Backend, EmbedJob, EmbedResult, Job, ModelJob, Reply, Request};
 
 /// One row of the table: a case and what came of it.
 #[derive(Clone, PartialEq)]
@@ -191,6 +195,220 @@ pub fn TimingPage() -> impl IntoView {
                     }}
                 </tbody>
             </table>
+            <EmbedBench />
         </main>
+    }
+}
+
+/// Native MiniLM throughput on the demo's CoTs, `cargo bench --bench embed` (burn-flex, one
+/// thread, batch 16) on the project's 2-core machine: the figure the browser's are read
+/// beside.
+const NATIVE_COTS_PER_S: f64 = 32.4;
+
+/// Texts the WebGPU run embeds: a few batches, since a software adapter spends about a
+/// minute compiling its shaders.
+const GPU_TEXTS: usize = 32;
+
+/// One run of the embedding benchmark.
+#[derive(Clone, PartialEq)]
+struct EmbedRun {
+    backend: Backend,
+    workers: usize,
+    outcome: Option<Result<EmbedResult, String>>,
+}
+
+impl EmbedRun {
+    fn name(&self) -> String {
+        match self.backend {
+            Backend::Gpu => "WebGPU".into(),
+            _ if self.workers == 1 => "CPU, 1 worker".into(),
+            _ => format!("CPU, {} workers", self.workers),
+        }
+    }
+}
+
+/// The embedding benchmark: each run is an embed job of the model worker, one after
+/// another; the model is downloaded (or read from the cache) by the first.
+#[component]
+fn EmbedBench() -> impl IntoView {
+    let cores = web_sys::window().map_or(1, |w| w.navigator().hardware_concurrency() as usize);
+    let runs = RwSignal::new(Vec::<EmbedRun>::new());
+    let texts: StoredValue<Option<Vec<String>>> = StoredValue::new(None);
+    let status = RwSignal::new(String::new());
+    let progress = RwSignal::new(None::<(String, f64)>);
+    let with_gpu = RwSignal::new(false);
+    let next = move || {
+        let pending = runs.with_untracked(|r| r.iter().position(|run| run.outcome.is_none()));
+        let Some(i) = pending else {
+            progress.set(None);
+            status.set("Done.".into());
+            return;
+        };
+        let Some(all) = texts.get_value() else {
+            status.set("The demo's CoTs are not loaded.".into());
+            return;
+        };
+        let run = runs.with_untracked(|r| r[i].clone());
+        let texts = if run.backend == Backend::Gpu {
+            all.into_iter().take(GPU_TEXTS).collect()
+        } else {
+            all
+        };
+        status.set(format!("Running {}…", run.name()));
+        let req = Request {
+            id: i as u64 + 1,
+            rows: 0,
+            dim: 0,
+            job: ModelJob::Embed(EmbedJob {
+                texts,
+                model: browser::MINILM.into(),
+                backend: run.backend,
+                batch: browser::MINILM_BATCH,
+                workers: run.workers,
+            }),
+        };
+        bridge::submit(&req, &[], None, None);
+    };
+    let finish = move |id: u64, outcome: Result<EmbedResult, String>| {
+        runs.update(|r| {
+            if let Some(run) = r.get_mut(id as usize - 1) {
+                run.outcome = Some(outcome);
+            }
+        });
+        next();
+    };
+    let started = bridge::start(Kind::Model, move |reply| match reply {
+        Reply::Embedded { id, result } => finish(id, Ok(*result)),
+        Reply::Failed { id, message, .. } if id > 0 => finish(id, Err(message)),
+        Reply::Progress {
+            stage, fraction, ..
+        } => progress.set(Some((stage, fraction))),
+        _ => {}
+    });
+    if let Err(e) = started {
+        status.set(e);
+    }
+    leptos::task::spawn_local(async move {
+        let loaded = browser::fetch_bytes("demo/demo_cots.json")
+            .await
+            .and_then(|b| {
+                serde_json::from_slice::<Vec<serde_json::Value>>(&b).map_err(|e| e.to_string())
+            });
+        match loaded {
+            Ok(rows) => texts.set_value(Some(
+                rows.iter()
+                    .filter_map(|r| r["cot"].as_str().map(str::to_string))
+                    .collect(),
+            )),
+            Err(e) => status.set(format!("Cannot load the demo's CoTs: {e}")),
+        }
+    });
+    let run = move |_| {
+        if runs.with_untracked(|r| r.iter().any(|run| run.outcome.is_none())) {
+            return; // running
+        }
+        let mut plan: Vec<EmbedRun> = crate::core::embed::bench_pool_sizes(cores)
+            .into_iter()
+            .map(|workers| EmbedRun {
+                backend: Backend::Cpu,
+                workers,
+                outcome: None,
+            })
+            .collect();
+        if with_gpu.get_untracked() {
+            plan.push(EmbedRun {
+                backend: Backend::Gpu,
+                workers: 1,
+                outcome: None,
+            });
+        }
+        runs.set(plan);
+        next();
+    };
+    let rate = |r: &EmbedResult| r.rows as f64 / (r.embed_ms / 1000.0).max(1e-9);
+    let one = move || {
+        runs.with(|r| {
+            r.iter()
+                .find(|run| run.backend == Backend::Cpu && run.workers == 1)
+                .and_then(|run| run.outcome.as_ref()?.as_ref().ok().map(rate))
+        })
+    };
+    let done = move || runs.with(|r| !r.is_empty() && r.iter().all(|run| run.outcome.is_some()));
+    view! {
+        <h2>"Embedding on this device"</h2>
+        <p>
+            "all-MiniLM-L6-v2 on the demo's 300 CoTs (71 tokens on average) in the model worker, batches of "
+            {browser::MINILM_BATCH} ", the model's start excluded (a pool's helpers start inside the time). "
+            "This device reports " {cores} " cores. Natively, one thread runs "
+            <strong>{format!("{NATIVE_COTS_PER_S:.1} CoTs/s")}</strong>
+            " (" <code>"cargo bench --bench embed"</code> ", burn-flex, the project's 2-core machine)."
+        </p>
+        <p>
+            <label>
+                <input type="checkbox" data-testid="embed-bench-gpu"
+                    on:change=move |ev| with_gpu.set(event_target_checked(&ev)) />
+                {format!(" WebGPU too (the first {GPU_TEXTS} CoTs: a software adapter spends about a minute compiling)")}
+            </label>
+            " "
+            <button class="button" data-testid="embed-bench-run" on:click=run>"Run the embedding benchmark"</button>
+            " "
+            <span data-testid="embed-bench-status">{move || status.get()}</span>
+        </p>
+        {move || progress.get().map(|(stage, f)| view! {
+            <p>{stage} " " <progress max="1" prop:value=f></progress></p>
+        })}
+        <table class="timing-table" data-testid="embed-bench-table" data-done=move || done().to_string()>
+            <thead>
+                <tr>
+                    <th>"run"</th>
+                    <th>"CoTs"</th>
+                    <th>"seconds"</th>
+                    <th>"CoTs/s"</th>
+                    <th>"per worker"</th>
+                    <th>"of linear"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {move || {
+                    let base = one();
+                    runs.get()
+                        .into_iter()
+                        .map(|run| {
+                            let name = run.name();
+                            let (cots, secs, speed, per, linear, value) = match &run.outcome {
+                                Some(Ok(r)) => {
+                                    let s = rate(r);
+                                    let k = r.workers.max(1) as f64;
+                                    (
+                                        r.rows.to_string(),
+                                        format!("{:.1}", r.embed_ms / 1000.0),
+                                        format!("{s:.1}"),
+                                        format!("{:.1}", s / k),
+                                        base.map_or("—".into(), |b| format!("{:.0} %", 100.0 * s / (b * k))),
+                                        format!("{s:.3}"),
+                                    )
+                                }
+                                Some(Err(e)) => (format!("failed: {e}"), String::new(), String::new(), String::new(), String::new(), String::new()),
+                                None => ("—".into(), String::new(), String::new(), String::new(), String::new(), String::new()),
+                            };
+                            let backend = match run.backend {
+                                Backend::Gpu => "webgpu",
+                                _ => "cpu",
+                            };
+                            view! {
+                                <tr data-testid="embed-bench-row" data-backend=backend data-workers=run.workers data-rate=value>
+                                    <td>{name}</td>
+                                    <td>{cots}</td>
+                                    <td class="num">{secs}</td>
+                                    <td class="num">{speed}</td>
+                                    <td class="num">{per}</td>
+                                    <td class="num">{linear}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </tbody>
+        </table>
     }
 }

@@ -641,8 +641,7 @@ pub fn classify_cpu(req: &Request<ModelJob>, data: &[f32], weights: Vec<u8>) -> 
     };
     let run = || -> Result<ClassifyResult, String> {
         check_classify(job, req.rows, data)?;
-        #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
-        let device = burn::prelude::Device::ndarray();
+        let device = crate::core::cpu_device();
         let model = choice::load(&job.info, weights, &device)?;
         let pairs = sibling_pairs(&group_rows(&job.groups));
         let scores = score_pairs(&model, data, job.info.input.width(), &pairs, &device);
@@ -689,8 +688,7 @@ pub fn train_cpu(
         {
             return Err(format!("a pair choice ({a}, {b}) names a row past {rows}"));
         }
-        #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
-        let device = burn::prelude::Device::ndarray();
+        let device = crate::core::cpu_device();
         let model = choice::load(&job.info, weights, &device)?;
         let groups = group_rows(&job.groups);
         let sibling = sibling_pairs(&groups);
@@ -1365,10 +1363,11 @@ mod tests {
         assert!(f.val_pairs >= 4, "{f:?}");
         assert!(f.val_loss_after <= f.val_loss_before, "{f:?}");
         // the weights that come back load and keep the shape
-        let loaded = choice::load(&result.info, result.weights.clone(), &{
-            #[allow(deprecated)]
-            burn::prelude::Device::ndarray()
-        });
+        let loaded = choice::load(
+            &result.info,
+            result.weights.clone(),
+            &crate::core::cpu_device(),
+        );
         assert!(loaded.is_ok());
         // stopping after the first epoch returns what was kept so far
         let stopped = train_cpu(&req(human, vec![]), &data, bytes.clone(), &mut |_, _| false);

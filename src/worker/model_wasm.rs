@@ -1,5 +1,5 @@
 //! The model worker's message loop: the binary-choice classifier and the MiniLM sentence
-//! encoder on WebGPU when the browser has an adapter, else on the CPU (burn-ndarray), and
+//! encoder on WebGPU when the browser has an adapter, else on the CPU (burn-flex), and
 //! fine-tuning the classifier (CPU). Kept apart from the jobs worker so the page loads burn
 //! and wgpu only when someone asks for a model.
 //! `{request: JSON, data: Float32Array, bytes: Uint8Array (weights)}` in, JSON [`Reply`] out
@@ -154,7 +154,10 @@ async fn encoder(job: &EmbedJob, report: &dyn Fn(&str, f64)) -> Result<(Encoder,
     Ok((e, cached))
 }
 
-/// Embeds the job's texts in batches of similar length, reporting each batch.
+/// Embeds the job's texts in batches of similar length, reporting each batch. On the CPU
+/// with `workers > 1`, a pool: this worker embeds one shard and starts helpers (more model
+/// workers, nested in this one, so cancelling this worker stops them too) for the others;
+/// their progress is summed. A helper that fails leaves its shard to this worker.
 async fn embed_texts(
     req: &Request<ModelJob>,
     report: &dyn Fn(&str, f64),
@@ -165,21 +168,59 @@ async fn embed_texts(
     let (enc, cached) = encoder(job, report).await?;
     let encodings: Vec<_> = job.texts.iter().map(|t| enc.tokenizer.encode(t)).collect();
     let n = encodings.len();
-    let mut vectors = vec![0.0f32; n * embed::DIM];
     let t0 = now_ms();
-    let mut done = 0;
-    for batch in embed::batches(&encodings, job.batch) {
-        let refs: Vec<_> = batch.iter().map(|&i| &encodings[i]).collect();
-        let out = embed::embed_async(&enc.model, &refs, &enc.device).await?;
-        for (k, &i) in batch.iter().enumerate() {
-            vectors[i * embed::DIM..(i + 1) * embed::DIM]
-                .copy_from_slice(&out[k * embed::DIM..(k + 1) * embed::DIM]);
+    let workers = if enc.backend == "cpu" {
+        embed::pool_size(n, job.batch, 1, None, Some(job.workers.max(1)))
+    } else {
+        1 // one GPU: more workers would only queue on it
+    };
+    let shards = if workers > 1 {
+        embed::shards(&encodings, job.batch, workers)
+    } else {
+        vec![(0..n).collect()]
+    };
+    let mut pool = Pool::start(job, &shards);
+    let on = if shards.len() > 1 {
+        format!(" on {} workers", shards.len())
+    } else {
+        String::new()
+    };
+    let say = |pool: &Pool| {
+        let (done, fraction) = pool.progress.total();
+        report(&format!("embedding {done} of {n} texts{on}"), fraction);
+    };
+    let mut vectors = vec![0.0f32; n * embed::DIM];
+    // this worker's shard, then whatever a failed helper left
+    let mut mine = vec![0];
+    while let Some(w) = mine.pop() {
+        let shard = &shards[w];
+        let encs: Vec<_> = shard.iter().map(|&i| encodings[i].clone()).collect();
+        let mut done = 0;
+        for batch in embed::batches(&encs, job.batch) {
+            let refs: Vec<_> = batch.iter().map(|&i| &encs[i]).collect();
+            let out = embed::embed_async(&enc.model, &refs, &enc.device).await?;
+            for (k, &i) in batch.iter().enumerate() {
+                let row = shard[i];
+                vectors[row * embed::DIM..(row + 1) * embed::DIM]
+                    .copy_from_slice(&out[k * embed::DIM..(k + 1) * embed::DIM]);
+            }
+            done += batch.len();
+            pool.progress
+                .set(w, done as f64 / shard.len().max(1) as f64);
+            if pool.waiting() {
+                // a turn of the event loop: the helpers' messages arrive
+                gloo_timers::future::TimeoutFuture::new(0).await;
+                pool.drain(&shards, &mut vectors);
+            }
+            say(&pool);
         }
-        done += batch.len();
-        report(
-            &format!("embedding {done} of {n} texts"),
-            done as f64 / n.max(1) as f64,
-        );
+        if mine.is_empty() {
+            while pool.waiting() {
+                pool.next(&shards, &mut vectors).await;
+                say(&pool);
+            }
+            mine.append(&mut pool.failed);
+        }
     }
     Ok(EmbedResult {
         rows: n,
@@ -191,7 +232,202 @@ async fn embed_texts(
         embed_ms: now_ms() - t0,
         model_bytes: enc.bytes,
         cached,
+        workers: shards.len(),
+        pool_problem: pool.problem,
         vectors,
+    })
+}
+
+/// What a helper said.
+enum HelperEvent {
+    Progress(f64),
+    Done(Vec<f32>),
+    Failed(String),
+}
+
+/// A helper worker: terminated when dropped.
+struct Helper {
+    worker: web_sys::Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// The helpers of one embedding job (shards 1…; shard 0 is this worker's) and what they
+/// have done.
+struct Pool {
+    helpers: Vec<Option<Helper>>,
+    events: futures_channel::mpsc::UnboundedReceiver<(usize, HelperEvent)>,
+    progress: embed::PoolProgress,
+    /// Shards still out with a helper.
+    out: Vec<usize>,
+    /// Shards whose helper failed: this worker embeds them.
+    failed: Vec<usize>,
+    problem: Option<String>,
+}
+
+impl Pool {
+    /// Starts a helper for each shard but the first (none for one shard).
+    fn start(job: &EmbedJob, shards: &[Vec<usize>]) -> Self {
+        let (tx, events) = futures_channel::mpsc::unbounded();
+        let mut pool = Pool {
+            helpers: vec![None],
+            events,
+            progress: embed::PoolProgress::new(shards.iter().map(Vec::len).collect()),
+            out: Vec::new(),
+            failed: Vec::new(),
+            problem: None,
+        };
+        for (w, shard) in shards.iter().enumerate().skip(1) {
+            let sub = EmbedJob {
+                texts: shard.iter().map(|&i| job.texts[i].clone()).collect(),
+                model: job.model.clone(),
+                backend: Backend::Cpu,
+                batch: job.batch,
+                workers: 1,
+            };
+            match start_helper(w, sub, tx.clone()) {
+                Ok(h) => {
+                    pool.helpers.push(Some(h));
+                    pool.out.push(w);
+                }
+                Err(e) => {
+                    pool.helpers.push(None);
+                    pool.fail(w, e);
+                }
+            }
+        }
+        pool
+    }
+
+    fn waiting(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    fn fail(&mut self, w: usize, why: String) {
+        self.out.retain(|&x| x != w);
+        self.failed.push(w);
+        self.problem.get_or_insert(format!(
+            "a helper worker failed ({why}); its texts were embedded by this one"
+        ));
+    }
+
+    fn on(&mut self, w: usize, event: HelperEvent, shards: &[Vec<usize>], vectors: &mut [f32]) {
+        if !self.out.contains(&w) {
+            return;
+        }
+        match event {
+            HelperEvent::Progress(f) => self.progress.set(w, f),
+            HelperEvent::Done(v) if v.len() == shards[w].len() * embed::DIM => {
+                for (k, &row) in shards[w].iter().enumerate() {
+                    vectors[row * embed::DIM..(row + 1) * embed::DIM]
+                        .copy_from_slice(&v[k * embed::DIM..(k + 1) * embed::DIM]);
+                }
+                self.progress.set(w, 1.0);
+                self.out.retain(|&x| x != w);
+                self.helpers[w] = None; // its memory back at once
+            }
+            HelperEvent::Done(v) => self.fail(
+                w,
+                format!("{} values for {} texts", v.len(), shards[w].len()),
+            ),
+            HelperEvent::Failed(why) => {
+                self.helpers[w] = None;
+                self.fail(w, why);
+            }
+        }
+    }
+
+    /// Takes in what the helpers said since the last look.
+    fn drain(&mut self, shards: &[Vec<usize>], vectors: &mut [f32]) {
+        while let Ok((w, e)) = self.events.try_recv() {
+            self.on(w, e, shards, vectors);
+        }
+    }
+
+    /// Waits for the next thing a helper says.
+    async fn next(&mut self, shards: &[Vec<usize>], vectors: &mut [f32]) {
+        use futures_util::StreamExt;
+        match self.events.next().await {
+            Some((w, e)) => self.on(w, e, shards, vectors),
+            None => {
+                for w in std::mem::take(&mut self.out) {
+                    self.fail(w, "it stopped".into());
+                }
+            }
+        }
+    }
+}
+
+/// Starts a model worker inside this one for `job`; what it says goes to `tx` as shard `w`.
+fn start_helper(
+    w: usize,
+    job: EmbedJob,
+    tx: futures_channel::mpsc::UnboundedSender<(usize, HelperEvent)>,
+) -> Result<Helper, String> {
+    // relative to this worker's own script: the same loader the page started
+    let worker = web_sys::Worker::new("./model_worker_loader.js").map_err(js)?;
+    let request = serde_json::to_string(&Request {
+        id: 1,
+        rows: 0,
+        dim: 0,
+        job: ModelJob::Embed(job),
+    })
+    .expect("requests serialise");
+    let me = worker.clone();
+    let send = tx.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        let data = ev.data();
+        let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).ok();
+        let text = data
+            .as_string()
+            .or_else(|| get("reply").and_then(|v| v.as_string()));
+        let Some(reply) = text.and_then(|t| serde_json::from_str::<Reply>(&t).ok()) else {
+            return;
+        };
+        let event = match reply {
+            Reply::Ready => {
+                let msg = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&msg, &"request".into(), &request.as_str().into());
+                let _ = js_sys::Reflect::set(
+                    &msg,
+                    &"data".into(),
+                    &js_sys::Float32Array::new_with_length(0),
+                );
+                let _ = me.post_message(&msg);
+                return;
+            }
+            // its texts' progress only (not the model's loading)
+            Reply::Progress {
+                stage, fraction, ..
+            } if stage.starts_with("embedding ") => HelperEvent::Progress(fraction),
+            Reply::Embedded { .. } => match get("bytes").and_then(|b| b.dyn_into().ok()) {
+                Some(bytes) => HelperEvent::Done(super::wasm::floats(&bytes)),
+                None => HelperEvent::Failed("no vectors came back".into()),
+            },
+            Reply::Failed { message, .. } => HelperEvent::Failed(message),
+            _ => return,
+        };
+        let _ = send.unbounded_send((w, event));
+    });
+    let on_error =
+        Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
+            let _ = tx.unbounded_send((
+                w,
+                HelperEvent::Failed(format!("it could not run: {}", ev.message())),
+            ));
+        });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    Ok(Helper {
+        worker,
+        _on_message: on_message,
+        _on_error: on_error,
     })
 }
 
@@ -264,9 +500,8 @@ async fn software_adapter() -> Option<String> {
     })
 }
 
-#[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
 fn cpu() -> Device {
-    Device::ndarray()
+    crate::core::cpu_device()
 }
 
 async fn gpu() -> Result<Device, String> {

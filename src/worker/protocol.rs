@@ -207,7 +207,7 @@ pub enum Backend {
     /// WebGPU when the browser has a hardware adapter, else the CPU (a software adapter —
     /// SwiftShader, llvmpipe — is slower than the CPU path, so it is passed over).
     Auto,
-    /// The CPU (burn-ndarray).
+    /// The CPU (burn-flex).
     Cpu,
     /// WebGPU whatever the adapter (software ones included), else the CPU: for tests and
     /// for comparing (`?webgpu`).
@@ -231,7 +231,7 @@ pub struct ClassifyJob {
     pub parity: bool,
 }
 
-/// Fine-tune the classifier's weights on a person's labels, on the CPU (burn-ndarray,
+/// Fine-tune the classifier's weights on a person's labels, on the CPU (burn-flex,
 /// autodiff). The numbers: `rows × info.input.width()` model inputs; the starting weights
 /// (burnpack bytes) travel beside them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,6 +279,11 @@ pub struct EmbedJob {
     pub backend: Backend,
     /// Texts per batch.
     pub batch: usize,
+    /// Workers to share the texts on the CPU (the page's choice, [`crate::core::embed::pool_size`]
+    /// caps it by the job's size): the model worker embeds a shard itself and starts
+    /// `workers − 1` helpers for the rest. 0 or 1: this worker alone (a helper's jobs).
+    #[serde(default)]
+    pub workers: usize,
 }
 
 /// What embedding did.
@@ -302,6 +307,12 @@ pub struct EmbedResult {
     pub model_bytes: usize,
     /// Whether the model came from the browser's cache (no download).
     pub cached: bool,
+    /// Workers that embedded (1: no pool).
+    #[serde(default)]
+    pub workers: usize,
+    /// A helper that failed (its texts were embedded by the others), when one did.
+    #[serde(default)]
+    pub pool_problem: Option<String>,
     /// `rows × dim` values, row after row; travel beside the JSON, not in it.
     #[serde(skip)]
     pub vectors: Vec<f32>,

@@ -7,6 +7,28 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{FailReason, Reply, Request};
 
+/// Little-endian `f32`s sent as bytes, copied once into the page's memory (the
+/// platforms wasm runs on are little-endian).
+pub(crate) fn floats(bytes: &js_sys::Uint8Array) -> Vec<f32> {
+    let n = bytes.length() as usize / 4;
+    if bytes.byte_offset().is_multiple_of(4) {
+        let view = js_sys::Float32Array::new_with_byte_offset_and_length(
+            &bytes.buffer(),
+            bytes.byte_offset(),
+            n as u32,
+        );
+        let mut out = vec![0f32; n];
+        view.copy_to(&mut out);
+        out
+    } else {
+        bytes
+            .to_vec()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+}
+
 /// Sends a reply to the page.
 pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
     let text = serde_json::to_string(reply).expect("replies serialise");

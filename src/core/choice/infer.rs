@@ -95,9 +95,8 @@ mod tests {
     use super::super::{model, Calibration, Input, PairIndex, WeightsInfo};
     use super::*;
 
-    #[allow(deprecated)]
     fn cpu() -> Device {
-        Device::ndarray()
+        crate::core::cpu_device()
     }
 
     fn info(input: Input, hidden: usize) -> WeightsInfo {

@@ -138,9 +138,8 @@ impl ChoiceModel {
 mod tests {
     use super::*;
 
-    #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the CPU backend of the brief
     fn cpu() -> Device {
-        Device::ndarray()
+        crate::core::cpu_device()
     }
 
     fn rows(v: &[[f32; 4]]) -> Tensor<2> {

@@ -173,9 +173,8 @@ pub async fn embed_async(
 mod tests {
     use super::*;
 
-    #[allow(deprecated)] // burn 0.22 prefers flex; ndarray is the project's CPU backend
     fn cpu() -> Device {
-        Device::ndarray()
+        crate::core::cpu_device()
     }
 
     fn enc(ids: &[u32]) -> Encoding {

@@ -92,9 +92,200 @@ pub fn batches(encodings: &[Encoding], max_rows: usize) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// Memory one pool worker is allowed for (the model's 66 MB of weights twice — the file and
+/// the tensors — plus the batch's activations and the wasm module): what bounds the pool on a
+/// small machine.
+pub const WORKER_MB: f64 = 400.0;
+
+/// Batches each pool worker gets at least.
+pub const MIN_POOL_BATCHES: usize = 8;
+
+/// How many workers embed `texts` texts in batches of `batch`:
+/// - `asked` (the page's `?workers=N`) when given, from 1 to 16;
+/// - else one per core but one (`cores − 1`, the page keeps a core), at least 1;
+/// - at most as many as half the device's memory holds at [`WORKER_MB`] each (`memory_gb`:
+///   `navigator.deviceMemory`, which only Chromium reports; 4 GB assumed without it);
+/// - and never more than gives each worker [`MIN_POOL_BATCHES`] batches: a helper's start
+///   (its wasm compiled, the model loaded: seconds) is paid inside the job, which a small
+///   job does not repay.
+pub fn pool_size(
+    texts: usize,
+    batch: usize,
+    cores: usize,
+    memory_gb: Option<f64>,
+    asked: Option<usize>,
+) -> usize {
+    let want = match asked {
+        Some(n) => n.clamp(1, 16),
+        None => {
+            let by_memory = (memory_gb.unwrap_or(4.0) * 1024.0 / 2.0 / WORKER_MB).floor() as usize;
+            cores.saturating_sub(1).min(by_memory).max(1)
+        }
+    };
+    want.min(texts.div_ceil(MIN_POOL_BATCHES * batch.max(1)))
+        .max(1)
+}
+
+/// The pool sizes worth measuring on a device of `cores` (the timing page's embedding
+/// benchmark): 1, 2, 4, … up to `cores`, and `cores` itself; at least 1 and 2.
+pub fn bench_pool_sizes(cores: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
+        .take_while(|&k| k <= cores.max(2))
+        .collect();
+    if !out.contains(&cores) && cores > 1 {
+        out.push(cores);
+    }
+    out
+}
+
+/// The texts of each of `workers` workers: the length-sorted [`batches`] handed out longest
+/// first, each to the worker with the least work so far (work: rows × the batch's longest
+/// text, what a padded batch costs), so the workers finish together. Every index appears in
+/// exactly one shard; no shard is empty (fewer shards than workers when there are fewer
+/// batches); the indices of a shard are in input order.
+pub fn shards(encodings: &[Encoding], batch: usize, workers: usize) -> Vec<Vec<usize>> {
+    let groups = batches(encodings, batch);
+    let cost =
+        |g: &Vec<usize>| g.len() * g.iter().map(|&i| encodings[i].ids.len()).max().unwrap_or(0);
+    let mut order: Vec<&Vec<usize>> = groups.iter().collect();
+    order.sort_by_key(|g| std::cmp::Reverse(cost(g)));
+    let k = workers.max(1).min(groups.len());
+    let mut out: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); k];
+    for g in order {
+        let (load, shard) = out
+            .iter_mut()
+            .min_by_key(|(load, _)| *load)
+            .expect("at least one shard");
+        *load += cost(g);
+        shard.extend_from_slice(g);
+    }
+    out.into_iter()
+        .map(|(_, mut shard)| {
+            shard.sort_unstable();
+            shard
+        })
+        .collect()
+}
+
+/// The progress of a pool: each worker's share of the texts and how far it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolProgress {
+    sizes: Vec<usize>,
+    done: Vec<f64>,
+}
+
+impl PoolProgress {
+    /// Nothing done yet, for workers of `sizes` texts each.
+    pub fn new(sizes: Vec<usize>) -> Self {
+        let done = vec![0.0; sizes.len()];
+        Self { sizes, done }
+    }
+
+    /// Worker `w` has done `fraction` of its texts (a worker's progress never goes back).
+    pub fn set(&mut self, w: usize, fraction: f64) {
+        if let Some(d) = self.done.get_mut(w) {
+            *d = d.max(fraction.clamp(0.0, 1.0));
+        }
+    }
+
+    /// Texts done in all, and the share of all texts.
+    pub fn total(&self) -> (usize, f64) {
+        let all: usize = self.sizes.iter().sum();
+        let done: f64 = self
+            .sizes
+            .iter()
+            .zip(&self.done)
+            .map(|(&n, f)| n as f64 * f)
+            .sum();
+        (
+            done.round() as usize,
+            if all == 0 { 1.0 } else { done / all as f64 },
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_size_follows_cores_memory_and_the_job() {
+        // cores − 1, at least one
+        assert_eq!(pool_size(10_000, 16, 8, Some(8.0), None), 7);
+        assert_eq!(pool_size(10_000, 16, 2, Some(8.0), None), 1);
+        assert_eq!(pool_size(10_000, 16, 1, None, None), 1);
+        // memory: 2 GB holds 1024 MB / 400 MB = 2 workers; 4 GB assumed when unknown
+        assert_eq!(pool_size(10_000, 16, 16, Some(2.0), None), 2);
+        assert_eq!(pool_size(10_000, 16, 16, None, None), 5);
+        // asked for: clamped to 1..=16
+        assert_eq!(pool_size(10_000, 16, 2, Some(0.5), Some(2)), 2);
+        assert_eq!(pool_size(10_000, 16, 2, None, Some(0)), 1);
+        assert_eq!(pool_size(10_000, 16, 2, None, Some(99)), 16);
+        // eight batches per worker at least: 300 texts of 16 hold 3 workers, 128 one
+        assert_eq!(pool_size(300, 16, 64, Some(64.0), None), 3);
+        assert_eq!(pool_size(300, 16, 64, Some(64.0), Some(12)), 3);
+        assert_eq!(pool_size(300, 16, 2, None, Some(2)), 2);
+        assert_eq!(pool_size(129, 16, 8, None, Some(4)), 2);
+        assert_eq!(pool_size(128, 16, 8, None, Some(4)), 1);
+        assert_eq!(pool_size(0, 16, 8, None, None), 1);
+    }
+
+    #[test]
+    fn bench_pool_sizes_double_up_to_the_cores() {
+        assert_eq!(bench_pool_sizes(1), vec![1, 2]);
+        assert_eq!(bench_pool_sizes(2), vec![1, 2]);
+        assert_eq!(bench_pool_sizes(6), vec![1, 2, 4, 6]);
+        assert_eq!(bench_pool_sizes(8), vec![1, 2, 4, 8]);
+    }
+
+    #[test]
+    fn shards_cover_every_text_once_and_balance_the_padded_work() {
+        let lens: Vec<usize> = (0..103).map(|i| 3 + (i * 37) % 120).collect();
+        let encs: Vec<Encoding> = lens.iter().map(|&n| enc(n)).collect();
+        for workers in [1, 2, 3, 5] {
+            let s = shards(&encs, 8, workers);
+            assert_eq!(s.len(), workers);
+            let mut all = s.concat();
+            all.sort_unstable();
+            assert_eq!(all, (0..lens.len()).collect::<Vec<_>>(), "{workers}");
+            for shard in &s {
+                assert!(shard.windows(2).all(|w| w[0] < w[1]), "input order");
+            }
+            // each shard's padded work (its own length-sorted batches) within one batch's
+            // work of the others'
+            let work: Vec<usize> = s
+                .iter()
+                .map(|shard| {
+                    let mine: Vec<Encoding> = shard.iter().map(|&i| encs[i].clone()).collect();
+                    batches(&mine, 8)
+                        .iter()
+                        .map(|g| g.len() * g.iter().map(|&i| mine[i].ids.len()).max().unwrap())
+                        .sum()
+                })
+                .collect();
+            let spread = work.iter().max().unwrap() - work.iter().min().unwrap();
+            assert!(spread <= 8 * 122, "{workers}: {work:?}");
+        }
+        // fewer batches than workers: no empty shard
+        assert_eq!(shards(&encs[..10], 8, 4).len(), 2);
+        assert!(shards(&[], 8, 4).is_empty());
+    }
+
+    #[test]
+    fn pool_progress_sums_by_share() {
+        let mut p = PoolProgress::new(vec![100, 50, 50]);
+        assert_eq!(p.total(), (0, 0.0));
+        p.set(0, 0.5);
+        p.set(2, 1.0);
+        assert_eq!(p.total(), (100, 0.5));
+        p.set(2, 0.2); // never back
+        p.set(7, 1.0); // no such worker
+        assert_eq!(p.total(), (100, 0.5));
+        p.set(0, 1.0);
+        p.set(1, 1.5);
+        assert_eq!(p.total(), (200, 1.0));
+        assert_eq!(PoolProgress::new(Vec::new()).total(), (0, 1.0));
+    }
 
     fn tok() -> Tokenizer {
         Tokenizer::from_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n.").unwrap()
