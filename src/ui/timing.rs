@@ -28,11 +28,7 @@ type Base = (Vec<f32>, usize, usize);
 
 /// Sizes asked for in the address (`sizes=1000,5000`); all when absent.
 fn sizes_asked() -> Option<Vec<usize>> {
-    let search = web_sys::window()?.location().search().ok()?;
-    let list = search
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("sizes="))?;
+    let list = browser::query_value("sizes")?;
     Some(list.split(',').filter_map(|s| s.parse().ok()).collect())
 }
 
