@@ -10,12 +10,17 @@
 //!   Workers call. The jobs worker holds the data set (load: parse, validate, fingerprint,
 //!   signatures) and runs the map and propagation on it; the model worker runs burn
 //!   (classify, train, embed).
+//! - [`cli`] (native only): the `cotlabel` command line, the same pipeline on files.
 //! - `ui` (wasm32 only): the leptos page, a thin layer over the core, plus the browser
 //!   glue (files, downloads, IndexedDB).
 #![deny(missing_docs)]
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;
 pub mod core;
+#[cfg(feature = "python")]
+pub mod python;
 pub mod worker;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,4 +1,5 @@
-//! The cotlabel page: install the panic hook and mount the app.
+//! The cotlabel page (wasm32: install the panic hook and mount the app); built natively,
+//! the `cotlabel` command line ([`cotlabel::cli`]).
 
 /// A panic aborts the page's WebAssembly (wasm32 has no unwinding): log it, and say so on
 /// the page instead of leaving it silently frozen.
@@ -29,7 +30,8 @@ fn main() {
     leptos::mount::mount_to_body(cotlabel::ui::Root);
 }
 
+/// Natively, the same binary is the command line (`cotlabel --help`).
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    eprintln!("cotlabel is a web app: run ./scripts/serve and open http://127.0.0.1:8080/");
+    std::process::exit(cotlabel::cli::main());
 }

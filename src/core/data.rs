@@ -189,6 +189,11 @@ impl Dataset {
         }
     }
 
+    /// Renames the data set (its name is not part of the fingerprint).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
     /// Gives the records other embeddings (or none) in place: no copy of the records.
     pub fn set_embeddings(&mut self, embeddings: Option<Embeddings>) {
         debug_assert!(embeddings

@@ -736,6 +736,18 @@ fn text_field(v: &Value) -> Option<Option<String>> {
     }
 }
 
+/// Records from `(row number, JSON object)` pairs that come from elsewhere than a file (an
+/// Arrow table handed to the Python package, one object per row, numbered from 1): the
+/// same fields, aliases, validation, generated ids, duplicate ids and inline embeddings as
+/// a records file, with errors that name `name`, the row and the field. No mapping step:
+/// rows that name no question and CoT are refused with [`ImportError::Unmapped`].
+pub fn records_from_rows(
+    name: &str,
+    rows: impl Iterator<Item = (usize, Value)>,
+) -> Result<Parsed, Vec<ImportError>> {
+    build_records(name, rows, None)
+}
+
 /// One record from one JSON object (or CSV row, whose cells are all strings).
 fn record_from_object(
     file: &str,

@@ -274,6 +274,33 @@ impl LabelStore {
         &self.pairs
     }
 
+    /// Each record's human verdict, as propagation takes it: 1 sound, 0 flawed, −1 none
+    /// (machine labels count as none).
+    pub fn human_rows(&self, dataset: &Dataset) -> Vec<i8> {
+        dataset
+            .records()
+            .iter()
+            .map(|r| match self.labels.get(&r.id) {
+                Some(l) if l.is_human() => i8::from(l.verdict == Verdict::Good),
+                _ => -1,
+            })
+            .collect()
+    }
+
+    /// The person's pair choices as (better, worse) record positions in `dataset`; a pair
+    /// naming a record it does not hold is left out.
+    pub fn human_pair_rows(&self, dataset: &Dataset) -> Vec<(u32, u32)> {
+        self.pairs
+            .iter()
+            .filter(|p| p.provenance == Provenance::Human)
+            .filter_map(|p| {
+                let better = dataset.position(&p.better)?;
+                let worse = dataset.position(&p.worse)?;
+                Some((better as u32, worse as u32))
+            })
+            .collect()
+    }
+
     fn push_undo(&mut self, step: UndoStep) {
         if self.undo.len() == UNDO_DEPTH {
             self.undo.remove(0);

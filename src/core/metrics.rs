@@ -96,6 +96,44 @@ pub struct LabelScores {
     pub ece: f64,
 }
 
+/// The machine labels of `store` scored against the records' `is_correct` (human-labelled
+/// records are not scored; unlabelled ones lower the coverage), with the share of the
+/// majority class among the scored records' truths. `None` when no record has a truth. The
+/// page's live evaluation and the CLI's `evaluate` both use it.
+pub fn machine_scores(
+    dataset: &crate::core::Dataset,
+    store: &crate::core::LabelStore,
+) -> Option<(LabelScores, f64)> {
+    let records = dataset.records();
+    if !records.iter().any(|r| r.is_correct.is_some()) {
+        return None;
+    }
+    let mut predicted = Vec::with_capacity(records.len());
+    let mut truth = Vec::with_capacity(records.len());
+    for r in records {
+        let l = store.get(&r.id);
+        predicted.push(
+            l.filter(|l| !l.is_human())
+                .map(|l| (l.verdict == crate::core::Verdict::Good, l.confidence)),
+        );
+        truth.push(if l.is_some_and(crate::core::Label::is_human) {
+            None
+        } else {
+            r.is_correct
+        });
+    }
+    let (good, all) = truth
+        .iter()
+        .flatten()
+        .fold((0usize, 0usize), |(g, a), &t| (g + usize::from(t), a + 1));
+    let majority = if all == 0 {
+        0.0
+    } else {
+        good.max(all - good) as f64 / all as f64
+    };
+    Some((label_scores(&predicted, &truth), majority))
+}
+
 /// Scores `predicted` (verdict `true` = positive, with its confidence) against `truth`.
 /// Records without a truth are ignored; records with a truth and no prediction lower the
 /// coverage only.

@@ -15,7 +15,8 @@
 //!    (jobs worker, `Job::Map`), over [`neighbours::knn`].
 //! 4. **Pick** what to label next → [`select::queue`] (jobs worker, with propagation).
 //! 5. **Propagate** → [`graph::build`] and [`propagate::Prepared`] (`new`, then
-//!    `propagate` after every label; jobs worker, `Job::Propagate`).
+//!    `propagate` after every label; jobs worker, `Job::Propagate`). Data sets too large
+//!    for one graph (the CLI, Ray): [`partition::partition_records`], a graph per part.
 //! 6. **Classify** sibling pairs → [`choice`]: [`choice::sibling_pairs`], `score_pairs`,
 //!    [`choice::win_rates`]; fine-tuning [`choice::fine_tune_set`] (model worker).
 //! 7. **Label** (the person) → [`labels::LabelStore`], kept by [`journal::fold`] and
@@ -46,6 +47,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod neighbours;
 pub mod parquet_io;
+pub mod partition;
 pub mod project;
 pub mod propagate;
 pub mod select;

@@ -9,8 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::graph::GraphConfig;
-use crate::core::labels::{Label, Provenance, Verdict};
-use crate::core::metrics::{label_scores, LabelScores};
+use crate::core::metrics::{machine_scores, LabelScores};
 use crate::core::propagate::{Config, Method};
 use crate::core::signature::no_sibling_notice;
 use crate::core::Session;
@@ -205,21 +204,8 @@ impl PropState {
             if view.result.p.len() != s.dataset.len() {
                 return;
             }
-            let records = s.dataset.records();
-            for i in range {
-                // unsettled verdicts (a base rate from too few labels) stay unlabelled; the
-                // classifier's verdicts stay until it runs again (put_machine keeps them)
-                let label = view.result.label(i, threshold).and_then(|_| {
-                    let from = view.result.from[i]
-                        .iter()
-                        .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
-                        .collect();
-                    let p = f64::from(view.result.p[i]);
-                    Label::machine(p, Provenance::Propagated, threshold, now, from)
-                });
-                s.labels
-                    .put_machine(&records[i].id, Provenance::Propagated, label);
-            }
+            view.result
+                .write_labels(&mut s.labels, s.dataset.records(), range, threshold, now);
         };
         if n <= APPLY_PIECE {
             app.session.update(|s| write(s, 0..n));
@@ -258,26 +244,9 @@ impl PropState {
     fn record_evaluation(self) {
         let humans = self.app.human_count();
         let scores = self.app.session.with_untracked(|s| {
-            let s = s.as_ref()?;
-            let records = s.dataset.records();
-            if !records.iter().any(|r| r.is_correct.is_some()) {
-                return None;
-            }
-            let mut predicted = Vec::with_capacity(records.len());
-            let mut truth = Vec::with_capacity(records.len());
-            for r in records {
-                let l = s.labels.get(&r.id);
-                predicted.push(
-                    l.filter(|l| !l.is_human())
-                        .map(|l| (l.verdict == Verdict::Good, l.confidence)),
-                );
-                truth.push(if l.is_some_and(Label::is_human) {
-                    None
-                } else {
-                    r.is_correct
-                });
-            }
-            Some(label_scores(&predicted, &truth))
+            s.as_ref()
+                .and_then(|s| machine_scores(&s.dataset, &s.labels))
+                .map(|(sc, _)| sc)
         });
         if let Some(sc) = scores {
             self.history.update(|h| {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::core::labels::{Counts, Provenance, Verdict};
+use crate::core::labels::{Counts, Verdict};
 use crate::core::mapping::Survey;
 use crate::core::signature::table::SignatureTable;
 use crate::core::Session;
@@ -206,32 +206,14 @@ impl AppState {
         });
         let humans = Memo::new(move |_| {
             session.with(|s| {
-                s.as_ref().map_or_else(Vec::new, |s| {
-                    s.dataset
-                        .records()
-                        .iter()
-                        .map(|r| match s.labels.get(&r.id) {
-                            Some(l) if l.is_human() => i8::from(l.verdict == Verdict::Good),
-                            _ => -1,
-                        })
-                        .collect()
-                })
+                s.as_ref()
+                    .map_or_else(Vec::new, |s| s.labels.human_rows(&s.dataset))
             })
         });
         let pairs = Memo::new(move |_| {
             session.with(|s| {
-                s.as_ref().map_or_else(Vec::new, |s| {
-                    s.labels
-                        .pairs()
-                        .iter()
-                        .filter(|p| p.provenance == Provenance::Human)
-                        .filter_map(|p| {
-                            let better = s.dataset.position(&p.better)?;
-                            let worse = s.dataset.position(&p.worse)?;
-                            Some((better as u32, worse as u32))
-                        })
-                        .collect()
-                })
+                s.as_ref()
+                    .map_or_else(Vec::new, |s| s.labels.human_pair_rows(&s.dataset))
             })
         });
         let errors = RwSignal::new(Vec::new());

@@ -9,6 +9,7 @@
 //! worker also keeps the last propagation graph it built, so re-propagating after each
 //! human label builds nothing.
 
+pub mod batch;
 #[cfg(all(target_arch = "wasm32", feature = "model"))]
 pub mod model_wasm;
 pub mod protocol;
@@ -44,7 +45,7 @@ use crate::core::project::pca2;
 use crate::core::propagate::Prepared;
 use crate::core::select;
 use crate::core::signature::table::SignatureTable;
-use crate::core::signature::{signatures, DIM};
+use crate::core::signature::{finish, group_signatures, signatures, DIM};
 use crate::core::timing::{self, Case};
 
 /// The data set the worker holds.
@@ -126,21 +127,52 @@ impl Worker {
         }
     }
 
+    /// The data set held, if any.
+    pub fn dataset(&self) -> Option<&Dataset> {
+        self.held.as_ref().map(|h| &h.dataset)
+    }
+
+    /// Gives the held data set back (the worker holds nothing after).
+    pub fn take_dataset(&mut self) -> Option<Dataset> {
+        self.graph = None;
+        self.held.take().map(|h| h.dataset)
+    }
+
     /// The held data set, when it is the one `key` names.
     fn held(&self, key: &str) -> Result<&Held, ClusterError> {
         find(&self.held, key)
     }
 
-    /// Reads the signatures of `dataset` and holds it under a new key.
-    fn hold(
+    /// Reads the signatures of `dataset` and holds it under a new key (a load job's end;
+    /// the CLI hands its data set over here).
+    pub fn hold(
         &mut self,
         dataset: Dataset,
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<Loaded, ClusterError> {
+        self.hold_shifted(dataset, None, report)
+    }
+
+    /// [`Self::hold`], with the base-rate shifts of a larger data set this one is a part of
+    /// ([`crate::core::signature::base_rate_shifts`]): a partition's CoTs then get the
+    /// priors they have in the whole.
+    pub fn hold_shifted(
+        &mut self,
+        dataset: Dataset,
+        shifts: Option<[f64; 2]>,
         report: &mut dyn FnMut(&str, f64) -> bool,
     ) -> Result<Loaded, ClusterError> {
         if !report("reading the reasoning", 0.4) {
             return Err(ClusterError::Cancelled);
         }
-        let sigs = signatures(&dataset);
+        let sigs = match shifts {
+            None => signatures(&dataset),
+            Some(shifts) => {
+                let mut sigs = group_signatures(&dataset);
+                finish(&mut sigs, shifts);
+                sigs
+            }
+        };
         let table = SignatureTable::new(&dataset, &sigs);
         self.loads += 1;
         let key = format!(
@@ -401,7 +433,10 @@ impl Worker {
         }
     }
 
-    fn propagate(
+    /// Propagates the human labels of `job` over the held data set's graph, building the
+    /// graph when its settings or the data set changed (the page's `Job::Propagate`; the
+    /// CLI calls it directly).
+    pub fn propagate(
         &mut self,
         job: &PropagateJob,
         report: &mut dyn FnMut(&str, f64) -> bool,

@@ -7,6 +7,7 @@ use crate::core::choice::{Epoch, TrainConfig, WeightsInfo};
 use crate::core::data::Record;
 use crate::core::error::ImportError;
 use crate::core::graph::GraphConfig;
+use crate::core::labels::{Label, LabelStore, Millis, Provenance};
 use crate::core::mapping::Mapping;
 use crate::core::propagate::Config;
 use crate::core::timing::Case;
@@ -387,6 +388,33 @@ impl PropagateResult {
             self.moved.get(i).copied().unwrap_or(false),
             min_confidence,
         )
+    }
+
+    /// Writes the machine labels of `records[range]` into `store`: each CoT labelled at
+    /// `min_confidence` gets a propagated label naming the human labels it came from (ids);
+    /// the others lose their propagated label. Human labels are never touched, and the
+    /// classifier's verdicts stay until it runs again ([`LabelStore::put_machine`]). The page
+    /// writes a large result in ranges; the CLI writes it whole.
+    pub fn write_labels(
+        &self,
+        store: &mut LabelStore,
+        records: &[Record],
+        range: std::ops::Range<usize>,
+        min_confidence: f64,
+        now: Millis,
+    ) {
+        for i in range {
+            // unsettled verdicts (a base rate from too few labels) stay unlabelled
+            let label = self.label(i, min_confidence).and_then(|_| {
+                let from = self.from[i]
+                    .iter()
+                    .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
+                    .collect();
+                let p = f64::from(self.p[i]);
+                Label::machine(p, Provenance::Propagated, min_confidence, now, from)
+            });
+            store.put_machine(&records[i].id, Provenance::Propagated, label);
+        }
     }
 }
 

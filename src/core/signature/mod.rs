@@ -174,8 +174,20 @@ fn vector(
     v
 }
 
-/// The signatures of every record, in record order.
+/// The signatures of every record, in record order: [`group_signatures`], then the data
+/// set's base-rate shifts ([`base_rate_shifts`]) applied by [`finish`].
 pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
+    let mut sigs = group_signatures(dataset);
+    let shifts = base_rate_shifts(&sigs);
+    finish(&mut sigs, shifts);
+    sigs
+}
+
+/// The signatures before the data set's base-rate shift: everything of a CoT that depends
+/// only on the CoTs of its own question. A data set split by question (a Ray `map_groups`,
+/// one CLI partition) gives the same values as the whole; `prior` is the label-free prior
+/// before the shift.
+pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
     // CoTs of one question share its text: read its numbers once.
     let mut questions: HashMap<&str, HashSet<i64>> = HashMap::new();
     for r in dataset.records() {
@@ -206,7 +218,7 @@ pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
         .collect();
     let groups = group::group_signals(dataset, &traces, &quality);
     let family = prior::Family::shipped();
-    let mut sigs: Vec<Signature> = traces
+    let sigs: Vec<Signature> = traces
         .into_iter()
         .zip(cots)
         .zip(groups)
@@ -240,26 +252,53 @@ pub fn signatures(dataset: &Dataset) -> Vec<Signature> {
             }
         })
         .collect();
-    // The lone and pair members carry the base rate of the data they were fitted on; this
-    // data set's own is estimated from their scores (no labels) and their scores moved to it.
-    for siblings in [Siblings::None, Siblings::One] {
+    sigs
+}
+
+/// The shapes whose label-free prior is moved to the data set's own base rate: lone CoTs
+/// and pairs (their members carry the base rate of the data they were fitted on).
+pub const SHIFTED: [Siblings; 2] = [Siblings::None, Siblings::One];
+
+/// The log-odds shift of each of [`SHIFTED`] for a data set, estimated from the label-free
+/// priors of its CoTs of that shape (no labels; [`prior::base_rate_shift`]). It needs every
+/// CoT of the data set: distributed, it is the one step that gathers (one number per CoT).
+pub fn base_rate_shifts(sigs: &[Signature]) -> [f64; 2] {
+    let p: Vec<(Siblings, f64)> = sigs
+        .iter()
+        .filter(|s| s.shape.fitted)
+        .map(|s| (s.shape.siblings, s.label_free_prior))
+        .collect();
+    shifts_of(&p)
+}
+
+/// [`base_rate_shifts`] from (siblings, label-free prior) of the fitted CoTs.
+pub fn shifts_of(p: &[(Siblings, f64)]) -> [f64; 2] {
+    let family = prior::Family::shipped();
+    SHIFTED.map(|siblings| {
         let Some(fitted) = family.base_rate(siblings) else {
-            continue;
+            return 0.0;
         };
-        let of_shape: Vec<usize> = (0..sigs.len())
-            .filter(|&i| sigs[i].shape.siblings == siblings && sigs[i].shape.fitted)
+        let of: Vec<f64> = p
+            .iter()
+            .filter(|(s, _)| *s == siblings)
+            .map(|(_, p)| *p)
             .collect();
-        let p: Vec<f64> = of_shape.iter().map(|&i| sigs[i].label_free_prior).collect();
-        let shift = prior::base_rate_shift(&p, fitted);
-        for &i in &of_shape {
-            let s = &mut sigs[i];
-            s.label_free_prior = prior::sigmoid(prior::logit(s.label_free_prior) + shift);
+        prior::base_rate_shift(&of, fitted)
+    })
+}
+
+/// Applies the data set's `shifts` ([`base_rate_shifts`]) to signatures from
+/// [`group_signatures`] and sets each CoT's prior (with its reference answer, when any).
+pub fn finish(sigs: &mut [Signature], shifts: [f64; 2]) {
+    let family = prior::Family::shipped();
+    for s in sigs {
+        if s.shape.fitted {
+            if let Some(k) = SHIFTED.iter().position(|&x| x == s.shape.siblings) {
+                s.label_free_prior = prior::sigmoid(prior::logit(s.label_free_prior) + shifts[k]);
+            }
         }
-    }
-    for s in &mut sigs {
         s.prior = family.with_reference(s.shape.siblings, s.label_free_prior, s.matches_reference);
     }
-    sigs
 }
 
 /// What the labels of CoTs without siblings rest on, in a sentence for the page; `None`

@@ -1,0 +1,164 @@
+//! The native command line: the page's pipeline on files, for data sets larger than a
+//! browser tab holds and for scripts. `cotlabel label` reads what the page reads (records in
+//! every shape, embeddings, mapping and label files), runs signatures, the graph and
+//! propagation through the same [`crate::worker::Worker`] the page's jobs worker runs
+//! ([`crate::worker::batch::label`]), and
+//! writes the contract's label file; `cotlabel export` writes the training sets;
+//! `cotlabel evaluate` scores labels against `is_correct`.
+//!
+//! Errors name the file and line ([`crate::core::ImportError`]) and exit with status 1;
+//! wrong arguments exit with 2 (clap).
+
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use run::{peak_bytes, read_inputs, Stage};
+
+/// Label chain-of-thought data by reasoning pattern: the cotlabel page's pipeline on the
+/// command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cotlabel",
+    version,
+    about = "Label chain-of-thought training data by reasoning pattern: the cotlabel page's pipeline on files",
+    long_about = None
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// No progress bars or stage times on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Label records: signatures, the graph and propagation from the human labels, written
+    /// as the contract's label file (human labels kept, machine labels with confidence and
+    /// sources).
+    Label(LabelArgs),
+    /// Write a training set (SFT, preference pairs, KTO, stepwise) from records and labels.
+    Export(ExportArgs),
+    /// Score labels against the records' `is_correct`: accuracy, macro-F1, coverage and
+    /// calibration of the machine labels, beside the majority class.
+    Evaluate(EvaluateArgs),
+}
+
+/// The input files, as they would be dropped on the page together.
+#[derive(Debug, Args)]
+pub struct Inputs {
+    /// Records (.jsonl, .json, .csv, .parquet: CoT records or chat / ShareGPT / Alpaca /
+    /// prompt-completion rows), optionally their embeddings (.npy, one row per record) and a
+    /// mapping file (.cotlabel-mapping.json).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// A label file (contract §2) whose labels are merged in: the human labels to propagate
+    /// from (repeatable; later files win on a shared record, as on the page).
+    #[arg(long = "labels", value_name = "LABELFILE")]
+    pub labels: Vec<PathBuf>,
+    /// The data set's name in the label file (default: the records file's name, as the
+    /// page names it).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// How propagation spreads labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Label spreading (the page's default).
+    Spreading,
+    /// Trust propagation.
+    Trust,
+}
+
+/// How the graph's neighbours are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KnnArg {
+    /// Exact up to a budget of n²·d, approximate above (the page's rule).
+    Auto,
+    /// Exact (O(n²)).
+    Exact,
+    /// Approximate (NN-descent).
+    Approximate,
+}
+
+/// `cotlabel label`.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    #[command(flatten)]
+    /// The files.
+    pub inputs: Inputs,
+    /// Where to write the label file.
+    #[arg(long, short, value_name = "LABELFILE")]
+    pub out: PathBuf,
+    /// The least confidence of a machine label (the page's threshold); below it a CoT stays
+    /// unlabelled.
+    #[arg(long, default_value_t = 0.6)]
+    pub min_confidence: f64,
+    /// How labels travel over the graph.
+    #[arg(long, value_enum, default_value_t = MethodArg::Spreading)]
+    pub method: MethodArg,
+    /// How the graph's neighbours are found.
+    #[arg(long, value_enum, default_value_t = KnnArg::Auto)]
+    pub knn: KnnArg,
+    /// Split the questions into this many partitions by k-means over their mean embedding
+    /// (a hash of the question without embeddings), each with a graph of its own: for data
+    /// sets too large for one graph. 1: one graph, as the page.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: usize,
+    /// Seed of the partitions' k-means.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `cotlabel export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    /// The files (give the label file with --labels).
+    pub inputs: Inputs,
+    /// The format: sft-messages, sft-prompt-completion, dpo, dpo-conversational, kto,
+    /// stepwise, processbench.
+    #[arg(long, short, value_name = "FORMAT")]
+    pub format: String,
+    /// Where to write it: .jsonl or .parquet.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Only human labels count (else machine labels at or above --min-confidence too).
+    #[arg(long)]
+    pub human_only: bool,
+    /// The least confidence of a machine label that counts.
+    #[arg(long, default_value_t = 0.8)]
+    pub min_confidence: f64,
+    /// Preference formats: at most this many pairs per question.
+    #[arg(long, default_value_t = 4)]
+    pub max_pairs: usize,
+}
+
+/// `cotlabel evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    /// The files: records with `is_correct`, and the label file to score (--labels).
+    pub inputs: Inputs,
+    /// Print the scores as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command line; returns the process's exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run::command(&cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! What the subcommands do: files in, the page's pipeline, files out, with stage times.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Cli, Command, EvaluateArgs, ExportArgs, Inputs, KnnArg, LabelArgs, MethodArg};
+use crate::core::graph::GraphConfig;
+use crate::core::import::{plan_import_mapped, InputFile};
+use crate::core::labelfile::LabelFile;
+use crate::core::labels::Millis;
+use crate::core::metrics::machine_scores;
+use crate::core::neighbours::Search;
+use crate::core::propagate::{Config, Method};
+use crate::core::trainset::{self, FileType, Format};
+use crate::core::{Dataset, Session};
+use crate::worker::batch::{label, LabelOptions};
+
+/// One stage of a run: its name, how long it took, and the process's peak resident memory
+/// after it (bytes; `None` where the system does not say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    /// What ran.
+    pub name: String,
+    /// How long.
+    pub time: Duration,
+    /// Peak resident memory of the process so far.
+    pub peak_bytes: Option<u64>,
+}
+
+/// Runs a subcommand.
+pub fn command(cli: &Cli) -> Result<(), String> {
+    let mut clock = Clock::new(cli.quiet);
+    match &cli.command {
+        Command::Label(args) => label_command(args, &mut clock),
+        Command::Export(args) => export_command(args, &mut clock),
+        Command::Evaluate(args) => evaluate_command(args, &mut clock),
+    }?;
+    clock.summary();
+    Ok(())
+}
+
+/// Reads the input files into a session, as the page does when they are dropped
+/// together (the records' name is their file's name; label files merged in order).
+pub fn read_inputs(inputs: &Inputs) -> Result<Session, String> {
+    let mut files = Vec::new();
+    for path in inputs.files.iter().chain(&inputs.labels) {
+        files.push(read_file(path)?);
+    }
+    let plan = plan_import_mapped(&files, None, None).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("error: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    drop(files);
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    if plan.dataset.is_none() {
+        return Err("error: no records file was given (only label or mapping files)".into());
+    }
+    let mut session = Session::new(Dataset::new("", Vec::new(), None));
+    let report = session.apply(plan, None);
+    for (name, merged) in &report.merged {
+        eprintln!("{name}: {}", merged.summary());
+    }
+    if let Some(name) = &inputs.name {
+        session.dataset.set_name(name.clone());
+    }
+    Ok(session)
+}
+
+fn read_file(path: &Path) -> Result<InputFile, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("error: {}: cannot read: {e}", path.display()))?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(InputFile::new(name, bytes))
+}
+
+fn label_command(args: &LabelArgs, clock: &mut Clock) -> Result<(), String> {
+    if !(0.5..=1.0).contains(&args.min_confidence) {
+        return Err(format!(
+            "error: --min-confidence must be in [0.5, 1], not {}",
+            args.min_confidence
+        ));
+    }
+    let session = clock.stage("reading the files", || read_inputs(&args.inputs))?;
+    eprintln!(
+        "{}: {} records{}, {} human labels",
+        session.dataset.name(),
+        session.dataset.len(),
+        session
+            .dataset
+            .embeddings()
+            .map(|e| format!(" with {}-dimensional embeddings", e.dim()))
+            .unwrap_or_default(),
+        session.labels.humans().count()
+    );
+    let graph = GraphConfig {
+        search: match args.knn {
+            KnnArg::Auto => Search::Auto,
+            KnnArg::Exact => Search::Exact,
+            KnnArg::Approximate => Search::Approximate,
+        },
+        ..GraphConfig::default()
+    };
+    let config = Config {
+        method: match args.method {
+            MethodArg::Spreading => Method::SPREADING,
+            MethodArg::Trust => Method::TRUST,
+        },
+        ..Config::default()
+    };
+    let opts = LabelOptions {
+        graph,
+        config,
+        min_confidence: args.min_confidence,
+        partitions: args.partitions.max(1),
+        seed: args.seed,
+        shifts: None,
+    };
+    let now = now_ms();
+    let (dataset, labels) = clock
+        .staged(|report| label(session, &opts, now, report))
+        .map_err(|e| format!("error: {e}"))?;
+    clock.stage("writing the label file", || {
+        let file = LabelFile::from_store(&dataset, &labels, now);
+        write(&args.out, file.to_json().as_bytes())
+    })?;
+    let c = labels.counts(&dataset);
+    eprintln!(
+        "{}: {} human labels, {} good and {} bad in all, {} unlabelled",
+        args.out.display(),
+        c.human,
+        c.good,
+        c.bad,
+        c.unlabelled
+    );
+    Ok(())
+}
+
+fn export_command(args: &ExportArgs, clock: &mut Clock) -> Result<(), String> {
+    let format = Format::parse(&args.format).ok_or_else(|| {
+        format!(
+            "error: unknown format {:?}: one of {}",
+            args.format,
+            Format::ALL.map(Format::as_str).join(", ")
+        )
+    })?;
+    let file_type = args
+        .out
+        .extension()
+        .and_then(|e| FileType::parse(&e.to_string_lossy()))
+        .ok_or_else(|| {
+            format!(
+                "error: {}: the output must end in .jsonl or .parquet",
+                args.out.display()
+            )
+        })?;
+    if args.inputs.labels.is_empty() {
+        return Err("error: give the labels to export with --labels LABELFILE".into());
+    }
+    let session = clock.stage("reading the files", || read_inputs(&args.inputs))?;
+    let options = trainset::Options {
+        format,
+        human_only: args.human_only,
+        min_confidence: args.min_confidence,
+        max_pairs_per_question: args.max_pairs.max(1),
+    };
+    clock.stage("writing the training set", || {
+        let plan = trainset::plan(&session.dataset, &session.labels, &options);
+        eprintln!("{}", plan.summary());
+        let bytes = plan.write(&session.dataset, file_type)?;
+        write(&args.out, &bytes)
+    })
+}
+
+fn evaluate_command(args: &EvaluateArgs, clock: &mut Clock) -> Result<(), String> {
+    let session = clock.stage("reading the files", || read_inputs(&args.inputs))?;
+    let (scores, majority) = machine_scores(&session.dataset, &session.labels)
+        .ok_or("error: no record carries is_correct: nothing to score against")?;
+    if args.json {
+        let mut v = serde_json::to_value(scores).expect("plain numbers");
+        v["majority"] = majority.into();
+        v["humans"] = session.labels.humans().count().into();
+        println!("{v}");
+    } else {
+        println!(
+            "machine labels: accuracy {:.3}, macro-F1 {:.3}, coverage {:.3}, ECE {:.3} ({} scored, {} human labels); majority class {:.3}",
+            scores.accuracy,
+            scores.macro_f1,
+            scores.coverage,
+            scores.ece,
+            scores.scored,
+            session.labels.humans().count(),
+            majority
+        );
+    }
+    Ok(())
+}
+
+fn write(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("error: {}: cannot write: {e}", path.display()))
+}
+
+fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// The process's peak resident memory (Linux: `VmHWM` of /proc/self/status).
+pub fn peak_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Times stages and shows their progress on stderr.
+struct Clock {
+    quiet: bool,
+    stages: Vec<Stage>,
+}
+
+impl Clock {
+    fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            stages: Vec::new(),
+        }
+    }
+
+    fn bar(&self, name: &str) -> ProgressBar {
+        let bar = if self.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr())
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{msg:28} [{bar:30}] {percent:>3}% {elapsed}")
+                .expect("a fixed template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(name.to_string());
+        bar
+    }
+
+    fn finish(&mut self, name: &str, time: Duration, peak_bytes: Option<u64>) {
+        let stage = Stage {
+            name: name.to_string(),
+            time,
+            peak_bytes,
+        };
+        if !self.quiet {
+            eprintln!("{}", stage_line(&stage));
+        }
+        self.stages.push(stage);
+    }
+
+    /// One stage without progress of its own.
+    fn stage<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let out = f();
+        self.finish(name, t.elapsed(), peak_bytes());
+        out
+    }
+
+    /// Work that reports `(stage, fraction)`: a bar per stage, timed from its first report
+    /// to the next stage's.
+    fn staged<T>(&mut self, f: impl FnOnce(&mut dyn FnMut(&str, f64) -> bool) -> T) -> T {
+        let mut current: Option<(String, Instant, ProgressBar)> = None;
+        let mut done: Vec<(String, Duration, Option<u64>)> = Vec::new();
+        let out = {
+            let this = &*self;
+            let mut report = |name: &str, f: f64| {
+                if current.as_ref().is_none_or(|(n, _, _)| n != name) {
+                    if let Some((n, t, bar)) = current.take() {
+                        bar.finish_and_clear();
+                        done.push((n, t.elapsed(), peak_bytes()));
+                    }
+                    current = Some((name.to_string(), Instant::now(), this.bar(name)));
+                }
+                if let Some((_, _, bar)) = &current {
+                    bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+                }
+                true
+            };
+            f(&mut report)
+        };
+        if let Some((n, t, bar)) = current.take() {
+            bar.finish_and_clear();
+            done.push((n, t.elapsed(), peak_bytes()));
+        }
+        for (n, t, peak) in done {
+            self.finish(&n, t, peak);
+        }
+        out
+    }
+
+    fn summary(&self) {
+        if self.quiet || self.stages.len() < 2 {
+            return;
+        }
+        let total: Duration = self.stages.iter().map(|s| s.time).sum();
+        eprintln!("total {:.1} s", total.as_secs_f64());
+    }
+}
+
+fn stage_line(s: &Stage) -> String {
+    format!(
+        "{:28} {:>8.2} s{}",
+        s.name,
+        s.time.as_secs_f64(),
+        s.peak_bytes
+            .map(|b| format!("   peak {:.0} MB", b as f64 / 1e6))
+            .unwrap_or_default()
+    )
+}

@@ -1,0 +1,363 @@
+//! The `cotlabel` command line, run as a user runs it (the built binary) on the demo that
+//! ships with the page (`static/demo`): label, evaluate, export, bad input, partitions; and
+//! the one property partitions rest on: a part of whole questions, given the whole's
+//! base-rate shifts, has the priors it has in the whole.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cotlabel::core::import::{plan_import, InputFile};
+use cotlabel::core::labelfile::LabelFile;
+use cotlabel::core::signature::{base_rate_shifts, finish, group_signatures, signatures};
+use cotlabel::core::{Dataset, Embeddings, Provenance, Verdict};
+
+const RECORDS: &str = "static/demo/demo_cots.json";
+const EMBEDDINGS: &str = "static/demo/demo_emb.npy";
+
+fn cotlabel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cotlabel"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the cotlabel binary runs")
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn demo() -> Dataset {
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(RECORDS)).unwrap();
+    let emb = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(EMBEDDINGS)).unwrap();
+    plan_import(
+        &[
+            InputFile::new("demo_cots.json", bytes),
+            InputFile::new("demo_emb.npy", emb),
+        ],
+        None,
+    )
+    .unwrap()
+    .dataset
+    .unwrap()
+}
+
+/// A label file with the true verdict of every 37th demo record (9 human labels).
+fn human_labels(dir: &Path) -> (PathBuf, Vec<String>) {
+    let ds = demo();
+    let picked: Vec<_> = ds.records().iter().step_by(37).collect();
+    let labels: Vec<String> = picked
+        .iter()
+        .map(|r| {
+            format!(
+                r#"{{"id":"{}","label":"{}","provenance":"human"}}"#,
+                r.id,
+                if r.is_correct.unwrap() { "good" } else { "bad" }
+            )
+        })
+        .collect();
+    let path = dir.join("humans.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"format":"cotlabel.labels","version":1,"labels":[{}]}}"#,
+            labels.join(",")
+        ),
+    )
+    .unwrap();
+    (path, picked.iter().map(|r| r.id.clone()).collect())
+}
+
+fn read_label_file(path: &Path) -> LabelFile {
+    LabelFile::parse("out", &std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn label_keeps_the_human_labels_and_spreads_them_with_confidence_and_sources() {
+    let dir = out_dir("cli-label");
+    let (humans, ids) = human_labels(&dir);
+    let out = dir.join("labels.json");
+    let o = cotlabel(&[
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = read_label_file(&out);
+    let info = file.dataset.as_ref().unwrap();
+    assert_eq!(info.records, 300);
+    assert_eq!(info.name, "demo_cots.json");
+    assert_eq!(info.fingerprint, demo().fingerprint());
+    let human: Vec<&str> = file
+        .labels
+        .iter()
+        .filter(|(_, l)| l.provenance == Provenance::Human)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut sorted = human.clone();
+    sorted.sort_unstable();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(sorted, want);
+    let machine: Vec<_> = file
+        .labels
+        .iter()
+        .filter(|(_, l)| l.provenance == Provenance::Propagated)
+        .collect();
+    assert!(machine.len() > 200, "{} propagated labels", machine.len());
+    for (_, l) in &machine {
+        assert!((0.6..=1.0).contains(&l.confidence), "{l:?}");
+        assert!(l.from.iter().all(|f| ids.contains(f)), "{l:?}");
+    }
+    assert!(machine.iter().any(|(_, l)| !l.from.is_empty()));
+    // better than the majority class on the demo (62 % flawed)
+    let truth: std::collections::HashMap<String, bool> = demo()
+        .records()
+        .iter()
+        .map(|r| (r.id.clone(), r.is_correct.unwrap()))
+        .collect();
+    let right = machine
+        .iter()
+        .filter(|(id, l)| (l.verdict == Verdict::Good) == truth[id.as_str()])
+        .count();
+    let acc = right as f64 / machine.len() as f64;
+    assert!(acc > 0.75, "accuracy {acc}");
+
+    // evaluate scores the same file: the same accuracy
+    let o = cotlabel(&[
+        "evaluate",
+        RECORDS,
+        "--labels",
+        out.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((v["accuracy"].as_f64().unwrap() - acc).abs() < 1e-9, "{v}");
+    assert_eq!(v["scored"].as_u64().unwrap() as usize, machine.len());
+    assert_eq!(v["humans"], 9);
+    assert!((v["majority"].as_f64().unwrap() - 0.62).abs() < 0.02, "{v}");
+
+    // a second run gives the same labels (times apart)
+    let again = dir.join("again.json");
+    let o = cotlabel(&[
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    let strip = |f: LabelFile| -> Vec<_> {
+        f.labels
+            .into_iter()
+            .map(|(id, l)| (id, l.verdict, l.provenance, l.confidence.to_bits(), l.from))
+            .collect()
+    };
+    assert_eq!(strip(read_label_file(&out)), strip(read_label_file(&again)));
+}
+
+#[test]
+fn export_writes_training_sets_and_refuses_unknown_formats() {
+    let dir = out_dir("cli-export");
+    let (humans, _) = human_labels(&dir);
+    let labels = dir.join("labels.json");
+    assert!(cotlabel(&[
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "-o",
+        labels.to_str().unwrap(),
+        "-q"
+    ])
+    .status
+    .success());
+    let sft = dir.join("sft.jsonl");
+    let o = cotlabel(&[
+        "export",
+        RECORDS,
+        "--labels",
+        labels.to_str().unwrap(),
+        "-f",
+        "sft-messages",
+        "--min-confidence",
+        "0.6",
+        "-o",
+        sft.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&sft).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() > 20, "{} rows", rows.len());
+    for r in &rows {
+        let m = r["messages"].as_array().unwrap();
+        assert_eq!(m.last().unwrap()["role"], "assistant");
+    }
+    let dpo = dir.join("dpo.parquet");
+    let o = cotlabel(&[
+        "export",
+        RECORDS,
+        "--labels",
+        labels.to_str().unwrap(),
+        "-f",
+        "dpo",
+        "-o",
+        dpo.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&dpo).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+
+    let o = cotlabel(&[
+        "export",
+        RECORDS,
+        "--labels",
+        labels.to_str().unwrap(),
+        "-f",
+        "sft",
+        "-o",
+        sft.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("unknown format \"sft\"") && err.contains("sft-messages"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_names_the_file_and_line_and_exits_1() {
+    let dir = out_dir("cli-bad");
+    let out = dir.join("x.json");
+    let o = cotlabel(&[
+        "label",
+        "fuzz/corpus/jsonl/broken_line3.jsonl",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken_line3.jsonl line 3"), "{err}");
+    assert!(!out.exists(), "nothing is written on bad input");
+
+    let o = cotlabel(&[
+        "label",
+        RECORDS,
+        "fuzz/corpus/npy/emb3x2_f32.npy",
+        "-o",
+        "x.json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("emb3x2_f32.npy"), "{err}");
+
+    let o = cotlabel(&["label", "no/such/file.jsonl", "-o", "x.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no/such/file.jsonl: cannot read"));
+
+    // wrong arguments: clap's usage error, status 2
+    let o = cotlabel(&["label", RECORDS]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
+    let o = cotlabel(&["label", "--help"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--partitions"));
+}
+
+#[test]
+fn partitions_keep_every_human_label_and_label_whole_questions() {
+    let dir = out_dir("cli-partitions");
+    let (humans, ids) = human_labels(&dir);
+    let out = dir.join("parts.json");
+    let o = cotlabel(&[
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "--partitions",
+        "3",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = read_label_file(&out);
+    let human = file
+        .labels
+        .iter()
+        .filter(|(_, l)| l.provenance == Provenance::Human)
+        .count();
+    assert_eq!(human, ids.len());
+    // a label comes only from human labels of its own partition: of its question's
+    // neighbours; every source is a human label
+    for (_, l) in &file.labels {
+        assert!(l.from.iter().all(|f| ids.contains(f)), "{l:?}");
+    }
+    assert!(file.labels.len() > 100, "{} labels", file.labels.len());
+}
+
+/// What partitions rest on: the signatures of a part of whole questions, finished with
+/// the whole's base-rate shifts, equal the whole's.
+#[test]
+fn a_part_of_whole_questions_has_the_priors_of_the_whole() {
+    let ds = demo();
+    let whole = signatures(&ds);
+    let shifts = base_rate_shifts(&group_signatures(&ds));
+    // the questions with an even index of first appearance
+    let mut order: Vec<&str> = Vec::new();
+    for r in ds.records() {
+        if !order.contains(&r.group_key()) {
+            order.push(r.group_key());
+        }
+    }
+    let keep: Vec<usize> = (0..ds.len())
+        .filter(|&i| {
+            order
+                .iter()
+                .position(|q| *q == ds.records()[i].group_key())
+                .unwrap()
+                % 2
+                == 0
+        })
+        .collect();
+    let records = keep.iter().map(|&i| ds.records()[i].clone()).collect();
+    let e = ds.embeddings().unwrap();
+    let values = keep
+        .iter()
+        .flat_map(|&i| e.as_slice()[i * e.dim()..(i + 1) * e.dim()].iter().copied())
+        .collect();
+    let part = Dataset::new(
+        "part",
+        records,
+        Embeddings::new(keep.len(), e.dim(), values),
+    );
+    let mut sigs = group_signatures(&part);
+    finish(&mut sigs, shifts);
+    for (k, &i) in keep.iter().enumerate() {
+        assert_eq!(
+            sigs[k].prior.to_bits(),
+            whole[i].prior.to_bits(),
+            "record {i}"
+        );
+        assert_eq!(sigs[k].vector, whole[i].vector, "record {i}");
+    }
+}
