@@ -137,15 +137,8 @@ fn main() {
         }
     }
     jsonl.flush().expect("write");
-    let mut npy_out = BufWriter::new(std::fs::File::create(out.join("cots.npy")).expect("create"));
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&[n as u64, dim as u64])
-        .writer(&mut npy_out)
-        .begin_nd()
-        .expect("npy header");
-    w.extend(vectors.iter().copied()).expect("npy values");
-    w.finish().expect("npy end");
+    let e = cotlabel::core::Embeddings::new(n, dim, vectors).expect("n × dim values");
+    std::fs::write(out.join("cots.npy"), cotlabel::core::import::write_npy(&e)).expect("write");
     eprintln!(
         "{n} CoTs over {q} questions ({dim}-d) written to {}",
         out.display()

@@ -273,17 +273,29 @@ impl Clock {
     }
 
     /// Work that reports `(stage, fraction)`: a bar per stage, timed from its first report
-    /// to the next stage's.
+    /// to the next stage's, and its line printed as it ends.
     fn staged<T>(&mut self, f: impl FnOnce(&mut dyn FnMut(&str, f64) -> bool) -> T) -> T {
         let mut current: Option<(String, Instant, ProgressBar)> = None;
-        let mut done: Vec<(String, Duration, Option<u64>)> = Vec::new();
+        let mut done: Vec<Stage> = Vec::new();
+        let quiet = self.quiet;
+        let end = |(name, t, bar): (String, Instant, ProgressBar), done: &mut Vec<Stage>| {
+            bar.finish_and_clear();
+            let stage = Stage {
+                name,
+                time: t.elapsed(),
+                peak_bytes: peak_bytes(),
+            };
+            if !quiet {
+                eprintln!("{}", stage_line(&stage));
+            }
+            done.push(stage);
+        };
         let out = {
             let this = &*self;
             let mut report = |name: &str, f: f64| {
                 if current.as_ref().is_none_or(|(n, _, _)| n != name) {
-                    if let Some((n, t, bar)) = current.take() {
-                        bar.finish_and_clear();
-                        done.push((n, t.elapsed(), peak_bytes()));
+                    if let Some(c) = current.take() {
+                        end(c, &mut done);
                     }
                     current = Some((name.to_string(), Instant::now(), this.bar(name)));
                 }
@@ -294,13 +306,10 @@ impl Clock {
             };
             f(&mut report)
         };
-        if let Some((n, t, bar)) = current.take() {
-            bar.finish_and_clear();
-            done.push((n, t.elapsed(), peak_bytes()));
+        if let Some(c) = current.take() {
+            end(c, &mut done);
         }
-        for (n, t, peak) in done {
-            self.finish(&n, t, peak);
-        }
+        self.stages.extend(done);
         out
     }
 

@@ -16,12 +16,14 @@ pub enum ImportError {
         /// File name.
         file: String,
     },
-    /// The file is larger than a browser tab can safely hold.
+    /// The file is larger than a browser tab can safely hold (natively: than the bound
+    /// [`crate::core::import::MAX_FILE_BYTES`] sets there).
     #[error(
-        "{file}: the file is {} and cotlabel loads at most {} per file in a browser tab; \
+        "{file}: the file is {} and cotlabel loads at most {} per file{}; \
          split it into smaller files",
         human_bytes(*bytes),
-        human_bytes(*limit)
+        human_bytes(*limit),
+        if cfg!(target_arch = "wasm32") { " in a browser tab" } else { "" }
     )]
     TooLarge {
         /// File name.

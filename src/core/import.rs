@@ -18,7 +18,12 @@ use super::mapping::{Mapping, Survey};
 
 /// The largest file cotlabel reads in a browser tab (wasm32 has a 4 GiB address space and a
 /// file is held as bytes, text and parsed values at once).
+#[cfg(target_arch = "wasm32")]
 pub const MAX_FILE_BYTES: u64 = 512 << 20;
+/// The largest file the CLI and the Python package read: memory is the machine's, and the
+/// bound only stops a damaged header from asking for more than any machine holds.
+#[cfg(not(target_arch = "wasm32"))]
+pub const MAX_FILE_BYTES: u64 = 64 << 30;
 
 /// An import stops collecting errors after this many and lists these.
 pub const MAX_ERRORS: usize = 50;

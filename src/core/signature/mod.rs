@@ -290,15 +290,37 @@ pub fn shifts_of(p: &[(Siblings, f64)]) -> [f64; 2] {
 /// Applies the data set's `shifts` ([`base_rate_shifts`]) to signatures from
 /// [`group_signatures`] and sets each CoT's prior (with its reference answer, when any).
 pub fn finish(sigs: &mut [Signature], shifts: [f64; 2]) {
-    let family = prior::Family::shipped();
     for s in sigs {
-        if s.shape.fitted {
-            if let Some(k) = SHIFTED.iter().position(|&x| x == s.shape.siblings) {
-                s.label_free_prior = prior::sigmoid(prior::logit(s.label_free_prior) + shifts[k]);
-            }
-        }
-        s.prior = family.with_reference(s.shape.siblings, s.label_free_prior, s.matches_reference);
+        (s.label_free_prior, s.prior) = finished_prior(
+            s.shape.siblings,
+            s.shape.fitted,
+            s.label_free_prior,
+            s.matches_reference,
+            shifts,
+        );
     }
+}
+
+/// One CoT's [`finish`] from what a row of group signatures keeps: its label-free prior
+/// moved by the data set's shift (when its shape is fitted and shifted), and its prior
+/// (that, with the reference member). Returns (label-free prior, prior).
+pub fn finished_prior(
+    siblings: Siblings,
+    fitted: bool,
+    label_free_prior: f64,
+    matches_reference: Option<bool>,
+    shifts: [f64; 2],
+) -> (f64, f64) {
+    let mut p = label_free_prior;
+    if fitted {
+        if let Some(k) = SHIFTED.iter().position(|&x| x == siblings) {
+            p = prior::sigmoid(prior::logit(p) + shifts[k]);
+        }
+    }
+    (
+        p,
+        prior::Family::shipped().with_reference(siblings, p, matches_reference),
+    )
 }
 
 /// What the labels of CoTs without siblings rest on, in a sentence for the page; `None`
