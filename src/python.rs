@@ -890,6 +890,7 @@ fn label_options(
         partitions,
         seed,
         shifts: shifts.map(|(a, b)| [a, b]),
+        ..LabelOptions::default()
     })
 }
 

@@ -313,6 +313,46 @@ fn partitions_keep_every_human_label_and_label_whole_questions() {
         assert!(l.from.iter().all(|f| ids.contains(f)), "{l:?}");
     }
     assert!(file.labels.len() > 100, "{} labels", file.labels.len());
+    // partitions labelled one at a time give the same labels as two at once
+    let one = dir.join("one-thread.json");
+    let o = cotlabel(&[
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "--partitions",
+        "3",
+        "--threads",
+        "1",
+        "-o",
+        one.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    let two = dir.join("two-threads.json");
+    let o = cotlabel(&[
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "--partitions",
+        "3",
+        "--threads",
+        "2",
+        "-o",
+        two.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    let strip = |f: LabelFile| -> Vec<_> {
+        f.labels
+            .into_iter()
+            .map(|(id, l)| (id, l.verdict, l.confidence.to_bits(), l.from))
+            .collect()
+    };
+    assert_eq!(strip(read_label_file(&one)), strip(read_label_file(&two)));
 }
 
 /// What partitions rest on: the signatures of a part of whole questions, finished with
@@ -359,5 +399,54 @@ fn a_part_of_whole_questions_has_the_priors_of_the_whole() {
             "record {i}"
         );
         assert_eq!(sigs[k].vector, whole[i].vector, "record {i}");
+    }
+}
+
+/// `--classify`: the binary-choice model's verdicts join the propagated labels (the page's
+/// *Classify* after *Propagate*); human labels stay.
+#[cfg(feature = "model")]
+#[test]
+fn classify_adds_the_classifiers_verdicts_and_keeps_the_human_labels() {
+    let dir = out_dir("cli-classify");
+    let (humans, ids) = human_labels(&dir);
+    let out = dir.join("classified.json");
+    let o = cotlabel(&[
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "--classify",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = read_label_file(&out);
+    let of = |p: Provenance| file.labels.iter().filter(move |(_, l)| l.provenance == p);
+    assert_eq!(of(Provenance::Human).count(), ids.len());
+    let classified: Vec<_> = of(Provenance::Classifier).collect();
+    assert!(
+        classified.len() > 100,
+        "{} classifier labels",
+        classified.len()
+    );
+    let truth: std::collections::HashMap<String, bool> = demo()
+        .records()
+        .iter()
+        .map(|r| (r.id.clone(), r.is_correct.unwrap()))
+        .collect();
+    let right = classified
+        .iter()
+        .filter(|(id, l)| (l.verdict == Verdict::Good) == truth[id.as_str()])
+        .count();
+    assert!(
+        right as f64 / classified.len() as f64 > 0.75,
+        "{right} of {}",
+        classified.len()
+    );
+    for (id, l) in &classified {
+        assert!(l.confidence >= 0.6 && l.from.is_empty(), "{id}: {l:?}");
+        assert!(!ids.contains(id));
     }
 }

@@ -98,7 +98,7 @@ pub struct LabelArgs {
     pub out: PathBuf,
     /// The least confidence of a machine label (the page's threshold); below it a CoT stays
     /// unlabelled.
-    #[arg(long, default_value_t = 0.6)]
+    #[arg(long, default_value_t = crate::core::labels::MIN_CONFIDENCE)]
     pub min_confidence: f64,
     /// How labels travel over the graph.
     #[arg(long, value_enum, default_value_t = MethodArg::Spreading)]
@@ -114,6 +114,15 @@ pub struct LabelArgs {
     /// Seed of the partitions' k-means.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Partitions labelled at once (default: the machine's cores). The labels do not
+    /// depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Also run the binary-choice classifier over every pair of sibling CoTs (the page's
+    /// *Classify*, shipped weights, CPU): its verdicts replace propagated labels where it
+    /// is confident. Needs a build with the `model` feature (the default).
+    #[arg(long)]
+    pub classify: bool,
 }
 
 /// `cotlabel export`.

@@ -124,6 +124,11 @@ fn label_command(args: &LabelArgs, clock: &mut Clock) -> Result<(), String> {
         partitions: args.partitions.max(1),
         seed: args.seed,
         shifts: None,
+        threads: args
+            .threads
+            .unwrap_or(LabelOptions::default().threads)
+            .max(1),
+        classify: args.classify,
     };
     let now = now_ms();
     let (dataset, labels) = clock

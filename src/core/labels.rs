@@ -57,6 +57,10 @@ impl Provenance {
 /// Milliseconds since the Unix epoch (UTC).
 pub type Millis = i64;
 
+/// The least confidence of a machine label unless the person sets another: the page's
+/// threshold, the CLI's and the Python package's default.
+pub const MIN_CONFIDENCE: f64 = 0.6;
+
 /// One record's label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Label {

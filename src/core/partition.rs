@@ -76,8 +76,9 @@ pub fn group_means(dataset: &Dataset) -> GroupMeans {
     }
 }
 
-/// `k` centres fitted on the rows of `means` (k-means++, 3 starts, seeded), on an evenly
-/// spaced sample of [`MAX_FIT`] rows when there are more. `k` is capped at the rows.
+/// `k` centres fitted on the rows of `means` (k-means++, one seeded start, at most 25
+/// Lloyd rounds: the centres only route questions), on an evenly spaced sample of
+/// [`MAX_FIT`] rows when there are more. `k` is capped at the rows.
 pub fn fit(means: Matrix, k: usize, seed: u64) -> Result<Vec<f32>, ClusterError> {
     let step = means.rows.div_ceil(MAX_FIT).max(1);
     let sample: Vec<f32> = if step == 1 {
@@ -96,8 +97,8 @@ pub fn fit(means: Matrix, k: usize, seed: u64) -> Result<Vec<f32>, ClusterError>
     let x = Matrix::new(&sample, rows, means.dim)?;
     let cfg = KMeansConfig {
         k: k.clamp(1, rows.max(1)),
-        restarts: 3,
-        max_iter: 100,
+        restarts: 1,
+        max_iter: 25,
         seed,
         ..Default::default()
     };

@@ -12,7 +12,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::choice::{inputs, Epoch, Input, TrainConfig, WeightsInfo};
-use crate::core::labels::{Label, Provenance};
 use crate::worker::protocol::{
     ClassifyJob, ClassifyResult, FailReason, ModelJob, Reply, TrainJob, TrainResult,
 };
@@ -361,19 +360,7 @@ impl ClassifyState {
             if result.p.len() != s.dataset.len() {
                 return;
             }
-            s.labels.clear_machine(Provenance::Classifier);
-            for (i, r) in s.dataset.records().iter().enumerate() {
-                // a CoT without a sibling has nothing to be compared with: no verdict
-                let Some(p) = result.judged(i) else { continue };
-                if !fitted.get(i).copied().unwrap_or(true) {
-                    continue;
-                }
-                if let Some(label) =
-                    Label::machine(p, Provenance::Classifier, threshold, now, Vec::new())
-                {
-                    s.labels.set_machine(&r.id, label);
-                }
-            }
+            result.write_labels(&mut s.labels, s.dataset.records(), &fitted, threshold, now);
         });
         app.machine_labels_written();
         self.backend.set(Some(result.backend.clone()));

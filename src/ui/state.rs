@@ -228,7 +228,7 @@ impl AppState {
             generated,
             humans,
             pairs,
-            min_confidence: RwSignal::new(0.6),
+            min_confidence: RwSignal::new(crate::core::labels::MIN_CONFIDENCE),
             machine_written: RwSignal::new(0),
             clusters,
             cluster_filter,

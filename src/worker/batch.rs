@@ -7,22 +7,20 @@
 //!
 //! Data sets too large for one graph are labelled partition by partition
 //! ([`crate::core::partition`]), each CoT with the prior it has in the whole (the base-rate
-//! shifts are the whole's).
+//! shifts are the whole's), several partitions at once on threads. Native only: the page
+//! runs the same worker one job at a time.
 
-use super::protocol::PropagateJob;
+use super::protocol::{ClassifyResult, PropagateJob, PropagateResult};
 use super::Worker;
 use crate::core::base::ClusterError;
 use crate::core::data::{Dataset, Embeddings};
 use crate::core::graph::GraphConfig;
-use crate::core::labels::{LabelStore, Millis};
+use crate::core::labels::{LabelStore, Millis, MIN_CONFIDENCE};
 use crate::core::partition::partition_records;
 use crate::core::propagate::Config;
 use crate::core::signature::{base_rate_shifts, group_signatures};
 use crate::core::steps::spread_dataset;
 use crate::core::Session;
-
-/// The page's default least confidence of a machine label.
-pub const MIN_CONFIDENCE: f64 = 0.6;
 
 /// How a data set is labelled.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +39,12 @@ pub struct LabelOptions {
     /// The base-rate shifts to use instead of the data set's own: those of the whole when
     /// this data set is one part of it (a Ray partition).
     pub shifts: Option<[f64; 2]>,
+    /// Partitions labelled at once (threads; each holds its partition's graph).
+    pub threads: usize,
+    /// Also run the binary-choice classifier over sibling pairs with the shipped weights
+    /// (the page's *Classify*; the `model` feature): its labels replace propagated ones
+    /// where it judged a CoT at the threshold.
+    pub classify: bool,
 }
 
 impl Default for LabelOptions {
@@ -52,6 +56,8 @@ impl Default for LabelOptions {
             partitions: 1,
             seed: 0,
             shifts: None,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            classify: false,
         }
     }
 }
@@ -71,7 +77,13 @@ pub fn label(
         mut labels,
     } = session;
     let dataset = if opts.partitions <= 1 {
-        label_part(dataset, &mut labels, opts.shifts, opts, now, report)?
+        let part = propagate_part(dataset, &labels, opts.shifts, opts, report)?;
+        if !report("writing labels", 0.0) {
+            return Err(ClusterError::Cancelled);
+        }
+        write(&part, &mut labels, opts, now);
+        report("writing labels", 1.0);
+        part.dataset
     } else {
         if !report("reading the reasoning", 0.0) {
             return Err(ClusterError::Cancelled);
@@ -89,15 +101,50 @@ pub fn label(
         for (i, &p) in part.iter().enumerate() {
             members[p as usize].push(i);
         }
-        for (p, rows) in members.iter().enumerate() {
-            if !report("labelling partitions", p as f64 / members.len() as f64) {
-                return Err(ClusterError::Cancelled);
+        // the largest first, so the threads finish together
+        members.retain(|m| !m.is_empty());
+        members.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        let parts = members.len();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (ds, store) = (&dataset, &labels);
+        let outcome = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            for _ in 0..opts.threads.clamp(1, parts.max(1)) {
+                let (tx, next, stop, members) = (tx.clone(), &next, &stop, &members);
+                scope.spawn(move || loop {
+                    let p = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if p >= parts || stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let sub = subset(ds, &members[p], p);
+                    let r = propagate_part(sub, store, Some(shifts), opts, &mut |_, _| {
+                        !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    });
+                    if tx.send(r).is_err() {
+                        break;
+                    }
+                });
             }
-            if rows.is_empty() {
-                continue;
+            drop(tx);
+            let mut results = Vec::with_capacity(parts);
+            for (k, r) in rx.iter().enumerate() {
+                match r {
+                    Ok(r) => results.push(r),
+                    Err(e) => {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+                if !report("labelling partitions", (k + 1) as f64 / parts as f64) {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(ClusterError::Cancelled);
+                }
             }
-            let part = subset(&dataset, rows, p);
-            label_part(part, &mut labels, Some(shifts), opts, now, &mut |_, _| true)?;
+            Ok(results)
+        })?;
+        for part in outcome {
+            write(&part, &mut labels, opts, now);
         }
         report("labelling partitions", 1.0);
         dataset
@@ -122,15 +169,23 @@ fn subset(dataset: &Dataset, rows: &[usize], p: usize) -> Dataset {
     Dataset::new(format!("{} part {p}", dataset.name()), records, embeddings)
 }
 
-/// One graph: signatures (with `shifts` when given), propagation, labels written.
-fn label_part(
+/// What one graph gave: the data set back, propagation, and the classifier's verdicts
+/// with which CoTs it may judge (when asked for).
+struct Part {
     dataset: Dataset,
-    labels: &mut LabelStore,
+    propagated: PropagateResult,
+    classified: Option<(ClassifyResult, Vec<bool>)>,
+}
+
+/// One graph: signatures (with `shifts` when given), propagation from the human labels of
+/// `labels`, and the classifier when asked for.
+fn propagate_part(
+    dataset: Dataset,
+    labels: &LabelStore,
     shifts: Option<[f64; 2]>,
     opts: &LabelOptions,
-    now: Millis,
     report: &mut dyn FnMut(&str, f64) -> bool,
-) -> Result<Dataset, ClusterError> {
+) -> Result<Part, ClusterError> {
     let human = labels.human_rows(&dataset);
     let pairs = labels.human_pair_rows(&dataset);
     let mut worker = Worker::default();
@@ -146,17 +201,79 @@ fn label_part(
         },
         report,
     )?;
-    let dataset = worker.take_dataset().expect("held above");
-    if !report("writing labels", 0.0) {
-        return Err(ClusterError::Cancelled);
+    let classified = match opts.classify {
+        false => None,
+        true => {
+            if !report("classifying sibling pairs", 0.0) {
+                return Err(ClusterError::Cancelled);
+            }
+            Some(classify(&worker)?)
+        }
+    };
+    Ok(Part {
+        dataset: worker.take_dataset().expect("held above"),
+        propagated: result,
+        classified,
+    })
+}
+
+/// The page's *Classify* on the held data set: every pair of sibling CoTs scored by the
+/// shipped binary-choice model on the CPU.
+#[cfg(feature = "model")]
+fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), ClusterError> {
+    use super::protocol::{Backend, ClassifyJob, ModelJob, Reply, Request};
+    use crate::core::choice::{inputs, WeightsInfo};
+    let info: WeightsInfo =
+        serde_json::from_str(include_str!("../../weights/choice-signature.json"))
+            .map_err(|e| ClusterError::Missing(format!("the shipped weights' info: {e}")))?;
+    let bytes = include_bytes!("../../weights/choice-signature.bpk").to_vec();
+    let (Some(dataset), Some(t)) = (worker.dataset(), worker.table()) else {
+        return Err(ClusterError::Missing("no data set held".into()));
+    };
+    let x = inputs(
+        dataset.embeddings(),
+        &t.vectors,
+        &t.label_free_prior,
+        info.input,
+    )
+    .ok_or_else(|| {
+        ClusterError::Missing("the classifier's inputs (MiniLM embeddings) are missing".into())
+    })?;
+    let req = Request {
+        id: 0,
+        rows: dataset.len(),
+        dim: info.input.width(),
+        job: ModelJob::Classify(ClassifyJob {
+            groups: t.nodes.iter().map(|n| n.group).collect(),
+            prior: t.label_free_prior.clone(),
+            info,
+            backend: Backend::Cpu,
+            parity: false,
+        }),
+    };
+    match super::classify_cpu(&req, &x, bytes) {
+        Reply::Classified { result, .. } => {
+            Ok((result, t.shapes.iter().map(|s| s.fitted).collect()))
+        }
+        Reply::Failed { message, .. } => Err(ClusterError::Missing(message)),
+        other => Err(ClusterError::Missing(format!("unexpected reply {other:?}"))),
     }
-    result.write_labels(
-        labels,
-        dataset.records(),
-        0..dataset.len(),
-        opts.min_confidence,
-        now,
-    );
-    report("writing labels", 1.0);
-    Ok(dataset)
+}
+
+#[cfg(not(feature = "model"))]
+fn classify(_: &Worker) -> Result<(ClassifyResult, Vec<bool>), ClusterError> {
+    Err(ClusterError::Missing(
+        "this build has no classifier: build with the `model` feature (the default)".into(),
+    ))
+}
+
+/// Writes a part's labels at the threshold (the page's writes: propagation, then the
+/// classifier as when *Classify* follows *Propagate*).
+fn write(part: &Part, labels: &mut LabelStore, opts: &LabelOptions, now: Millis) {
+    let records = part.dataset.records();
+    part.propagated
+        .write_labels(labels, records, 0..records.len(), opts.min_confidence, now);
+    if let Some((classified, fitted)) = &part.classified {
+        classified.write_labels(labels, records, fitted, opts.min_confidence, now);
+    }
 }

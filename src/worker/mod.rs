@@ -9,6 +9,7 @@
 //! worker also keeps the last propagation graph it built, so re-propagating after each
 //! human label builds nothing.
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod batch;
 #[cfg(all(target_arch = "wasm32", feature = "model"))]
 pub mod model_wasm;
@@ -130,6 +131,11 @@ impl Worker {
     /// The data set held, if any.
     pub fn dataset(&self) -> Option<&Dataset> {
         self.held.as_ref().map(|h| &h.dataset)
+    }
+
+    /// The held data set's signature table, if any.
+    pub fn table(&self) -> Option<&SignatureTable> {
+        self.held.as_ref().map(|h| &h.table)
     }
 
     /// Gives the held data set back (the worker holds nothing after).
@@ -492,11 +498,15 @@ impl Worker {
             .map(|&(b, w)| (b as usize, w as usize))
             .collect();
         crate::core::propagate::respect_pairs(&mut prop.p, &pairs);
-        let queue = select::queue(&prepared.graph, &prop, &human)
-            .into_iter()
-            .take(job.queue)
-            .map(|(i, _)| i as u32)
-            .collect();
+        // the CLI asks for no queue: ranking every CoT costs a pass over the graph
+        let queue = match job.queue {
+            0 => Vec::new(),
+            n => select::queue(&prepared.graph, &prop, &human)
+                .into_iter()
+                .take(n)
+                .map(|(i, _)| i as u32)
+                .collect(),
+        };
         report("propagating", 1.0);
         Ok(PropagateResult {
             p: prop.p.iter().map(|&p| p as f32).collect(),

@@ -355,6 +355,34 @@ impl ClassifyResult {
     pub fn unjudged(&self) -> usize {
         self.win_rate.iter().filter(|w| w.is_none()).count()
     }
+
+    /// Writes the classifier's labels into `store` (the earlier classifier labels go): a
+    /// CoT it judged at `min_confidence` or more gets one, unless a person labelled it or
+    /// its answer is outside what the model was trained on (`fitted[i]` false: a yes/no,
+    /// option or text answer, as for the label-free prior). The page and the CLI write
+    /// through here.
+    pub fn write_labels(
+        &self,
+        store: &mut LabelStore,
+        records: &[Record],
+        fitted: &[bool],
+        min_confidence: f64,
+        now: Millis,
+    ) {
+        store.clear_machine(Provenance::Classifier);
+        for (i, r) in records.iter().enumerate() {
+            // a CoT without a sibling has nothing to be compared with: no verdict
+            let Some(p) = self.judged(i) else { continue };
+            if !fitted.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(label) =
+                Label::machine(p, Provenance::Classifier, min_confidence, now, Vec::new())
+            {
+                store.set_machine(&r.id, label);
+            }
+        }
+    }
 }
 
 /// What propagation found.

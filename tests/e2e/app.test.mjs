@@ -12,6 +12,23 @@ import { startServer } from '../../scripts/serve-dist.mjs';
 import { CotlabelPage, freshPage, npy, readNpy } from './page.mjs';
 
 const OUT = 'target/e2e';
+/** The native CLI, built by `cargo test` (scripts/test runs it before these tests). */
+const CLI = process.env.COTLABEL_CLI ?? 'target/debug/cotlabel';
+
+/** `cotlabel label FILES --labels LABELS --name NAME -o OUT`: the label file it writes. */
+function cliLabel(files, labels, name, out) {
+  execFileSync(CLI, ['label', ...files, '--labels', labels, '--name', name, '-o', out, '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+/** A label file without the times in it (when it was written, when each label was set). */
+function untimed(file) {
+  const f = structuredClone(file);
+  delete f.exported_at;
+  for (const l of f.labels ?? []) delete l.updated_at;
+  for (const p of f.pairs ?? []) delete p.updated_at;
+  return f;
+}
 mkdirSync(OUT, { recursive: true });
 if (!existsSync('dist/index.html')) throw new Error('dist/ is missing: run `trunk build --release` first');
 
@@ -473,7 +490,47 @@ test('label next and propagate: five human labels spread to the rest with confid
   }
   assert.ok(spread.some((l) => (l.from ?? []).length > 0), 'some labels name their sources');
   console.log(`demo: 5 labels picked by "label next" → ${spread.length} propagated, accuracy ${acc}% (${evaluation}); ${metrics.propagate_demo_ms} ms`);
+  // the CLI, given the same records and the page's file, writes the same label file
+  const pageFile = `${OUT}/page-demo-labels.json`;
+  writeFileSync(pageFile, JSON.stringify(file));
+  const cli = cliLabel(['static/demo/demo_cots.json', 'static/demo/demo_emb.npy'], pageFile, file.dataset.name, `${OUT}/cli-demo-labels.json`);
+  assert.deepEqual(untimed(cli), untimed(file));
   await p.shot('07b-propagated');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('the CLI labels the GSM8K test split as the page does: the same label file, times apart', async (t) => {
+  const dir = '../shared/data';
+  if (!existsSync(`${dir}/gsm8k_cots.jsonl`)) {
+    if (process.env.CI === 'true') throw new Error(`${dir}/gsm8k_cots.jsonl is missing under CI=true`);
+    t.skip(`${dir} is absent`);
+    return;
+  }
+  const all = readFileSync(`${dir}/gsm8k_cots.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const vectors = readNpy(readFileSync(`${dir}/gsm8k_cot_emb.npy`));
+  const rows = all.map((r, i) => [r, i]).filter(([r]) => r.split === 'test');
+  const records = `${OUT}/gsm8k-test.jsonl`, emb = `${OUT}/gsm8k-test.npy`, humans = `${OUT}/gsm8k-test-humans.json`;
+  writeFileSync(records, rows.map(([r]) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(emb, npy(rows.map(([, i]) => vectors[i])));
+  const picked = rows.filter((_, k) => k % 100 === 0).map(([r]) => ({ id: r.id, label: r.is_correct ? 'good' : 'bad', provenance: 'human' }));
+  writeFileSync(humans, JSON.stringify({ format: 'cotlabel.labels', version: 1, labels: picked }));
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  await p.importFiles([records, emb]);
+  await p.waitForCount(rows.length, 60000);
+  await p.importFiles([humans]);
+  await page.getByTestId('notice').filter({ hasText: `gsm8k-test-humans.json: ${picked.length} labels applied` }).waitFor({ timeout: 20000 });
+  await page.getByTestId('propagate-button').click();
+  await page.waitForFunction((n) => new RegExp(`^Propagated from ${n} human labels in \\d+ ms`).test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), picked.length, { timeout: 120000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-button').click()]);
+  const file = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  const start = Date.now();
+  const cli = cliLabel([records, emb], humans, file.dataset.name, `${OUT}/cli-gsm8k-test-labels.json`);
+  metrics.cli_gsm8k_test_ms = Date.now() - start;
+  const machine = file.labels.filter((l) => l.provenance === 'propagated').length;
+  assert.ok(machine > rows.length / 2, `${machine} propagated labels of ${rows.length}`);
+  assert.deepEqual(untimed(cli), untimed(file));
+  console.log(`GSM8K test split: ${rows.length} CoTs, ${picked.length} human labels → ${machine} propagated; the CLI's label file equals the page's (CLI ${metrics.cli_gsm8k_test_ms} ms, debug build)`);
   assert.deepEqual(errors, []);
   await ctx.close();
 });

@@ -87,7 +87,7 @@ def main() -> None:
     print(
         f"Ray example = CLI on {len(ids)} CoTs, {args.partitions} partitions: {len(cli)} labels equal "
         f"({len(machine)} machine, accuracy {right / max(len(machine), 1):.3f}); "
-        f"CLI {cli_s:.1f} s, Ray (local mode, 1 CPU) {ray_s:.1f} s: {json.dumps(timing)}"
+        f"CLI {cli_s:.1f} s, Ray (local mode, 1 CPU) {ray_s:.1f} s; Ray's stages: {json.dumps(timing)}"
     )
 
 
