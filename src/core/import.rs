@@ -535,26 +535,35 @@ fn parse_jsonl(
     text: &str,
     mapping: Option<&Mapping>,
 ) -> Result<Parsed, Vec<ImportError>> {
-    let mut objects = Vec::new();
-    let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    // Lines are parsed as the records are built, so only one line's JSON value is held at
+    // a time (a million-line file would otherwise hold every value at once). A malformed
+    // line refuses the file whole, as before: its errors (at most MAX_ERRORS) replace what
+    // was built.
+    let errors = std::cell::RefCell::new(Vec::new());
+    let mut lines = text.lines().enumerate();
+    let mut objects = std::iter::from_fn(|| loop {
+        if errors.borrow().len() >= MAX_ERRORS {
+            return None;
+        }
+        let (i, line) = lines.next()?;
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<Value>(line) {
-            Ok(v) => objects.push((i + 1, v)),
-            Err(e) => {
-                errors.push(json_error(name, "JSONL", i, &e, line));
-                if errors.len() >= MAX_ERRORS {
-                    break;
-                }
-            }
+            Ok(v) => return Some((i + 1, v)),
+            Err(e) => errors
+                .borrow_mut()
+                .push(json_error(name, "JSONL", i, &e, line)),
         }
-    }
+    });
+    let built = build_records(name, &mut objects, mapping);
+    // the lines the build did not read (it stopped at its own errors) may be malformed
+    objects.for_each(drop);
+    let errors = errors.into_inner();
     if !errors.is_empty() {
         return Err(errors);
     }
-    build_records(name, objects.into_iter(), mapping)
+    built
 }
 
 fn parse_csv(
@@ -1047,19 +1056,22 @@ pub fn parse_npy(name: &str, bytes: &[u8]) -> Result<Embeddings, ImportError> {
     let truncated = |e: std::io::Error| {
         err(format!("the data is shorter than its header's shape {rows} × {dim} says ({e}); is the file truncated?"))
     };
-    let values: Vec<f64> = if width == 4 {
-        npy.into_vec::<f32>()
-            .map_err(truncated)?
-            .into_iter()
-            .map(f64::from)
-            .collect()
+    // float32 values are checked where they lie (one copy of the matrix besides the file's
+    // bytes: a 1.5 GB matrix took four before); float64 ones are narrowed
+    let data: Vec<f32> = if width == 4 {
+        let data = npy.into_vec::<f32>().map_err(truncated)?;
+        for (k, &x) in data.iter().enumerate() {
+            finite_f32(name, k / dim + 1, k % dim + 1, f64::from(x))?;
+        }
+        data
     } else {
-        npy.into_vec::<f64>().map_err(truncated)?
+        let values = npy.into_vec::<f64>().map_err(truncated)?;
+        let mut data = Vec::with_capacity(values.len());
+        for (k, &x) in values.iter().enumerate() {
+            data.push(finite_f32(name, k / dim + 1, k % dim + 1, x)?);
+        }
+        data
     };
-    let mut data = Vec::with_capacity(values.len());
-    for (k, x) in values.into_iter().enumerate() {
-        data.push(finite_f32(name, k / dim + 1, k % dim + 1, x)?);
-    }
     Ok(Embeddings::new(rows, dim, data).expect("shape checked"))
 }
 

@@ -105,6 +105,9 @@ pub fn label(
         members.retain(|m| !m.is_empty());
         members.sort_by_key(|m| std::cmp::Reverse(m.len()));
         let parts = members.len();
+        if !report("labelling partitions", 0.0) {
+            return Err(ClusterError::Cancelled);
+        }
         let next = std::sync::atomic::AtomicUsize::new(0);
         let stop = std::sync::atomic::AtomicBool::new(false);
         let (ds, store) = (&dataset, &labels);

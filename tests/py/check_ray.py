@@ -61,12 +61,17 @@ def main() -> None:
     t = time.perf_counter()
     ray_dir = f"{args.out}/ray"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
-    subprocess.run(
+    # Ray Data logs every stage at INFO: shown only when the example fails
+    run = subprocess.run(
         [sys.executable, "examples/ray_pipeline.py", records, emb, humans, ray_dir,
          "--partitions", str(args.partitions)],
-        check=True,
         env=env,
+        capture_output=True,
+        text=True,
     )
+    if run.returncode != 0:
+        sys.stderr.write(run.stdout[-5000:] + run.stderr[-20000:])
+        raise SystemExit(f"examples/ray_pipeline.py failed with status {run.returncode}")
     ray_s = time.perf_counter() - t
     with open(f"{ray_dir}/labels.jsonl") as f:
         ray = [json.loads(line) for line in f]
