@@ -40,7 +40,7 @@ use crate::core::data::{Dataset, Embeddings};
 use crate::core::graph::GraphConfig;
 use crate::core::import::{self, ImportPlan, Parsed};
 use crate::core::labelfile::LabelFile;
-use crate::core::labels::Millis;
+use crate::core::labels::{Millis, MIN_CONFIDENCE};
 use crate::core::neighbours::Search;
 use crate::core::parquet_io::{self, Column};
 use crate::core::partition;
@@ -921,7 +921,7 @@ fn labelled(
 /// `label(records, embeddings=None, labels=None, min_confidence=0.6, method="spreading",
 /// knn="auto", partitions=1, seed=0, shifts=None, name="records") -> pyarrow.Table`.
 #[pyfunction]
-#[pyo3(signature = (records, embeddings = None, labels = None, min_confidence = 0.6,
+#[pyo3(signature = (records, embeddings = None, labels = None, min_confidence = MIN_CONFIDENCE,
     method = "spreading", knn = "auto", partitions = 1, seed = 0, shifts = None,
     name = RECORDS))]
 #[allow(clippy::too_many_arguments)]
@@ -984,7 +984,7 @@ fn label(
 
 /// `label_file(...)`: `label`'s labels as the label file `cotlabel label --out` writes.
 #[pyfunction]
-#[pyo3(signature = (records, embeddings = None, labels = None, min_confidence = 0.6,
+#[pyo3(signature = (records, embeddings = None, labels = None, min_confidence = MIN_CONFIDENCE,
     method = "spreading", knn = "auto", partitions = 1, seed = 0, shifts = None,
     name = RECORDS))]
 #[allow(clippy::too_many_arguments)]

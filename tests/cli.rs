@@ -69,6 +69,22 @@ fn human_labels(dir: &Path) -> (PathBuf, Vec<String>) {
     (path, picked.iter().map(|r| r.id.clone()).collect())
 }
 
+/// `cotlabel label` on the demo with `humans` and `extra` arguments, written to `out`.
+fn label_demo(humans: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "label",
+        RECORDS,
+        EMBEDDINGS,
+        "--labels",
+        humans.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    cotlabel(&args)
+}
+
 fn read_label_file(path: &Path) -> LabelFile {
     LabelFile::parse("out", &std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -78,16 +94,7 @@ fn label_keeps_the_human_labels_and_spreads_them_with_confidence_and_sources() {
     let dir = out_dir("cli-label");
     let (humans, ids) = human_labels(&dir);
     let out = dir.join("labels.json");
-    let o = cotlabel(&[
-        "label",
-        RECORDS,
-        EMBEDDINGS,
-        "--labels",
-        humans.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let o = label_demo(&humans, &out, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let file = read_label_file(&out);
     let info = file.dataset.as_ref().unwrap();
@@ -147,16 +154,7 @@ fn label_keeps_the_human_labels_and_spreads_them_with_confidence_and_sources() {
 
     // a second run gives the same labels (times apart)
     let again = dir.join("again.json");
-    let o = cotlabel(&[
-        "label",
-        RECORDS,
-        EMBEDDINGS,
-        "--labels",
-        humans.to_str().unwrap(),
-        "-o",
-        again.to_str().unwrap(),
-        "-q",
-    ]);
+    let o = label_demo(&humans, &again, &[]);
     assert!(o.status.success());
     let strip = |f: LabelFile| -> Vec<_> {
         f.labels
@@ -172,18 +170,7 @@ fn export_writes_training_sets_and_refuses_unknown_formats() {
     let dir = out_dir("cli-export");
     let (humans, _) = human_labels(&dir);
     let labels = dir.join("labels.json");
-    assert!(cotlabel(&[
-        "label",
-        RECORDS,
-        EMBEDDINGS,
-        "--labels",
-        humans.to_str().unwrap(),
-        "-o",
-        labels.to_str().unwrap(),
-        "-q"
-    ])
-    .status
-    .success());
+    assert!(label_demo(&humans, &labels, &[]).status.success());
     let sft = dir.join("sft.jsonl");
     let o = cotlabel(&[
         "export",
@@ -287,18 +274,7 @@ fn partitions_keep_every_human_label_and_label_whole_questions() {
     let dir = out_dir("cli-partitions");
     let (humans, ids) = human_labels(&dir);
     let out = dir.join("parts.json");
-    let o = cotlabel(&[
-        "label",
-        RECORDS,
-        EMBEDDINGS,
-        "--labels",
-        humans.to_str().unwrap(),
-        "--partitions",
-        "3",
-        "-o",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
+    let o = label_demo(&humans, &out, &["--partitions", "3"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let file = read_label_file(&out);
     let human = file
@@ -315,36 +291,10 @@ fn partitions_keep_every_human_label_and_label_whole_questions() {
     assert!(file.labels.len() > 100, "{} labels", file.labels.len());
     // partitions labelled one at a time give the same labels as two at once
     let one = dir.join("one-thread.json");
-    let o = cotlabel(&[
-        "label",
-        RECORDS,
-        EMBEDDINGS,
-        "--labels",
-        humans.to_str().unwrap(),
-        "--partitions",
-        "3",
-        "--threads",
-        "1",
-        "-o",
-        one.to_str().unwrap(),
-        "-q",
-    ]);
+    let o = label_demo(&humans, &one, &["--partitions", "3", "--threads", "1"]);
     assert!(o.status.success());
     let two = dir.join("two-threads.json");
-    let o = cotlabel(&[
-        "label",
-        RECORDS,
-        EMBEDDINGS,
-        "--labels",
-        humans.to_str().unwrap(),
-        "--partitions",
-        "3",
-        "--threads",
-        "2",
-        "-o",
-        two.to_str().unwrap(),
-        "-q",
-    ]);
+    let o = label_demo(&humans, &two, &["--partitions", "3", "--threads", "2"]);
     assert!(o.status.success());
     let strip = |f: LabelFile| -> Vec<_> {
         f.labels
@@ -410,17 +360,7 @@ fn classify_adds_the_classifiers_verdicts_and_keeps_the_human_labels() {
     let dir = out_dir("cli-classify");
     let (humans, ids) = human_labels(&dir);
     let out = dir.join("classified.json");
-    let o = cotlabel(&[
-        "label",
-        RECORDS,
-        EMBEDDINGS,
-        "--labels",
-        humans.to_str().unwrap(),
-        "--classify",
-        "-o",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
+    let o = label_demo(&humans, &out, &["--classify"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let file = read_label_file(&out);
     let of = |p: Provenance| file.labels.iter().filter(move |(_, l)| l.provenance == p);

@@ -43,7 +43,8 @@ pub fn command(cli: &Cli) -> Result<(), String> {
 
 /// Reads the input files into a session, as the page does when they are dropped
 /// together (the records' name is their file's name; label files merged in order).
-pub fn read_inputs(inputs: &Inputs) -> Result<Session, String> {
+/// Warnings go to stderr; what the label files did too, unless `quiet`.
+pub fn read_inputs(inputs: &Inputs, quiet: bool) -> Result<Session, String> {
     let mut files = Vec::new();
     for path in inputs.files.iter().chain(&inputs.labels) {
         files.push(read_file(path)?);
@@ -64,7 +65,7 @@ pub fn read_inputs(inputs: &Inputs) -> Result<Session, String> {
     }
     let mut session = Session::new(Dataset::new("", Vec::new(), None));
     let report = session.apply(plan, None);
-    for (name, merged) in &report.merged {
+    for (name, merged) in report.merged.iter().filter(|_| !quiet) {
         eprintln!("{name}: {}", merged.summary());
     }
     if let Some(name) = &inputs.name {
@@ -90,18 +91,21 @@ fn label_command(args: &LabelArgs, clock: &mut Clock) -> Result<(), String> {
             args.min_confidence
         ));
     }
-    let session = clock.stage("reading the files", || read_inputs(&args.inputs))?;
-    eprintln!(
-        "{}: {} records{}, {} human labels",
-        session.dataset.name(),
-        session.dataset.len(),
-        session
-            .dataset
-            .embeddings()
-            .map(|e| format!(" with {}-dimensional embeddings", e.dim()))
-            .unwrap_or_default(),
-        session.labels.humans().count()
-    );
+    let quiet = clock.quiet;
+    let session = clock.stage("reading the files", || read_inputs(&args.inputs, quiet))?;
+    if !quiet {
+        eprintln!(
+            "{}: {} records{}, {} human labels",
+            session.dataset.name(),
+            session.dataset.len(),
+            session
+                .dataset
+                .embeddings()
+                .map(|e| format!(" with {}-dimensional embeddings", e.dim()))
+                .unwrap_or_default(),
+            session.labels.humans().count()
+        );
+    }
     let graph = GraphConfig {
         search: match args.knn {
             KnnArg::Auto => Search::Auto,
@@ -139,14 +143,16 @@ fn label_command(args: &LabelArgs, clock: &mut Clock) -> Result<(), String> {
         write(&args.out, file.to_json().as_bytes())
     })?;
     let c = labels.counts(&dataset);
-    eprintln!(
-        "{}: {} human labels, {} good and {} bad in all, {} unlabelled",
-        args.out.display(),
-        c.human,
-        c.good,
-        c.bad,
-        c.unlabelled
-    );
+    if !quiet {
+        eprintln!(
+            "{}: {} human labels, {} good and {} bad in all, {} unlabelled",
+            args.out.display(),
+            c.human,
+            c.good,
+            c.bad,
+            c.unlabelled
+        );
+    }
     Ok(())
 }
 
@@ -171,7 +177,8 @@ fn export_command(args: &ExportArgs, clock: &mut Clock) -> Result<(), String> {
     if args.inputs.labels.is_empty() {
         return Err("error: give the labels to export with --labels LABELFILE".into());
     }
-    let session = clock.stage("reading the files", || read_inputs(&args.inputs))?;
+    let quiet = clock.quiet;
+    let session = clock.stage("reading the files", || read_inputs(&args.inputs, quiet))?;
     let options = trainset::Options {
         format,
         human_only: args.human_only,
@@ -180,14 +187,17 @@ fn export_command(args: &ExportArgs, clock: &mut Clock) -> Result<(), String> {
     };
     clock.stage("writing the training set", || {
         let plan = trainset::plan(&session.dataset, &session.labels, &options);
-        eprintln!("{}", plan.summary());
+        if !quiet {
+            eprintln!("{}", plan.summary());
+        }
         let bytes = plan.write(&session.dataset, file_type)?;
         write(&args.out, &bytes)
     })
 }
 
 fn evaluate_command(args: &EvaluateArgs, clock: &mut Clock) -> Result<(), String> {
-    let session = clock.stage("reading the files", || read_inputs(&args.inputs))?;
+    let quiet = clock.quiet;
+    let session = clock.stage("reading the files", || read_inputs(&args.inputs, quiet))?;
     let (scores, majority) = machine_scores(&session.dataset, &session.labels)
         .ok_or("error: no record carries is_correct: nothing to score against")?;
     if args.json {
