@@ -85,6 +85,20 @@ fn label_demo(humans: &Path, out: &Path, extra: &[&str]) -> Output {
     cotlabel(&args)
 }
 
+/// The share of `labels` that agree with the demo's `is_correct`.
+fn accuracy(labels: &[&(String, cotlabel::core::Label)]) -> f64 {
+    let truth: std::collections::HashMap<String, bool> = demo()
+        .records()
+        .iter()
+        .map(|r| (r.id.clone(), r.is_correct.unwrap()))
+        .collect();
+    let right = labels
+        .iter()
+        .filter(|(id, l)| (l.verdict == Verdict::Good) == truth[id.as_str()])
+        .count();
+    right as f64 / labels.len() as f64
+}
+
 fn read_label_file(path: &Path) -> LabelFile {
     LabelFile::parse("out", &std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -124,16 +138,7 @@ fn label_keeps_the_human_labels_and_spreads_them_with_confidence_and_sources() {
     }
     assert!(machine.iter().any(|(_, l)| !l.from.is_empty()));
     // better than the majority class on the demo (62 % flawed)
-    let truth: std::collections::HashMap<String, bool> = demo()
-        .records()
-        .iter()
-        .map(|r| (r.id.clone(), r.is_correct.unwrap()))
-        .collect();
-    let right = machine
-        .iter()
-        .filter(|(id, l)| (l.verdict == Verdict::Good) == truth[id.as_str()])
-        .count();
-    let acc = right as f64 / machine.len() as f64;
+    let acc = accuracy(&machine);
     assert!(acc > 0.75, "accuracy {acc}");
 
     // evaluate scores the same file: the same accuracy
@@ -371,20 +376,8 @@ fn classify_adds_the_classifiers_verdicts_and_keeps_the_human_labels() {
         "{} classifier labels",
         classified.len()
     );
-    let truth: std::collections::HashMap<String, bool> = demo()
-        .records()
-        .iter()
-        .map(|r| (r.id.clone(), r.is_correct.unwrap()))
-        .collect();
-    let right = classified
-        .iter()
-        .filter(|(id, l)| (l.verdict == Verdict::Good) == truth[id.as_str()])
-        .count();
-    assert!(
-        right as f64 / classified.len() as f64 > 0.75,
-        "{right} of {}",
-        classified.len()
-    );
+    let acc = accuracy(&classified);
+    assert!(acc > 0.75, "accuracy {acc} of {}", classified.len());
     for (id, l) in &classified {
         assert!(l.confidence >= 0.6 && l.from.is_empty(), "{id}: {l:?}");
         assert!(!ids.contains(id));
