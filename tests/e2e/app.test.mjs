@@ -36,11 +36,17 @@ let server, browser, context, app;
 const consoleErrors = [];
 const metrics = {};
 
+/** A name the page takes for another machine; Chromium resolves it to 127.0.0.1 (LAUNCH). */
+const REMOTE_HOST = 'cotlabel-remote.test';
+
 const LAUNCH = {
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   headless: true,
   args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+         '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu',
+         // a host that is not loopback to the page but reaches this machine's loopback only:
+         // the "off this machine" case of generation without any traffic leaving 127.0.0.1
+         `--host-resolver-rules=MAP ${REMOTE_HOST} 127.0.0.1`],
 };
 
 before(async () => {
@@ -1408,7 +1414,7 @@ async function startLlama(port) {
   const { spawn } = await import('node:child_process');
   const proc = spawn(process.env.COTLABEL_LLAMA_PYTHON, [
     '-m', 'llama_cpp.server', '--model', process.env.COTLABEL_LLAMA_MODEL, '--model_alias', 'gemma',
-    '--host', '0.0.0.0', '--port', String(port), '--n_ctx', '2048', '--seed', '7',
+    '--host', '127.0.0.1', '--port', String(port), '--n_ctx', '2048', '--seed', '7',
     // queue concurrent requests (by default a new request interrupts the one running)
     '--interrupt_requests', 'False'],
     { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -1446,12 +1452,6 @@ async function freePort() {
   return new Promise((ok) => {
     const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
   });
-}
-
-/** This machine's first IPv4 address that is not loopback (a host the page must ask about). */
-async function lanAddress() {
-  const { networkInterfaces } = await import('node:os');
-  return Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 }
 
 /** Fills the generation panel's fields (each fires its change event). */
@@ -1552,14 +1552,16 @@ test('generate siblings from a real model: nothing sent before a click, a confir
     await a.waitForCount(304, 60000);
     await a.shot('generate-resumed');
 
-    // -- a host off this machine: asked first, nothing sent on "no", sent on "yes", asked once
-    const lan = await lanAddress();
-    assert.ok(lan, 'this machine has a non-loopback IPv4 address');
-    await setGenerate(a, { 'endpoint-url': `http://${lan}:${port}/v1`, 'generate-samples': 9, 'generate-max-tokens': 32 });
+    // -- a host off this machine (a name the browser maps to 127.0.0.1): asked first, nothing
+    // sent on "no", sent on "yes", asked once
+    const remote = `http://${REMOTE_HOST}:${port}`;
+    await setGenerate(a, { 'endpoint-url': `${remote}/v1`, 'generate-samples': 9, 'generate-max-tokens': 32 });
     const before = sent.length;
     await a.testId('generate-button').click();
     await a.testId('generate-confirm').waitFor();
-    assert.match(await a.text('generate-confirm'), new RegExp(`sent to ${lan.replaceAll('.', '\\.')}`));
+    metrics.generate_confirm_text = await a.text('generate-confirm');
+    assert.match(metrics.generate_confirm_text, new RegExp(`sent to ${REMOTE_HOST.replaceAll('.', '\\.')}`));
+    await a.shot('generate-confirm-remote');
     await a.page.waitForTimeout(300);
     assert.equal(sent.length, before, 'nothing sent while the confirmation is shown');
     await a.testId('generate-confirm-no').click();
@@ -1568,7 +1570,8 @@ test('generate siblings from a real model: nothing sent before a click, a confir
     await a.testId('generate-button').click();
     await a.testId('generate-confirm-yes').click();
     await generateStatus(a, /^Kept 1 of 1 CoTs/);
-    assert.ok(sent.slice(before).every((u) => u.startsWith(`http://${lan}:${port}/`)));
+    assert.ok(sent.length > before && sent.slice(before).every((u) => u.startsWith(`${remote}/`)),
+              `after "Send" the requests go to ${remote} (the loopback server): ${sent.slice(before)}`);
     await setGenerate(a, { 'generate-samples': 10 });
     await a.testId('generate-button').click();
     await generateStatus(a, /^Kept 1 of 1 CoTs/);
