@@ -13,6 +13,11 @@
 //!
 //! Each member is measured on the test split reshaped the same way (AUROC, ECE, base rate).
 //! `--print` prints the JSON instead of writing it.
+//!
+//! `--general` fits only the domain-general member (`core::signature::general`) on the
+//! train splits of `../shared/data/domains` (MMLU-Pro and ThoughtSource: CoTs with
+//! siblings and a readable option answer), measures it on their test splits per domain,
+//! and keeps every other member of `weights/prior.json` as it is.
 #[path = "../../tests/support/gsm8k.rs"]
 mod gsm8k;
 
@@ -20,7 +25,7 @@ use std::collections::BTreeMap;
 
 use cotlabel::core::metrics::{auroc, label_scores};
 use cotlabel::core::signature::prior::{self, FittedMembers, Member, ReferenceMember, Shape};
-use cotlabel::core::signature::{signatures, Signature, DIM};
+use cotlabel::core::signature::{general, signatures, Signature, DIM};
 use cotlabel::core::Dataset;
 use serde_json::json;
 
@@ -84,6 +89,9 @@ fn main() {
     let Some(dir) = gsm8k::data_dir() else {
         std::process::exit(2)
     };
+    if std::env::args().any(|a| a == "--general") {
+        return fit_general(&dir);
+    }
     let with_ref = gsm8k::gsm8k_models(&dir);
     let all = gsm8k::without_reference(&with_ref);
     let split = |ds: &Dataset, name: &str| gsm8k::subset(ds, name, |r| gsm8k::split(r) == name);
@@ -140,6 +148,7 @@ fn main() {
             matched: 0.0,
             notes: BTreeMap::new(),
         }),
+        general: None,
     };
     let family = prior::Family::new(&fitted);
     let mut reference = fitted.reference.clone();
@@ -192,8 +201,19 @@ fn main() {
         lone: round_member(&fitted.lone),
         pair: round_member(&fitted.pair),
         reference,
+        general: shipped().general,
     };
-    let text = serde_json::to_string_pretty(&out).expect("serialises") + "\n";
+    write(&out);
+}
+
+/// The members now in `weights/prior.json`.
+fn shipped() -> FittedMembers {
+    serde_json::from_str(prior::SHIPPED_JSON).expect("weights/prior.json is valid")
+}
+
+/// Writes the members to `weights/prior.json` (or prints them with `--print`).
+fn write(out: &FittedMembers) {
+    let text = serde_json::to_string_pretty(out).expect("serialises") + "\n";
     if std::env::args().any(|a| a == "--print") {
         print!("{text}");
     } else {
@@ -218,4 +238,187 @@ fn round_member(m: &Member) -> Member {
             .collect(),
         notes: m.notes.clone(),
     }
+}
+
+/// L2 penalty of the general member.
+const L2_GENERAL: f64 = 1e-3;
+/// Train CoTs a domain needs for a calibration of its own.
+const MIN_DOMAIN: usize = 100;
+/// L2 penalty of the per-domain scale.
+const L2_DOMAIN: f64 = 1e-2;
+/// Share of the fitting CoTs a feature group's distance must cover to count as support.
+const SUPPORT: f64 = 0.995;
+
+/// The CoTs of `ds` the general member is for, with their vectors and truth.
+fn general_rows(ds: &Dataset) -> (Vec<[f64; general::G]>, Vec<bool>, Vec<String>) {
+    let sigs = signatures(ds);
+    let (mut x, mut y, mut d) = (Vec::new(), Vec::new(), Vec::new());
+    for (s, r) in sigs.iter().zip(ds.records()) {
+        if s.trace.answer.is_some() && s.group.siblings > 0 && !s.shape.fitted {
+            x.push(general::vector(&s.group, &s.trace, &s.cot));
+            y.push(r.is_correct == Some(true));
+            d.push(
+                r.meta
+                    .get("domain")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+            );
+        }
+    }
+    (x, y, d)
+}
+
+/// How the answer reader does on `ds`, per domain: the share of CoTs whose answer it reads,
+/// and the share whose `is_correct` equals "the read answer is the gold one" (the gold is
+/// read here, for measuring only; the app never reads `hidden_gold_answer`).
+fn reading_report(ds: &Dataset) -> BTreeMap<String, serde_json::Value> {
+    let sigs = signatures(ds);
+    let mut by: BTreeMap<String, (usize, usize, usize, usize)> = BTreeMap::new();
+    for (s, r) in sigs.iter().zip(ds.records()) {
+        let d = r
+            .meta
+            .get("domain")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        let gold = r
+            .meta
+            .get("hidden_gold_answer")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let gold = match gold.to_ascii_lowercase().as_str() {
+            "yes" => Some('a'),
+            "no" => Some('b'),
+            g if g.len() == 1 => g.chars().next(),
+            _ => None,
+        };
+        let read = match &s.trace.answer {
+            Some(cotlabel::core::signature::answer::Answer::Choice(c)) => Some(*c),
+            _ => None,
+        };
+        let e = by.entry(d).or_default();
+        e.0 += 1;
+        e.1 += usize::from(read.is_some());
+        e.2 += usize::from((read.is_some() && read == gold) == (r.is_correct == Some(true)));
+        e.3 += usize::from(read.is_none() && r.is_correct == Some(true));
+    }
+    by.into_iter()
+        .map(|(d, (n, read, agree, unread_correct))| {
+            (
+                d,
+                json!({"cots": n, "read": round(read as f64 / n as f64),
+                       "agrees_with_is_correct": round(agree as f64 / n as f64),
+                       "unread_but_correct": unread_correct}),
+            )
+        })
+        .collect()
+}
+
+fn fit_general(dir: &std::path::Path) {
+    for file in ["mmlupro.jsonl", "thoughtsource.jsonl"] {
+        let all = gsm8k::domain_file(dir, file).expect("the domain files");
+        for (d, v) in reading_report(&all) {
+            eprintln!("reading {d:<20} {v}");
+        }
+    }
+    let mut train = (Vec::new(), Vec::new(), Vec::new());
+    let mut test = (Vec::new(), Vec::new(), Vec::new());
+    for file in ["mmlupro.jsonl", "thoughtsource.jsonl"] {
+        let all = gsm8k::domain_file(dir, file).expect("the domain files");
+        for (name, into) in [("train", &mut train), ("test", &mut test)] {
+            let part = gsm8k::subset(&all, name, |r| gsm8k::split(r) == name);
+            let (x, y, d) = general_rows(&part);
+            into.0.extend(x);
+            into.1.extend(y);
+            into.2.extend(d);
+        }
+    }
+    let rows: Vec<Vec<f64>> = train.0.iter().map(|v| v.to_vec()).collect();
+    let (w, b) = prior::fit_rows(&rows, &train.1, L2_GENERAL);
+    let n = train.0.len() as f64;
+    let mean: Vec<f64> = (0..general::G)
+        .map(|k| train.0.iter().map(|v| v[k]).sum::<f64>() / n)
+        .collect();
+    let std: Vec<f64> = (0..general::G)
+        .map(|k| {
+            (train
+                .0
+                .iter()
+                .map(|v| (v[k] - mean[k]).powi(2))
+                .sum::<f64>()
+                / n)
+                .sqrt()
+                .max(0.02)
+        })
+        .collect();
+    let named = |xs: &[f64]| -> BTreeMap<String, f64> {
+        general::FEATURES
+            .iter()
+            .zip(xs)
+            .map(|(f, x)| (f.to_string(), round6(*x)))
+            .collect()
+    };
+    let mut m = general::GeneralMember {
+        bias: round6(b),
+        base_rate: round6(train.1.iter().filter(|&&y| y).count() as f64 / n),
+        weights: named(&w),
+        mean: named(&mean),
+        std: named(&std),
+        support: BTreeMap::new(),
+        domains: BTreeMap::new(),
+        notes: BTreeMap::new(),
+    };
+    // per domain: Platt scaling of the log-odds on that domain's train CoTs
+    let mut names: Vec<&String> = train.2.iter().collect();
+    names.sort();
+    names.dedup();
+    for d in names {
+        let idx: Vec<usize> = (0..train.2.len()).filter(|&i| &train.2[i] == d).collect();
+        if d.is_empty() || idx.len() < MIN_DOMAIN {
+            continue;
+        }
+        let z: Vec<Vec<f64>> = idx.iter().map(|&i| vec![m.log_odds(&train.0[i])]).collect();
+        let y: Vec<bool> = idx.iter().map(|&i| train.1[i]).collect();
+        let (a, b) = prior::fit_rows(&z, &y, L2_DOMAIN);
+        m.domains.insert(d.clone(), [round6(a[0]), round6(b)]);
+    }
+    let distances: Vec<[f64; 2]> = train.0.iter().map(|v| m.distances(v)).collect();
+    for (g, (name, _)) in general::GROUPS.iter().enumerate() {
+        let d: Vec<f64> = distances.iter().map(|x| x[g]).collect();
+        m.support
+            .insert(name.to_string(), round6(general::quantile(&d, SUPPORT)));
+    }
+    let score = |x: &[[f64; general::G]], d: &[String]| -> Vec<f64> {
+        x.iter().zip(d).map(|(v, d)| m.score(v, d)).collect()
+    };
+    let (ptr, pte) = (score(&train.0, &train.2), score(&test.0, &test.2));
+    let mut notes = BTreeMap::new();
+    notes.insert(
+        "fitted_on".to_string(),
+        json!(format!(
+            "train splits of domains/mmlupro.jsonl and domains/thoughtsource.jsonl: CoTs with siblings and a readable non-numeric answer; L2 {L2_GENERAL}; support: the {SUPPORT} quantile of each feature group's mean squared z-score"
+        )),
+    );
+    notes.insert("train".into(), measure(&ptr, &train.1));
+    notes.insert("test".into(), measure(&pte, &test.1));
+    let mut per_domain = BTreeMap::new();
+    let mut names: Vec<&String> = test.2.iter().collect();
+    names.sort();
+    names.dedup();
+    for d in names {
+        let idx: Vec<usize> = (0..test.2.len()).filter(|&i| &test.2[i] == d).collect();
+        let p: Vec<f64> = idx.iter().map(|&i| pte[i]).collect();
+        let y: Vec<bool> = idx.iter().map(|&i| test.1[i]).collect();
+        per_domain.insert(d.clone(), measure(&p, &y));
+    }
+    notes.insert("test_per_domain".into(), json!(per_domain));
+    eprintln!("general: train {} test {}", notes["train"], notes["test"]);
+    for (d, v) in &per_domain {
+        eprintln!("  {d:<20} {v}");
+    }
+    m.notes = notes;
+    let mut out = shipped();
+    out.general = Some(m);
+    write(&out);
 }

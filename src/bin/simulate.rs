@@ -269,6 +269,46 @@ fn shapes(dir: &std::path::Path, search: Search) {
     }
 }
 
+/// `--priors`: the label-free prior alone (no graph, no labels) on every shape of data:
+/// accuracy / coverage / ECE at the page's minimum confidence, the share of CoTs each kind
+/// of member scores (numeric, general, none).
+fn priors(dir: &std::path::Path) {
+    use cotlabel::core::metrics::label_scores;
+    println!("| data | CoTs | majority | prior acc / coverage / ECE | numeric / general / none |");
+    println!("|---|---|---|---|---|");
+    for (name, sets) in gsm8k::shapes(dir) {
+        let (mut p, mut t, mut kinds) = (Vec::new(), Vec::new(), [0usize; 3]);
+        for ds in &sets {
+            let sigs = signatures(ds);
+            for (s, r) in sigs.iter().zip(ds.records()) {
+                let c = s.prior.max(1.0 - s.prior);
+                p.push((c >= gsm8k::MIN_CONFIDENCE).then_some((s.prior >= 0.5, c)));
+                t.push(r.is_correct);
+                kinds[if s.shape.fitted {
+                    0
+                } else if s.shape.general {
+                    1
+                } else {
+                    2
+                }] += 1;
+            }
+        }
+        let sc = label_scores(&p, &t);
+        let sound = t.iter().filter(|x| **x == Some(true)).count() as f64 / t.len().max(1) as f64;
+        println!(
+            "| {name} | {} | {:.3} | {:.3} / {:.2} / {:.3} | {} / {} / {} |",
+            t.len(),
+            sound.max(1.0 - sound),
+            sc.accuracy,
+            sc.coverage,
+            sc.ece,
+            kinds[0],
+            kinds[1],
+            kinds[2],
+        );
+    }
+}
+
 /// `--knn exact|approximate|auto`.
 fn search() -> Search {
     let args: Vec<String> = std::env::args().collect();
@@ -293,6 +333,10 @@ fn main() {
     };
     if std::env::args().any(|a| a == "--shapes") {
         shapes(&dir, search);
+        return;
+    }
+    if std::env::args().any(|a| a == "--priors") {
+        priors(&dir);
         return;
     }
     // label-free: the gold answers are left out (`--shapes` measures them too)

@@ -300,20 +300,36 @@ fn map_fit(data: &[(f64, f64)], (sa, sb): (f64, f64)) -> (f64, f64, (f64, f64, f
         }
         let da = (hbb * ga - hab * gb) / det;
         let db = (haa * gb - hab * ga) / det;
-        a -= da;
-        b -= db;
-        if da.abs().max(db.abs()) < 1e-10 {
+        // damped: a full Newton step from a prior that is far off (every label against
+        // scores near 0 or 1, where the curvature is ~0) overshoots and oscillates; halve
+        // the step until the posterior improves
+        let before = neg_log_posterior(data, (sa, sb), a, b);
+        let mut t = 1.0;
+        while t > 1e-6 && neg_log_posterior(data, (sa, sb), a - t * da, b - t * db) > before {
+            t /= 2.0;
+        }
+        a -= t * da;
+        b -= t * db;
+        if (t * da).abs().max((t * db).abs()) < 1e-10 {
             break;
         }
     }
-    let loglik = data
-        .iter()
+    (a, b, h, log_likelihood(data, a, b))
+}
+
+/// Σ log P(y | σ(a·z + b)) over `data` (z, y).
+fn log_likelihood(data: &[(f64, f64)], a: f64, b: f64) -> f64 {
+    data.iter()
         .map(|&(z, y)| {
             let p = sigmoid(a * z + b).clamp(1e-12, 1.0 - 1e-12);
             y * p.ln() + (1.0 - y) * (1.0 - p).ln()
         })
-        .sum();
-    (a, b, h, loglik)
+        .sum()
+}
+
+/// What [`map_fit`] minimises: the negative log likelihood plus the Gaussian pull.
+fn neg_log_posterior(data: &[(f64, f64)], (sa, sb): (f64, f64), a: f64, b: f64) -> f64 {
+    -log_likelihood(data, a, b) + 0.5 * (sa * (a - 1.0).powi(2) + sb * b * b)
 }
 
 /// Refits the prior to the human labels: `σ(a·logit(prior) + b)` by maximum a posteriori
@@ -912,6 +928,60 @@ mod tests {
             r.strength >= 8.0 && (r.a - 1.0).abs() < 0.3 && r.b.abs() < 0.3,
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn twenty_labels_overturn_a_member_broken_in_either_direction() {
+        // A member that speaks where it does not apply: it calls every CoT flawed (or every
+        // CoT sound) at ≈ 0.99, with no ranking left in its scores, on data where 75 % (or
+        // 25 %) are sound. With 20 random human labels the machine labels, pooled over five
+        // draws as the shapes table pools them, must reach the majority class, calibrated.
+        for (broken, share) in [(-4.6, 0.75), (4.6, 0.25)] {
+            let (mut predicted, mut truths) = (Vec::new(), Vec::new());
+            for seed in 0..5 {
+                let n = 300;
+                let mut u = uniform(100 + seed);
+                let truth: Vec<bool> = (0..n).map(|_| u() < share).collect();
+                let prior: Vec<f64> = (0..n)
+                    .map(|_| sigmoid(broken + 0.4 * (u() - 0.5)))
+                    .collect();
+                let mut human = vec![None; n];
+                for i in crate::core::select::random(n, 20, seed) {
+                    human[i] = Some(truth[i]);
+                }
+                let g = Graph::isolated(n);
+                let data = vec![0f32; n];
+                let x = Matrix::new(&data, n, 1).unwrap();
+                let shapes = vec![2u8; n]; // groups: a fitted member speaks
+                let r = propagate(
+                    &g,
+                    x,
+                    &nodes(n),
+                    &prior,
+                    &shapes,
+                    &human,
+                    &Config::default(),
+                );
+                // the member's pull collapsed: the labels chose the weakest pulls
+                assert!(
+                    r.refits[2].strength <= 2.0,
+                    "{broken} {seed}: {:?}",
+                    r.refits[2]
+                );
+                for i in (0..n).filter(|&i| human[i].is_none()) {
+                    predicted.push(r.label(i, 0.6));
+                    truths.push(Some(truth[i]));
+                }
+            }
+            let s = crate::core::metrics::label_scores(&predicted, &truths);
+            let sound =
+                truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
+            let majority = sound.max(1.0 - sound);
+            assert!(
+                s.coverage > 0.5 && s.accuracy >= majority - 0.01 && s.ece <= 0.10,
+                "broken {broken}: {s:?}, majority {majority:.3}"
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,56 @@ pub fn crossdomain(dir: &Path) -> Dataset {
     load(dir, "crossdomain_cots.jsonl", "crossdomain_cot_emb.npy")
 }
 
+/// The 14 MMLU-Pro categories of `domains/mmlupro.jsonl`.
+pub const MMLU_PRO: [&str; 14] = [
+    "biology",
+    "business",
+    "chemistry",
+    "computer science",
+    "economics",
+    "engineering",
+    "health",
+    "history",
+    "law",
+    "math",
+    "other",
+    "philosophy",
+    "physics",
+    "psychology",
+];
+
+/// The six ThoughtSource sets of `domains/thoughtsource.jsonl`.
+pub const THOUGHTSOURCE: [&str; 6] = [
+    "commonsenseqa",
+    "medmcqa",
+    "medqa",
+    "openbookqa",
+    "strategyqa",
+    "worldtree",
+];
+
+/// A domain file of `../shared/data/domains` (`mmlupro.jsonl`, `thoughtsource.jsonl`):
+/// several LLMs' CoTs per question, no embeddings, the gold answer kept as
+/// `hidden_gold_answer` (which the app does not read). Under `CI=true` a missing file fails
+/// loudly; elsewhere `None`.
+pub fn domain_file(dir: &Path, name: &str) -> Option<Dataset> {
+    let path = dir.join("domains").join(name);
+    if !path.exists() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{} is missing under CI=true", path.display());
+        }
+        eprintln!("SKIP: {} is absent", path.display());
+        return None;
+    }
+    let files = [InputFile::new(name, std::fs::read(&path).expect(name))];
+    Some(
+        plan_import(&files, None)
+            .expect("the domain data imports")
+            .dataset
+            .expect("records"),
+    )
+}
+
 /// `train` / `test` of a record.
 pub fn split(r: &Record) -> &str {
     r.meta.get("split").and_then(|s| s.as_str()).unwrap_or("")
@@ -312,5 +362,98 @@ pub fn shapes(dir: &Path) -> Vec<(String, Vec<Dataset>)> {
     for d in DOMAINS {
         out.push((format!("{d} + reference"), vec![domain(&cross, d)]));
     }
+    out.extend(domain_shapes(dir));
     out
+}
+
+/// The test split of every MMLU-Pro category and every ThoughtSource set, each as its own
+/// data set (several LLMs' CoTs per question, no embeddings, no reference).
+pub fn domain_shapes(dir: &Path) -> Vec<(String, Vec<Dataset>)> {
+    let mut out = Vec::new();
+    for (file, names, label) in [
+        ("mmlupro.jsonl", &MMLU_PRO[..], "MMLU-Pro"),
+        ("thoughtsource.jsonl", &THOUGHTSOURCE[..], "ThoughtSource"),
+    ] {
+        let Some(all) = domain_file(dir, file) else {
+            continue;
+        };
+        let test = subset(&all, "test", |r| split(r) == "test");
+        for d in names {
+            out.push((format!("{label} {d}"), vec![domain(&test, d)]));
+        }
+        out.push((
+            format!("{label} test, answers rephrased ({} phrasings)", PHRASINGS),
+            vec![rephrased(&test)],
+        ));
+    }
+    out
+}
+
+/// Phrasings of [`rephrased`].
+pub const PHRASINGS: usize = 12;
+
+/// `ds` with each CoT's last answer statement ("The answer is (C).", "Therefore, among A
+/// through E, the answer is C) text", "the answer (Yes or No) is No") rewritten into one of
+/// [`PHRASINGS`] phrasings the reader was not written for, in turn by record: "Final: C",
+/// "I'd go with (C).", "C is right.", the option's text alone, the answer only in the
+/// `answer` field, no answer sentence at all, "**C. text**" after "The correct option is:",
+/// "My choice is C.", `\boxed{C}`, "So I pick option C.", "C is correct.", "Answer: C".
+/// `is_correct` stays: the reasoning and its answer are the same.
+pub fn rephrased(ds: &Dataset) -> Dataset {
+    use cotlabel::core::signature::options;
+    let re = regex::Regex::new(
+        r"(?i:(?:therefore,?\s*)?(?:among a through [a-j],\s*)?the answer(?:\s*\(yes or no\))?\s+is:?)\s*\(?([A-J]|(?i:yes|no|true|false))\b\)?[^\n]*",
+    )
+    .expect("pattern");
+    let records = ds
+        .records()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            let Some(m) = re.find_iter(&r.cot).last() else {
+                return r;
+            };
+            let Some(opts) = options::parse(&r.question) else {
+                return r;
+            };
+            let said = re.captures(&r.cot[m.start()..]).expect("matched")[1].to_ascii_lowercase();
+            let letter = match said.as_str() {
+                "yes" | "true" => opts.by_yes_no(true),
+                "no" | "false" => opts.by_yes_no(false),
+                l => l.chars().next().filter(|c| opts.has(*c)),
+            };
+            let Some(letter) = letter else { return r };
+            let text = opts
+                .items
+                .iter()
+                .find(|(c, _)| *c == letter)
+                .map_or("", |(_, t)| t.as_str());
+            let l = letter.to_ascii_uppercase();
+            let new = match i % PHRASINGS {
+                0 => format!("Final: {l}"),
+                1 => format!("I'd go with ({l})."),
+                2 => format!("{l} is right."),
+                3 => text.to_string(),
+                4 => {
+                    r.answer = Some(l.to_string());
+                    String::new()
+                }
+                5 => String::new(),
+                6 => format!("The correct option is:\n\n**{l}. {text}**"),
+                7 => format!("My choice is {l}."),
+                8 => format!("$\\boxed{{{l}}}$"),
+                9 => format!("So I pick option {l}."),
+                10 => format!("{l} is correct."),
+                _ => format!("Answer: {l}"),
+            };
+            r.cot = format!("{}{}{}", &r.cot[..m.start()], new, &r.cot[m.end()..]);
+            r
+        })
+        .collect();
+    Dataset::new(
+        format!("{} (rephrased)", ds.name()),
+        records,
+        ds.embeddings().cloned(),
+    )
 }

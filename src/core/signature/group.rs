@@ -44,6 +44,13 @@ pub struct GroupSignals {
     pub first_departure: Option<usize>,
     /// `first_departure` as a share of the CoT's equations: 1 = never departs.
     pub departure_position: f64,
+    /// Entropy of the group's final answers (an unreadable answer is a class of its own),
+    /// over ln(group size): 0 = all CoTs give one answer, 1 = all differ. 0 alone.
+    pub answer_entropy: f64,
+    /// (CoTs giving the most common answer − CoTs giving the second) / group size.
+    pub margin: f64,
+    /// Share of the siblings whose final answer is unreadable; 0 without siblings.
+    pub unread_share: f64,
 }
 
 /// Jaccard overlap of two sorted, unique key lists (0 when both are empty).
@@ -105,6 +112,28 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
             }
         }
         let top = counts.values().copied().max().unwrap_or(0);
+        let second = {
+            let mut c: Vec<usize> = counts.values().copied().collect();
+            c.sort_unstable_by(|a, b| b.cmp(a));
+            c.get(1).copied().unwrap_or(0)
+        };
+        let size = members.len() as f64;
+        let unread = members.iter().filter(|&&i| keys[i].is_none()).count();
+        let answer_entropy = if members.len() < 2 {
+            0.0
+        } else {
+            let h: f64 = counts
+                .values()
+                .copied()
+                .chain((unread > 0).then_some(unread))
+                .map(|c| {
+                    let q = c as f64 / size;
+                    -q * q.ln()
+                })
+                .sum();
+            (h / size.ln()).clamp(0.0, 1.0)
+        };
+        let margin = (top - second) as f64 / size;
         let distinct_share = counts.len().max(1) as f64 / members.len() as f64;
         // How many CoTs of the group compute each value: (value, count), sorted.
         let mut all: Vec<i64> = members
@@ -207,6 +236,13 @@ pub fn group_signals(dataset: &Dataset, traces: &[Trace], quality: &[f64]) -> Ve
                 embedding_consensus,
                 first_departure,
                 departure_position,
+                answer_entropy,
+                margin,
+                unread_share: if n > 0 {
+                    (unread - usize::from(keys[i].is_none())) as f64 / n as f64
+                } else {
+                    0.0
+                },
             });
         }
     }

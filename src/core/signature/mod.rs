@@ -6,14 +6,18 @@
 //! - `tokens`: numbers, operators and words with byte spans.
 //! - `expr`: the arithmetic evaluator for the left side of `expr = value`.
 //! - [`answer`]: final answers found and normalised.
+//! - [`options`]: a multiple-choice question's options, and the option a CoT answers.
 //! - [`trace`]: steps, equations (checked), number roles; per-CoT signals.
 //! - [`group`]: agreement and consensus among CoTs of one question.
 //! - [`prior`]: the label-free prior score and its fitting.
+//! - [`general`]: the domain-general member, for CoTs with siblings and non-numeric answers.
 //! - [`table`]: what the page keeps of them (the worker that reads them holds the rest).
 
 pub mod answer;
 mod expr;
+pub mod general;
 pub mod group;
+pub mod options;
 pub mod prior;
 pub mod table;
 mod tokens;
@@ -109,6 +113,13 @@ pub struct Signature {
     /// The prior that the reasoning is sound, in [0, 1]: its shape's member, with the
     /// reference when there is one. No human label involved.
     pub prior: f64,
+    /// Why no member scores it (its prior is then ½ and its label waits for human labels):
+    /// an unreadable answer, a lone non-numeric answer, features outside what the member
+    /// was fitted on. `None` when a member speaks.
+    pub unscored: Option<String>,
+    /// The record's `domain` (also `category`, `subject`; "" when it has none): the general
+    /// member is calibrated per domain it was fitted on.
+    pub domain: String,
 }
 
 fn vector(
@@ -200,11 +211,25 @@ pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
         .iter()
         .map(|r| &questions[r.question.as_str()])
         .collect();
+    // multiple-choice questions: their options, read once per question
+    let mut choices: HashMap<&str, Option<options::Options>> = HashMap::new();
+    for r in dataset.records() {
+        choices
+            .entry(&r.question)
+            .or_insert_with(|| options::parse(&r.question));
+    }
     let traces: Vec<Trace> = dataset
         .records()
         .iter()
         .zip(&qnums)
-        .map(|(r, q)| trace::trace(&r.cot, r.answer.as_deref(), q))
+        .map(|(r, q)| {
+            let mut t = trace::trace(&r.cot, r.answer.as_deref(), q);
+            if let Some(opts) = &choices[r.question.as_str()] {
+                // the answer is one of the options, or unknown
+                t.answer = options::read(&r.cot, r.answer.as_deref(), opts);
+            }
+            t
+        })
         .collect();
     let cots: Vec<CotSignals> = traces
         .iter()
@@ -229,16 +254,51 @@ pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
             let reference = r
                 .reference_answer()
                 .and_then(|a| answer::normalize_reference(&a));
-            let matches_reference = reference.as_ref().map(|g| {
+            let known = trace.answer.is_some();
+            // an unreadable answer is unknown: nothing to compare with the reference
+            let matches_reference = reference.as_ref().filter(|_| known).map(|g| {
                 trace
                     .answer
                     .as_ref()
                     .is_some_and(|a| answer::matches_reference(a, g))
             });
-            // the label-free members know numeric answers (and CoTs without an answer)
-            let fitted = trace.answer.as_ref().is_none_or(|a| a.number().is_some());
-            let shape = Shape::of(group.siblings, reference.is_some(), fitted);
-            let label_free_prior = family.label_free(shape, &vector);
+            let has_reference = matches_reference.is_some();
+            let multiple_choice = choices[r.question.as_str()].is_some();
+            let numeric =
+                !multiple_choice && trace.answer.as_ref().is_some_and(|a| a.number().is_some());
+            let (shape, label_free_prior, unscored) = if !known {
+                (
+                    Shape::of(group.siblings, false, false),
+                    0.5,
+                    Some("its final answer could not be read: unknown, not wrong".to_string()),
+                )
+            } else if numeric {
+                let shape = Shape::of(group.siblings, has_reference, true);
+                (shape, family.label_free(shape, &vector), None)
+            } else {
+                let unfitted = Shape::of(group.siblings, has_reference, false);
+                match family.general() {
+                    _ if group.siblings == 0 => (
+                        unfitted,
+                        0.5,
+                        Some(
+                            "a lone CoT with a non-numeric answer: no sibling to agree with".into(),
+                        ),
+                    ),
+                    None => (unfitted, 0.5, Some("no general member is shipped".into())),
+                    Some(m) => {
+                        let gv = general::vector(&group, &trace, &cot);
+                        match m.outside(&gv) {
+                            Some(why) => (unfitted, 0.5, Some(why)),
+                            None => (
+                                Shape::general(group.siblings, has_reference),
+                                m.score(&gv, &domain_of(r)),
+                                None,
+                            ),
+                        }
+                    }
+                }
+            };
             Signature {
                 trace,
                 cot,
@@ -249,6 +309,8 @@ pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
                 matches_reference,
                 label_free_prior,
                 prior: label_free_prior,
+                unscored,
+                domain: domain_of(r),
             }
         })
         .collect();
@@ -259,9 +321,21 @@ pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
 /// and pairs (their members carry the base rate of the data they were fitted on).
 pub const SHIFTED: [Siblings; 2] = [Siblings::None, Siblings::One];
 
+/// The record's domain: its `domain`, `category` or `subject` field when that is text.
+pub fn domain_of(r: &crate::core::data::Record) -> String {
+    ["domain", "category", "subject"]
+        .iter()
+        .find_map(|k| r.meta.get(*k).and_then(|v| v.as_str()))
+        .unwrap_or("")
+        .to_string()
+}
+
 /// The log-odds shift of each of [`SHIFTED`] for a data set, estimated from the label-free
 /// priors of its CoTs of that shape (no labels; [`prior::base_rate_shift`]). It needs every
 /// CoT of the data set: distributed, it is the one step that gathers (one number per CoT).
+/// The general member is not shifted: its per-domain calibration was fitted with it (an
+/// estimate from its own scores, tried, moved law and chemistry by −2 to −4 log-odds and
+/// labelled them worse than the majority class).
 pub fn base_rate_shifts(sigs: &[Signature]) -> [f64; 2] {
     let p: Vec<(Siblings, f64)> = sigs
         .iter()

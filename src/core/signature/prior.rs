@@ -67,6 +67,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use super::general::GeneralMember;
 use super::{DIM, FEATURES};
 
 /// L2 penalty used when fitting (on the weights, not the bias).
@@ -130,15 +131,21 @@ pub struct Shape {
     pub siblings: Siblings,
     /// Whether the record carries a reference answer.
     pub reference: bool,
-    /// Whether the label-free members speak for it: they were fitted on arithmetic word
-    /// problems, so a final answer that is yes/no, an option letter or other text (outside
-    /// what they saw) gets no label-free score (½) and waits for human labels.
+    /// Whether the numeric label-free members speak for it: they were fitted on arithmetic
+    /// word problems, so a final answer that is yes/no, an option letter or other text
+    /// (outside what they saw) is not theirs to score.
     pub fitted: bool,
+    /// Whether the domain-general member ([`super::general`]) speaks for it: a readable
+    /// non-numeric answer (or any answer to a multiple-choice question) with siblings,
+    /// inside the distribution the member was fitted on. Neither member: no label-free
+    /// score (½), and the CoT waits for human labels.
+    #[serde(default)]
+    pub general: bool,
 }
 
 impl Shape {
     /// Number of shapes ([`Shape::index`] is below it).
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 18;
 
     /// The shape of a CoT with `siblings` siblings.
     pub fn of(siblings: usize, reference: bool, fitted: bool) -> Self {
@@ -151,13 +158,22 @@ impl Shape {
             siblings,
             reference,
             fitted,
+            general: false,
+        }
+    }
+
+    /// The shape of a CoT the domain-general member scores.
+    pub fn general(siblings: usize, reference: bool) -> Self {
+        Self {
+            general: true,
+            ..Self::of(siblings, reference, false)
         }
     }
 
     /// Whether a fitted member speaks for the shape of index `index`: a label-free member
-    /// (numeric answers), or the reference member.
+    /// (numeric or domain-general), or the reference member.
     pub fn speaks(index: usize) -> bool {
-        index < 6 || Self::has_reference(index)
+        index / 6 != 1 || Self::has_reference(index)
     }
 
     /// Whether the shape of index `index` carries a reference answer.
@@ -172,7 +188,12 @@ impl Shape {
             Siblings::One => 1,
             Siblings::Many => 2,
         };
-        s + 3 * usize::from(self.reference) + 6 * usize::from(!self.fitted)
+        let member = if self.general {
+            2
+        } else {
+            usize::from(!self.fitted)
+        };
+        s + 3 * usize::from(self.reference) + 6 * member
     }
 
     /// The shape of index `index` ([`Shape::index`] read back).
@@ -187,6 +208,7 @@ impl Shape {
                 siblings,
                 reference: (index / 3) % 2 == 1,
                 fitted: index < 6,
+                general: index >= 12,
             }
         })
     }
@@ -201,10 +223,12 @@ impl Shape {
         format!(
             "{s}{}{}",
             if self.reference { "+reference" } else { "" },
-            if self.fitted {
+            if self.general {
+                ", general member"
+            } else if self.fitted {
                 ""
             } else {
-                ", non-numeric answers"
+                ", no member"
             }
         )
     }
@@ -337,6 +361,9 @@ pub struct FittedMembers {
     pub pair: Member,
     /// With a reference answer, per sibling count (none, one, several).
     pub reference: [ReferenceMember; 3],
+    /// The domain-general member ([`super::general`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub general: Option<GeneralMember>,
 }
 
 /// The whole family: the fitted members and the original prior (several siblings).
@@ -348,6 +375,7 @@ pub struct Family {
     pair_bias: f64,
     base_rates: [f64; 2],
     reference: [ReferenceMember; 3],
+    general: Option<GeneralMember>,
 }
 
 /// The shipped members (`weights/prior.json`, compiled in).
@@ -369,7 +397,13 @@ impl Family {
             pair_bias: m.pair.bias,
             base_rates: [m.lone.base_rate, m.pair.base_rate],
             reference: m.reference.clone(),
+            general: m.general.clone(),
         }
+    }
+
+    /// The domain-general member, when the family has one.
+    pub fn general(&self) -> Option<&GeneralMember> {
+        self.general.as_ref()
     }
 
     /// The shipped family.
@@ -385,7 +419,7 @@ impl Family {
     /// The label-free score of a vector for a CoT with `siblings` (½, no signal, when its
     /// shape is not [`Shape::fitted`]).
     pub fn label_free(&self, shape: Shape, v: &[f32; DIM]) -> f64 {
-        if !shape.fitted {
+        if !shape.fitted || shape.general {
             return 0.5;
         }
         match shape.siblings {
@@ -565,13 +599,17 @@ mod tests {
         let mut seen = [false; Shape::COUNT];
         for siblings in [0, 1, 5] {
             for reference in [false, true] {
-                for fitted in [false, true] {
-                    let s = Shape::of(siblings, reference, fitted);
+                for (fitted, general) in [(false, false), (true, false), (false, true)] {
+                    let s = if general {
+                        Shape::general(siblings, reference)
+                    } else {
+                        Shape::of(siblings, reference, fitted)
+                    };
                     assert!(!seen[s.index()], "{s:?}");
                     assert_eq!(Shape::from_index(s.index()), Some(s));
                     seen[s.index()] = true;
                     assert_eq!(Shape::has_reference(s.index()), reference);
-                    assert_eq!(Shape::speaks(s.index()), fitted || reference);
+                    assert_eq!(Shape::speaks(s.index()), fitted || general || reference);
                 }
             }
         }
