@@ -46,7 +46,9 @@ pub struct ClassifyState {
     /// `webgpu` or `cpu` once the model worker said which it uses.
     pub backend: RwSignal<Option<String>>,
     /// The latest result and how long the whole round trip took (ms).
-    pub last: RwSignal<Option<Arc<(ClassifyResult, f64)>>>,
+    /// The last run: its result, its time in ms, and how many of the CoTs it judged lie
+    /// outside what it was trained on (no label written for them).
+    pub last: RwSignal<Option<Arc<(ClassifyResult, f64, usize)>>>,
     /// The weights in use once loaded (shipped, or fine-tuned here).
     pub weights: RwSignal<Option<Weights>>,
     /// The latest fine-tuning run.
@@ -365,7 +367,10 @@ impl ClassifyState {
         app.machine_labels_written();
         self.backend.set(Some(result.backend.clone()));
         let millis = browser::performance_now() - started;
-        self.last.set(Some(Arc::new((result, millis))));
+        let outside = (0..result.p.len())
+            .filter(|&i| result.judged(i).is_some() && !fitted.get(i).copied().unwrap_or(true))
+            .count();
+        self.last.set(Some(Arc::new((result, millis, outside))));
     }
 }
 
@@ -376,9 +381,9 @@ pub fn ClassifyControls() -> impl IntoView {
     let summary = move || {
         c.last.with(|l| {
             l.as_ref().map(|l| {
-                let (r, ms) = &**l;
+                let (r, ms, outside) = &**l;
                 format!(
-                    "{} sibling pairs scored in {:.0} ms on {} ({:.0} ms in all){}{}{}",
+                    "{} sibling pairs scored in {:.0} ms on {} ({:.0} ms in all){}{}{}{}",
                     r.pairs,
                     r.scoring_ms,
                     r.backend,
@@ -394,6 +399,12 @@ pub fn ClassifyControls() -> impl IntoView {
                         0 => String::new(),
                         n => format!(
                             ". {n} CoTs have no sibling to compare with: the classifier gives them no label"
+                        ),
+                    },
+                    match outside {
+                        0 => String::new(),
+                        n => format!(
+                            ". {n} CoTs give an option, yes/no or text answer, or none readable: the classifier was trained on numeric answers and leaves them to propagation"
                         ),
                     }
                 )

@@ -171,15 +171,19 @@ fn signals_view(sig: &Signature) -> impl IntoView {
         _ => "none in the data".to_string(),
     };
     let prior = format!("{:.0}%", sig.prior * 100.0);
-    let member = format!(
-        "{}{}",
-        sig.shape.name(),
-        if sig.shape.siblings == Siblings::None {
-            ": sibling signals are missing, only the CoT's own signals speak"
-        } else {
-            ""
-        }
-    );
+    let member = match &sig.unscored {
+        // no member speaks: say why (its label waits for human labels)
+        Some(why) => format!("none — {why}; its label waits for your labels"),
+        None => format!(
+            "{}{}",
+            sig.shape.name(),
+            if sig.shape.siblings == Siblings::None {
+                ": sibling signals are missing, only the CoT's own signals speak"
+            } else {
+                ""
+            }
+        ),
+    };
     view! {
         <section class="signals" data-testid="signals">
             <h2>"Reasoning signature"</h2>

@@ -1,6 +1,6 @@
 //! Opening data: the first load (the last visit's data set, or the demo), files a person
-//! drops or picks (read in the jobs worker: all of them, or on any error none), and
-//! "start over". The records and their signature table arrive through [`super::dataset`];
+//! drops or picks (read in the jobs worker: all of them, or on any error none), the shipped
+//! demos, and "start over". The records and their signature table arrive through [`super::dataset`];
 //! the labels this browser kept for them through [`super::durable`].
 
 use std::sync::Arc;
@@ -11,13 +11,14 @@ use leptos::task::spawn_local;
 use crate::core::import::ImportPlan;
 use crate::core::labelfile::LabelFile;
 use crate::core::mapping::Mapping;
+use crate::core::signature::table::SignatureTable;
 use crate::core::{Dataset, ImportError, Session};
 use crate::worker::protocol::FailReason;
 
 use super::browser::{self, PageFile};
 use super::dataset::{Arrived, DataError};
 use super::persist::{self, Current};
-use super::state::{AppState, Unmapped};
+use super::state::{AppState, Unmapped, DEMO_NAME, MMLU_PRO_DEMO};
 
 /// Name under which the mapping a records file was read through is kept with it.
 const MAPPING_FILE: &str = "cotlabel-mapping.json";
@@ -305,43 +306,83 @@ impl AppState {
                 }
             }
             self.busy.set(None);
-            let Some(((dataset, key, table), demo)) = loaded else {
+            let Some((opened, demo)) = loaded else {
                 return;
             };
-            let (dataset, joined) = self.with_kept_generated(dataset).await;
-            let mut session = Session::new(dataset);
-            if let Some(stored) = self.stored_labels(&session.dataset).await {
-                let r = session.restore_labels(&stored);
-                let c = session.labels.counts(&session.dataset);
-                if r.applied > 0 {
-                    let when = stored
-                        .exported_at
-                        .map(crate::core::labelfile::format_time)
-                        .unwrap_or_default();
-                    self.restored.set(Some(format!(
-                        "Restored your session on {}: {} labels ({} by you), saved in this browser {}.",
-                        session.dataset.name(),
-                        c.good + c.bad,
-                        c.human,
-                        when.replace('T', " ").replace('Z', " UTC")
-                    )));
-                }
-            }
-            let _ = persist::set_current(&Current {
-                fingerprint: session.dataset.fingerprint().to_string(),
-                name: session.dataset.name().to_string(),
-                demo,
-            })
-            .await;
-            self.is_demo.set(demo);
-            self.session.set(Some(session));
-            if joined == 0 {
-                self.set_held(key, table);
-            } else {
-                self.ensure_held(); // the worker read the records without them
-            }
-            self.selected.set(Some(0));
+            self.adopt(opened, demo).await;
         });
+    }
+
+    /// Shows a data set the worker opened (the last visit's, or the GSM8K demo when `demo`):
+    /// its kept generated CoTs joined, its labels saved in this browser restored.
+    async fn adopt(self, opened: (Dataset, String, Option<SignatureTable>), demo: bool) {
+        let (dataset, key, table) = opened;
+        let (dataset, joined) = self.with_kept_generated(dataset).await;
+        let mut session = Session::new(dataset);
+        if let Some(stored) = self.stored_labels(&session.dataset).await {
+            let r = session.restore_labels(&stored);
+            let c = session.labels.counts(&session.dataset);
+            if r.applied > 0 {
+                let when = stored
+                    .exported_at
+                    .map(crate::core::labelfile::format_time)
+                    .unwrap_or_default();
+                self.restored.set(Some(format!(
+                    "Restored your session on {}: {} labels ({} by you), saved in this browser {}.",
+                    session.dataset.name(),
+                    c.good + c.bad,
+                    c.human,
+                    when.replace('T', " ").replace('Z', " UTC")
+                )));
+            }
+        }
+        let _ = persist::set_current(&Current {
+            fingerprint: session.dataset.fingerprint().to_string(),
+            name: session.dataset.name().to_string(),
+            demo,
+        })
+        .await;
+        self.is_demo.set(demo);
+        self.session.set(Some(session));
+        if joined == 0 {
+            self.set_held(key, table);
+        } else {
+            self.ensure_held(); // the worker read the records without them
+        }
+        self.selected.set(Some(0));
+    }
+
+    /// Opens a shipped demo (`demo-choice`): `gsm8k` as on a first visit; `mmlu-pro` (MMLU-Pro
+    /// test CoTs of several LLMs, 14 domains) read as a records file, so it is kept in this
+    /// browser like the person's own data and a reload reopens it. Labels saved for either
+    /// come back; nothing of the data set shown before is lost (its labels stay saved).
+    pub fn open_demo_choice(self, which: &str) {
+        match which {
+            "gsm8k" => spawn_local(async move {
+                self.busy.set(Some("Opening the GSM8K demo…".into()));
+                let opened = self.open_demo().await;
+                self.busy.set(None);
+                match opened {
+                    Ok(d) => {
+                        self.errors.set(Vec::new());
+                        self.adopt(d, true).await;
+                        self.notice.set(Some(format!("Opened the {DEMO_NAME}.")));
+                    }
+                    Err(e) => self
+                        .errors
+                        .set(vec![format!("Could not load the demo: {e}")]),
+                }
+            }),
+            "mmlu-pro" => spawn_local(async move {
+                match browser::fetch_file(MMLU_PRO_DEMO).await {
+                    Ok(file) => self.run_import(vec![file], None).await,
+                    Err(e) => self
+                        .errors
+                        .set(vec![format!("Could not load the MMLU-Pro demo: {e}")]),
+                }
+            }),
+            _ => {}
+        }
     }
 
     /// Deletes this data set's saved labels (and, for the user's own data, its stored files)

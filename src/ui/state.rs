@@ -22,6 +22,8 @@ use super::jobs::Jobs;
 pub const DEMO_FILES: [&str; 2] = ["demo/demo_cots.json", "demo/demo_emb.npy"];
 /// Name the demo is shown under.
 pub const DEMO_NAME: &str = "GSM8K demo (300 CoTs)";
+/// The second demo: 314 MMLU-Pro test CoTs of six LLMs, 14 domains (`scripts/make-mmlupro-demo`).
+pub const MMLU_PRO_DEMO: &str = "demo/mmlu-pro-demo.jsonl";
 
 /// Which records the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

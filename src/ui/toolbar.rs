@@ -98,6 +98,23 @@ pub fn Toolbar(
                         }
                     />
                 </label>
+                <select
+                    class="button"
+                    data-testid="demo-choice"
+                    aria-label="Open a demo"
+                    title="Open a shipped demo (its gold answers stay hidden, as in your data without a reference)"
+                    on:change=move |ev| {
+                        let which = event_target_value(&ev);
+                        let select: web_sys::HtmlSelectElement = event_target(&ev);
+                        select.set_value("");
+                        browser::release_focus(&ev);
+                        state.open_demo_choice(&which);
+                    }
+                >
+                    <option value="" selected>"Open a demo…"</option>
+                    <option value="gsm8k">"GSM8K (arithmetic)"</option>
+                    <option value="mmlu-pro">"MMLU-Pro (14 domains)"</option>
+                </select>
                 <button class="button primary" data-testid="export-button" on:click=move |_| state.export()>
                     "Export labels"
                 </button>

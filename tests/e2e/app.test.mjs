@@ -541,6 +541,55 @@ test('the CLI labels the GSM8K test split as the page does: the same label file,
   await ctx.close();
 });
 
+test('the MMLU-Pro demo: options read in any phrasing, the general member speaks, unreadable answers wait; the live panel at 0 and 20 labels', async () => {
+  const rows = readFileSync('static/demo/mmlu-pro-demo.jsonl', 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const truth = Object.fromEntries(rows.map((r) => [r.id, r.is_correct]));
+  const sound = rows.filter((r) => r.is_correct).length / rows.length;
+  const majority = Math.max(sound, 1 - sound);
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  await p.testId('demo-choice').selectOption('mmlu-pro');
+  await p.waitForCount(rows.length, 60000);
+  assert.match(await p.text('dataset-name'), /mmlu-pro-demo/);
+  const propagated = async (n) => {
+    await p.testId('propagate-button').click();
+    await page.waitForFunction((n) => new RegExp(`^Propagated from ${n} human labels? `).test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), n, { timeout: 30000 });
+    await page.waitForFunction((n) => new RegExp(`\\(${n} human labels\\)`).test(document.querySelector('[data-testid=evaluation-text]')?.textContent ?? ''), n, { timeout: 30000 });
+    const text = await p.text('evaluation-text');
+    const [acc, cov, ece] = [/accuracy ([\d.]+)%/, /coverage ([\d.]+)%/, /ECE ([\d.]+)/].map((re) => Number(text.match(re)[1]));
+    return { text, acc: acc / 100, cov: cov / 100, ece };
+  };
+  // label-free: honest (at least the majority class, calibrated) and covering most CoTs
+  const zero = await propagated(0);
+  metrics.mmlu_demo_0_labels = zero.text;
+  assert.ok(zero.acc >= majority - 0.01 && zero.ece <= 0.15 && zero.cov >= 0.6, `${zero.text} (majority ${majority.toFixed(3)})`);
+  // the detail pane names the member, or why none speaks
+  await p.row(0).click();
+  assert.match(await p.text('prior-member'), /general member|^none — /);
+  await p.shot('mmlu-demo-0');
+  // 20 labels picked by "label next"
+  for (let k = 0; k < 20; k++) {
+    const before = await page.getByTestId('record-detail').getAttribute('data-id');
+    await page.getByTestId('next-button').click();
+    await page.waitForFunction((before) => {
+      const d = document.querySelector('[data-testid=record-detail]');
+      return d && d.dataset.id !== before && !/your label/.test(document.querySelector('[data-testid=label-state]')?.textContent ?? '');
+    }, before, { timeout: 20000 });
+    const id = await page.getByTestId('record-detail').getAttribute('data-id');
+    await page.keyboard.press(truth[id] ? '1' : '2');
+    await page.waitForFunction(() => /your label/.test(document.querySelector('[data-testid=label-state]')?.textContent ?? ''));
+  }
+  const twenty = await propagated(20);
+  metrics.mmlu_demo_20_labels = twenty.text;
+  assert.ok(twenty.acc >= majority - 0.01 && twenty.ece <= 0.15, `${twenty.text} (majority ${majority.toFixed(3)})`);
+  console.log(`MMLU-Pro demo (majority ${majority.toFixed(3)}): 0 labels ${zero.text}; 20 labels ${twenty.text}`);
+  await p.shot('mmlu-demo-20');
+  // the GSM8K demo opens again from the same menu
+  await p.testId('demo-choice').selectOption('gsm8k');
+  await p.waitForCount(300, 60000);
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
 test('step labels: the suggested step, the first wrong step marked with the keyboard, undo, a sibling gets it spread with its source, a reload keeps it, the stepwise exports carry it', async () => {
   const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
   const detail = (id) => page.waitForFunction((id) => document.querySelector('[data-testid=record-detail]')?.dataset.id === id, id);

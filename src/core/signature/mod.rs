@@ -425,10 +425,12 @@ pub fn no_sibling_notice(shapes: &[Shape]) -> Option<String> {
     }
     if unfitted > 0 {
         t.push_str(&format!(
-            "; {unfitted} give yes/no, option or text answers, which the label-free prior was not fitted on: they stay unlabelled until your labels settle how many are sound"
+            "; {unfitted} give yes/no, option or text answers (or none readable), which no label-free member can judge alone: they stay unlabelled until your labels settle how many are sound"
         ));
     }
-    t.push('.');
+    t.push_str(
+        ". Generate… samples more CoTs per question from your own model: with siblings, their answers' agreement speaks",
+    );
     Some(t)
 }
 
@@ -550,6 +552,7 @@ mod tests {
         let shapes: Vec<Shape> = s.iter().map(|s| s.shape).collect();
         let notice = no_sibling_notice(&shapes).expect("one lone CoT");
         assert!(notice.starts_with("1 CoT has no sibling"), "{notice}");
+        assert!(notice.ends_with("their answers' agreement speaks"), "{notice}");
         assert_eq!(no_sibling_notice(&shapes[..2]), None);
     }
 
