@@ -309,13 +309,13 @@ impl AppState {
             let Some((opened, demo)) = loaded else {
                 return;
             };
-            self.adopt(opened, demo).await;
+            self.show_opened(opened, demo).await;
         });
     }
 
     /// Shows a data set the worker opened (the last visit's, or the GSM8K demo when `demo`):
     /// its kept generated CoTs joined, its labels saved in this browser restored.
-    async fn adopt(self, opened: (Dataset, String, Option<SignatureTable>), demo: bool) {
+    async fn show_opened(self, opened: (Dataset, String, Option<SignatureTable>), demo: bool) {
         let (dataset, key, table) = opened;
         let (dataset, joined) = self.with_kept_generated(dataset).await;
         let mut session = Session::new(dataset);
@@ -365,7 +365,7 @@ impl AppState {
                 match opened {
                     Ok(d) => {
                         self.errors.set(Vec::new());
-                        self.adopt(d, true).await;
+                        self.show_opened(d, true).await;
                         self.notice.set(Some(format!("Opened the {DEMO_NAME}.")));
                     }
                     Err(e) => self
