@@ -87,3 +87,106 @@ fn labels_hold_on_every_shape() {
 fn is_domain_set(name: &str) -> bool {
     name.starts_with("MMLU-Pro") || name.starts_with("ThoughtSource")
 }
+
+/// The person's model as a judge, simulated on the domain sets (test splits): judges whose
+/// P(yes) separates sound from flawed CoTs with AUROC 0.5, 0.7 and 0.9 (binormal scores),
+/// 20 random human labels per set and seed, the judge's weight learnt from them
+/// (`core::judge::fit`), then propagation. Pooled over every set and 3 seeds.
+#[test]
+fn a_judge_helps_when_good_and_is_harmless_when_useless() {
+    use cotlabel::core::judge;
+    use cotlabel::core::metrics::label_scores;
+    use cotlabel::core::propagate::Config;
+    use cotlabel::core::signature::signatures;
+    use cotlabel::core::simulate::prepare;
+    use rand::{Rng, SeedableRng};
+    let Some(dir) = gsm8k::data_dir() else { return };
+    let sets: Vec<_> = gsm8k::domain_shapes(&dir)
+        .into_iter()
+        .filter(|(name, _)| !name.contains("rephrased"))
+        .flat_map(|(_, sets)| sets)
+        .collect();
+    let prepared: Vec<_> = sets
+        .iter()
+        .map(|ds| {
+            let sigs = signatures(ds);
+            let prep = prepare(ds, &sigs, &Default::default()).expect("graph");
+            let truth: Vec<bool> = ds.records().iter().map(|r| r.is_correct == Some(true)).collect();
+            (prep, truth)
+        })
+        .collect();
+    let mut accuracy = Vec::new();
+    for auroc in [0.5f64, 0.7, 0.9] {
+        // AUROC = Φ(μ/√2) for scores N(μ·y, 1)
+        let mu = std::f64::consts::SQRT_2 * probit(auroc);
+        let (mut predicted, mut truths) = (Vec::new(), Vec::new());
+        for (s, (prep, truth)) in prepared.iter().enumerate() {
+            for seed in 0..3u64 {
+                let mut rng = rand::rngs::SmallRng::seed_from_u64(1000 * s as u64 + seed);
+                let mut normal = || {
+                    let (a, b): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+                    (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+                };
+                let n = truth.len();
+                let scores: Vec<Option<f64>> = truth
+                    .iter()
+                    .map(|&t| {
+                        let z = normal() + if t { mu } else { 0.0 };
+                        Some(1.0 / (1.0 + (-z).exp()))
+                    })
+                    .collect();
+                let mut human = vec![None; n];
+                for i in cotlabel::core::select::random(n, 20, seed) {
+                    human[i] = Some(truth[i]);
+                }
+                let f = judge::fit(&prep.prior, &scores, &human);
+                let mut judged = prep.clone();
+                judged.prior = (0..n).map(|i| f.combine(prep.prior[i], scores[i])).collect();
+                let r = judged.propagate(&human, &Config::default());
+                for i in (0..n).filter(|&i| human[i].is_none()) {
+                    predicted.push(r.label(i, gsm8k::MIN_CONFIDENCE));
+                    truths.push(Some(truth[i]));
+                }
+            }
+        }
+        let sc = label_scores(&predicted, &truths);
+        let sound = truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
+        let majority = sound.max(1.0 - sound);
+        eprintln!(
+            "judge AUROC {auroc}: accuracy {:.3} coverage {:.2} ECE {:.3} (majority {majority:.3})",
+            sc.accuracy, sc.coverage, sc.ece
+        );
+        assert!(sc.accuracy >= majority - 0.01, "judge AUROC {auroc}: {sc:?}");
+        assert!(sc.ece <= 0.10, "judge AUROC {auroc}: {sc:?}");
+        accuracy.push(sc.accuracy);
+    }
+    // a good judge adds; a useless one does not take away (beside the judge of 0.7)
+    assert!(accuracy[2] >= accuracy[0] + 0.02, "{accuracy:?}");
+    assert!(accuracy[1] >= accuracy[0] - 0.005, "{accuracy:?}");
+}
+
+/// Φ⁻¹(p) by bisection (enough for a test's constants).
+fn probit(p: f64) -> f64 {
+    let cdf = |x: f64| 0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2));
+    let (mut lo, mut hi) = (-8.0, 8.0);
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
+/// erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7).
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.3275911 * x.abs());
+    let y = 1.0
+        - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+            + 0.254829592)
+            * t
+            * (-x * x).exp();
+    y.copysign(x)
+}

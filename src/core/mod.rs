@@ -38,6 +38,7 @@ pub mod embed;
 pub mod error;
 pub mod generate;
 pub mod graph;
+pub mod judge;
 pub mod hdbscan;
 pub mod import;
 pub mod journal;
