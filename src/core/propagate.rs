@@ -186,11 +186,22 @@ impl Prepared {
 
     /// Propagates `human` under `cfg`.
     pub fn propagate(&self, human: &[Option<bool>], cfg: &Config) -> Propagation {
+        self.propagate_from(&self.prior, human, cfg)
+    }
+
+    /// Propagates `human` under `cfg` from another prior (one per CoT: the prior with a
+    /// judge's say, [`super::judge::JudgeFit::combine`]) over the same graph.
+    pub fn propagate_from(
+        &self,
+        prior: &[f64],
+        human: &[Option<bool>],
+        cfg: &Config,
+    ) -> Propagation {
         propagate(
             &self.graph,
             self.features.view(),
             &self.nodes,
-            &self.prior,
+            prior,
             &self.shapes,
             human,
             cfg,

@@ -12,6 +12,9 @@
 //!   per second and time left; cancel aborts every request at once. Each CoT is kept in
 //!   IndexedDB as it is finished, and the run itself is remembered until it completes, so a
 //!   reload or a crash offers to resume it (the plan counts the CoTs already there).
+//! - **Judging** ("Judge with my model"): the same endpoint asked, per CoT, whether its
+//!   reasoning and answer are correct ([`crate::core::judge`]); P(yes) per record id in
+//!   [`AppState::judged`], read by propagation, which learns the judge's say from the labels.
 //! - **Joining**: kept CoTs join the data set every few CoTs and at the end (embedded on
 //!   the device first when the data set has embeddings), through the shell
 //!   ([`AppState::join_generated`]); signatures, groups and propagation follow from there.
@@ -19,6 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use futures_channel::oneshot;
 use js_sys::{Reflect, Uint8Array};
@@ -33,6 +37,7 @@ use crate::core::embed::DIM;
 use crate::core::generate::{
     self, classify_http, Endpoint, GenError, RunSpec, SseEvent, SseReader, Stored, Tally,
 };
+use crate::core::judge;
 use crate::worker::protocol::{EmbedJob, ModelJob, Reply};
 
 use super::browser;
@@ -117,6 +122,8 @@ impl Settings {
 enum Action {
     Test,
     Generate(RunSpec),
+    /// Judge these records (indices) with the person's model.
+    Judge(Vec<usize>),
 }
 
 /// The run under way, remembered for a resume.
@@ -214,6 +221,10 @@ pub struct GenState {
     pub resumable: RwSignal<Option<RunSpec>>,
     /// Generated CoTs in the data set.
     pub generated: Memo<usize>,
+    /// What the judge did (or is doing), in a sentence.
+    pub judge_status: RwSignal<Option<String>>,
+    /// A judge run is under way (set to false to stop it after the CoT in flight).
+    pub judging: RwSignal<bool>,
     /// "Delete generated" was clicked once.
     pub deleting: RwSignal<bool>,
     joining: StoredValue<(bool, bool)>,
@@ -249,6 +260,8 @@ impl GenState {
             problem: RwSignal::new(None),
             resumable: RwSignal::new(None),
             generated: app.generated,
+            judge_status: RwSignal::new(None),
+            judging: RwSignal::new(false),
             deleting: RwSignal::new(false),
             joining: StoredValue::new((false, false)),
         };
@@ -316,6 +329,100 @@ impl GenState {
         }));
     }
 
+    /// "Judge with my model": asks the person's model, per CoT of the scope (all, the
+    /// selected record, or those shown) not judged yet, whether its reasoning and answer are
+    /// correct ([`crate::core::judge`]); after a confirmation for a host off this machine.
+    pub fn judge(self) {
+        if self.judging.get_untracked() {
+            self.judging.set(false); // the button stops a run under way
+            return;
+        }
+        let s = self.settings.get_untracked();
+        let done = self.app.judged.get_untracked();
+        let todo: Vec<usize> = self.app.session.with_untracked(|ss| {
+            let Some(ss) = ss.as_ref() else { return Vec::new() };
+            let scope: Vec<usize> = match s.scope.as_str() {
+                "selected" => self.app.selected.get_untracked().into_iter().collect(),
+                "shown" => self.app.visible.get_untracked().to_vec(),
+                _ => (0..ss.dataset.len()).collect(),
+            };
+            scope
+                .into_iter()
+                .filter(|&i| {
+                    ss.dataset
+                        .records()
+                        .get(i)
+                        .is_some_and(|r| !done.contains_key(&r.id))
+                })
+                .collect()
+        });
+        if todo.is_empty() {
+            self.judge_status
+                .set(Some("Every CoT in scope is judged already.".into()));
+            return;
+        }
+        self.with_confirmation(Action::Judge(todo));
+    }
+
+    /// A judge run over `todo` (record indices), one request at a time.
+    async fn run_judge(self, todo: Vec<usize>) {
+        let s = self.settings.get_untracked();
+        let endpoint = s.endpoint();
+        self.judging.set(true);
+        let (mut judged, mut sampled, mut failed) = (0usize, 0usize, 0usize);
+        let mut last_problem = None;
+        for (k, &i) in todo.iter().enumerate() {
+            if !self.judging.get_untracked() {
+                break;
+            }
+            let Some((id, question, cot)) = self.app.session.with_untracked(|ss| {
+                let r = ss.as_ref()?.dataset.records().get(i)?;
+                Some((r.id.clone(), r.question.clone(), r.cot.clone()))
+            }) else {
+                continue;
+            };
+            self.judge_status.set(Some(format!(
+                "Judging {} of {} CoTs with {}…",
+                k + 1,
+                todo.len(),
+                endpoint.model
+            )));
+            match judge_one(&endpoint, &s.api_key, &question, &cot).await {
+                Ok((p, from_samples)) => {
+                    judged += 1;
+                    sampled += usize::from(from_samples);
+                    self.app.judged.update(|m| {
+                        Arc::make_mut(m).insert(id, p as f32);
+                    });
+                }
+                Err(e) => {
+                    failed += 1;
+                    last_problem = Some(e);
+                    if failed >= 3 && judged == 0 {
+                        break; // a server that cannot judge: say so, do not hammer it
+                    }
+                }
+            }
+        }
+        let stopped = !self.judging.get_untracked();
+        self.judging.set(false);
+        let total = self.app.judged.with_untracked(|m| m.len());
+        let how = if sampled == 0 {
+            "P(yes) read from the reply's log-probabilities".to_string()
+        } else {
+            format!("{sampled} from sampled answers (the server gave no log-probabilities)")
+        };
+        self.judge_status.set(Some(format!(
+            "{}Judged {judged} of {} CoTs with {} ({how}); {total} judged in all. Its say is learnt from your labels at each propagation (none without labels).{}",
+            if stopped { "Stopped. " } else { "" },
+            todo.len(),
+            endpoint.model,
+            last_problem
+                .map(|p| format!(" {failed} could not be judged: {p}"))
+                .unwrap_or_default()
+        )));
+    }
+
     /// "Resume": the stopped run again (the plan skips what is there).
     pub fn resume(self) {
         if let Some(spec) = self.resumable.get_untracked() {
@@ -373,6 +480,7 @@ impl GenState {
         match action {
             Action::Test => spawn_local(self.list_models()),
             Action::Generate(spec) => spawn_local(self.run(spec)),
+            Action::Judge(todo) => spawn_local(self.run_judge(todo)),
         }
     }
 
@@ -998,6 +1106,68 @@ fn summarise(notes: &[String]) -> String {
         .join("; ")
 }
 
+/// One CoT judged: P(yes) from the log-probabilities of a one-token reply, else from three
+/// sampled answers (a server that refuses or ignores `logprobs`). Returns (P(yes), whether
+/// it came from samples).
+async fn judge_one(
+    endpoint: &Endpoint,
+    key: &str,
+    question: &str,
+    cot: &str,
+) -> Result<(f64, bool), String> {
+    let url = endpoint.url("chat/completions");
+    let body = judge::request_body(endpoint, question, cot);
+    let reply = post_json(&url, &body, key, endpoint).await;
+    if let Ok(v) = &reply {
+        let has_logprobs = v
+            .pointer("/choices/0/logprobs")
+            .is_some_and(|l| !l.is_null());
+        if let (true, Some(p)) = (has_logprobs, judge::p_yes(v)) {
+            return Ok((p, false));
+        }
+    }
+    // no log-probabilities: a few samples of the one-word answer
+    let mut plain = body.clone();
+    plain["logprobs"] = false.into();
+    if let Some(o) = plain.as_object_mut() {
+        o.remove("top_logprobs");
+    }
+    plain["temperature"] = 1.0.into();
+    plain["max_tokens"] = 3.into();
+    let mut says = Vec::new();
+    let mut problem = reply.err();
+    for _ in 0..3 {
+        match post_json(&url, &plain, key, endpoint).await {
+            Ok(v) => says.push(judge::p_yes(&v).map(|p| p >= 0.5)),
+            Err(e) => problem = Some(e),
+        }
+    }
+    judge::p_yes_of_samples(&says)
+        .map(|p| (p, true))
+        .ok_or_else(|| problem.unwrap_or_else(|| "the model answered neither yes nor no".into()))
+}
+
+/// POSTs `body` as JSON and reads the JSON reply; a failure as the message the person reads.
+async fn post_json(
+    url: &str,
+    body: &serde_json::Value,
+    key: &str,
+    endpoint: &Endpoint,
+) -> Result<serde_json::Value, String> {
+    let resp = fetch(url, Some(&body.to_string()), key, None)
+        .await
+        .map_err(|e| e.message(endpoint))?;
+    if !resp.ok() {
+        return Err(http_error(&resp, 0).await.message(endpoint));
+    }
+    let text = JsFuture::from(resp.text().map_err(js_text)?)
+        .await
+        .map_err(js_text)?
+        .as_string()
+        .unwrap_or_default();
+    serde_json::from_str(&text).map_err(|e| format!("the reply is not JSON: {e}"))
+}
+
 /// The models the endpoint serves (`GET /v1/models`).
 async fn served_models(endpoint: &Endpoint, key: &str) -> Result<Vec<String>, GenError> {
     let resp = fetch(&endpoint.url("models"), None, key, None).await?;
@@ -1300,6 +1470,14 @@ pub fn GeneratePanel() -> impl IntoView {
                     <Show when=move || g.running()>
                         <button class="button danger" data-testid="generate-cancel" on:click=move |_| g.cancel()>"Cancel"</button>
                     </Show>
+                    <button
+                        class="button"
+                        data-testid="judge-button"
+                        title="Ask your model, per CoT, whether its reasoning and answer are correct; its say is learnt from your labels"
+                        on:click=move |_| g.judge()
+                    >
+                        {move || if g.judging.get() { "Stop judging" } else { "Judge with my model" }}
+                    </button>
                     <Show when=move || g.resumable.with(Option::is_some) && !g.running()>
                         <button class="button" data-testid="generate-resume" on:click=move |_| g.resume()>"Resume"</button>
                     </Show>
@@ -1337,6 +1515,7 @@ pub fn GeneratePanel() -> impl IntoView {
                     <progress max=t.wanted.max(1) value=t.kept + t.lost></progress>
                 })}
                 {move || g.status.get().map(|s| view! { <p data-testid="generate-status">{s}</p> })}
+                {move || g.judge_status.get().map(|s| view! { <p data-testid="judge-status">{s}</p> })}
                 {move || g.problem.get().map(|s| view! { <p class="error" data-testid="generate-problem">{s}</p> })}
                 <div class="generate-live" data-testid="generate-live">{live}</div>
             </section>

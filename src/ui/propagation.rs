@@ -136,6 +136,7 @@ impl PropState {
             human: app.humans.get_untracked(),
             pairs: app.pairs.get_untracked(),
             queue: QUEUE_LENGTH,
+            judge: app.judge_vector(),
         });
         let started = browser::performance_now();
         // no status shown at once: a propagation that builds its graph shows its progress

@@ -146,6 +146,9 @@ pub struct AppState {
     /// A dropped records file whose fields name no question and no CoT: the mapping step
     /// shows it.
     pub unmapped: RwSignal<Option<Arc<Unmapped>>>,
+    /// The person's model as a judge: its P(yes) per record id, for the CoTs it judged in
+    /// this tab. Propagation learns its weight from the human labels.
+    pub judged: RwSignal<Arc<std::collections::HashMap<String, f32>>>,
 }
 
 /// Files waiting for a column mapping.
@@ -245,7 +248,27 @@ impl AppState {
             adopting: StoredValue::new(false),
             jobs: Jobs::new(errors),
             unmapped: RwSignal::new(None),
+            judged: RwSignal::new(Arc::default()),
         }
+    }
+
+    /// The judge's P(yes) of every record in record order (−1 where it did not judge);
+    /// empty when it judged none of them.
+    pub fn judge_vector(&self) -> Vec<f32> {
+        self.judged.with_untracked(|j| {
+            if j.is_empty() {
+                return Vec::new();
+            }
+            self.session.with_untracked(|s| {
+                s.as_ref().map_or_else(Vec::new, |s| {
+                    s.dataset
+                        .records()
+                        .iter()
+                        .map(|r| j.get(&r.id).copied().unwrap_or(-1.0))
+                        .collect()
+                })
+            })
+        })
     }
 
     /// Machine labels were written: what scores them runs again.

@@ -201,6 +201,7 @@ fn propagate_part(
             human,
             pairs,
             queue: 0,
+            judge: Vec::new(),
         },
         report,
     )?;

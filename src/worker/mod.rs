@@ -491,7 +491,20 @@ impl Worker {
             .iter()
             .map(|&h| (h >= 0).then_some(h > 0))
             .collect();
-        let mut prop = prepared.propagate(&human, &job.config);
+        let mut prop = if job.judge.len() == n {
+            let judged: Vec<Option<f64>> = job
+                .judge
+                .iter()
+                .map(|&j| (j >= 0.0).then_some(f64::from(j)))
+                .collect();
+            let fit = crate::core::judge::fit(&prepared.prior, &judged, &human);
+            let prior: Vec<f64> = (0..n)
+                .map(|i| fit.combine(prepared.prior[i], judged[i]))
+                .collect();
+            prepared.propagate_from(&prior, &human, &job.config)
+        } else {
+            prepared.propagate(&human, &job.config)
+        };
         let pairs: Vec<(usize, usize)> = job
             .pairs
             .iter()
@@ -1230,6 +1243,7 @@ mod tests {
                 human,
                 pairs: Vec::new(),
                 queue: 10,
+                judge: Vec::new(),
             }),
         };
         let one =

@@ -137,6 +137,11 @@ pub struct PropagateJob {
     pub pairs: Vec<(u32, u32)>,
     /// Length of the "label next" queue to send back.
     pub queue: usize,
+    /// The person's model as a judge: its P(yes) per CoT, a negative number where it did
+    /// not judge; empty when it judged none. Its weight is learnt from `human`
+    /// ([`crate::core::judge::fit`]), zero without labels.
+    #[serde(default)]
+    pub judge: Vec<f32>,
 }
 
 /// A job of the jobs worker (the data set, the map, propagation, the timing suite). The
