@@ -1626,6 +1626,16 @@ test('generate siblings from a real model: nothing sent before a click, a confir
     await generateStatus(a, /^Kept 1 of 1 CoTs/);
     assert.equal(await a.testId('generate-confirm').count(), 0, 'a confirmed host is not asked about again');
 
+    // -- the person's model as a judge: the selected CoT, through the same confirmed endpoint;
+    // P(yes) from log-probabilities, or from sampled answers where the server gives none
+    const beforeJudge = sent.length;
+    await a.testId('judge-button').click();
+    await a.page.waitForFunction(() => /^Judged [01] of 1 CoTs with gemma/.test(document.querySelector('[data-testid=judge-status]')?.textContent ?? ''), null, { timeout: 180000, polling: 100 });
+    metrics.judge_status = await a.text('judge-status');
+    assert.ok(sent.length > beforeJudge && sent.slice(beforeJudge).every((u) => u === `${remote}/v1/chat/completions`),
+              `the judge asks the confirmed endpoint only: ${sent.slice(beforeJudge)}`);
+    await a.shot('judge');
+
     // -- CORS refused: a real server that does not allow this page's origin
     const { spawn } = await import('node:child_process');
     const plainPort = await freePort();
