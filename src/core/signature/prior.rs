@@ -259,6 +259,64 @@ pub fn is_sibling_feature(k: usize) -> bool {
     SIBLING_FEATURES.contains(&FEATURES[k])
 }
 
+/// Where a numeric member was fitted: the mean and spread of each vector component over its
+/// fitting CoTs, and per feature group ([`SUPPORT_GROUPS`]) the mean squared z-score that
+/// 99.5 % of them stay within. A CoT beyond it is outside what the member saw, and the
+/// member does not score it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Support {
+    /// Mean per feature name.
+    pub mean: BTreeMap<String, f64>,
+    /// Standard deviation per feature name (at least 0.02).
+    pub std: BTreeMap<String, f64>,
+    /// The limit per feature group name.
+    pub limit: BTreeMap<String, f64>,
+}
+
+/// The feature groups checked for support: the CoT's own signals, and (with siblings) the
+/// sibling signals.
+pub const SUPPORT_GROUPS: [&str; 2] = ["the CoT's own signals", "its agreement with the siblings"];
+
+impl Support {
+    /// The components of group `g` ([`SUPPORT_GROUPS`]).
+    pub fn members(g: usize) -> impl Iterator<Item = usize> {
+        (0..DIM).filter(move |&k| {
+            let sibling = is_sibling_feature(k);
+            (g == 1) == sibling && FEATURES[k] != "has_siblings"
+        })
+    }
+
+    /// Mean squared z-score of each group of `v`.
+    pub fn distances(&self, v: &[f32; DIM]) -> [f64; 2] {
+        std::array::from_fn(|g| {
+            let ks: Vec<usize> = Self::members(g).collect();
+            ks.iter()
+                .map(|&k| {
+                    let m = self.mean.get(FEATURES[k]).copied().unwrap_or(0.5);
+                    let sd = self.std.get(FEATURES[k]).copied().unwrap_or(1.0).max(0.02);
+                    ((f64::from(v[k]) - m) / sd).powi(2)
+                })
+                .sum::<f64>()
+                / ks.len().max(1) as f64
+        })
+    }
+
+    /// Why `v` lies outside the support (`siblings`: whether the sibling group counts), or
+    /// `None` inside.
+    pub fn outside(&self, v: &[f32; DIM], siblings: bool) -> Option<String> {
+        let d = self.distances(v);
+        (0..if siblings { 2 } else { 1 }).find_map(|g| {
+            let limit = *self.limit.get(SUPPORT_GROUPS[g])?;
+            (d[g] > limit).then(|| {
+                format!(
+                    "{} lie outside what the numeric member was fitted on (distance {:.1} > {limit:.1})",
+                    SUPPORT_GROUPS[g], d[g]
+                )
+            })
+        })
+    }
+}
+
 /// One logistic member over the signature vector, as stored in `weights/prior.json`
 /// (weights by feature name; a feature left out has weight 0).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -273,6 +331,9 @@ pub struct Member {
     /// How it was fitted and what it measured (documentation, not read).
     #[serde(default)]
     pub notes: BTreeMap<String, serde_json::Value>,
+    /// Where it was fitted ([`Support`]); without it every CoT counts as inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<Support>,
 }
 
 impl Member {
@@ -293,6 +354,7 @@ impl Member {
                 .map(|(f, w)| (f.to_string(), *w))
                 .collect(),
             notes: BTreeMap::new(),
+            support: None,
         }
     }
 }
@@ -364,6 +426,9 @@ pub struct FittedMembers {
     /// The domain-general member ([`super::general`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general: Option<GeneralMember>,
+    /// Where the several-siblings member ([`WEIGHTS`]) was fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_support: Option<Support>,
 }
 
 /// The whole family: the fitted members and the original prior (several siblings).
@@ -376,6 +441,7 @@ pub struct Family {
     base_rates: [f64; 2],
     reference: [ReferenceMember; 3],
     general: Option<GeneralMember>,
+    supports: [Option<Support>; 3],
 }
 
 /// The shipped members (`weights/prior.json`, compiled in).
@@ -398,7 +464,20 @@ impl Family {
             base_rates: [m.lone.base_rate, m.pair.base_rate],
             reference: m.reference.clone(),
             general: m.general.clone(),
+            supports: [
+                m.lone.support.clone(),
+                m.pair.support.clone(),
+                m.group_support.clone(),
+            ],
         }
+    }
+
+    /// Why the numeric member for `siblings` does not score vector `v` (outside where it
+    /// was fitted), or `None`.
+    pub fn outside(&self, siblings: Siblings, v: &[f32; DIM]) -> Option<String> {
+        self.supports[siblings as usize]
+            .as_ref()?
+            .outside(v, siblings != Siblings::None)
     }
 
     /// The domain-general member, when the family has one.
@@ -614,6 +693,31 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&x| x));
+    }
+
+    #[test]
+    fn support_names_the_group_a_vector_leaves() {
+        let all = |x: f64| FEATURES.iter().map(|f| (f.to_string(), x)).collect();
+        let s = Support {
+            mean: all(0.5),
+            std: all(0.1),
+            limit: SUPPORT_GROUPS.iter().map(|g| (g.to_string(), 4.0)).collect(),
+        };
+        let v = [0.5f32; DIM];
+        assert_eq!(s.distances(&v), [0.0, 0.0]);
+        assert_eq!(s.outside(&v, true), None);
+        // every sibling signal 3 sd off: z² = 9 > 4 — outside for CoTs with siblings only
+        let mut far = v;
+        for k in Support::members(1) {
+            far[k] = 0.8;
+        }
+        assert!((s.distances(&far)[1] - 9.0).abs() < 1e-4);
+        assert!(s.outside(&far, true).unwrap().contains("agreement with the siblings"));
+        assert_eq!(s.outside(&far, false), None);
+        // the groups split the vector (has_siblings in neither)
+        let own = Support::members(0).count();
+        let sib = Support::members(1).count();
+        assert_eq!(own + sib, DIM - 1);
     }
 
     #[test]
