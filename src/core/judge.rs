@@ -1,7 +1,7 @@
 //! The person's own model as a judge: asked per CoT whether its reasoning and final answer
-//! are correct, its P(yes) read from the reply's log-probabilities (the OpenAI shape,
-//! `logprobs.content[0].top_logprobs`, and the legacy completions shape older
-//! llama-cpp-python servers return, `logprobs.top_logprobs[0]`), else from the sampled
+//! are correct, its P(yes) read from the reply's log-probabilities (the OpenAI chat shape,
+//! `logprobs.content[k].top_logprobs`, and the legacy shape of `/v1/completions` and of
+//! older llama-cpp-python chat replies, `logprobs.top_logprobs[k]`), else from the sampled
 //! words of a few replies. Same endpoint and privacy rules as generation
 //! ([`super::generate::Endpoint`]).
 //!
@@ -19,19 +19,38 @@ use super::signature::prior::{logit, sigmoid};
 /// The question put to the judge after the problem and the CoT.
 pub const ASK: &str = "Is the reasoning above correct, and is its final answer right? Answer with one word: yes or no.";
 
-/// The chat-completions request judging one CoT: one token, no sampling, with the top
-/// log-probabilities of that token.
+/// The chat-completions request judging one CoT: a few tokens, no sampling, with the top
+/// log-probabilities of each (a chat model may open with a newline before its yes or no).
 pub fn request_body(endpoint: &Endpoint, question: &str, cot: &str) -> Value {
     json!({
         "model": endpoint.model,
         "messages": [
             {"role": "system", "content": "You check the reasoning of solutions. You answer yes or no."},
-            {"role": "user", "content": format!("Problem:\n{question}\n\nSolution:\n{cot}\n\n{ASK}")},
+            {"role": "user", "content": prompt(question, cot)},
         ],
         "temperature": 0.0,
-        "max_tokens": 1,
+        "max_tokens": 4,
         "logprobs": true,
         "top_logprobs": 10,
+        "stream": false,
+    })
+}
+
+/// The problem, the CoT and [`ASK`].
+fn prompt(question: &str, cot: &str) -> String {
+    format!("Problem:\n{question}\n\nSolution:\n{cot}\n\n{ASK}")
+}
+
+/// The same question as a plain completion (`/v1/completions`) ending in "Answer:", for a
+/// model whose chat replies carry no yes or no among their top tokens (small or base
+/// models): the next token's top log-probabilities, in the legacy shape.
+pub fn completion_body(endpoint: &Endpoint, question: &str, cot: &str) -> Value {
+    json!({
+        "model": endpoint.model,
+        "prompt": format!("{}\nAnswer:", prompt(question, cot)),
+        "temperature": 0.0,
+        "max_tokens": 2,
+        "logprobs": 10,
         "stream": false,
     })
 }
@@ -63,30 +82,14 @@ fn from_logprobs<'a>(pairs: impl Iterator<Item = (&'a str, f64)>) -> Option<f64>
     (yes + no > 0.0).then(|| yes / (yes + no))
 }
 
-/// What a judge's reply says: P(yes) from its log-probabilities when it has them (OpenAI
-/// `choices[0].logprobs.content[0].top_logprobs: [{token, logprob}]`, or the legacy
-/// `choices[0].logprobs.top_logprobs[0]: {token: logprob}`), else 1 or 0 from the word it
-/// answered (one sample). `None` when the reply says neither yes nor no.
+/// What a judge's reply says: P(yes) from the log-probabilities of the first position
+/// whose top tokens include yes or no (OpenAI `choices[0].logprobs.content[k].top_logprobs:
+/// [{token, logprob}]`, or the legacy `choices[0].logprobs.top_logprobs[k]: {token:
+/// logprob}`), else 1 or 0 from the first word it answered (one sample). `None` when the
+/// reply says neither yes nor no.
 pub fn p_yes(reply: &Value) -> Option<f64> {
-    let choice = reply.get("choices")?.get(0)?;
-    let lp = choice.get("logprobs");
-    let openai = lp
-        .and_then(|l| l.get("content"))
-        .and_then(|c| c.get(0))
-        .and_then(|c| c.get("top_logprobs"))
-        .and_then(Value::as_array)
-        .and_then(|top| {
-            from_logprobs(top.iter().filter_map(|e| {
-                Some((e.get("token")?.as_str()?, e.get("logprob")?.as_f64()?))
-            }))
-        });
-    let legacy = || {
-        lp.and_then(|l| l.get("top_logprobs"))
-            .and_then(|t| t.get(0))
-            .and_then(Value::as_object)
-            .and_then(|m| from_logprobs(m.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_f64()?)))))
-    };
-    openai.or_else(legacy).or_else(|| {
+    p_yes_logprobs(reply).or_else(|| {
+        let choice = reply.get("choices")?.get(0)?;
         let text = choice
             .get("message")
             .and_then(|m| m.get("content"))
@@ -94,6 +97,23 @@ pub fn p_yes(reply: &Value) -> Option<f64> {
             .as_str()?;
         let first = text.split_whitespace().next()?;
         yes_no(first).map(f64::from)
+    })
+}
+
+/// [`p_yes`] from log-probabilities only.
+pub fn p_yes_logprobs(reply: &Value) -> Option<f64> {
+    let lp = reply.get("choices")?.get(0)?.get("logprobs")?;
+    if let Some(content) = lp.get("content").and_then(Value::as_array) {
+        return content.iter().find_map(|c| {
+            let top = c.get("top_logprobs")?.as_array()?;
+            from_logprobs(top.iter().filter_map(|e| {
+                Some((e.get("token")?.as_str()?, e.get("logprob")?.as_f64()?))
+            }))
+        });
+    }
+    lp.get("top_logprobs")?.as_array()?.iter().find_map(|pos| {
+        let m = pos.as_object()?;
+        from_logprobs(m.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_f64()?))))
     })
 }
 
@@ -221,6 +241,20 @@ mod tests {
         let legacy = json!({"choices": [{"text": "no", "logprobs": {"tokens": ["no"],
             "top_logprobs": [{"no": (0.9f64).ln(), "yes": (0.1f64).ln(), "the": -5.0}]}}]});
         assert!((p_yes(&legacy).unwrap() - 0.1).abs() < 1e-9);
+        // a chat model that opens with a newline: the first position with yes or no counts
+        let late = json!({"choices": [{"logprobs": {"content": [
+            {"token": "\n", "logprob": -0.1, "top_logprobs": [{"token": "\n", "logprob": -0.1}]},
+            {"token": "No", "logprob": -0.5, "top_logprobs": [
+                {"token": "No", "logprob": (0.8f64).ln()}, {"token": "Yes", "logprob": (0.2f64).ln()}]}]}}]});
+        assert!((p_yes(&late).unwrap() - 0.2).abs() < 1e-9);
+        // (llama-cpp-python's /v1/completions, measured: " yes" -1.12, " Yes" -1.98, " No" -2.69 …)
+        let measured = json!({"choices": [{"text": " yes.", "logprobs": {"tokens": [" yes", "."],
+            "top_logprobs": [{" yes": -1.119872808456421, " Yes": -1.9801042079925537, " ": -2.2217023372650146,
+                              " No": -2.686582326889038, " no": -2.8362443447113037, " YES": -3.134155035018921,
+                              " NO": -4.663312911987305}, {".": -1.12}]}}]});
+        let (y, n) = ((-1.119872808456421f64).exp() + (-1.9801042079925537f64).exp() + (-3.134155035018921f64).exp(),
+                      (-2.686582326889038f64).exp() + (-2.8362443447113037f64).exp() + (-4.663312911987305f64).exp());
+        assert!((p_yes(&measured).unwrap() - y / (y + n)).abs() < 1e-12);
         // no log-probabilities: the word, one sample
         let plain = json!({"choices": [{"message": {"content": "No, the answer is wrong."}}]});
         assert_eq!(p_yes(&plain), Some(0.0));
@@ -241,8 +275,11 @@ mod tests {
             template: "{question}".into(),
         };
         let b = request_body(&e, "Q?", "step 1");
-        assert_eq!(b["max_tokens"], 1);
+        assert_eq!(b["max_tokens"], 4);
         assert_eq!(b["logprobs"], true);
+        let c = completion_body(&e, "Q?", "step 1");
+        assert_eq!(c["logprobs"], 10);
+        assert!(c["prompt"].as_str().unwrap().ends_with("yes or no.\nAnswer:"));
         assert_eq!(b["model"], "gemma");
         let user = b["messages"][1]["content"].as_str().unwrap();
         assert!(user.contains("Q?") && user.contains("step 1") && user.ends_with(ASK));

@@ -369,7 +369,8 @@ impl GenState {
         let s = self.settings.get_untracked();
         let endpoint = s.endpoint();
         self.judging.set(true);
-        let (mut judged, mut sampled, mut failed) = (0usize, 0usize, 0usize);
+        let (mut judged, mut failed) = (0usize, 0usize);
+        let mut by = [0usize; 3];
         let mut last_problem = None;
         for (k, &i) in todo.iter().enumerate() {
             if !self.judging.get_untracked() {
@@ -388,9 +389,9 @@ impl GenState {
                 endpoint.model
             )));
             match judge_one(&endpoint, &s.api_key, &question, &cot).await {
-                Ok((p, from_samples)) => {
+                Ok((p, how)) => {
                     judged += 1;
-                    sampled += usize::from(from_samples);
+                    by[how as usize] += 1;
                     self.app.judged.update(|m| {
                         Arc::make_mut(m).insert(id, p as f32);
                     });
@@ -407,13 +408,19 @@ impl GenState {
         let stopped = !self.judging.get_untracked();
         self.judging.set(false);
         let total = self.app.judged.with_untracked(|m| m.len());
-        let how = if sampled == 0 {
-            "P(yes) read from the reply's log-probabilities".to_string()
-        } else {
-            format!("{sampled} from sampled answers (the server gave no log-probabilities)")
-        };
+        let how = [
+            (by[0], "from the chat reply's log-probabilities"),
+            (by[1], "from a plain completion's log-probabilities"),
+            (by[2], "from sampled answers"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+        let how = if how.is_empty() { "none".to_string() } else { how };
         self.judge_status.set(Some(format!(
-            "{}Judged {judged} of {} CoTs with {} ({how}); {total} judged in all. Its say is learnt from your labels at each propagation (none without labels).{}",
+            "{}Judged {judged} of {} CoTs with {} (P(yes): {how}); {total} judged in all. Its say is learnt from your labels at each propagation (none without labels).{}",
             if stopped { "Stopped. " } else { "" },
             todo.len(),
             endpoint.model,
@@ -1106,25 +1113,25 @@ fn summarise(notes: &[String]) -> String {
         .join("; ")
 }
 
-/// One CoT judged: P(yes) from the log-probabilities of a one-token reply, else from three
-/// sampled answers (a server that refuses or ignores `logprobs`). Returns (P(yes), whether
-/// it came from samples).
+/// One CoT judged: P(yes) from the log-probabilities of a short chat reply; else of a plain
+/// completion ending in "Answer:" (small and base models answer there); else from three
+/// sampled chat answers (a server without log-probabilities). Returns (P(yes), how).
 async fn judge_one(
     endpoint: &Endpoint,
     key: &str,
     question: &str,
     cot: &str,
-) -> Result<(f64, bool), String> {
-    let url = endpoint.url("chat/completions");
+) -> Result<(f64, JudgedBy), String> {
     let body = judge::request_body(endpoint, question, cot);
-    let reply = post_json(&url, &body, key, endpoint).await;
-    if let Ok(v) = &reply {
-        let has_logprobs = v
-            .pointer("/choices/0/logprobs")
-            .is_some_and(|l| !l.is_null());
-        if let (true, Some(p)) = (has_logprobs, judge::p_yes(v)) {
-            return Ok((p, false));
-        }
+    let chat = endpoint.url("chat/completions");
+    let reply = post_json(&chat, &body, key, endpoint).await;
+    if let Some(p) = reply.as_ref().ok().and_then(judge::p_yes_logprobs) {
+        return Ok((p, JudgedBy::Chat));
+    }
+    let completion = judge::completion_body(endpoint, question, cot);
+    let plain_reply = post_json(&endpoint.url("completions"), &completion, key, endpoint).await;
+    if let Some(p) = plain_reply.as_ref().ok().and_then(judge::p_yes_logprobs) {
+        return Ok((p, JudgedBy::Completion));
     }
     // no log-probabilities: a few samples of the one-word answer
     let mut plain = body.clone();
@@ -1133,18 +1140,25 @@ async fn judge_one(
         o.remove("top_logprobs");
     }
     plain["temperature"] = 1.0.into();
-    plain["max_tokens"] = 3.into();
     let mut says = Vec::new();
     let mut problem = reply.err();
     for _ in 0..3 {
-        match post_json(&url, &plain, key, endpoint).await {
+        match post_json(&chat, &plain, key, endpoint).await {
             Ok(v) => says.push(judge::p_yes(&v).map(|p| p >= 0.5)),
             Err(e) => problem = Some(e),
         }
     }
     judge::p_yes_of_samples(&says)
-        .map(|p| (p, true))
+        .map(|p| (p, JudgedBy::Samples))
         .ok_or_else(|| problem.unwrap_or_else(|| "the model answered neither yes nor no".into()))
+}
+
+/// Where a judge's P(yes) came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JudgedBy {
+    Chat,
+    Completion,
+    Samples,
 }
 
 /// POSTs `body` as JSON and reads the JSON reply; a failure as the message the person reads.
