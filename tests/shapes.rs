@@ -111,7 +111,11 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
         .map(|ds| {
             let sigs = signatures(ds);
             let prep = prepare(ds, &sigs, &Default::default()).expect("graph");
-            let truth: Vec<bool> = ds.records().iter().map(|r| r.is_correct == Some(true)).collect();
+            let truth: Vec<bool> = ds
+                .records()
+                .iter()
+                .map(|r| r.is_correct == Some(true))
+                .collect();
             (prep, truth)
         })
         .collect();
@@ -141,7 +145,9 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
                 }
                 let f = judge::fit(&prep.prior, &scores, &human);
                 let mut judged = prep.clone();
-                judged.prior = (0..n).map(|i| f.combine(prep.prior[i], scores[i])).collect();
+                judged.prior = (0..n)
+                    .map(|i| f.combine(prep.prior[i], scores[i]))
+                    .collect();
                 let r = judged.propagate(&human, &Config::default());
                 for i in (0..n).filter(|&i| human[i].is_none()) {
                     predicted.push(r.label(i, gsm8k::MIN_CONFIDENCE));
@@ -150,13 +156,17 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
             }
         }
         let sc = label_scores(&predicted, &truths);
-        let sound = truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
+        let sound =
+            truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
         let majority = sound.max(1.0 - sound);
         eprintln!(
             "judge AUROC {auroc}: accuracy {:.3} coverage {:.2} ECE {:.3} (majority {majority:.3})",
             sc.accuracy, sc.coverage, sc.ece
         );
-        assert!(sc.accuracy >= majority - 0.01, "judge AUROC {auroc}: {sc:?}");
+        assert!(
+            sc.accuracy >= majority - 0.01,
+            "judge AUROC {auroc}: {sc:?}"
+        );
         assert!(sc.ece <= 0.10, "judge AUROC {auroc}: {sc:?}");
         accuracy.push(sc.accuracy);
     }
@@ -212,7 +222,11 @@ fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
         for (s, ds) in sets.iter().enumerate() {
             let sigs = signatures(ds);
             let prep = prepare(ds, &sigs, &Default::default()).expect("graph");
-            let truth: Vec<bool> = ds.records().iter().map(|r| r.is_correct == Some(true)).collect();
+            let truth: Vec<bool> = ds
+                .records()
+                .iter()
+                .map(|r| r.is_correct == Some(true))
+                .collect();
             let n = truth.len();
             let mut wrong = prep.clone();
             wrong.prior = (0..n)
@@ -234,12 +248,16 @@ fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
             }
         }
         let sc = label_scores(&predicted, &truths);
-        let sound = truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
+        let sound =
+            truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
         let majority = sound.max(1.0 - sound);
         eprintln!(
             "member broken to {broken:+}: accuracy {:.3} coverage {:.2} ECE {:.3} (majority {majority:.3})",
             sc.accuracy, sc.coverage, sc.ece
         );
-        assert!(sc.accuracy >= majority - 0.01 && sc.ece <= 0.10, "broken {broken}: {sc:?}");
+        assert!(
+            sc.accuracy >= majority - 0.01 && sc.ece <= 0.10,
+            "broken {broken}: {sc:?}"
+        );
     }
 }

@@ -225,16 +225,26 @@ fn fit_support(dir: &std::path::Path) {
             // being measured)
             signatures(&gsm8k::reshape(ds, size, SEED, true))
                 .iter()
-                .filter(|s| s.trace.answer.as_ref().is_some_and(|a| a.number().is_some()))
+                .filter(|s| {
+                    s.trace
+                        .answer
+                        .as_ref()
+                        .is_some_and(|a| a.number().is_some())
+                })
                 .map(|s| s.vector)
                 .collect()
         };
         let (tr, te) = (vectors(&train), vectors(&test));
         let n = tr.len() as f64;
-        let mean: Vec<f64> = (0..DIM).map(|k| tr.iter().map(|v| f64::from(v[k])).sum::<f64>() / n).collect();
+        let mean: Vec<f64> = (0..DIM)
+            .map(|k| tr.iter().map(|v| f64::from(v[k])).sum::<f64>() / n)
+            .collect();
         let std: Vec<f64> = (0..DIM)
             .map(|k| {
-                (tr.iter().map(|v| (f64::from(v[k]) - mean[k]).powi(2)).sum::<f64>() / n)
+                (tr.iter()
+                    .map(|v| (f64::from(v[k]) - mean[k]).powi(2))
+                    .sum::<f64>()
+                    / n)
                     .sqrt()
                     .max(0.02)
             })
@@ -257,11 +267,15 @@ fn fit_support(dir: &std::path::Path) {
                 continue; // a lone CoT has no sibling signals
             }
             let q: Vec<f64> = d.iter().map(|x| x[g]).collect();
-            support
-                .limit
-                .insert(name.to_string(), round6(general::quantile(&q, SUPPORT_NUMERIC)));
+            support.limit.insert(
+                name.to_string(),
+                round6(general::quantile(&q, SUPPORT_NUMERIC)),
+            );
         }
-        let outside = te.iter().filter(|v| support.outside(v, size > 1).is_some()).count();
+        let outside = te
+            .iter()
+            .filter(|v| support.outside(v, size > 1).is_some())
+            .count();
         eprintln!(
             "{size} per question: support fitted on {} train CoTs; {outside} of {} test CoTs outside ({:.2} %)",
             tr.len(),

@@ -106,14 +106,18 @@ pub fn p_yes_logprobs(reply: &Value) -> Option<f64> {
     if let Some(content) = lp.get("content").and_then(Value::as_array) {
         return content.iter().find_map(|c| {
             let top = c.get("top_logprobs")?.as_array()?;
-            from_logprobs(top.iter().filter_map(|e| {
-                Some((e.get("token")?.as_str()?, e.get("logprob")?.as_f64()?))
-            }))
+            from_logprobs(
+                top.iter()
+                    .filter_map(|e| Some((e.get("token")?.as_str()?, e.get("logprob")?.as_f64()?))),
+            )
         });
     }
     lp.get("top_logprobs")?.as_array()?.iter().find_map(|pos| {
         let m = pos.as_object()?;
-        from_logprobs(m.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_f64()?))))
+        from_logprobs(
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_f64()?))),
+        )
     })
 }
 
@@ -177,8 +181,15 @@ pub fn fit(prior: &[f64], judge: &[Option<f64>], human: &[Option<bool>]) -> Judg
     let centre = xs.iter().sum::<f64>() / xs.len() as f64;
     let data: Vec<(f64, f64, f64)> = (0..prior.len())
         .filter_map(|i| {
-            let (j, y) = (judge.get(i).copied().flatten()?, human.get(i).copied().flatten()?);
-            Some((logit(prior[i]), logit(j.clamp(1e-4, 1.0 - 1e-4)) - centre, f64::from(y)))
+            let (j, y) = (
+                judge.get(i).copied().flatten()?,
+                human.get(i).copied().flatten()?,
+            );
+            Some((
+                logit(prior[i]),
+                logit(j.clamp(1e-4, 1.0 - 1e-4)) - centre,
+                f64::from(y),
+            ))
         })
         .collect();
     if data.is_empty() {
@@ -252,8 +263,14 @@ mod tests {
             "top_logprobs": [{" yes": -1.119872808456421, " Yes": -1.9801042079925537, " ": -2.2217023372650146,
                               " No": -2.686582326889038, " no": -2.8362443447113037, " YES": -3.134155035018921,
                               " NO": -4.663312911987305}, {".": -1.12}]}}]});
-        let (y, n) = ((-1.119872808456421f64).exp() + (-1.9801042079925537f64).exp() + (-3.134155035018921f64).exp(),
-                      (-2.686582326889038f64).exp() + (-2.8362443447113037f64).exp() + (-4.663312911987305f64).exp());
+        let (y, n) = (
+            (-1.119872808456421f64).exp()
+                + (-1.9801042079925537f64).exp()
+                + (-3.134155035018921f64).exp(),
+            (-2.686582326889038f64).exp()
+                + (-2.8362443447113037f64).exp()
+                + (-4.663312911987305f64).exp(),
+        );
         assert!((p_yes(&measured).unwrap() - y / (y + n)).abs() < 1e-12);
         // no log-probabilities: the word, one sample
         let plain = json!({"choices": [{"message": {"content": "No, the answer is wrong."}}]});
@@ -261,7 +278,10 @@ mod tests {
         let neither = json!({"choices": [{"message": {"content": "Perhaps"}}]});
         assert_eq!(p_yes(&neither), None);
         assert_eq!(p_yes(&json!({"error": "x"})), None);
-        assert_eq!(p_yes_of_samples(&[Some(true), Some(true), None, Some(false)]), Some(0.6));
+        assert_eq!(
+            p_yes_of_samples(&[Some(true), Some(true), None, Some(false)]),
+            Some(0.6)
+        );
         assert_eq!(p_yes_of_samples(&[None]), None);
     }
 
@@ -279,7 +299,10 @@ mod tests {
         assert_eq!(b["logprobs"], true);
         let c = completion_body(&e, "Q?", "step 1");
         assert_eq!(c["logprobs"], 10);
-        assert!(c["prompt"].as_str().unwrap().ends_with("yes or no.\nAnswer:"));
+        assert!(c["prompt"]
+            .as_str()
+            .unwrap()
+            .ends_with("yes or no.\nAnswer:"));
         assert_eq!(b["model"], "gemma");
         let user = b["messages"][1]["content"].as_str().unwrap();
         assert!(user.contains("Q?") && user.contains("step 1") && user.ends_with(ASK));
@@ -291,8 +314,13 @@ mod tests {
         let truth: Vec<bool> = (0..n).map(|i| i % 3 != 0).collect();
         let prior = vec![0.6; n];
         // a perfect judge and a useless one (the same score for every CoT's pair)
-        let good: Vec<Option<f64>> = truth.iter().map(|&t| Some(if t { 0.9 } else { 0.1 })).collect();
-        let useless: Vec<Option<f64>> = (0..n).map(|i| Some(if i % 2 == 0 { 0.9 } else { 0.1 })).collect();
+        let good: Vec<Option<f64>> = truth
+            .iter()
+            .map(|&t| Some(if t { 0.9 } else { 0.1 }))
+            .collect();
+        let useless: Vec<Option<f64>> = (0..n)
+            .map(|i| Some(if i % 2 == 0 { 0.9 } else { 0.1 }))
+            .collect();
         let none = vec![None; n];
         let f = fit(&prior, &good, &none);
         assert_eq!(f.weight, 0.0);
@@ -300,7 +328,10 @@ mod tests {
         let human: Vec<Option<bool>> = (0..n).map(|i| (i < 30).then_some(truth[i])).collect();
         let f = fit(&prior, &good, &human);
         assert!(f.weight > 0.5, "{f:?}");
-        assert!(f.combine(0.6, Some(0.9)) > 0.8 && f.combine(0.6, Some(0.1)) < 0.3, "{f:?}");
+        assert!(
+            f.combine(0.6, Some(0.9)) > 0.8 && f.combine(0.6, Some(0.1)) < 0.3,
+            "{f:?}"
+        );
         let f = fit(&prior, &useless, &human);
         assert!(f.weight.abs() < 0.3, "{f:?}");
         // a CoT the judge did not see keeps its prior

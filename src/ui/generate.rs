@@ -340,7 +340,9 @@ impl GenState {
         let s = self.settings.get_untracked();
         let done = self.app.judged.get_untracked();
         let todo: Vec<usize> = self.app.session.with_untracked(|ss| {
-            let Some(ss) = ss.as_ref() else { return Vec::new() };
+            let Some(ss) = ss.as_ref() else {
+                return Vec::new();
+            };
             let scope: Vec<usize> = match s.scope.as_str() {
                 "selected" => self.app.selected.get_untracked().into_iter().collect(),
                 "shown" => self.app.visible.get_untracked().to_vec(),
@@ -418,7 +420,11 @@ impl GenState {
         .map(|(n, t)| format!("{n} {t}"))
         .collect::<Vec<_>>()
         .join(", ");
-        let how = if how.is_empty() { "none".to_string() } else { how };
+        let how = if how.is_empty() {
+            "none".to_string()
+        } else {
+            how
+        };
         self.judge_status.set(Some(format!(
             "{}Judged {judged} of {} CoTs with {} (P(yes): {how}); {total} judged in all. Its say is learnt from your labels at each propagation (none without labels).{}",
             if stopped { "Stopped. " } else { "" },

@@ -276,7 +276,11 @@ pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
                 let shape = Shape::of(group.siblings, has_reference, true);
                 match family.outside(shape.siblings, &vector) {
                     // outside where the numeric member was fitted: it does not speak
-                    Some(why) => (Shape::of(group.siblings, has_reference, false), 0.5, Some(why)),
+                    Some(why) => (
+                        Shape::of(group.siblings, has_reference, false),
+                        0.5,
+                        Some(why),
+                    ),
                     None => (shape, family.label_free(shape, &vector), None),
                 }
             } else {
@@ -512,13 +516,14 @@ mod tests {
         assert!((distance(&s[0], &s[2]) - distance(&s[2], &s[0])).abs() < 1e-12);
         assert_eq!(s[2].vector[1], 1.0, "wrong arithmetic flagged");
         assert_eq!(s[3].vector[14], 0.0, "no answer");
-        // sound, agreeing CoTs score above the wrong one under the group member (these
-        // two-line CoTs lie outside what it was fitted on, so in the data set it abstains)
-        let family = prior::Family::shipped();
-        let group = Shape::of(3, false, true);
-        assert!(family.label_free(group, &s[0].vector) > family.label_free(group, &s[2].vector));
-        assert!(s[0].unscored.as_deref().is_some_and(|w| w.contains("outside")), "{:?}", s[0].unscored);
-        assert_eq!(s[0].prior, 0.5);
+        // sound, agreeing CoTs score above the wrong one
+        assert!(s[0].prior > s[2].prior);
+        // the CoT without an answer is unknown: no member scores it
+        assert!(s[3]
+            .unscored
+            .as_deref()
+            .is_some_and(|w| w.contains("could not be read")));
+        assert_eq!((s[3].prior, s[3].shape.fitted), (0.5, false));
     }
 
     #[test]
@@ -546,26 +551,34 @@ mod tests {
         );
         assert_eq!(s[2].vector[agree], 0.5, "no sibling is missing: ½");
         assert_eq!(s[2].group.agree_share, None);
-        assert_eq!(s[2].shape.siblings, Siblings::None);
-        assert_eq!(s[0].shape.siblings, Siblings::One);
-        // (one-line CoTs lie outside what the numeric members were fitted on: in the data
-        // set they abstain; the members' reading of them is checked directly)
-        let (lone, pair) = (Shape::of(0, false, true), Shape::of(1, false, true));
+        assert_eq!(s[2].shape, Shape::of(0, false, true));
+        assert_eq!(s[0].shape, Shape::of(1, false, true));
         // the lone member reads no sibling signal: moving them changes nothing
         let family = prior::Family::shipped();
         let mut v = s[2].vector;
         for k in (0..DIM).filter(|&k| prior::is_sibling_feature(k)) {
             v[k] = 0.0;
         }
-        assert_eq!(family.label_free(lone, &v), family.label_free(lone, &s[2].vector));
+        assert_eq!(family.label_free(s[2].shape, &v), s[2].prior);
         // the lone CoT is not scored as one that disagrees with every sibling
-        let (p2, p1) = (family.label_free(lone, &s[2].vector), family.label_free(pair, &s[1].vector));
-        assert!(p2 > p1, "{p2} vs {p1}");
+        assert!(s[2].prior > s[1].prior, "{} vs {}", s[2].prior, s[1].prior);
+        // a vector far from where the member was fitted: no score, and why
+        let mut far = s[2].vector;
+        for k in prior::Support::members(0) {
+            far[k] = if far[k] > 0.5 { 0.0 } else { 1.0 };
+        }
+        assert!(family
+            .outside(Siblings::None, &far)
+            .is_some_and(|w| w.contains("own signals")));
+        assert_eq!(family.outside(Siblings::None, &s[2].vector), None);
         // the notice counts it, and only it
         let shapes: Vec<Shape> = s.iter().map(|s| s.shape).collect();
         let notice = no_sibling_notice(&shapes).expect("one lone CoT");
         assert!(notice.starts_with("1 CoT has no sibling"), "{notice}");
-        assert!(notice.ends_with("their answers' agreement speaks"), "{notice}");
+        assert!(
+            notice.ends_with("their answers' agreement speaks"),
+            "{notice}"
+        );
         assert_eq!(no_sibling_notice(&shapes[..2]), None);
     }
 
