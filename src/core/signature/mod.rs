@@ -117,9 +117,6 @@ pub struct Signature {
     /// an unreadable answer, a lone non-numeric answer, features outside what the member
     /// was fitted on. `None` when a member speaks.
     pub unscored: Option<String>,
-    /// The record's `domain` (also `category`, `subject`; "" when it has none): the general
-    /// member is calibrated per domain it was fitted on.
-    pub domain: String,
 }
 
 fn vector(
@@ -318,7 +315,6 @@ pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
                 label_free_prior,
                 prior: label_free_prior,
                 unscored,
-                domain: domain_of(r),
             }
         })
         .collect();
@@ -329,7 +325,8 @@ pub fn group_signatures(dataset: &Dataset) -> Vec<Signature> {
 /// and pairs (their members carry the base rate of the data they were fitted on).
 pub const SHIFTED: [Siblings; 2] = [Siblings::None, Siblings::One];
 
-/// The record's domain: its `domain`, `category` or `subject` field when that is text.
+/// The record's domain: its `domain`, `category` or `subject` field when that is text ("" when
+/// none); the general member is calibrated per domain it was fitted on.
 pub fn domain_of(r: &crate::core::data::Record) -> String {
     ["domain", "category", "subject"]
         .iter()

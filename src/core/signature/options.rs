@@ -243,21 +243,20 @@ fn phrase_after(text: &str, end: usize) -> &str {
     }
 }
 
-/// What an answer statement names: `Some(letter)`, or `None` (several options, or no
-/// option readable) — a statement either way, so an earlier one is not taken for it.
-fn phrase_option(phrase: &str, opts: &Options) -> Option<Option<char>> {
-    // (always Some: the Option wrapper lets `?` give up on malformed captures)
+/// The option an answer statement names, or `None` (several options, or none readable):
+/// a statement either way, so an earlier one is not taken for it.
+fn phrase_option(phrase: &str, opts: &Options) -> Option<char> {
     if let Some(c) = leading_letter().captures(phrase) {
         let m = c.get(0).expect("match");
         let letter = c.get(1).or(c.get(2)).expect("a letter").as_str();
-        let letter = letter.chars().next()?.to_ascii_lowercase();
+        let letter = letter.chars().next().map_or('?', |c| c.to_ascii_lowercase());
         // the match ends on the delimiter after the letter: look from it
         let after = &phrase[m.end().saturating_sub(1).max(m.start())..];
         if another_letter().is_match(after) || another_letter().is_match(&phrase[m.end()..]) {
-            return Some(None);
+            return None;
         }
         if opts.has(letter) {
-            return Some(Some(letter));
+            return Some(letter);
         }
     }
     // the sentence of the phrase: its option text, a yes/no, a number
@@ -272,14 +271,14 @@ fn phrase_option(phrase: &str, opts: &Options) -> Option<Option<char>> {
     let unboxed = sentence.split('}').next().unwrap_or(sentence);
     for s in [sentence, unboxed] {
         if let Some(c) = opts.by_text(s) {
-            return Some(Some(c));
+            return Some(c);
         }
     }
     match answer::normalize(sentence) {
-        Some(Answer::YesNo(b)) => return opts.by_yes_no(b).map(Some),
+        Some(Answer::YesNo(b)) => return opts.by_yes_no(b),
         Some(a @ (Answer::Number(_) | Answer::Choice(_))) => {
             if let Some(c) = opts.resolve(&a) {
-                return Some(Some(c));
+                return Some(c);
             }
         }
         _ => {}
@@ -294,14 +293,14 @@ fn phrase_option(phrase: &str, opts: &Options) -> Option<Option<char>> {
         if let Some(rest) = lower.strip_prefix(word) {
             if rest.is_empty() || rest.starts_with([',', '.', ';', ' ', '!']) {
                 if lower.contains(" and no") || lower.contains(" or no") {
-                    return Some(None);
+                    return None;
                 }
-                return Some(opts.by_yes_no(yes));
+                return opts.by_yes_no(yes);
             }
         }
     }
     // a statement that names no option ("the answer is not among the options")
-    Some(None)
+    None
 }
 
 /// The final answer of a CoT to a multiple-choice question with options `opts`, as a
@@ -329,9 +328,7 @@ fn read_text(cot: &str, opts: &Options) -> Option<char> {
     // every answer statement: (position, what it names)
     let mut statements: Vec<(usize, Option<char>)> = Vec::new();
     for m in cue().find_iter(text) {
-        if let Some(named) = phrase_option(phrase_after(text, m.end()), opts) {
-            statements.push((m.start(), named));
-        }
+        statements.push((m.start(), phrase_option(phrase_after(text, m.end()), opts)));
     }
     for c in letter_is_right().captures_iter(text) {
         let letter = c[1].chars().next().map(|c| c.to_ascii_lowercase());
