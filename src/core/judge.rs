@@ -218,12 +218,14 @@ pub fn fit(prior: &[f64], judge: &[Option<f64>], human: &[Option<bool>]) -> Judg
         }
         h = hh;
         let step = g / hh;
+        let before = objective(w);
+        let tolerance = 1e-9 * (1.0 + before.abs());
         let mut t = 1.0;
-        while t > 1e-6 && objective(w - t * step) > objective(w) {
+        while t > 1e-6 && objective(w - t * step) > before + tolerance {
             t /= 2.0;
         }
         w -= t * step;
-        if (t * step).abs() < 1e-10 {
+        if step.abs() < 1e-10 {
             break;
         }
     }

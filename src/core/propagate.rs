@@ -313,15 +313,20 @@ fn map_fit(data: &[(f64, f64)], (sa, sb): (f64, f64)) -> (f64, f64, (f64, f64, f
         let db = (haa * gb - hab * ga) / det;
         // damped: a full Newton step from a prior that is far off (every label against
         // scores near 0 or 1, where the curvature is ~0) overshoots and oscillates; halve
-        // the step until the posterior improves
+        // the step while it makes the posterior clearly worse (a tolerance, so that near
+        // the optimum rounding — which differs between the page's WebAssembly and the CLI —
+        // never decides: full steps there, as undamped Newton takes)
         let before = neg_log_posterior(data, (sa, sb), a, b);
+        let tolerance = 1e-9 * (1.0 + before.abs());
         let mut t = 1.0;
-        while t > 1e-6 && neg_log_posterior(data, (sa, sb), a - t * da, b - t * db) > before {
+        while t > 1e-6
+            && neg_log_posterior(data, (sa, sb), a - t * da, b - t * db) > before + tolerance
+        {
             t /= 2.0;
         }
         a -= t * da;
         b -= t * db;
-        if (t * da).abs().max((t * db).abs()) < 1e-10 {
+        if da.abs().max(db.abs()) < 1e-10 {
             break;
         }
     }
