@@ -95,7 +95,6 @@ fn is_domain_set(name: &str) -> bool {
 #[test]
 fn a_judge_helps_when_good_and_is_harmless_when_useless() {
     use cotlabel::core::judge;
-    use cotlabel::core::metrics::label_scores;
     use cotlabel::core::propagate::Config;
     use cotlabel::core::signature::signatures;
     use cotlabel::core::simulate::prepare;
@@ -123,7 +122,7 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
     for auroc in [0.5f64, 0.7, 0.9] {
         // AUROC = Φ(μ/√2) for scores N(μ·y, 1)
         let mu = std::f64::consts::SQRT_2 * probit(auroc);
-        let (mut predicted, mut truths) = (Vec::new(), Vec::new());
+        let mut pool: Pool = (Vec::new(), Vec::new());
         for (s, (prep, truth)) in prepared.iter().enumerate() {
             for seed in 0..3u64 {
                 let mut rng = rand::rngs::SmallRng::seed_from_u64(1000 * s as u64 + seed);
@@ -139,30 +138,17 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
                         Some(1.0 / (1.0 + (-z).exp()))
                     })
                     .collect();
-                let mut human = vec![None; n];
-                for i in cotlabel::core::select::random(n, 20, seed) {
-                    human[i] = Some(truth[i]);
-                }
+                let human = twenty_random(truth, seed);
                 let f = judge::fit(&prep.prior, &scores, &human);
                 let mut judged = prep.clone();
                 judged.prior = (0..n)
                     .map(|i| f.combine(prep.prior[i], scores[i]))
                     .collect();
                 let r = judged.propagate(&human, &Config::default());
-                for i in (0..n).filter(|&i| human[i].is_none()) {
-                    predicted.push(r.label(i, gsm8k::MIN_CONFIDENCE));
-                    truths.push(Some(truth[i]));
-                }
+                pool_unlabelled(&r, &human, truth, &mut pool);
             }
         }
-        let sc = label_scores(&predicted, &truths);
-        let sound =
-            truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
-        let majority = sound.max(1.0 - sound);
-        eprintln!(
-            "judge AUROC {auroc}: accuracy {:.3} coverage {:.2} ECE {:.3} (majority {majority:.3})",
-            sc.accuracy, sc.coverage, sc.ece
-        );
+        let (sc, majority) = pooled(&format!("judge AUROC {auroc}"), &pool);
         assert!(
             sc.accuracy >= majority - 0.01,
             "judge AUROC {auroc}: {sc:?}"
@@ -173,6 +159,43 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
     // a good judge adds; a useless one does not take away (beside the judge of 0.7)
     assert!(accuracy[2] >= accuracy[0] + 0.02, "{accuracy:?}");
     assert!(accuracy[1] >= accuracy[0] - 0.005, "{accuracy:?}");
+}
+
+/// Twenty random human labels (their truth) for a set of `truth.len()` CoTs.
+fn twenty_random(truth: &[bool], seed: u64) -> Vec<Option<bool>> {
+    let mut human = vec![None; truth.len()];
+    for i in cotlabel::core::select::random(truth.len(), 20, seed) {
+        human[i] = Some(truth[i]);
+    }
+    human
+}
+
+/// Machine labels and truth, pooled over sets and seeds.
+type Pool = (Vec<Option<(bool, f64)>>, Vec<Option<bool>>);
+
+/// The machine labels of the CoTs no human labelled, with their truth, added to `pool`.
+fn pool_unlabelled(
+    r: &cotlabel::core::propagate::Propagation,
+    human: &[Option<bool>],
+    truth: &[bool],
+    pool: &mut Pool,
+) {
+    for i in (0..truth.len()).filter(|&i| human[i].is_none()) {
+        pool.0.push(r.label(i, gsm8k::MIN_CONFIDENCE));
+        pool.1.push(Some(truth[i]));
+    }
+}
+
+/// The pool's scores and its majority class, printed under `what`.
+fn pooled(what: &str, pool: &Pool) -> (cotlabel::core::metrics::LabelScores, f64) {
+    let sc = cotlabel::core::metrics::label_scores(&pool.0, &pool.1);
+    let sound = pool.1.iter().filter(|t| **t == Some(true)).count() as f64 / pool.1.len() as f64;
+    let majority = sound.max(1.0 - sound);
+    eprintln!(
+        "{what}: accuracy {:.3} coverage {:.2} ECE {:.3} (majority {majority:.3})",
+        sc.accuracy, sc.coverage, sc.ece
+    );
+    (sc, majority)
 }
 
 /// Φ⁻¹(p) by bisection (enough for a test's constants).
@@ -207,7 +230,6 @@ fn erf(x: f64) -> f64 {
 /// the sets and 3 seeds, the labels reach the majority class, calibrated.
 #[test]
 fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
-    use cotlabel::core::metrics::label_scores;
     use cotlabel::core::propagate::Config;
     use cotlabel::core::signature::signatures;
     use cotlabel::core::simulate::prepare;
@@ -218,7 +240,7 @@ fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
         .flat_map(|(_, sets)| sets)
         .collect();
     for broken in [-4.6f64, 4.6] {
-        let (mut predicted, mut truths) = (Vec::new(), Vec::new());
+        let mut pool: Pool = (Vec::new(), Vec::new());
         for (s, ds) in sets.iter().enumerate() {
             let sigs = signatures(ds);
             let prep = prepare(ds, &sigs, &Default::default()).expect("graph");
@@ -236,25 +258,12 @@ fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
                 })
                 .collect();
             for seed in 0..3u64 {
-                let mut human = vec![None; n];
-                for i in cotlabel::core::select::random(n, 20, seed) {
-                    human[i] = Some(truth[i]);
-                }
+                let human = twenty_random(&truth, seed);
                 let r = wrong.propagate(&human, &Config::default());
-                for i in (0..n).filter(|&i| human[i].is_none()) {
-                    predicted.push(r.label(i, gsm8k::MIN_CONFIDENCE));
-                    truths.push(Some(truth[i]));
-                }
+                pool_unlabelled(&r, &human, &truth, &mut pool);
             }
         }
-        let sc = label_scores(&predicted, &truths);
-        let sound =
-            truths.iter().filter(|t| **t == Some(true)).count() as f64 / truths.len() as f64;
-        let majority = sound.max(1.0 - sound);
-        eprintln!(
-            "member broken to {broken:+}: accuracy {:.3} coverage {:.2} ECE {:.3} (majority {majority:.3})",
-            sc.accuracy, sc.coverage, sc.ece
-        );
+        let (sc, majority) = pooled(&format!("member broken to {broken:+}"), &pool);
         assert!(
             sc.accuracy >= majority - 0.01 && sc.ece <= 0.10,
             "broken {broken}: {sc:?}"

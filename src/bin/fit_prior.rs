@@ -235,20 +235,11 @@ fn fit_support(dir: &std::path::Path) {
                 .collect()
         };
         let (tr, te) = (vectors(&train), vectors(&test));
-        let n = tr.len() as f64;
-        let mean: Vec<f64> = (0..DIM)
-            .map(|k| tr.iter().map(|v| f64::from(v[k])).sum::<f64>() / n)
+        let rows: Vec<Vec<f64>> = tr
+            .iter()
+            .map(|v| v.iter().map(|&x| f64::from(x)).collect())
             .collect();
-        let std: Vec<f64> = (0..DIM)
-            .map(|k| {
-                (tr.iter()
-                    .map(|v| (f64::from(v[k]) - mean[k]).powi(2))
-                    .sum::<f64>()
-                    / n)
-                    .sqrt()
-                    .max(0.02)
-            })
-            .collect();
+        let (mean, std) = mean_std(&rows);
         let named = |xs: &[f64]| -> BTreeMap<String, f64> {
             cotlabel::core::signature::FEATURES
                 .iter()
@@ -306,6 +297,23 @@ fn write(out: &FittedMembers) {
         std::fs::write(&path, text).expect("writes weights/prior.json");
         eprintln!("wrote {}", path.display());
     }
+}
+
+/// Mean and standard deviation (at least 0.02) of each column of `rows`.
+fn mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let n = rows.len().max(1) as f64;
+    let d = rows.first().map_or(0, Vec::len);
+    let mean: Vec<f64> = (0..d)
+        .map(|k| rows.iter().map(|v| v[k]).sum::<f64>() / n)
+        .collect();
+    let std = (0..d)
+        .map(|k| {
+            (rows.iter().map(|v| (v[k] - mean[k]).powi(2)).sum::<f64>() / n)
+                .sqrt()
+                .max(0.02)
+        })
+        .collect();
+    (mean, std)
 }
 
 fn round6(x: f64) -> f64 {
@@ -426,21 +434,7 @@ fn fit_general(dir: &std::path::Path) {
     let rows: Vec<Vec<f64>> = train.0.iter().map(|v| v.to_vec()).collect();
     let (w, b) = prior::fit_rows(&rows, &train.1, L2_GENERAL);
     let n = train.0.len() as f64;
-    let mean: Vec<f64> = (0..general::G)
-        .map(|k| train.0.iter().map(|v| v[k]).sum::<f64>() / n)
-        .collect();
-    let std: Vec<f64> = (0..general::G)
-        .map(|k| {
-            (train
-                .0
-                .iter()
-                .map(|v| (v[k] - mean[k]).powi(2))
-                .sum::<f64>()
-                / n)
-                .sqrt()
-                .max(0.02)
-        })
-        .collect();
+    let (mean, std) = mean_std(&rows);
     let named = |xs: &[f64]| -> BTreeMap<String, f64> {
         general::FEATURES
             .iter()

@@ -249,7 +249,10 @@ fn phrase_option(phrase: &str, opts: &Options) -> Option<char> {
     if let Some(c) = leading_letter().captures(phrase) {
         let m = c.get(0).expect("match");
         let letter = c.get(1).or(c.get(2)).expect("a letter").as_str();
-        let letter = letter.chars().next().map_or('?', |c| c.to_ascii_lowercase());
+        let letter = letter
+            .chars()
+            .next()
+            .map_or('?', |c| c.to_ascii_lowercase());
         // the match ends on the delimiter after the letter: look from it
         let after = &phrase[m.end().saturating_sub(1).max(m.start())..];
         if another_letter().is_match(after) || another_letter().is_match(&phrase[m.end()..]) {
