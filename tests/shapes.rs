@@ -100,11 +100,7 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
     use cotlabel::core::simulate::prepare;
     use rand::{Rng, SeedableRng};
     let Some(dir) = gsm8k::data_dir() else { return };
-    let sets: Vec<_> = gsm8k::domain_shapes(&dir)
-        .into_iter()
-        .filter(|(name, _)| !name.contains("rephrased"))
-        .flat_map(|(_, sets)| sets)
-        .collect();
+    let sets = domain_sets(&dir);
     let prepared: Vec<_> = sets
         .iter()
         .map(|ds| {
@@ -159,6 +155,15 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
     // a good judge adds; a useless one does not take away (beside the judge of 0.7)
     assert!(accuracy[2] >= accuracy[0] + 0.02, "{accuracy:?}");
     assert!(accuracy[1] >= accuracy[0] - 0.005, "{accuracy:?}");
+}
+
+/// Every MMLU-Pro category and ThoughtSource set (test splits), as written.
+fn domain_sets(dir: &std::path::Path) -> Vec<cotlabel::core::Dataset> {
+    gsm8k::domain_shapes(dir)
+        .into_iter()
+        .filter(|(name, _)| !name.contains("rephrased"))
+        .flat_map(|(_, sets)| sets)
+        .collect()
 }
 
 /// Twenty random human labels (their truth) for a set of `truth.len()` CoTs.
@@ -234,11 +239,7 @@ fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
     use cotlabel::core::signature::signatures;
     use cotlabel::core::simulate::prepare;
     let Some(dir) = gsm8k::data_dir() else { return };
-    let sets: Vec<_> = gsm8k::domain_shapes(&dir)
-        .into_iter()
-        .filter(|(name, _)| !name.contains("rephrased"))
-        .flat_map(|(_, sets)| sets)
-        .collect();
+    let sets = domain_sets(&dir);
     for broken in [-4.6f64, 4.6] {
         let mut pool: Pool = (Vec::new(), Vec::new());
         for (s, ds) in sets.iter().enumerate() {

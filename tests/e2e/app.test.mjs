@@ -440,11 +440,11 @@ test('a failed write (quota) is shown at once; the labels stay in the tab and ar
   await ctx.close();
 });
 
-test('label next and propagate: five human labels spread to the rest with confidence, sources and a live evaluation', async () => {
-  const truth = Object.fromEntries(JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8')).map((r) => [r.id, r.is_correct]));
-  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+/** Labels `n` records picked by "label next" with their truth (`truth`: id → is_correct);
+ *  returns their ids. The queue never offers one twice. */
+async function labelNext(page, truth, n) {
   const labelled = [];
-  for (let k = 0; k < 5; k++) {
+  for (let k = 0; k < n; k++) {
     const before = await page.getByTestId('record-detail').getAttribute('data-id');
     await page.getByTestId('next-button').click();
     // "label next" selects an unlabelled record the queue ranks first
@@ -458,6 +458,13 @@ test('label next and propagate: five human labels spread to the rest with confid
     await page.keyboard.press(truth[id] ? '1' : '2');
     await page.waitForFunction(() => /your label/.test(document.querySelector('[data-testid=label-state]')?.textContent ?? ''));
   }
+  return labelled;
+}
+
+test('label next and propagate: five human labels spread to the rest with confidence, sources and a live evaluation', async () => {
+  const truth = Object.fromEntries(JSON.parse(readFileSync('static/demo/demo_cots.json', 'utf8')).map((r) => [r.id, r.is_correct]));
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  const labelled = await labelNext(page, truth, 5);
   await page.getByTestId('propagate-button').click();
   await page.waitForFunction(() => /^Propagated from 5 human labels in \d+ ms/.test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), null, { timeout: 20000 });
   const status = await p.text('propagation-status');
@@ -567,17 +574,7 @@ test('the MMLU-Pro demo: options read in any phrasing, the general member speaks
   assert.match(await p.text('prior-member'), /general member|^none — /);
   await p.shot('mmlu-demo-0');
   // 20 labels picked by "label next"
-  for (let k = 0; k < 20; k++) {
-    const before = await page.getByTestId('record-detail').getAttribute('data-id');
-    await page.getByTestId('next-button').click();
-    await page.waitForFunction((before) => {
-      const d = document.querySelector('[data-testid=record-detail]');
-      return d && d.dataset.id !== before && !/your label/.test(document.querySelector('[data-testid=label-state]')?.textContent ?? '');
-    }, before, { timeout: 20000 });
-    const id = await page.getByTestId('record-detail').getAttribute('data-id');
-    await page.keyboard.press(truth[id] ? '1' : '2');
-    await page.waitForFunction(() => /your label/.test(document.querySelector('[data-testid=label-state]')?.textContent ?? ''));
-  }
+  await labelNext(page, truth, 20);
   const twenty = await propagated(20);
   metrics.mmlu_demo_20_labels = twenty.text;
   assert.ok(twenty.acc >= majority - 0.01 && twenty.ece <= 0.15, `${twenty.text} (majority ${majority.toFixed(3)})`);
