@@ -320,7 +320,7 @@ fn leading_option(t: &str) -> Option<char> {
 
 /// `yes`/`no` (also true/false) at the start of a phrase, alone or before punctuation:
 /// "Yes, the coin is still heads up" but not "no more than 5".
-fn leading_yes_no(t: &str) -> Option<bool> {
+pub(super) fn leading_yes_no(t: &str) -> Option<bool> {
     let lower = t.trim_start().to_ascii_lowercase();
     for (word, value) in [
         ("yes", true),

@@ -108,13 +108,11 @@ impl GeneralMember {
     /// Mean squared z-score of each feature group of `v`.
     pub fn distances(&self, v: &[f64; G]) -> [f64; GROUPS.len()] {
         GROUPS.map(|(_, ks)| {
-            ks.iter()
-                .map(|&k| {
-                    let sd = Self::get(&self.std, k, 1.0).max(0.02);
-                    ((v[k] - Self::get(&self.mean, k, 0.5)) / sd).powi(2)
-                })
-                .sum::<f64>()
-                / ks.len() as f64
+            super::prior::mean_sq_z(
+                ks.iter().map(|&k| (FEATURES[k], v[k])),
+                &self.mean,
+                &self.std,
+            )
         })
     }
 

@@ -109,8 +109,39 @@ fn loose(t: &str) -> String {
         .join(" ")
 }
 
-fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("a valid pattern"))
+/// The patterns of this module, compiled once.
+struct Patterns {
+    /// An option line of a question: `A. text`, `(A) text`, `A) text`.
+    option_line: Regex,
+    /// An inline option mark: `(A) `.
+    inline_option: Regex,
+    /// Answer cues, each followed by the answer phrase: "the answer is", "answer:", "final:",
+    /// "the correct option is", "I'd go with", "my choice is", `\boxed{`, …
+    cue: Regex,
+    /// A letter at the start of an answer phrase: `(C)`, `C`, `option C`, `**C**`, `\text{C}`.
+    leading_letter: Regex,
+    /// Another letter right after the first: "(B) and (F)", "A, B, C", "B or D".
+    another_letter: Regex,
+    /// "C is correct", "(C) is the right answer", "option C seems best".
+    letter_is_right: Regex,
+    /// A line that restates an option: `C. text`, `(C) text`, `**G. text**`.
+    restated: Regex,
+}
+
+fn patterns() -> &'static Patterns {
+    static P: OnceLock<Patterns> = OnceLock::new();
+    P.get_or_init(|| {
+        let re = |p: &str| Regex::new(p).expect("a valid pattern");
+        Patterns {
+            option_line: re(r"^\s*\(?([A-J])[.):]\s*(.*?)\s*$"),
+            inline_option: re(r"\(([A-J])\)\s*"),
+            cue: re(r"(?i)(?:\banswer(?:\s*\((?:yes or no)\))?(?:\s+(?:is|would be|will be|should be|must be)\b|\s*[:=])|\bfinal(?:\s+answer)?\s*[:=]|\b(?:correct|right|best)\s+(?:answer|option|choice|response)(?:\s+(?:is|would be|here is)\b|\s*[:=])|\bi(?:'d|\s+would|\s+will)?\s+(?:go\s+with|choose|pick|select|opt\s+for)\b|\bmy\s+(?:choice|pick|answer)\s+is\b|\bi\s+(?:choose|pick|select)\b|\\boxed\{)"),
+            leading_letter: re(r#"^[\s:*"'`_\[{}$]*(?:(?i:option|choice|letter)\s+)?(?:\\text(?:bf)?\{\s*)?(?:\(([A-Ja-j])\)|([A-J]))(?:$|[\s.,;:!)\]}*\\'"])"#),
+            another_letter: re(r"^[\s.)}*]*(?:,|\band\b|\bor\b|/|&)\s*(?:either\s+)?\(?[A-J]\)?(?:$|[^\w])"),
+            letter_is_right: re(r"(?:^|[^\w(])(?:(?i:option|choice)\s+)?\(?([A-J])\)?(?:\s*[.)]\s*[^\n.]{0,80}?)?\s+(?i:is|seems|looks)\s+(?i:the\s+)?(?i:right|correct|best)(?:\s+(?i:answer|option|choice))?\b"),
+            restated: re(r"^[\s*_#>-]*\(?([A-J])[.)]\s+(\S.*?)[\s*_]*$"),
+        }
+    })
 }
 
 /// The options of `question`: the trailing block of lines `A. text` (also `(A) text`,
@@ -118,8 +149,7 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 /// Choices: (A) shelf (B) board"). At least two options, letters consecutive from A.
 /// `None` for a question without options.
 pub fn parse(question: &str) -> Option<Options> {
-    static LINE: OnceLock<Regex> = OnceLock::new();
-    let line = re(&LINE, r"^\s*\(?([A-J])[.):]\s*(.*?)\s*$");
+    let line = &patterns().option_line;
     let lines: Vec<&str> = question.lines().collect();
     // the trailing block of option lines (blank lines at the end aside)
     let mut end = lines.len();
@@ -145,8 +175,7 @@ pub fn parse(question: &str) -> Option<Options> {
         }
     }
     // inline: "(A) shelf (B) board (C) church"
-    static INLINE: OnceLock<Regex> = OnceLock::new();
-    let inline = re(&INLINE, r"\(([A-J])\)\s*");
+    let inline = &patterns().inline_option;
     let marks: Vec<(usize, usize, char)> = inline
         .captures_iter(question)
         .filter_map(|c| {
@@ -179,49 +208,6 @@ fn consecutive(items: &[(char, String)]) -> bool {
             .all(|(k, (c, t))| *c as usize == 'a' as usize + k && !t.trim().is_empty())
 }
 
-/// Answer cues, each followed by the answer phrase: "the answer is", "answer:", "final:",
-/// "the correct option is", "I'd go with", "my choice is", `\boxed{`, …
-fn cue() -> &'static Regex {
-    static CUE: OnceLock<Regex> = OnceLock::new();
-    re(
-        &CUE,
-        r"(?i)(?:\banswer(?:\s*\((?:yes or no)\))?(?:\s+(?:is|would be|will be|should be|must be)\b|\s*[:=])|\bfinal(?:\s+answer)?\s*[:=]|\b(?:correct|right|best)\s+(?:answer|option|choice|response)(?:\s+(?:is|would be|here is)\b|\s*[:=])|\bi(?:'d|\s+would|\s+will)?\s+(?:go\s+with|choose|pick|select|opt\s+for)\b|\bmy\s+(?:choice|pick|answer)\s+is\b|\bi\s+(?:choose|pick|select)\b|\\boxed\{)",
-    )
-}
-
-/// A letter at the start of an answer phrase: `(C)`, `C`, `option C`, `**C**`, `\text{C}`.
-fn leading_letter() -> &'static Regex {
-    static L: OnceLock<Regex> = OnceLock::new();
-    re(
-        &L,
-        r#"^[\s:*"'`_\[{}$]*(?:(?i:option|choice|letter)\s+)?(?:\\text(?:bf)?\{\s*)?(?:\(([A-Ja-j])\)|([A-J]))(?:$|[\s.,;:!)\]}*\\'"])"#,
-    )
-}
-
-/// Another letter right after the first: "(B) and (F)", "A, B, C", "B or D".
-fn another_letter() -> &'static Regex {
-    static L: OnceLock<Regex> = OnceLock::new();
-    re(
-        &L,
-        r"^[\s.)}*]*(?:,|\band\b|\bor\b|/|&)\s*(?:either\s+)?\(?[A-J]\)?(?:$|[^\w])",
-    )
-}
-
-/// "C is correct", "(C) is the right answer", "option C seems best".
-fn letter_is_right() -> &'static Regex {
-    static L: OnceLock<Regex> = OnceLock::new();
-    re(
-        &L,
-        r"(?:^|[^\w(])(?:(?i:option|choice)\s+)?\(?([A-J])\)?(?:\s*[.)]\s*[^\n.]{0,80}?)?\s+(?i:is|seems|looks)\s+(?i:the\s+)?(?i:right|correct|best)(?:\s+(?i:answer|option|choice))?\b",
-    )
-}
-
-/// A line that restates an option: `C. text`, `(C) text`, `**G. text**`.
-fn restated() -> &'static Regex {
-    static L: OnceLock<Regex> = OnceLock::new();
-    re(&L, r"^[\s*_#>-]*\(?([A-J])[.)]\s+(\S.*?)[\s*_]*$")
-}
-
 /// The answer phrase after a cue ending at byte `end`: the rest of its line, or the next
 /// non-empty line when the cue ends its line.
 fn phrase_after(text: &str, end: usize) -> &str {
@@ -246,7 +232,7 @@ fn phrase_after(text: &str, end: usize) -> &str {
 /// The option an answer statement names, or `None` (several options, or none readable):
 /// a statement either way, so an earlier one is not taken for it.
 fn phrase_option(phrase: &str, opts: &Options) -> Option<char> {
-    if let Some(c) = leading_letter().captures(phrase) {
+    if let Some(c) = patterns().leading_letter.captures(phrase) {
         let m = c.get(0).expect("match");
         let letter = c.get(1).or(c.get(2)).expect("a letter").as_str();
         let letter = letter
@@ -255,7 +241,9 @@ fn phrase_option(phrase: &str, opts: &Options) -> Option<char> {
             .map_or('?', |c| c.to_ascii_lowercase());
         // the match ends on the delimiter after the letter: look from it
         let after = &phrase[m.end().saturating_sub(1).max(m.start())..];
-        if another_letter().is_match(after) || another_letter().is_match(&phrase[m.end()..]) {
+        if patterns().another_letter.is_match(after)
+            || patterns().another_letter.is_match(&phrase[m.end()..])
+        {
             return None;
         }
         if opts.has(letter) {
@@ -286,21 +274,8 @@ fn phrase_option(phrase: &str, opts: &Options) -> Option<char> {
         }
         _ => {}
     }
-    let lower = sentence.to_ascii_lowercase();
-    for (word, yes) in [
-        ("yes", true),
-        ("no", false),
-        ("true", true),
-        ("false", false),
-    ] {
-        if let Some(rest) = lower.strip_prefix(word) {
-            if rest.is_empty() || rest.starts_with([',', '.', ';', ' ', '!']) {
-                if lower.contains(" and no") || lower.contains(" or no") {
-                    return None;
-                }
-                return opts.by_yes_no(yes);
-            }
-        }
+    if let Some(yes) = answer::leading_yes_no(sentence) {
+        return opts.by_yes_no(yes);
     }
     // a statement that names no option ("the answer is not among the options")
     None
@@ -312,7 +287,8 @@ fn phrase_option(phrase: &str, opts: &Options) -> Option<char> {
 pub fn read(cot: &str, answer_field: Option<&str>, opts: &Options) -> Option<Answer> {
     if let Some(f) = answer_field.and_then(answer::normalize) {
         let letter = match &f {
-            Answer::Text(t) => leading_letter()
+            Answer::Text(t) => patterns()
+                .leading_letter
                 .captures(t.trim())
                 .and_then(|c| c.get(1).or(c.get(2)))
                 .and_then(|m| m.as_str().chars().next())
@@ -330,10 +306,10 @@ fn read_text(cot: &str, opts: &Options) -> Option<char> {
     let text = cot.trim_end();
     // every answer statement: (position, what it names)
     let mut statements: Vec<(usize, Option<char>)> = Vec::new();
-    for m in cue().find_iter(text) {
+    for m in patterns().cue.find_iter(text) {
         statements.push((m.start(), phrase_option(phrase_after(text, m.end()), opts)));
     }
-    for c in letter_is_right().captures_iter(text) {
+    for c in patterns().letter_is_right.captures_iter(text) {
         let letter = c[1].chars().next().map(|c| c.to_ascii_lowercase());
         if let Some(l) = letter.filter(|l| opts.has(*l)) {
             statements.push((c.get(0).map_or(0, |m| m.start()), Some(l)));
@@ -359,7 +335,7 @@ fn read_text(cot: &str, opts: &Options) -> Option<char> {
     if let Some(&(at, last)) = lines.last() {
         let after_statements = statements.last().is_none_or(|s| s.0 < at);
         if after_statements {
-            if let Some(c) = restated().captures(last) {
+            if let Some(c) = patterns().restated.captures(last) {
                 let letter = c[1].chars().next().map(|c| c.to_ascii_lowercase());
                 if let Some(l) = letter.filter(|l| opts.has(*l)) {
                     let own = opts

@@ -273,6 +273,24 @@ pub struct Support {
     pub limit: BTreeMap<String, f64>,
 }
 
+/// Mean squared z-score of (feature name, value) pairs against the per-name `mean` and
+/// `std` of a fitting distribution (a standard deviation of at least 0.02; a name without
+/// numbers counts as mean ½, standard deviation 1). 0 for no pairs.
+pub fn mean_sq_z<'a>(
+    values: impl Iterator<Item = (&'a str, f64)>,
+    mean: &BTreeMap<String, f64>,
+    std: &BTreeMap<String, f64>,
+) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (name, x) in values {
+        let m = mean.get(name).copied().unwrap_or(0.5);
+        let sd = std.get(name).copied().unwrap_or(1.0).max(0.02);
+        sum += ((x - m) / sd).powi(2);
+        n += 1;
+    }
+    sum / n.max(1) as f64
+}
+
 /// The feature groups checked for support: the CoT's own signals, and (with siblings) the
 /// sibling signals.
 pub const SUPPORT_GROUPS: [&str; 2] = ["the CoT's own signals", "its agreement with the siblings"];
@@ -291,15 +309,11 @@ impl Support {
     /// Mean squared z-score of each group of `v`.
     pub fn distances(&self, v: &[f32; DIM]) -> [f64; 2] {
         std::array::from_fn(|g| {
-            let ks: Vec<usize> = Self::members(g).collect();
-            ks.iter()
-                .map(|&k| {
-                    let m = self.mean.get(FEATURES[k]).copied().unwrap_or(0.5);
-                    let sd = self.std.get(FEATURES[k]).copied().unwrap_or(1.0).max(0.02);
-                    ((f64::from(v[k]) - m) / sd).powi(2)
-                })
-                .sum::<f64>()
-                / ks.len().max(1) as f64
+            mean_sq_z(
+                Self::members(g).map(|k| (FEATURES[k], f64::from(v[k]))),
+                &self.mean,
+                &self.std,
+            )
         })
     }
 
