@@ -96,24 +96,9 @@ fn is_domain_set(name: &str) -> bool {
 fn a_judge_helps_when_good_and_is_harmless_when_useless() {
     use cotlabel::core::judge;
     use cotlabel::core::propagate::Config;
-    use cotlabel::core::signature::signatures;
-    use cotlabel::core::simulate::prepare;
     use rand::{Rng, SeedableRng};
     let Some(dir) = gsm8k::data_dir() else { return };
-    let sets = domain_sets(&dir);
-    let prepared: Vec<_> = sets
-        .iter()
-        .map(|ds| {
-            let sigs = signatures(ds);
-            let prep = prepare(ds, &sigs, &Default::default()).expect("graph");
-            let truth: Vec<bool> = ds
-                .records()
-                .iter()
-                .map(|r| r.is_correct == Some(true))
-                .collect();
-            (prep, truth)
-        })
-        .collect();
+    let prepared = prepared_domain_sets(&dir);
     let mut accuracy = Vec::new();
     for auroc in [0.5f64, 0.7, 0.9] {
         // AUROC = Φ(μ/√2) for scores N(μ·y, 1)
@@ -157,12 +142,26 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
     assert!(accuracy[1] >= accuracy[0] - 0.005, "{accuracy:?}");
 }
 
-/// Every MMLU-Pro category and ThoughtSource set (test splits), as written.
-fn domain_sets(dir: &std::path::Path) -> Vec<cotlabel::core::Dataset> {
+/// Every MMLU-Pro category and ThoughtSource set (test splits), as written, made ready for
+/// propagation (signatures, graph), with each CoT's truth.
+fn prepared_domain_sets(
+    dir: &std::path::Path,
+) -> Vec<(cotlabel::core::propagate::Prepared, Vec<bool>)> {
+    use cotlabel::core::signature::signatures;
+    use cotlabel::core::simulate::prepare;
     gsm8k::domain_shapes(dir)
         .into_iter()
         .filter(|(name, _)| !name.contains("rephrased"))
         .flat_map(|(_, sets)| sets)
+        .map(|ds| {
+            let prep = prepare(&ds, &signatures(&ds), &Default::default()).expect("graph");
+            let truth = ds
+                .records()
+                .iter()
+                .map(|r| r.is_correct == Some(true))
+                .collect();
+            (prep, truth)
+        })
         .collect()
 }
 
@@ -236,20 +235,11 @@ fn erf(x: f64) -> f64 {
 #[test]
 fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
     use cotlabel::core::propagate::Config;
-    use cotlabel::core::signature::signatures;
-    use cotlabel::core::simulate::prepare;
     let Some(dir) = gsm8k::data_dir() else { return };
-    let sets = domain_sets(&dir);
+    let prepared = prepared_domain_sets(&dir);
     for broken in [-4.6f64, 4.6] {
         let mut pool: Pool = (Vec::new(), Vec::new());
-        for (s, ds) in sets.iter().enumerate() {
-            let sigs = signatures(ds);
-            let prep = prepare(ds, &sigs, &Default::default()).expect("graph");
-            let truth: Vec<bool> = ds
-                .records()
-                .iter()
-                .map(|r| r.is_correct == Some(true))
-                .collect();
+        for (s, (prep, truth)) in prepared.iter().enumerate() {
             let n = truth.len();
             let mut wrong = prep.clone();
             wrong.prior = (0..n)
@@ -259,9 +249,9 @@ fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
                 })
                 .collect();
             for seed in 0..3u64 {
-                let human = twenty_random(&truth, seed);
+                let human = twenty_random(truth, seed);
                 let r = wrong.propagate(&human, &Config::default());
-                pool_unlabelled(&r, &human, &truth, &mut pool);
+                pool_unlabelled(&r, &human, truth, &mut pool);
             }
         }
         let (sc, majority) = pooled(&format!("member broken to {broken:+}"), &pool);
