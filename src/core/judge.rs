@@ -36,6 +36,18 @@ pub fn request_body(endpoint: &Endpoint, question: &str, cot: &str) -> Value {
     })
 }
 
+/// [`request_body`] for a server without log-probabilities: the answer word sampled (one
+/// of a few samples, [`p_yes_of_samples`]).
+pub fn sample_body(endpoint: &Endpoint, question: &str, cot: &str) -> Value {
+    let mut body = request_body(endpoint, question, cot);
+    body["logprobs"] = false.into();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("top_logprobs");
+    }
+    body["temperature"] = 1.0.into();
+    body
+}
+
 /// The problem, the CoT and [`ASK`].
 fn prompt(question: &str, cot: &str) -> String {
     format!("Problem:\n{question}\n\nSolution:\n{cot}\n\n{ASK}")
@@ -299,6 +311,12 @@ mod tests {
         let b = request_body(&e, "Q?", "step 1");
         assert_eq!(b["max_tokens"], 4);
         assert_eq!(b["logprobs"], true);
+        let s = sample_body(&e, "Q?", "step 1");
+        assert_eq!(
+            (s["logprobs"].clone(), s.get("top_logprobs")),
+            (json!(false), None)
+        );
+        assert_eq!(s["messages"], b["messages"]);
         let c = completion_body(&e, "Q?", "step 1");
         assert_eq!(c["logprobs"], 10);
         assert!(c["prompt"]

@@ -374,6 +374,7 @@ impl GenState {
         let (mut judged, mut failed) = (0usize, 0usize);
         let mut by = [0usize; 3];
         let mut last_problem = None;
+        let mut last_way = None;
         for (k, &i) in todo.iter().enumerate() {
             if !self.judging.get_untracked() {
                 break;
@@ -390,10 +391,13 @@ impl GenState {
                 todo.len(),
                 endpoint.model
             )));
-            match judge_one(&endpoint, &s.api_key, &question, &cot).await {
+            // the way that worked for the last CoT goes first
+            let completion_first = last_way == Some(JudgedBy::Completion);
+            match judge_one(&endpoint, &s.api_key, &question, &cot, completion_first).await {
                 Ok((p, how)) => {
                     judged += 1;
                     by[how as usize] += 1;
+                    last_way = Some(how);
                     self.app.judged.update(|m| {
                         Arc::make_mut(m).insert(id, p as f32);
                     });
@@ -1119,37 +1123,48 @@ fn summarise(notes: &[String]) -> String {
         .join("; ")
 }
 
-/// One CoT judged: P(yes) from the log-probabilities of a short chat reply; else of a plain
-/// completion ending in "Answer:" (small and base models answer there); else from three
-/// sampled chat answers (a server without log-probabilities). Returns (P(yes), how).
+/// One CoT judged: P(yes) from the log-probabilities of a short chat reply, or of a plain
+/// completion ending in "Answer:" (small and base models answer there) — the one that
+/// worked for the previous CoT first (`completion_first`) — else from three sampled chat
+/// answers (a server without log-probabilities). Returns (P(yes), how).
 async fn judge_one(
     endpoint: &Endpoint,
     key: &str,
     question: &str,
     cot: &str,
+    completion_first: bool,
 ) -> Result<(f64, JudgedBy), String> {
-    let body = judge::request_body(endpoint, question, cot);
     let chat = endpoint.url("chat/completions");
-    let reply = post_json(&chat, &body, key, endpoint).await;
-    if let Some(p) = reply.as_ref().ok().and_then(judge::p_yes_logprobs) {
-        return Ok((p, JudgedBy::Chat));
-    }
-    let completion = judge::completion_body(endpoint, question, cot);
-    let plain_reply = post_json(&endpoint.url("completions"), &completion, key, endpoint).await;
-    if let Some(p) = plain_reply.as_ref().ok().and_then(judge::p_yes_logprobs) {
-        return Ok((p, JudgedBy::Completion));
+    let tries = [
+        (
+            JudgedBy::Chat,
+            chat.clone(),
+            judge::request_body(endpoint, question, cot),
+        ),
+        (
+            JudgedBy::Completion,
+            endpoint.url("completions"),
+            judge::completion_body(endpoint, question, cot),
+        ),
+    ];
+    let order = if completion_first { [1, 0] } else { [0, 1] };
+    let mut problem = None;
+    for k in order {
+        let (how, url, body) = &tries[k];
+        match post_json(url, body, key, endpoint).await {
+            Ok(v) => {
+                if let Some(p) = judge::p_yes_logprobs(&v) {
+                    return Ok((p, *how));
+                }
+            }
+            Err(e) => problem = problem.or(Some(e)),
+        }
     }
     // no log-probabilities: a few samples of the one-word answer
-    let mut plain = body.clone();
-    plain["logprobs"] = false.into();
-    if let Some(o) = plain.as_object_mut() {
-        o.remove("top_logprobs");
-    }
-    plain["temperature"] = 1.0.into();
+    let sample = judge::sample_body(endpoint, question, cot);
     let mut says = Vec::new();
-    let mut problem = reply.err();
     for _ in 0..3 {
-        match post_json(&chat, &plain, key, endpoint).await {
+        match post_json(&chat, &sample, key, endpoint).await {
             Ok(v) => says.push(judge::p_yes(&v).map(|p| p >= 0.5)),
             Err(e) => problem = Some(e),
         }
