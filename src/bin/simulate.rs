@@ -273,9 +273,9 @@ fn shapes(dir: &std::path::Path, search: Search) {
 /// accuracy / coverage / ECE at the page's minimum confidence, the share of CoTs each kind
 /// of member scores (numeric, general, none).
 fn priors(dir: &std::path::Path) {
-    use cotlabel::core::metrics::label_scores;
-    println!("| data | CoTs | majority | prior acc / coverage / ECE | numeric / general / none |");
-    println!("|---|---|---|---|---|");
+    use cotlabel::core::metrics::{calibrated_ece, confidence_gap, label_scores};
+    println!("| data | CoTs | majority | prior acc / coverage / ECE | ECE if calibrated | confidence − accuracy | numeric / general / none |");
+    println!("|---|---|---|---|---|---|---|");
     for (name, sets) in gsm8k::shapes(dir) {
         let (mut p, mut t, mut kinds) = (Vec::new(), Vec::new(), [0usize; 3]);
         for ds in &sets {
@@ -294,9 +294,16 @@ fn priors(dir: &std::path::Path) {
             }
         }
         let sc = label_scores(&p, &t);
+        let confs: Vec<f64> = p
+            .iter()
+            .zip(&t)
+            .filter_map(|(p, t)| t.and(p.map(|p| p.1)))
+            .collect();
+        let floor = calibrated_ece(&confs, 200, 7);
+        let gap = confidence_gap(&p, &t).unwrap_or(0.0);
         let sound = t.iter().filter(|x| **x == Some(true)).count() as f64 / t.len().max(1) as f64;
         println!(
-            "| {name} | {} | {:.3} | {:.3} / {:.2} / {:.3} | {} / {} / {} |",
+            "| {name} | {} | {:.3} | {:.3} / {:.2} / {:.3} | {floor:.3} | {gap:+.3} | {} / {} / {} |",
             t.len(),
             sound.max(1.0 - sound),
             sc.accuracy,
@@ -306,6 +313,79 @@ fn priors(dir: &std::path::Path) {
             kinds[1],
             kinds[2],
         );
+    }
+}
+
+/// `--ece-noise`: how far the ECE of the prior moves by the draw of questions alone. For each
+/// domain of `../shared/data/domains`, the ECE on 200 bootstrap draws (with replacement) of
+/// as many train questions as its test split has — train, where the member and its domain calibration were fitted
+/// (the most favourable case: there the calibration is right on average) — beside the ECE a
+/// calibrated labeller would show on independent CoTs and the ECE measured on test.
+fn ece_noise(dir: &std::path::Path) {
+    use cotlabel::core::metrics::{calibrated_ece, label_scores};
+    use std::collections::BTreeMap;
+    println!("| domain | train / test questions, test CoTs | test ECE | train ECE | train ECE on test-sized question sets: median / 90th pct / share > 0.10 | calibrated labeller, independent CoTs |");
+    println!("|---|---|---|---|---|---|");
+    for file in ["mmlupro.jsonl", "thoughtsource.jsonl"] {
+        let Some(all) = gsm8k::domain_file(dir, file) else { return };
+        let mut names: Vec<String> = all
+            .records()
+            .iter()
+            .filter_map(|r| r.meta.get("domain").and_then(|d| d.as_str()).map(str::to_string))
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let dom = gsm8k::domain(&all, &name);
+            // per question: (prediction, truth) of its CoTs
+            let by_question = |split: &str| {
+                let part = gsm8k::subset(&dom, split, |r| gsm8k::split(r) == split);
+                let mut q: BTreeMap<String, Vec<(Option<(bool, f64)>, Option<bool>)>> =
+                    BTreeMap::new();
+                for (s, r) in signatures(&part).iter().zip(part.records()) {
+                    let c = s.prior.max(1.0 - s.prior);
+                    q.entry(r.group_key().to_string()).or_default().push((
+                        (c >= gsm8k::MIN_CONFIDENCE).then_some((s.prior >= 0.5, c)),
+                        r.is_correct,
+                    ));
+                }
+                q.into_values().collect::<Vec<_>>()
+            };
+            let (train, test) = (by_question("train"), by_question("test"));
+            let score = |qs: &[&Vec<(Option<(bool, f64)>, Option<bool>)>]| {
+                let (p, t): (Vec<_>, Vec<_>) = qs.iter().flat_map(|q| q.iter().copied()).unzip();
+                label_scores(&p, &t)
+            };
+            let test_refs: Vec<_> = test.iter().collect();
+            let measured = score(&test_refs);
+            let train_refs: Vec<_> = train.iter().collect();
+            let fitted = score(&train_refs);
+            let confs: Vec<f64> = test.iter().flatten().filter_map(|(p, t)| t.and(p.map(|p| p.1))).collect();
+            let mut eces: Vec<f64> = (0..200u64)
+                .map(|seed| {
+                    use rand::{Rng, SeedableRng};
+                    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+                    let refs: Vec<_> = (0..test.len())
+                        .map(|_| &train[rng.random_range(0..train.len())])
+                        .collect();
+                    score(&refs).ece
+                })
+                .collect();
+            eces.sort_by(f64::total_cmp);
+            let over = eces.iter().filter(|&&e| e > 0.10).count() as f64 / eces.len() as f64;
+            println!(
+                "| {name} | {} / {} / {} | {:.3} | {:.3} | {:.3} / {:.3} / {:.0} % | {:.3} |",
+                train.len(),
+                test.len(),
+                test.iter().map(Vec::len).sum::<usize>(),
+                measured.ece,
+                fitted.ece,
+                eces[eces.len() / 2],
+                eces[eces.len() * 9 / 10],
+                over * 100.0,
+                calibrated_ece(&confs, 200, 7),
+            );
+        }
     }
 }
 
@@ -333,6 +413,10 @@ fn main() {
     };
     if std::env::args().any(|a| a == "--shapes") {
         shapes(&dir, search);
+        return;
+    }
+    if std::env::args().any(|a| a == "--ece-noise") {
+        ece_noise(&dir);
         return;
     }
     if std::env::args().any(|a| a == "--priors") {

@@ -180,6 +180,42 @@ pub fn label_scores(predicted: &[Option<(bool, f64)>], truth: &[Option<bool>]) -
     }
 }
 
+/// The ECE a perfectly calibrated labeller would show on these predictions: the mean over
+/// `draws` simulated truths, each prediction right with the probability of its confidence,
+/// scored like [`label_scores`]. With few predictions per bin the ECE of a calibrated
+/// labeller is far from zero; this is the floor to read a measured ECE against.
+pub fn calibrated_ece(confidences: &[f64], draws: usize, seed: u64) -> f64 {
+    use rand::{Rng, SeedableRng};
+    if confidences.is_empty() || draws == 0 {
+        return 0.0;
+    }
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let truth = vec![Some(true); confidences.len()];
+    let mut sum = 0.0;
+    for _ in 0..draws {
+        let predicted: Vec<Option<(bool, f64)>> = confidences
+            .iter()
+            .map(|&c| Some((rng.random::<f64>() < c, c)))
+            .collect();
+        sum += label_scores(&predicted, &truth).ece;
+    }
+    sum / draws as f64
+}
+
+/// Mean confidence minus accuracy of the scored predictions: > 0 overconfident, < 0
+/// underconfident (the part of the ECE that more data would not shrink).
+pub fn confidence_gap(predicted: &[Option<(bool, f64)>], truth: &[Option<bool>]) -> Option<f64> {
+    let (mut n, mut conf, mut hits) = (0usize, 0.0, 0.0);
+    for (p, t) in predicted.iter().zip(truth) {
+        if let (Some((v, c)), Some(t)) = (p, t) {
+            n += 1;
+            conf += c;
+            hits += f64::from(v == t);
+        }
+    }
+    (n > 0).then(|| (conf - hits) / n as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -357,6 +357,26 @@ impl AppState {
         Ok(gone.len())
     }
 
+    /// The judge scores this browser keeps for the data set of `fingerprint` become the ones
+    /// in use (none kept: none in use — scores of another data set never carry over).
+    pub(super) async fn restore_judged(self, fingerprint: &str) {
+        let kept = match persist::load_judged(fingerprint).await {
+            Ok((kept, problems)) => {
+                self.errors.update(|v| v.extend(problems));
+                kept
+            }
+            Err(e) => {
+                self.errors.update(|v| {
+                    v.push(format!(
+                        "Could not read the judge scores kept in this browser: {e}"
+                    ))
+                });
+                Default::default()
+            }
+        };
+        self.judged.set(Arc::new(kept));
+    }
+
     /// `dataset` with the generated CoTs this browser keeps for it that can join at once
     /// (how many joined): done before its labels are restored, so that the labels of
     /// generated CoTs are found. Those that wait for a vector join later (`generate`).

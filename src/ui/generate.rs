@@ -379,9 +379,15 @@ impl GenState {
             if !self.judging.get_untracked() {
                 break;
             }
-            let Some((id, question, cot)) = self.app.session.with_untracked(|ss| {
-                let r = ss.as_ref()?.dataset.records().get(i)?;
-                Some((r.id.clone(), r.question.clone(), r.cot.clone()))
+            let Some((fp, id, question, cot)) = self.app.session.with_untracked(|ss| {
+                let ds = &ss.as_ref()?.dataset;
+                let r = ds.records().get(i)?;
+                Some((
+                    ds.fingerprint().to_string(),
+                    r.id.clone(),
+                    r.question.clone(),
+                    r.cot.clone(),
+                ))
             }) else {
                 continue;
             };
@@ -399,8 +405,12 @@ impl GenState {
                     by[how as usize] += 1;
                     last_way = Some(how);
                     self.app.judged.update(|m| {
-                        Arc::make_mut(m).insert(id, p as f32);
+                        Arc::make_mut(m).insert(id.clone(), p as f32);
                     });
+                    // kept as it arrives: a reload or a closed tab keeps what was judged
+                    if let Err(e) = persist::put_judged(&fp, &[(id, p as f32)]).await {
+                        last_problem = Some(format!("the score could not be kept in this browser: {e}"));
+                    }
                 }
                 Err(e) => {
                     failed += 1;
@@ -413,7 +423,7 @@ impl GenState {
         }
         let stopped = !self.judging.get_untracked();
         self.judging.set(false);
-        let total = self.app.judged.with_untracked(|m| m.len());
+        let total = untrack(|| self.app.judged_count());
         let how = [
             (by[0], "from the chat reply's log-probabilities"),
             (by[1], "from a plain completion's log-probabilities"),
@@ -1550,7 +1560,13 @@ pub fn GeneratePanel() -> impl IntoView {
                     <progress max=t.wanted.max(1) value=t.kept + t.lost></progress>
                 })}
                 {move || g.status.get().map(|s| view! { <p data-testid="generate-status">{s}</p> })}
-                {move || g.judge_status.get().map(|s| view! { <p data-testid="judge-status">{s}</p> })}
+                {move || g.judge_status.get().or_else(|| {
+                    let n = g.app.judged_count();
+                    (n > 0).then(|| format!(
+                        "{n} CoT{} judged by your model, kept in this browser. Its say is learnt from your labels at each propagation (none without labels).",
+                        if n == 1 { "" } else { "s" }
+                    ))
+                }).map(|s| view! { <p data-testid="judge-status">{s}</p> })}
                 {move || g.problem.get().map(|s| view! { <p class="error" data-testid="generate-problem">{s}</p> })}
                 <div class="generate-live" data-testid="generate-live">{live}</div>
             </section>

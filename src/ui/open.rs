@@ -131,6 +131,7 @@ impl AppState {
         let mut joined = 0;
         let dataset = match dataset {
             Some(ds) => {
+                self.restore_judged(ds.fingerprint()).await;
                 let (ds, n) = self.with_kept_generated(ds).await;
                 joined = n;
                 Some(ds)
@@ -317,6 +318,7 @@ impl AppState {
     /// its kept generated CoTs joined, its labels saved in this browser restored.
     async fn show_opened(self, opened: (Dataset, String, Option<SignatureTable>), demo: bool) {
         let (dataset, key, table) = opened;
+        self.restore_judged(dataset.fingerprint()).await;
         let (dataset, joined) = self.with_kept_generated(dataset).await;
         let mut session = Session::new(dataset);
         if let Some(stored) = self.stored_labels(&session.dataset).await {
@@ -397,6 +399,7 @@ impl AppState {
         spawn_local(async move {
             let mut result = persist::delete_labels(&fp).await;
             result = result.and(persist::delete_generated(&fp, None).await);
+            result = result.and(persist::delete_judged(&fp).await);
             if !self.is_demo.get_untracked() {
                 result = result.and(persist::delete_files(&fp).await);
             }
@@ -409,6 +412,8 @@ impl AppState {
                 Ok((d, key, table)) => {
                     let _ = persist::delete_labels(d.fingerprint()).await;
                     let _ = persist::delete_generated(d.fingerprint(), None).await;
+                    let _ = persist::delete_judged(d.fingerprint()).await;
+                    self.judged.set(Arc::default());
                     self.durable.forget(&d);
                     let _ = persist::set_current(&Current {
                         fingerprint: d.fingerprint().to_string(),

@@ -13,6 +13,8 @@
 //! - `minilm:<sha-256 of a text>`: its embedding computed on this device (`Float32Array`)
 //! - `generated:<fingerprint>:<id>`: a CoT sampled from the person's model for that data set,
 //!   with its vector once computed (`core::generate::Stored`, JSON), kept as it arrives
+//! - `judged:<fingerprint>:<id>`: the person's model's P(yes) for one CoT of that data set
+//!   (`{"id", "p_yes"}`), kept as it arrives
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -457,5 +459,70 @@ pub async fn delete_generated(fingerprint: &str, ids: Option<&[String]>) -> Resu
             }
         }
     }
+    tx.done().await.map(drop).map_err(err)
+}
+
+/// One CoT judged by the person's model, as kept (`judged:<fingerprint>:<id>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Judged {
+    id: String,
+    p_yes: f32,
+}
+
+/// The keys of a data set's judge scores (`judged:<fingerprint>:<id>`).
+fn judged_range(fingerprint: &str) -> Result<KeyRange, String> {
+    prefix_range(&format!("judged:{fingerprint}:"))
+}
+
+/// Keeps the judge's P(yes) of CoTs of a data set (`(id, P(yes))` each).
+pub async fn put_judged(fingerprint: &str, items: &[(String, f32)]) -> Result<(), String> {
+    let keyed = items
+        .iter()
+        .map(|(id, p)| {
+            let json = serde_json::to_string(&Judged {
+                id: id.clone(),
+                p_yes: *p,
+            })
+            .map_err(|e| e.to_string())?;
+            Ok((format!("judged:{fingerprint}:{id}"), json))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    put_entries(&keyed).await
+}
+
+/// The judge's P(yes) kept for a data set, by record id, and what could not be read (one
+/// message each; those entries are left as they are).
+pub async fn load_judged(
+    fingerprint: &str,
+) -> Result<(std::collections::HashMap<String, f32>, Vec<String>), String> {
+    let (_tx, store) = open(TransactionMode::ReadOnly).await?;
+    let values = store
+        .get_all(Some(judged_range(fingerprint)?), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut kept, mut problems) = (std::collections::HashMap::new(), Vec::new());
+    for text in values.iter().filter_map(JsValue::as_string) {
+        match serde_json::from_str::<Judged>(&text) {
+            Ok(j) if (0.0..=1.0).contains(&j.p_yes) => {
+                kept.insert(j.id, j.p_yes);
+            }
+            Ok(j) => problems.push(format!(
+                "A kept judge score of CoT {} is not a probability ({}); it is left out.",
+                j.id, j.p_yes
+            )),
+            Err(e) => problems.push(format!("A kept judge score could not be read: {e}")),
+        }
+    }
+    Ok((kept, problems))
+}
+
+/// Forgets every judge score of a data set.
+pub async fn delete_judged(fingerprint: &str) -> Result<(), String> {
+    let (tx, store) = open(TransactionMode::ReadWrite).await?;
+    let err = |e: rexie::Error| e.to_string();
+    store
+        .delete(judged_range(fingerprint)?.into())
+        .await
+        .map_err(err)?;
     tx.done().await.map(drop).map_err(err)
 }

@@ -146,8 +146,9 @@ pub struct AppState {
     /// A dropped records file whose fields name no question and no CoT: the mapping step
     /// shows it.
     pub unmapped: RwSignal<Option<Arc<Unmapped>>>,
-    /// The person's model as a judge: its P(yes) per record id, for the CoTs it judged in
-    /// this tab. Propagation learns its weight from the human labels.
+    /// The person's model as a judge: its P(yes) per record id, for the CoTs of the data set
+    /// shown it judged (kept in this browser, `persist::put_judged`). Propagation learns
+    /// its weight from the human labels.
     pub judged: RwSignal<Arc<std::collections::HashMap<String, f32>>>,
 }
 
@@ -250,6 +251,21 @@ impl AppState {
             unmapped: RwSignal::new(None),
             judged: RwSignal::new(Arc::default()),
         }
+    }
+
+    /// How many records of the data set shown the person's model has judged (tracked).
+    pub fn judged_count(&self) -> usize {
+        self.judged.with(|j| {
+            self.session.with(|s| {
+                s.as_ref().map_or(0, |s| {
+                    s.dataset
+                        .records()
+                        .iter()
+                        .filter(|r| j.contains_key(&r.id))
+                        .count()
+                })
+            })
+        })
     }
 
     /// The judge's P(yes) of every record in record order (−1 where it did not judge);

@@ -1635,6 +1635,16 @@ test('generate siblings from a real model: nothing sent before a click, a confir
     assert.ok(sent.length > beforeJudge && sent.slice(beforeJudge).every((u) => [`${remote}/v1/chat/completions`, `${remote}/v1/completions`].includes(u)),
               `the judge asks the confirmed endpoint only: ${sent.slice(beforeJudge)}`);
     await a.shot('judge');
+    // the score is kept in this browser: after a reload the page has it, nothing is asked again
+    const shown = Number((await a.text('record-count')).match(/^(\d+)/)[1]);
+    const beforeReload = sent.length;
+    await g.page.reload();
+    await a.waitForCount(shown, 60000);
+    await a.row(0).click();
+    await a.testId('generate-open').click();
+    await a.page.waitForFunction(() => /^1 CoT judged by your model, kept in this browser/.test(document.querySelector('[data-testid=judge-status]')?.textContent ?? ''), null, { timeout: 30000 });
+    metrics.judge_kept = await a.text('judge-status');
+    assert.equal(sent.length, beforeReload, 'a reload sends nothing to the model');
 
     // -- CORS refused: a real server that does not allow this page's origin
     const { spawn } = await import('node:child_process');
