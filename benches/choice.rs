@@ -7,10 +7,10 @@ mod gsm8k;
 use std::time::Instant;
 
 use burn::prelude::*;
-use cotlabel::core::choice::model::ChoiceConfig;
-use cotlabel::core::choice::train::{train, PairSet, TrainConfig};
-use cotlabel::core::choice::{features, pairs, score_pairs, Input};
-use cotlabel::core::signature::signatures;
+use cotlabel::core::signals::choice::model::ChoiceConfig;
+use cotlabel::core::signals::choice::train::{train, PairSet, TrainConfig};
+use cotlabel::core::signals::choice::{features, pairs, score_pairs, Input};
+use cotlabel::core::signals::signature::signatures;
 
 fn main() {
     let Some(dir) = gsm8k::data_dir() else { return };

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 
 use cotlabel::core::base::Matrix;
-use cotlabel::core::import::parse_npy;
+use cotlabel::core::io::import::parse_npy;
 use cotlabel::core::timing::{self, Case, SIZES};
 
 /// Seconds per run of every case measured, by (group, job name, N).

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::prelude::*;
-use cotlabel::core::embed::{batches, embed, load, Encoding, MiniLm, Tokenizer, DIM};
+use cotlabel::core::signals::embed::{batches, embed, load, Encoding, MiniLm, Tokenizer, DIM};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -8,10 +8,10 @@ mod gsm8k;
 
 use std::time::Instant;
 
+use cotlabel::core::graph::propagate::{Config, Method};
+use cotlabel::core::graph::select::{queue, random};
 use cotlabel::core::graph::GraphConfig;
-use cotlabel::core::propagate::{Config, Method};
-use cotlabel::core::select::{queue, random};
-use cotlabel::core::signature::signatures;
+use cotlabel::core::signals::signature::signatures;
 use cotlabel::core::simulate::prepare;
 
 fn median(mut v: Vec<f64>) -> f64 {

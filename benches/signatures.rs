@@ -5,8 +5,8 @@ mod gsm8k;
 
 use std::time::Instant;
 
-use cotlabel::core::import::{plan_import, InputFile};
-use cotlabel::core::signature::{signatures, trace};
+use cotlabel::core::io::import::{plan_import, InputFile};
+use cotlabel::core::signals::signature::{signatures, trace};
 
 fn main() {
     let Some(dir) = gsm8k::data_dir() else { return };

@@ -138,7 +138,11 @@ fn main() {
     }
     jsonl.flush().expect("write");
     let e = cotlabel::core::Embeddings::new(n, dim, vectors).expect("n × dim values");
-    std::fs::write(out.join("cots.npy"), cotlabel::core::import::write_npy(&e)).expect("write");
+    std::fs::write(
+        out.join("cots.npy"),
+        cotlabel::core::io::import::write_npy(&e),
+    )
+    .expect("write");
     eprintln!(
         "{n} CoTs over {q} questions ({dim}-d) written to {}",
         out.display()

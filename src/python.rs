@@ -37,17 +37,17 @@ use serde_json::{Map, Number, Value};
 
 use crate::core::base::Matrix;
 use crate::core::data::{Dataset, Embeddings};
+use crate::core::export::labelfile::LabelFile;
+use crate::core::export::trainset::{self, Format};
+use crate::core::graph::partition;
+use crate::core::graph::propagate::{Config, Method};
 use crate::core::graph::GraphConfig;
-use crate::core::import::{self, ImportPlan, Parsed};
-use crate::core::labelfile::LabelFile;
+use crate::core::io::import::{self, ImportPlan, Parsed};
+use crate::core::io::parquet::{self, Column};
+use crate::core::labels::session::Session;
 use crate::core::labels::{Millis, MIN_CONFIDENCE};
-use crate::core::neighbours::Search;
-use crate::core::parquet_io::{self, Column};
-use crate::core::partition;
-use crate::core::propagate::{Config, Method};
-use crate::core::session::Session;
-use crate::core::signature::{self, Siblings, DIM};
-use crate::core::trainset::{self, Format};
+use crate::core::map::neighbours::Search;
+use crate::core::signals::signature::{self, Siblings, DIM};
 use crate::worker::batch::{self, LabelOptions};
 
 /// The name records are given in error messages (and, by default, in the label file).
@@ -549,9 +549,9 @@ fn strings(v: impl IntoIterator<Item = String>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(v))
 }
 
-/// A training-set table ([`parquet_io::Table`]) as an Arrow record batch, column by
+/// A training-set table ([`parquet::Table`]) as an Arrow record batch, column by
 /// column (the same columns and types its Parquet writer writes; no Parquet round trip).
-fn training_batch(t: &parquet_io::Table) -> PyResult<RecordBatch> {
+fn training_batch(t: &parquet::Table) -> PyResult<RecordBatch> {
     let mut columns = Vec::new();
     for (name, c) in t.names.iter().zip(&t.columns) {
         let (data_type, nullable, array): (DataType, bool, ArrayRef) = match c {
@@ -1052,7 +1052,7 @@ fn export_rows(
 }
 
 // ---------------------------------------------------------------------------------------
-// Partitions (the CLI's `--partitions K`, [`crate::core::partition`])
+// Partitions (the CLI's `--partitions K`, [`crate::core::graph::partition`])
 
 fn numpy_matrix<'py>(
     py: Python<'py>,

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cotlabel::core::signature::answer::{find_in_text, normalize};
+use cotlabel::core::signals::signature::answer::{find_in_text, normalize};
 
 /// Lowest accepted accuracy per domain: (domain, from cot_raw, from cot), a little below
 /// what the extraction reaches (printed by the test). From `cot` the answer is often not
@@ -41,7 +41,7 @@ struct Tally {
     cot_misses: Vec<(String, String, String)>,
 }
 
-fn key_of(a: Option<cotlabel::core::signature::answer::Answer>) -> String {
+fn key_of(a: Option<cotlabel::core::signals::signature::answer::Answer>) -> String {
     a.map(|a| a.key()).unwrap_or_else(|| "<none>".into())
 }
 

@@ -4,9 +4,9 @@
 mod support;
 use support::gsm8k;
 
-use cotlabel::core::choice::train::pair_accuracy;
-use cotlabel::core::choice::{features, load, pairs, Input, WeightsInfo};
-use cotlabel::core::signature::signatures;
+use cotlabel::core::signals::choice::train::pair_accuracy;
+use cotlabel::core::signals::choice::{features, load, pairs, Input, WeightsInfo};
+use cotlabel::core::signals::signature::signatures;
 
 #[test]
 fn shipped_weights_reach_the_goal_on_test_pairs() {
@@ -43,8 +43,8 @@ fn shipped_weights_reach_the_goal_on_test_pairs() {
 /// (without replay pairs it fell to 0.72–0.86).
 #[test]
 fn fine_tuning_on_demo_labels_lowers_held_out_loss() {
-    use cotlabel::core::choice::train::{pair_loss, train, PairSet, TrainConfig};
-    use cotlabel::core::choice::{fine_tune_set, groups, score_pairs, sibling_pairs};
+    use cotlabel::core::signals::choice::train::{pair_loss, train, PairSet, TrainConfig};
+    use cotlabel::core::signals::choice::{fine_tune_set, score_pairs, sibling_pairs};
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let info: WeightsInfo = serde_json::from_str(
         &std::fs::read_to_string(root.join("weights/choice-signature.json")).unwrap(),
@@ -55,30 +55,24 @@ fn fine_tuning_on_demo_labels_lowers_held_out_loss() {
     let sigs = signatures(&ds);
     let x = features(&ds, &sigs, Input::Signature).unwrap();
     let width = Input::Signature.width();
-    let g = groups(&ds);
-    let mut group_of = vec![0; ds.len()];
-    for (k, rows) in g.iter().enumerate() {
-        for &r in rows {
-            group_of[r] = k;
-        }
-    }
+    let g = ds.groups();
     let human: Vec<i8> = ds
         .records()
         .iter()
-        .zip(&group_of)
-        .map(|(r, &q)| match (q % 2, r.is_correct) {
+        .enumerate()
+        .map(|(i, r)| match (g.group_of(i) % 2, r.is_correct) {
             (0, Some(c)) => i8::from(c),
             _ => -1,
         })
         .collect();
     let device = cotlabel::core::cpu_device();
     let model = load(&info, bytes, &device).unwrap();
-    let sib = sibling_pairs(&g);
+    let sib = sibling_pairs(g);
     let scores = score_pairs(&model, &x, width, &sib, &device);
     let mut improved = 0;
     for seed in 0..6 {
-        let set = fine_tune_set(&g, &human, &[], &sib, &scores, seed).unwrap();
-        let unseen = pairs(&ds, |i| group_of[i] % 2 == 1, 2);
+        let set = fine_tune_set(g, &human, &[], &sib, &scores, seed).unwrap();
+        let unseen = pairs(&ds, |i| g.group_of(i) % 2 == 1, 2);
         let before = pair_accuracy(&model, &x, width, &unseen, &device).unwrap();
         let before_loss = pair_loss(&model, &x, width, &unseen, &device).unwrap();
         let cfg = TrainConfig {

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cotlabel::core::import::{plan_import, InputFile};
-use cotlabel::core::labelfile::LabelFile;
-use cotlabel::core::signature::{base_rate_shifts, finish, group_signatures, signatures};
+use cotlabel::core::export::labelfile::LabelFile;
+use cotlabel::core::io::import::{plan_import, InputFile};
+use cotlabel::core::signals::signature::{base_rate_shifts, finish, group_signatures, signatures};
 use cotlabel::core::{Dataset, Embeddings, Provenance, Verdict};
 
 const RECORDS: &str = "static/demo/demo_cots.json";

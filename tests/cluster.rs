@@ -9,11 +9,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use cotlabel::core::base::{normalized, Matrix};
-use cotlabel::core::cluster::{kmeans, kmeans_from, KMeansConfig};
-use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig, HdbscanResult, MstMethod};
-use cotlabel::core::import::parse_npy;
+use cotlabel::core::io::import::parse_npy;
+use cotlabel::core::map::hdbscan::{hdbscan, HdbscanConfig, HdbscanResult, MstMethod};
+use cotlabel::core::map::kmeans::{kmeans, kmeans_from, KMeansConfig};
+use cotlabel::core::map::project::{pca, pca2};
 use cotlabel::core::metrics::adjusted_rand_index;
-use cotlabel::core::project::{pca, pca2};
 use cotlabel::core::Embeddings;
 
 const SKLEARN_INERTIA: f64 = 174.1818;

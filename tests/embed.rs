@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "model")]
-use cotlabel::core::embed::Encoding;
-use cotlabel::core::embed::{Tokenizer, DIM, MAX_TOKENS};
+use cotlabel::core::signals::embed::Encoding;
+use cotlabel::core::signals::embed::{Tokenizer, DIM, MAX_TOKENS};
 
 /// One reference text.
 struct Reference {
@@ -108,7 +108,7 @@ fn compare(got: &[f32], refs: &[&Reference]) -> (f32, f32) {
 #[cfg(feature = "model")]
 #[test]
 fn embeddings_match_the_reference() {
-    use cotlabel::core::embed::{batches, embed, load};
+    use cotlabel::core::signals::embed::{batches, embed, load};
 
     let (Some(refs), Some(tok), Some(bpk)) =
         (references(), tokenizer(), weights_file("minilm.bpk"))

@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
-use cotlabel::core::import::{parse_file, plan_import, plan_import_mapped, InputFile, Parsed};
+use cotlabel::core::export::trainset::{self, FileType, Format, Options};
+use cotlabel::core::io::import::{parse_file, plan_import, plan_import_mapped, InputFile, Parsed};
+use cotlabel::core::labels::steps::spread_dataset;
+use cotlabel::core::labels::StepMark;
 use cotlabel::core::labels::{Label, LabelStore, Provenance, Verdict};
-use cotlabel::core::steps::{spread_dataset, StepMark};
-use cotlabel::core::trainset::{self, FileType, Format, Options};
 use cotlabel::core::{Dataset, ImportError};
 use serde_json::{json, Value};
 

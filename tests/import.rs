@@ -6,10 +6,10 @@ use std::path::Path;
 mod support;
 use support::gsm8k;
 
-use cotlabel::core::import::{
+use cotlabel::core::export::labelfile::LabelFile;
+use cotlabel::core::io::import::{
     check_size, parse_npy, plan_import, write_npy, InputFile, MAX_FILE_BYTES,
 };
-use cotlabel::core::labelfile::LabelFile;
 use cotlabel::core::labels::{LabelStore, Verdict};
 use cotlabel::core::{Dataset, ImportError, Session};
 
@@ -162,7 +162,7 @@ fn fine_tuning_shapes_load_as_records() {
     assert_eq!(r0.meta["messages"][0]["content"], "Think step by step.");
     assert_eq!(ds.records()[1].cot, "6 * 7 = 41. The answer is 41.");
     // one question, four CoTs: they are siblings (grouped by the question text)
-    let sigs = cotlabel::core::signature::signatures(&ds);
+    let sigs = cotlabel::core::signals::signature::signatures(&ds);
     assert_eq!(sigs[1].group.siblings, 3);
     assert_eq!(sigs[1].group.agree, 0);
     // a chat with no assistant turn is an error naming the file, line and field

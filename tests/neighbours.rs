@@ -21,11 +21,11 @@ use std::time::Instant;
 
 use cotlabel::core::base::Matrix;
 use cotlabel::core::graph::{features, GraphConfig, Matrix2};
-use cotlabel::core::import::{plan_import, InputFile};
-use cotlabel::core::neighbours::{
+use cotlabel::core::io::import::{plan_import, InputFile};
+use cotlabel::core::map::neighbours::{
     approximate_knn, exact_knn, knn, Neighbours, Search, Tuning, EXACT_BUDGET,
 };
-use cotlabel::core::signature::{signatures, DIM};
+use cotlabel::core::signals::signature::{signatures, DIM};
 use cotlabel::core::Dataset;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};

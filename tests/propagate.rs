@@ -3,10 +3,10 @@
 mod support;
 use support::gsm8k;
 
+use cotlabel::core::graph::propagate::{Config, Method};
+use cotlabel::core::graph::select::Strategy;
 use cotlabel::core::graph::GraphConfig;
-use cotlabel::core::propagate::{Config, Method};
-use cotlabel::core::select::Strategy;
-use cotlabel::core::signature::signatures;
+use cotlabel::core::signals::signature::signatures;
 use cotlabel::core::simulate::{prepare, run};
 use cotlabel::core::Dataset;
 

@@ -8,7 +8,7 @@
 mod support;
 use support::gsm8k;
 
-use cotlabel::core::select::Strategy;
+use cotlabel::core::graph::select::Strategy;
 
 #[test]
 fn labels_hold_on_every_shape() {
@@ -94,8 +94,8 @@ fn is_domain_set(name: &str) -> bool {
 /// (`core::judge::fit`), then propagation. Pooled over every set and 3 seeds.
 #[test]
 fn a_judge_helps_when_good_and_is_harmless_when_useless() {
-    use cotlabel::core::judge;
-    use cotlabel::core::propagate::Config;
+    use cotlabel::core::graph::propagate::Config;
+    use cotlabel::core::signals::judge;
     use rand::{Rng, SeedableRng};
     let Some(dir) = gsm8k::data_dir() else { return };
     let prepared = prepared_domain_sets(&dir);
@@ -146,8 +146,8 @@ fn a_judge_helps_when_good_and_is_harmless_when_useless() {
 /// propagation (signatures, graph), with each CoT's truth.
 fn prepared_domain_sets(
     dir: &std::path::Path,
-) -> Vec<(cotlabel::core::propagate::Prepared, Vec<bool>)> {
-    use cotlabel::core::signature::signatures;
+) -> Vec<(cotlabel::core::graph::propagate::Prepared, Vec<bool>)> {
+    use cotlabel::core::signals::signature::signatures;
     use cotlabel::core::simulate::prepare;
     gsm8k::domain_shapes(dir)
         .into_iter()
@@ -168,7 +168,7 @@ fn prepared_domain_sets(
 /// Twenty random human labels (their truth) for a set of `truth.len()` CoTs.
 fn twenty_random(truth: &[bool], seed: u64) -> Vec<Option<bool>> {
     let mut human = vec![None; truth.len()];
-    for i in cotlabel::core::select::random(truth.len(), 20, seed) {
+    for i in cotlabel::core::graph::select::random(truth.len(), 20, seed) {
         human[i] = Some(truth[i]);
     }
     human
@@ -179,7 +179,7 @@ type Pool = (Vec<Option<(bool, f64)>>, Vec<Option<bool>>);
 
 /// The machine labels of the CoTs no human labelled, with their truth, added to `pool`.
 fn pool_unlabelled(
-    r: &cotlabel::core::propagate::Propagation,
+    r: &cotlabel::core::graph::propagate::Propagation,
     human: &[Option<bool>],
     truth: &[bool],
     pool: &mut Pool,
@@ -234,7 +234,7 @@ fn erf(x: f64) -> f64 {
 /// the sets and 3 seeds, the labels reach the majority class, calibrated.
 #[test]
 fn twenty_labels_overturn_a_broken_member_on_every_domain_set() {
-    use cotlabel::core::propagate::Config;
+    use cotlabel::core::graph::propagate::Config;
     let Some(dir) = gsm8k::data_dir() else { return };
     let prepared = prepared_domain_sets(&dir);
     for broken in [-4.6f64, 4.6] {

@@ -10,11 +10,11 @@ mod support;
 
 use std::collections::HashSet;
 
+use cotlabel::core::graph::propagate::Config;
+use cotlabel::core::graph::select::Strategy;
 use cotlabel::core::graph::GraphConfig;
 use cotlabel::core::metrics::label_scores;
-use cotlabel::core::propagate::Config;
-use cotlabel::core::select::Strategy;
-use cotlabel::core::signature::signatures;
+use cotlabel::core::signals::signature::signatures;
 use cotlabel::core::simulate::{prepare, run_predictions};
 use support::gsm8k;
 

@@ -8,7 +8,7 @@
 mod support;
 
 use cotlabel::core::metrics::{auroc, pair_accuracy};
-use cotlabel::core::signature::{signatures, Signature, DIM, FEATURES};
+use cotlabel::core::signals::signature::{signatures, Signature, DIM, FEATURES};
 use cotlabel::core::Dataset;
 use support::gsm8k;
 

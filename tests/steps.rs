@@ -16,8 +16,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use cotlabel::core::labels::steps::{spread_dataset, suggestions, Process, Reason};
 use cotlabel::core::labels::LabelStore;
-use cotlabel::core::steps::{spread_dataset, suggestions, Process, Reason, StepMark, StepVerdict};
+use cotlabel::core::labels::{StepMark, StepVerdict};
 use cotlabel::core::Dataset;
 use support::gsm8k;
 

@@ -1,5 +1,5 @@
 //! Converts all-MiniLM-L6-v2's `model.safetensors` (Hugging Face names, PyTorch layout) into
-//! the burnpack record the app loads (`cotlabel::core::embed::load`), and copies its vocabulary
+//! the burnpack record the app loads (`cotlabel::core::signals::embed::load`), and copies its vocabulary
 //! beside it. Native only; `scripts/fetch-minilm` runs it.
 //!
 //! ```text
@@ -20,7 +20,7 @@ use burn::store::{
     BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
     SafetensorsStore,
 };
-use cotlabel::core::embed::{self, MiniLm, Tokenizer, DIM};
+use cotlabel::core::signals::embed::{self, MiniLm, Tokenizer, DIM};
 
 /// Largest difference of an embedding component allowed from f16 storage.
 const MAX_DIFF: f32 = 1e-4;

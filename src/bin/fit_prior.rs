@@ -24,8 +24,10 @@ mod gsm8k;
 use std::collections::BTreeMap;
 
 use cotlabel::core::metrics::{auroc, label_scores};
-use cotlabel::core::signature::prior::{self, FittedMembers, Member, ReferenceMember, Shape};
-use cotlabel::core::signature::{general, signatures, Signature, DIM};
+use cotlabel::core::signals::signature::prior::{
+    self, FittedMembers, Member, ReferenceMember, Shape,
+};
+use cotlabel::core::signals::signature::{general, signatures, Signature, DIM};
 use cotlabel::core::Dataset;
 use serde_json::json;
 
@@ -165,7 +167,7 @@ fn main() {
                 .map(|s| {
                     let p = family.label_free(Shape::of(size - 1, false, true), &s.vector);
                     vec![
-                        prior::logit(p),
+                        cotlabel::core::base::logit(p),
                         f64::from(s.matches_reference.expect("GSM8K carries gold_answer")),
                     ]
                 })
@@ -183,7 +185,7 @@ fn main() {
         };
         let score = |x: &[Vec<f64>]| -> Vec<f64> {
             x.iter()
-                .map(|r| m.score(prior::sigmoid(r[0]), r[1] > 0.5))
+                .map(|r| m.score(cotlabel::core::base::sigmoid(r[0]), r[1] > 0.5))
                 .collect()
         };
         let (ptr, pte) = (score(&xtr), score(&xte));
@@ -241,7 +243,7 @@ fn fit_support(dir: &std::path::Path) {
             .collect();
         let (mean, std) = mean_std(&rows);
         let named = |xs: &[f64]| -> BTreeMap<String, f64> {
-            cotlabel::core::signature::FEATURES
+            cotlabel::core::signals::signature::FEATURES
                 .iter()
                 .zip(xs)
                 .map(|(f, x)| (f.to_string(), round6(*x)))
@@ -391,7 +393,7 @@ fn reading_report(ds: &Dataset) -> BTreeMap<String, serde_json::Value> {
             _ => None,
         };
         let read = match &s.trace.answer {
-            Some(cotlabel::core::signature::answer::Answer::Choice(c)) => Some(*c),
+            Some(cotlabel::core::signals::signature::answer::Answer::Choice(c)) => Some(*c),
             _ => None,
         };
         let e = by.entry(d).or_default();

@@ -19,9 +19,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cotlabel::core::import::{parse_file, parse_npy, InputFile};
-use cotlabel::core::labelfile::LabelFile;
-use cotlabel::core::mapping::Mapping;
+use cotlabel::core::export::labelfile::LabelFile;
+use cotlabel::core::io::import::{parse_file, parse_npy, InputFile};
+use cotlabel::core::io::mapping::Mapping;
 
 /// Every target and the file name its bytes are given as.
 const TARGETS: [(&str, &str); 8] = [

@@ -12,12 +12,12 @@
 #[path = "../../tests/support/gsm8k.rs"]
 mod gsm8k;
 
+use cotlabel::core::graph::propagate::{Config, Method};
+use cotlabel::core::graph::select::Strategy;
 use cotlabel::core::graph::GraphConfig;
+use cotlabel::core::map::neighbours::Search;
 use cotlabel::core::metrics::LabelScores;
-use cotlabel::core::neighbours::Search;
-use cotlabel::core::propagate::{Config, Method};
-use cotlabel::core::select::Strategy;
-use cotlabel::core::signature::signatures;
+use cotlabel::core::signals::signature::signatures;
 use cotlabel::core::simulate::{prepare, run};
 use cotlabel::core::Dataset;
 
@@ -166,7 +166,7 @@ fn tune(train: &Dataset) {
     let subsets: Vec<Dataset> = (0..3u64)
         .map(|s| {
             let pick: std::collections::HashSet<&str> =
-                cotlabel::core::select::random(questions.len(), 75, 100 + s)
+                cotlabel::core::graph::select::random(questions.len(), 75, 100 + s)
                     .into_iter()
                     .map(|i| questions[i])
                     .collect();
@@ -327,11 +327,18 @@ fn ece_noise(dir: &std::path::Path) {
     println!("| domain | train / test questions, test CoTs | test ECE | train ECE | train ECE on test-sized question sets: median / 90th pct / share > 0.10 | calibrated labeller, independent CoTs |");
     println!("|---|---|---|---|---|---|");
     for file in ["mmlupro.jsonl", "thoughtsource.jsonl"] {
-        let Some(all) = gsm8k::domain_file(dir, file) else { return };
+        let Some(all) = gsm8k::domain_file(dir, file) else {
+            return;
+        };
         let mut names: Vec<String> = all
             .records()
             .iter()
-            .filter_map(|r| r.meta.get("domain").and_then(|d| d.as_str()).map(str::to_string))
+            .filter_map(|r| {
+                r.meta
+                    .get("domain")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string)
+            })
             .collect();
         names.sort();
         names.dedup();
@@ -360,7 +367,11 @@ fn ece_noise(dir: &std::path::Path) {
             let measured = score(&test_refs);
             let train_refs: Vec<_> = train.iter().collect();
             let fitted = score(&train_refs);
-            let confs: Vec<f64> = test.iter().flatten().filter_map(|(p, t)| t.and(p.map(|p| p.1))).collect();
+            let confs: Vec<f64> = test
+                .iter()
+                .flatten()
+                .filter_map(|(p, t)| t.and(p.map(|p| p.1)))
+                .collect();
             let mut eces: Vec<f64> = (0..200u64)
                 .map(|seed| {
                     use rand::{Rng, SeedableRng};

@@ -13,14 +13,13 @@ mod gsm8k;
 use std::collections::HashSet;
 use std::time::Instant;
 
-use cotlabel::core::choice::model::ChoiceConfig;
-use cotlabel::core::choice::train::{pair_accuracy, train, PairSet, TrainConfig};
-use cotlabel::core::choice::{
-    features, groups, pairs, save, score_pairs, sibling_pairs, win_rates, Calibration, Input,
-    WeightsInfo,
-};
 use cotlabel::core::metrics::label_scores;
-use cotlabel::core::signature::signatures;
+use cotlabel::core::signals::choice::model::ChoiceConfig;
+use cotlabel::core::signals::choice::train::{pair_accuracy, train, PairSet, TrainConfig};
+use cotlabel::core::signals::choice::{
+    features, pairs, save, score_pairs, sibling_pairs, win_rates, Calibration, Input, WeightsInfo,
+};
+use cotlabel::core::signals::signature::signatures;
 
 fn main() {
     let Some(dir) = gsm8k::data_dir() else {
@@ -43,11 +42,14 @@ fn main() {
         .collect();
     train_questions.sort_unstable();
     train_questions.dedup();
-    let val_questions: HashSet<&str> =
-        cotlabel::core::select::random(train_questions.len(), train_questions.len() / 10, 2024)
-            .into_iter()
-            .map(|k| train_questions[k])
-            .collect();
+    let val_questions: HashSet<&str> = cotlabel::core::graph::select::random(
+        train_questions.len(),
+        train_questions.len() / 10,
+        2024,
+    )
+    .into_iter()
+    .map(|k| train_questions[k])
+    .collect();
     let is_val = |i: usize| split(i) == "train" && val_questions.contains(records[i].group_key());
     let fit = pairs(&ds, |i| split(i) == "train" && !is_val(i), 7);
     let val = pairs(&ds, is_val, 8);
@@ -70,13 +72,17 @@ fn main() {
         reference("separate_processors"),
         reference("shared_processor")
     );
-    let groups = groups(&ds);
-    let siblings = sibling_pairs(&groups);
+    let siblings = sibling_pairs(ds.groups());
     for input in [Input::Full, Input::Signature, Input::Seed] {
         let x = features(&ds, &sigs, input).expect("the GSM8K set has MiniLM embeddings");
         let width = input.width();
         let mut accs = Vec::new();
-        let mut best: Option<(f64, u64, cotlabel::core::choice::model::ChoiceModel, usize)> = None;
+        let mut best: Option<(
+            f64,
+            u64,
+            cotlabel::core::signals::choice::model::ChoiceModel,
+            usize,
+        )> = None;
         for seed in 0..seeds as u64 {
             let cfg = TrainConfig {
                 seed,

@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Cli, Command, EvaluateArgs, ExportArgs, Inputs, KnnArg, LabelArgs, MethodArg};
+use crate::core::export::labelfile::LabelFile;
+use crate::core::export::trainset::{self, FileType, Format};
+use crate::core::graph::propagate::{Config, Method};
 use crate::core::graph::GraphConfig;
-use crate::core::import::{plan_import_mapped, InputFile};
-use crate::core::labelfile::LabelFile;
+use crate::core::io::import::{plan_import_mapped, InputFile};
 use crate::core::labels::Millis;
+use crate::core::map::neighbours::Search;
 use crate::core::metrics::machine_scores;
-use crate::core::neighbours::Search;
-use crate::core::propagate::{Config, Method};
-use crate::core::trainset::{self, FileType, Format};
 use crate::core::{Dataset, Session};
 use crate::worker::batch::{label, LabelOptions};
 

@@ -1,6 +1,7 @@
 //! What every numeric stage shares: the row-major [`Matrix`] view, the error of a job on
-//! numbers ([`ClusterError`]), [`Progress`] callbacks, and the squared distance whose
-//! rounding the k-means, the neighbour search and the graph agree on.
+//! numbers ([`ClusterError`]), [`Progress`] callbacks, the squared distance whose rounding
+//! the k-means, the neighbour search and the graph agree on, the logistic function and its
+//! inverse, and the distance of a feature vector to the distribution it was fitted on.
 
 /// Why clustering could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
@@ -71,7 +72,10 @@ impl<'a> Matrix<'a> {
 pub type Progress<'a> = &'a mut dyn FnMut(f64) -> bool;
 
 /// Squared Euclidean distance. Eight independent partial sums let the compiler use SIMD
-/// (a plain `.sum()` of floats is a serial chain: ~8× slower at d = 384).
+/// (a plain `.sum()` of floats is a serial chain: ~8× slower at d = 384). The one
+/// squared distance of k-means, the neighbour search, HDBSCAN and the graph, so every
+/// method weighs a pair alike, bit for bit.
+#[inline]
 pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     sq_dist_lanes(a, b)
 }
@@ -107,6 +111,35 @@ pub fn normalized(x: Matrix) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Log-odds, clamped to ±13.8.
+pub fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+/// The logistic function.
+pub fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Mean squared z-score of (feature name, value) pairs against the per-name `mean` and
+/// `std` of a fitting distribution (a standard deviation of at least 0.02; a name without
+/// numbers counts as mean ½, standard deviation 1). 0 for no pairs.
+pub fn mean_sq_z<'a>(
+    values: impl Iterator<Item = (&'a str, f64)>,
+    mean: &std::collections::BTreeMap<String, f64>,
+    std: &std::collections::BTreeMap<String, f64>,
+) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (name, x) in values {
+        let m = mean.get(name).copied().unwrap_or(0.5);
+        let sd = std.get(name).copied().unwrap_or(1.0).max(0.02);
+        sum += ((x - m) / sd).powi(2);
+        n += 1;
+    }
+    sum / n.max(1) as f64
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::data::{Dataset, Record};
-use super::signature::answer;
+use crate::core::data::{Dataset, Record};
+use crate::core::signals::signature::answer;
 
 /// Where and how to sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,27 +120,19 @@ impl Endpoint {
 /// question counting the CoTs it has. `only` (when given) limits it to the questions of
 /// those records.
 pub fn plan(dataset: &Dataset, n: usize, only: Option<&[usize]>) -> Vec<(usize, usize)> {
-    let records = dataset.records();
-    let mut order: Vec<&str> = Vec::new();
-    let mut first: rustc_hash::FxHashMap<&str, (usize, usize)> = Default::default();
-    for (i, r) in records.iter().enumerate() {
-        let e = first.entry(r.group_key()).or_insert_with(|| {
-            order.push(r.group_key());
-            (i, 0)
-        });
-        e.1 += 1;
-    }
-    let wanted: Option<std::collections::HashSet<&str>> = only.map(|o| {
+    let groups = dataset.groups();
+    let wanted: Option<std::collections::HashSet<usize>> = only.map(|o| {
         o.iter()
-            .filter_map(|&i| records.get(i))
-            .map(|r| r.group_key())
+            .filter(|&&i| i < dataset.len())
+            .map(|&i| groups.group_of(i))
             .collect()
     });
-    order
-        .into_iter()
-        .filter(|k| wanted.as_ref().is_none_or(|w| w.contains(k)))
-        .filter_map(|k| {
-            let (i, have) = first[k];
+    groups
+        .iter()
+        .enumerate()
+        .filter(|(g, _)| wanted.as_ref().is_none_or(|w| w.contains(g)))
+        .filter_map(|(_, members)| {
+            let (i, have) = (members[0] as usize, members.len());
             (have < n).then(|| (i, n - have))
         })
         .collect()
@@ -404,7 +396,7 @@ pub fn generated_record(
     }
     let found = answer::find_in_text(cot);
     let mut meta = Map::new();
-    meta.insert("source".into(), json!(super::data::GENERATED));
+    meta.insert("source".into(), json!(crate::core::data::GENERATED));
     meta.insert("model".into(), json!(endpoint.model));
     meta.insert(
         "sampling".into(),
@@ -414,7 +406,7 @@ pub fn generated_record(
     if let Some(system) = system_prompt(like) {
         meta.insert("system".into(), json!(system));
     }
-    for k in super::data::REFERENCE_ALIASES {
+    for k in crate::core::data::REFERENCE_ALIASES {
         if let Some(v) = like.meta.get(k) {
             meta.insert(k.to_string(), v.clone());
         }
@@ -436,7 +428,7 @@ pub fn system_prompt(r: &Record) -> Option<String> {
     if let Some(s) = r.meta.get("system").and_then(Value::as_str) {
         return Some(s.to_string()).filter(|s| !s.trim().is_empty());
     }
-    let (context, _) = super::training::conversation(&r.meta)?;
+    let (context, _) = crate::core::io::shapes::conversation(&r.meta)?;
     context
         .into_iter()
         .find(|(role, _)| role == "system")

@@ -1,69 +1,56 @@
-//! The pure core: no leptos, no web-sys. One module per stage of the pipeline, in the
-//! order data goes through them (stage → module → entry function; where it runs in the
-//! browser in brackets):
+//! The pure core: no leptos, no web-sys. One folder per stage of the pipeline, in the order
+//! data goes through them (stage → module → entry function; where it runs in the browser in
+//! brackets):
 //!
-//! 1. **Load** → [`import`] → [`import::plan_import_mapped`] (jobs worker, `Job::Load`):
-//!    records in the shapes people have ([`training`]: chat, ShareGPT, Alpaca, …;
-//!    [`mapping`]: a file whose fields are named otherwise; [`parquet_io`]: Parquet), with
-//!    validation naming file and line ([`error`]), into a [`data::Dataset`] with its
-//!    fingerprint. Embeddings made on the device: [`embed`] (model worker). More CoTs per
-//!    question sampled from the person's own model: [`generate`] (the OpenAI-compatible
-//!    request, its stream, its errors, the records it makes).
-//! 2. **Read the reasoning** → [`signature`] → [`signature::signatures`] (jobs worker),
-//!    kept on the page as [`signature::table::SignatureTable::new`].
-//! 3. **Cluster and map** → [`cluster::kmeans`], [`hdbscan::hdbscan`], [`project::pca2`]
-//!    (jobs worker, `Job::Map`), over [`neighbours::knn`].
-//! 4. **Pick** what to label next → [`select::queue`] (jobs worker, with propagation).
-//! 5. **Propagate** → [`graph::build`] and [`propagate::Prepared`] (`new`, then
-//!    `propagate` after every label; jobs worker, `Job::Propagate`). Data sets too large
-//!    for one graph (the CLI, Ray): [`partition::partition_records`], a graph per part.
-//! 6. **Classify** sibling pairs → [`choice`]: [`choice::sibling_pairs`], `score_pairs`,
-//!    [`choice::win_rates`]; fine-tuning [`choice::fine_tune_set`] (model worker).
-//! 7. **Label** (the person) → [`labels::LabelStore`], kept by [`journal::fold`] and
-//!    [`session::Session`] (the page).
-//!    Step labels (the first wrong step) → [`steps`]: [`steps::segment`],
-//!    [`steps::suggest`], [`steps::spread`] (the page, per question group).
-//! 8. **Export** → [`labelfile::LabelFile::from_store`] (the label file) and
-//!    [`trainset::plan`] (training sets) (the page).
+//! 1. **Load** → [`io`]: [`io::import::plan_import_mapped`] (jobs worker, `Job::Load`) reads
+//!    records in the shapes people have ([`io::shapes`]: chat, ShareGPT, Alpaca, …;
+//!    [`io::mapping`]: a file whose fields are named otherwise; [`io::parquet`]: Parquet),
+//!    with validation naming file and line ([`io::error`]), into a [`data::Dataset`] with its
+//!    fingerprint and question groups ([`data::groups`]). More CoTs per question sampled from
+//!    the person's own model: [`generate`] (the OpenAI-compatible request, its stream, its
+//!    errors, the records it makes).
+//! 2. **Read the reasoning** → [`signals`]: [`signals::signature::signatures`] (jobs worker),
+//!    kept on the page as [`signals::signature::table::SignatureTable::new`]; embeddings
+//!    made on the device ([`signals::embed`], model worker); the binary-choice classifier
+//!    ([`signals::choice`]); the person's model as a judge ([`signals::judge`]).
+//! 3. **Cluster and map** → [`map`]: [`map::kmeans::kmeans`], [`map::hdbscan::hdbscan`],
+//!    [`map::project::pca2`] (jobs worker, `Job::Map`), over [`map::neighbours::knn`].
+//! 4. **Propagate and pick** → [`graph`]: [`graph::build`] and
+//!    [`graph::propagate::Prepared`] (`new`, then `propagate` after every label; jobs
+//!    worker, `Job::Propagate`); what to label next, [`graph::select::queue`]. Data sets too
+//!    large for one graph (the CLI, Ray): [`graph::partition::partition_records`].
+//! 5. **Label** (the person) → [`labels`]: [`labels::LabelStore`], kept by
+//!    [`labels::journal::fold`] and [`labels::session::Session`] (the page); step labels (the
+//!    first wrong step) → [`labels::steps`] (the page, per question group).
+//! 6. **Export** → [`export`]: [`export::labelfile::LabelFile::from_store`] (the label file,
+//!    contract §2) and [`export::trainset::plan`] (training sets).
 //!
-//! Beside the stages: [`base`] (the matrix view, job errors, progress, distances that
-//! every numeric stage shares), [`metrics`] (AUROC, ARI, accuracy, ECE), [`simulate`] (a simulated
-//! labeller), [`timing`] (the map's jobs as one benchmark suite).
+//! Beside the stages: [`base`] (the matrix view, job errors, progress, distances that every
+//! numeric stage shares), [`metrics`] (AUROC, ARI, accuracy, ECE), [`simulate`] (a simulated
+//! labeller), [`timing`] (the map's jobs as one benchmark suite). A test
+//! (`tests/layout.rs`) fails on an import cycle between the modules of `core`.
 
-pub mod base;
-pub mod choice;
-pub mod cluster;
 pub mod data;
-pub mod embed;
-pub mod error;
+pub mod export;
 pub mod generate;
 pub mod graph;
-pub mod hdbscan;
-pub mod import;
-pub mod journal;
-pub mod judge;
-pub mod labelfile;
+pub mod io;
 pub mod labels;
-pub mod mapping;
+pub mod map;
+pub mod signals;
+
+pub mod base;
 pub mod metrics;
-pub mod neighbours;
-pub mod parquet_io;
-pub mod partition;
-pub mod project;
-pub mod propagate;
-pub mod select;
-pub mod session;
-pub mod signature;
 pub mod simulate;
-pub mod steps;
 pub mod timing;
-pub mod training;
-pub mod trainset;
+
+#[cfg(test)]
+mod layout;
 
 pub use data::{Dataset, Embeddings, Record};
-pub use error::ImportError;
+pub use io::error::ImportError;
+pub use labels::session::Session;
 pub use labels::{Label, LabelStore, Provenance, Verdict};
-pub use session::Session;
 
 /// The CPU device every model runs on: burn-flex (pure Rust; gemm with wasm simd128 and
 /// macerator's elementwise kernels under burn's `simd`). Measured against burn-ndarray with

@@ -3,13 +3,13 @@
 //! labels against the truth. The harness (`src/bin/simulate.rs`), the tests and the
 //! browser's evaluation panel all use it.
 
-use super::base::{ClusterError, Matrix};
-use super::data::Dataset;
-use super::graph::{self, GraphConfig};
-use super::metrics::{label_scores, LabelScores};
-use super::propagate::{Config, Prepared, Propagation};
-use super::select::{self, Strategy};
-use super::signature::{Signature, DIM};
+use crate::core::base::{ClusterError, Matrix};
+use crate::core::data::Dataset;
+use crate::core::graph::propagate::{Config, Prepared, Propagation};
+use crate::core::graph::select::{self, Strategy};
+use crate::core::graph::{self, GraphConfig};
+use crate::core::metrics::{label_scores, LabelScores};
+use crate::core::signals::signature::{Signature, DIM};
 
 /// Builds everything propagation needs for `dataset` under `cfg`.
 pub fn prepare(

@@ -10,10 +10,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::base::{ClusterError, Matrix, Progress};
-use super::cluster::{kmeans, KMeansConfig};
-use super::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
-use super::project::pca2;
+use crate::core::base::{ClusterError, Matrix, Progress};
+use crate::core::map::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
+use crate::core::map::kmeans::{kmeans, KMeansConfig};
+use crate::core::map::project::pca2;
 
 /// One job of the suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ pub enum Task {
         k: usize,
     },
     /// HDBSCAN with `min_cluster_size` 5: exact, or as the app runs it (exact for small
-    /// sets, a neighbour graph above [`super::hdbscan::EXACT_BUDGET`]).
+    /// sets, a neighbour graph above [`crate::core::map::hdbscan::EXACT_BUDGET`]).
     Hdbscan {
         /// Every pair of points, whatever the size.
         exact: bool,

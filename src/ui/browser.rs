@@ -4,7 +4,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::core::import::check_size;
+use crate::core::io::import::check_size;
 use crate::core::ImportError;
 
 /// Milliseconds since the Unix epoch.
@@ -21,7 +21,7 @@ pub fn performance_now() -> f64 {
 
 /// `2026-11-25` in UTC, for file names.
 pub fn today() -> String {
-    crate::core::labelfile::format_time(now_ms())[..10].to_string()
+    crate::core::export::labelfile::format_time(now_ms())[..10].to_string()
 }
 
 fn js_error(e: JsValue) -> String {
@@ -163,7 +163,7 @@ pub fn query_value(name: &str) -> Option<String> {
 
 /// Workers to embed `texts` texts with (a pool on the CPU): `?workers=N` when given, else
 /// this device's cores but one, bounded by its memory (`navigator.deviceMemory`, Chromium
-/// only) and by the job's size ([`crate::core::embed::pool_size`]).
+/// only) and by the job's size ([`crate::core::signals::embed::pool_size`]).
 pub fn model_workers(texts: usize) -> usize {
     let nav = web_sys::window().map(|w| w.navigator());
     let cores = nav
@@ -174,7 +174,7 @@ pub fn model_workers(texts: usize) -> usize {
         .and_then(|n| js_sys::Reflect::get(n, &"deviceMemory".into()).ok())
         .and_then(|v| v.as_f64());
     let asked = query_value("workers").and_then(|v| v.parse().ok());
-    crate::core::embed::pool_size(texts, MINILM_BATCH, cores, memory, asked)
+    crate::core::signals::embed::pool_size(texts, MINILM_BATCH, cores, memory, asked)
 }
 
 /// MiniLM's files, without their endings (copied into the site by Trunk from `weights/`).

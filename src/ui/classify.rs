@@ -11,7 +11,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::choice::{inputs, Epoch, Input, TrainConfig, WeightsInfo};
+use crate::core::signals::choice::{inputs, Epoch, Input, TrainConfig, WeightsInfo};
 use crate::worker::protocol::{
     ClassifyJob, ClassifyResult, FailReason, ModelJob, Reply, TrainJob, TrainResult,
 };

@@ -20,8 +20,8 @@ use leptos::task::spawn_local;
 
 use crate::core::data::{Assembly, Embeddings, Record};
 use crate::core::generate::{self, Stored};
-use crate::core::mapping::Mapping;
-use crate::core::signature::table::SignatureTable;
+use crate::core::io::mapping::Mapping;
+use crate::core::signals::signature::table::SignatureTable;
 use crate::core::{Dataset, ImportError, Session};
 use crate::worker::protocol::{AdoptJob, AttachJob, FailReason, Job, LoadJob, Loaded, Reply};
 use crate::worker::RECORDS_PER_PIECE;

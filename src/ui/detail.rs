@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 
-use crate::core::labelfile::format_time;
+use crate::core::export::labelfile::format_time;
 use crate::core::labels::Verdict;
-use crate::core::signature::table::in_group;
-use crate::core::signature::{Siblings, Signature};
+use crate::core::signals::signature::table::in_group;
+use crate::core::signals::signature::{Siblings, Signature};
 
 use super::state::AppState;
 

@@ -14,7 +14,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::journal::{fold, Entry, Folded, Journal};
+use crate::core::labels::journal::{fold, Entry, Folded, Journal};
 use crate::core::labels::LabelStore;
 use crate::core::{Dataset, Session};
 
@@ -115,7 +115,7 @@ impl Durable {
             persist::rewrite_labels(&fp, now, |stored| fold(dataset, stored, None, now, false))
                 .await?;
         let base = match &restored.file {
-            Some(f) => crate::core::session::restored(f, dataset).0,
+            Some(f) => crate::core::labels::session::restored(f, dataset).0,
             None => LabelStore::new(),
         };
         let journal = Journal::new(self.tab, &base);

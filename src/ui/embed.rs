@@ -11,7 +11,7 @@ use leptos::task::spawn_local;
 use sha2::{Digest, Sha256};
 
 use crate::core::data::Embeddings;
-use crate::core::embed::DIM;
+use crate::core::signals::embed::DIM;
 use crate::worker::protocol::{EmbedJob, EmbedResult, FailReason, ModelJob, Reply};
 
 use super::browser;
@@ -265,7 +265,7 @@ impl EmbedState {
                 .map_or(s.dataset.name(), |p| p.0);
             Some((
                 format!("{stem}-embeddings.npy"),
-                crate::core::import::write_npy(e),
+                crate::core::io::import::write_npy(e),
             ))
         });
         if let Some((name, bytes)) = file {

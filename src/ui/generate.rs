@@ -13,7 +13,7 @@
 //!   IndexedDB as it is finished, and the run itself is remembered until it completes, so a
 //!   reload or a crash offers to resume it (the plan counts the CoTs already there).
 //! - **Judging** ("Judge with my model"): the same endpoint asked, per CoT, whether its
-//!   reasoning and answer are correct ([`crate::core::judge`]); P(yes) per record id in
+//!   reasoning and answer are correct ([`crate::core::signals::judge`]); P(yes) per record id in
 //!   [`AppState::judged`], read by propagation, which learns the judge's say from the labels.
 //! - **Joining**: kept CoTs join the data set every few CoTs and at the end (embedded on
 //!   the device first when the data set has embeddings), through the shell
@@ -33,11 +33,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::core::data::{snippet, Record};
-use crate::core::embed::DIM;
 use crate::core::generate::{
     self, classify_http, Endpoint, GenError, RunSpec, SseEvent, SseReader, Stored, Tally,
 };
-use crate::core::judge;
+use crate::core::signals::embed::DIM;
+use crate::core::signals::judge;
 use crate::worker::protocol::{EmbedJob, ModelJob, Reply};
 
 use super::browser;
@@ -331,7 +331,7 @@ impl GenState {
 
     /// "Judge with my model": asks the person's model, per CoT of the scope (all, the
     /// selected record, or those shown) not judged yet, whether its reasoning and answer are
-    /// correct ([`crate::core::judge`]); after a confirmation for a host off this machine.
+    /// correct ([`crate::core::signals::judge`]); after a confirmation for a host off this machine.
     pub fn judge(self) {
         if self.judging.get_untracked() {
             self.judging.set(false); // the button stops a run under way
@@ -409,7 +409,8 @@ impl GenState {
                     });
                     // kept as it arrives: a reload or a closed tab keeps what was judged
                     if let Err(e) = persist::put_judged(&fp, &[(id, p as f32)]).await {
-                        last_problem = Some(format!("the score could not be kept in this browser: {e}"));
+                        last_problem =
+                            Some(format!("the score could not be kept in this browser: {e}"));
                     }
                 }
                 Err(e) => {
@@ -822,7 +823,7 @@ impl GenState {
                         generate::next_id(&like.id, |id| taken.contains(id) || in_data(id))
                     };
                     ctl.taken.borrow_mut().insert(id.clone());
-                    let now = crate::core::labelfile::format_time(browser::now_ms());
+                    let now = crate::core::export::labelfile::format_time(browser::now_ms());
                     return match generate::generated_record(like, &text, endpoint, id, &now) {
                         Some(r) => Outcome::Kept(r),
                         None => Outcome::Lost("empty completion".into()),

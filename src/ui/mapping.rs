@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::mapping::{Mapping, Survey, TARGETS};
+use crate::core::io::mapping::{Mapping, Survey, TARGETS};
 
 use super::browser;
 use super::state::AppState;

@@ -53,8 +53,8 @@ mod training;
 
 use leptos::prelude::*;
 
+use crate::core::labels::StepMark;
 use crate::core::labels::Verdict;
-use crate::core::steps::StepMark;
 use classify::ClassifyState;
 use embed::EmbedState;
 use generate::GenState;

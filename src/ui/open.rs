@@ -8,10 +8,10 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::import::ImportPlan;
-use crate::core::labelfile::LabelFile;
-use crate::core::mapping::Mapping;
-use crate::core::signature::table::SignatureTable;
+use crate::core::export::labelfile::LabelFile;
+use crate::core::io::import::ImportPlan;
+use crate::core::io::mapping::Mapping;
+use crate::core::signals::signature::table::SignatureTable;
 use crate::core::{Dataset, ImportError, Session};
 use crate::worker::protocol::FailReason;
 
@@ -327,7 +327,7 @@ impl AppState {
             if r.applied > 0 {
                 let when = stored
                     .exported_at
-                    .map(crate::core::labelfile::format_time)
+                    .map(crate::core::export::labelfile::format_time)
                     .unwrap_or_default();
                 self.restored.set(Some(format!(
                     "Restored your session on {}: {} labels ({} by you), saved in this browser {}.",

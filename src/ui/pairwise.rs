@@ -38,15 +38,15 @@ impl PairState {
     }
 
     /// The selected record's siblings (same question), in record order: its question
-    /// group in the signature table, as everywhere else.
+    /// group in the data set's group index, as everywhere else.
     fn siblings(&self) -> Vec<usize> {
         let Some(sel) = self.app.selected.get_untracked() else {
             return Vec::new();
         };
-        self.app.signatures.with_untracked(|t| {
-            t.as_ref().map_or_else(Vec::new, |t| {
-                t.group_of(sel).into_iter().filter(|&i| i != sel).collect()
-            })
+        self.app.session.with_untracked(|s| {
+            s.as_ref()
+                .filter(|s| sel < s.dataset.len())
+                .map_or_else(Vec::new, |s| s.dataset.groups().siblings(sel).collect())
         })
     }
 

@@ -26,7 +26,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::browser::PageFile;
 use crate::core::generate::Stored;
-use crate::core::journal::{Rewrite, StoredLabels};
+use crate::core::labels::journal::{Rewrite, StoredLabels};
 
 const DB: &str = "cotlabel";
 const STORE: &str = "kv";
@@ -266,7 +266,7 @@ pub async fn put_entries(items: &[(String, String)]) -> Result<(), String> {
 
 /// The keys of a data set's journal entries.
 fn journal_range(fingerprint: &str) -> Result<KeyRange, String> {
-    prefix_range(&crate::core::journal::key_prefix(fingerprint))
+    prefix_range(&crate::core::labels::journal::key_prefix(fingerprint))
 }
 
 /// Every key that starts with `prefix`.

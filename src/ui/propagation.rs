@@ -8,10 +8,10 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::core::graph::propagate::{Config, Method};
 use crate::core::graph::GraphConfig;
 use crate::core::metrics::{machine_scores, LabelScores};
-use crate::core::propagate::{Config, Method};
-use crate::core::signature::no_sibling_notice;
+use crate::core::signals::signature::no_sibling_notice;
 use crate::core::Session;
 use crate::worker::protocol::{FailReason, Job, PropagateJob, PropagateResult, Reply};
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use crate::core::io::mapping::Survey;
 use crate::core::labels::{Counts, Verdict};
-use crate::core::mapping::Survey;
-use crate::core::signature::table::SignatureTable;
+use crate::core::signals::signature::table::SignatureTable;
 use crate::core::Session;
 
 use super::browser::{self, now_ms, PageFile};
@@ -379,7 +379,7 @@ impl AppState {
         let Some((json, name, counts)) = file else {
             return;
         };
-        let filename = crate::core::labelfile::export_file_name(&name, &browser::today());
+        let filename = crate::core::export::labelfile::export_file_name(&name, &browser::today());
         match browser::download(&filename, &json) {
             Ok(()) => self.notice.set(Some(format!(
                 "Exported {} labels ({} by you) to {filename}.",

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::core::signature::answer::format_number;
-use crate::core::steps::{
+use crate::core::labels::steps::{
     spread_dataset, suggest, Process, SpreadStep, StepMark, StepVerdict, Suggestion,
 };
+use crate::core::signals::signature::answer::format_number;
 
 use super::browser::now_ms;
 use super::state::AppState;
@@ -84,15 +84,19 @@ impl StepsState {
 
     fn selected(&self) -> Option<Selected> {
         let sel = self.app.selected.get_untracked()?;
-        let rows = self.app.signatures.with_untracked(|t| {
-            t.as_ref()
-                .map(|t| t.group_of(sel))
-                .filter(|g| !g.is_empty())
-                .unwrap_or_else(|| vec![sel])
-        });
         self.app.session.with_untracked(|s| {
             let s = s.as_ref()?;
             let records = s.dataset.records();
+            let rows: Vec<usize> = (sel < records.len())
+                .then(|| {
+                    s.dataset
+                        .groups()
+                        .group_with(sel)
+                        .iter()
+                        .map(|&j| j as usize)
+                        .collect()
+                })
+                .unwrap_or_else(|| vec![sel]);
             let r = records.get(sel)?;
             let group: Vec<Process> = rows
                 .iter()

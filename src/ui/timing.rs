@@ -12,7 +12,7 @@ use leptos::prelude::*;
 
 use super::bridge::{self, Kind};
 use super::browser;
-use crate::core::import::parse_npy;
+use crate::core::io::import::parse_npy;
 use crate::core::timing::{suite, Case};
 use crate::worker::protocol::{Backend, EmbedJob, EmbedResult, Job, ModelJob, Reply, Request};
 
@@ -303,7 +303,7 @@ fn EmbedBench() -> impl IntoView {
         if runs.with_untracked(|r| r.iter().any(|run| run.outcome.is_none())) {
             return; // running
         }
-        let mut plan: Vec<EmbedRun> = crate::core::embed::bench_pool_sizes(cores)
+        let mut plan: Vec<EmbedRun> = crate::core::signals::embed::bench_pool_sizes(cores)
             .into_iter()
             .map(|workers| EmbedRun {
                 backend: Backend::Cpu,

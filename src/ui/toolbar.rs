@@ -186,8 +186,8 @@ pub fn Toolbar(
                                 .collect_view()
                         }}
                     </ul>
-                    <Show when=move || state.errors.with(|e| e.len() >= crate::core::import::MAX_ERRORS)>
-                        <p>"Stopped after the first " {crate::core::import::MAX_ERRORS} " errors."</p>
+                    <Show when=move || state.errors.with(|e| e.len() >= crate::core::io::error::MAX_ERRORS)>
+                        <p>"Stopped after the first " {crate::core::io::error::MAX_ERRORS} " errors."</p>
                     </Show>
                     <button class="button small" on:click=move |_| state.errors.set(Vec::new())>"Dismiss"</button>
                 </div>

@@ -7,8 +7,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::parquet_io::ParquetSink;
-use crate::core::trainset::{self, FileType, Format, Options};
+use crate::core::export::trainset::{self, FileType, Format, Options};
+use crate::core::io::parquet::ParquetSink;
 
 use super::browser;
 use super::state::AppState;

@@ -6,7 +6,7 @@
 //! same records and human labels, apart from the times in it.
 //!
 //! Data sets too large for one graph are labelled partition by partition
-//! ([`crate::core::partition`]), each CoT with the prior it has in the whole (the base-rate
+//! ([`crate::core::graph::partition`]), each CoT with the prior it has in the whole (the base-rate
 //! shifts are the whole's), several partitions at once on threads. Native only: the page
 //! runs the same worker one job at a time.
 
@@ -14,12 +14,12 @@ use super::protocol::{ClassifyResult, PropagateJob, PropagateResult};
 use super::Worker;
 use crate::core::base::ClusterError;
 use crate::core::data::{Dataset, Embeddings};
+use crate::core::graph::partition::partition_records;
+use crate::core::graph::propagate::Config;
 use crate::core::graph::GraphConfig;
+use crate::core::labels::steps::spread_dataset;
 use crate::core::labels::{LabelStore, Millis, MIN_CONFIDENCE};
-use crate::core::partition::partition_records;
-use crate::core::propagate::Config;
-use crate::core::signature::{base_rate_shifts, group_signatures};
-use crate::core::steps::spread_dataset;
+use crate::core::signals::signature::{base_rate_shifts, group_signatures};
 use crate::core::Session;
 
 /// How a data set is labelled.
@@ -226,7 +226,7 @@ fn propagate_part(
 #[cfg(feature = "model")]
 fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), ClusterError> {
     use super::protocol::{Backend, ClassifyJob, ModelJob, Reply, Request};
-    use crate::core::choice::{inputs, WeightsInfo};
+    use crate::core::signals::choice::{inputs, WeightsInfo};
     let info: WeightsInfo =
         serde_json::from_str(include_str!("../../weights/choice-signature.json"))
             .map_err(|e| ClusterError::Missing(format!("the shipped weights' info: {e}")))?;

@@ -35,18 +35,20 @@ const VALUES_PER_PIECE: usize = 1 << 20;
 const TABLE_ROWS_PER_PIECE: usize = 10_000;
 
 use crate::core::base::{normalized, ClusterError, Matrix};
-use crate::core::choice::win_rates;
 #[cfg(feature = "model")]
-use crate::core::choice::{self, score_pairs, sibling_pairs};
-use crate::core::cluster::{central_points, kmeans, KMeansConfig};
+use crate::core::data::Groups;
 use crate::core::data::{Dataset, Embeddings, Record};
-use crate::core::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
-use crate::core::import::{plan_import_mapped, InputFile};
-use crate::core::project::pca2;
-use crate::core::propagate::Prepared;
-use crate::core::select;
-use crate::core::signature::table::SignatureTable;
-use crate::core::signature::{finish, group_signatures, signatures, DIM};
+use crate::core::graph::propagate::Prepared;
+use crate::core::graph::select;
+use crate::core::io::import::{plan_import_mapped, InputFile};
+use crate::core::map::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
+use crate::core::map::kmeans::{central_points, kmeans, KMeansConfig};
+use crate::core::map::project::pca2;
+use crate::core::signals::choice::win_rates;
+#[cfg(feature = "model")]
+use crate::core::signals::choice::{self, score_pairs, sibling_pairs};
+use crate::core::signals::signature::table::SignatureTable;
+use crate::core::signals::signature::{finish, group_signatures, signatures, DIM};
 use crate::core::timing::{self, Case};
 
 /// The data set the worker holds.
@@ -160,7 +162,7 @@ impl Worker {
     }
 
     /// [`Self::hold`], with the base-rate shifts of a larger data set this one is a part of
-    /// ([`crate::core::signature::base_rate_shifts`]): a partition's CoTs then get the
+    /// ([`crate::core::signals::signature::base_rate_shifts`]): a partition's CoTs then get the
     /// priors they have in the whole.
     pub fn hold_shifted(
         &mut self,
@@ -497,7 +499,7 @@ impl Worker {
                 .iter()
                 .map(|&j| (j >= 0.0).then_some(f64::from(j)))
                 .collect();
-            let fit = crate::core::judge::fit(&prepared.prior, &judged, &human);
+            let fit = crate::core::signals::judge::fit(&prepared.prior, &judged, &human);
             let prior: Vec<f64> = (0..n)
                 .map(|i| fit.combine(prepared.prior[i], judged[i]))
                 .collect();
@@ -510,7 +512,7 @@ impl Worker {
             .iter()
             .map(|&(b, w)| (b as usize, w as usize))
             .collect();
-        crate::core::propagate::respect_pairs(&mut prop.p, &pairs);
+        crate::core::graph::propagate::respect_pairs(&mut prop.p, &pairs);
         // the CLI asks for no queue: ranking every CoT costs a pass over the graph
         let queue = match job.queue {
             0 => Vec::new(),
@@ -629,20 +631,6 @@ fn time(
     })
 }
 
-/// The rows of each question group, from one group id per row.
-pub fn group_rows(groups: &[u32]) -> Vec<Vec<usize>> {
-    let mut index: rustc_hash::FxHashMap<u32, usize> = Default::default();
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    for (i, g) in groups.iter().enumerate() {
-        let k = *index.entry(*g).or_insert_with(|| {
-            out.push(Vec::new());
-            out.len() - 1
-        });
-        out[k].push(i);
-    }
-    out
-}
-
 /// Checks a classify job's shapes: the numbers must be `rows × width`.
 pub fn check_classify(job: &ClassifyJob, rows: usize, data: &[f32]) -> Result<(), String> {
     let width = job.info.input.width();
@@ -701,7 +689,7 @@ pub fn classify_cpu(req: &Request<ModelJob>, data: &[f32], weights: Vec<u8>) -> 
         check_classify(job, req.rows, data)?;
         let device = crate::core::cpu_device();
         let model = choice::load(&job.info, weights, &device)?;
-        let pairs = sibling_pairs(&group_rows(&job.groups));
+        let pairs = sibling_pairs(&Groups::from_assignment(&job.groups));
         let scores = score_pairs(&model, data, job.info.input.width(), &pairs, &device);
         Ok(classified(job, &pairs, &scores, "cpu", None, None, 0.0))
     };
@@ -748,7 +736,7 @@ pub fn train_cpu(
         }
         let device = crate::core::cpu_device();
         let model = choice::load(&job.info, weights, &device)?;
-        let groups = group_rows(&job.groups);
+        let groups = Groups::from_assignment(&job.groups);
         let sibling = sibling_pairs(&groups);
         let scores = score_pairs(&model, data, width, &sibling, &device);
         let chosen: Vec<choice::PairChoice> = job
@@ -1028,7 +1016,7 @@ mod tests {
 
     #[test]
     fn load_reads_files_holds_them_and_sends_records_vectors_and_table() {
-        let npy = crate::core::import::write_npy(
+        let npy = crate::core::io::import::write_npy(
             &Embeddings::new(4, 2, vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9]).unwrap(),
         );
         let (req, bytes) = load(
@@ -1079,7 +1067,8 @@ mod tests {
         // a label file added to it: nothing else changes or travels
         let mut store = crate::core::LabelStore::new();
         store.set_human("a", crate::core::Verdict::Good, 0);
-        let labels = crate::core::labelfile::LabelFile::from_store(&ds, &store, 0).to_json();
+        let labels =
+            crate::core::export::labelfile::LabelFile::from_store(&ds, &store, 0).to_json();
         let labels = labels.as_bytes();
         let (req, bytes) = load(2, &[("labels.json", labels)], Some(l.key.clone()));
         let replies = w.run(&req, &[], &bytes, &mut |_, _| true);
@@ -1227,8 +1216,8 @@ mod tests {
     #[test]
     fn propagation_keeps_its_graph_and_spreads_labels() {
         use super::protocol::PropagateJob;
+        use crate::core::graph::propagate::Config;
         use crate::core::graph::GraphConfig;
-        use crate::core::propagate::Config;
         let (req, bytes) = load(1, &[("four.jsonl", FOUR.as_bytes())], None);
         let mut w = Worker::default();
         let (l, _) = loaded(&w.run(&req, &[], &bytes, &mut |_, _| true));
@@ -1302,7 +1291,7 @@ mod tests {
 
     /// The shipped classifier weights and their description.
     #[cfg(feature = "model")]
-    fn shipped() -> (crate::core::choice::WeightsInfo, Vec<u8>) {
+    fn shipped() -> (crate::core::signals::choice::WeightsInfo, Vec<u8>) {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
         let info = serde_json::from_str(
             &std::fs::read_to_string(root.join("choice-signature.json")).unwrap(),
@@ -1318,7 +1307,7 @@ mod tests {
     #[test]
     fn classify_scores_siblings_with_the_shipped_weights() {
         use super::protocol::{Backend, ClassifyJob};
-        use crate::core::choice::Input;
+        use crate::core::signals::choice::Input;
         let (info, bytes) = shipped();
         let width = Input::Signature.width();
         // questions {0, 1, 2} and {3, 4}; 5 alone
@@ -1370,7 +1359,7 @@ mod tests {
     #[test]
     fn train_fine_tunes_on_human_labels_and_reports_epochs() {
         use super::protocol::TrainJob;
-        use crate::core::choice::{Input, TrainConfig};
+        use crate::core::signals::choice::{Input, TrainConfig};
         let (info, bytes) = shipped();
         let width = Input::Signature.width();
         // 8 questions of 3 CoTs; the first feature tells sound (1) from flawed (0)

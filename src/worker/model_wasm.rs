@@ -16,9 +16,10 @@ use super::protocol::{
     Backend, ClassifyResult, EmbedJob, EmbedResult, FailReason, ModelJob, Reply, Request,
 };
 use super::wasm::{post, post_with_bytes, read_message};
-use super::{check_classify, classified, group_rows, now_ms, train_cpu};
-use crate::core::choice::{self, score_pairs, score_pairs_async, sibling_pairs};
-use crate::core::embed::{self, MiniLm, Tokenizer};
+use super::{check_classify, classified, now_ms, train_cpu};
+use crate::core::data::Groups;
+use crate::core::signals::choice::{self, score_pairs, score_pairs_async, sibling_pairs};
+use crate::core::signals::embed::{self, MiniLm, Tokenizer};
 
 /// The MiniLM encoder once loaded: model, tokenizer, device, its name, why not WebGPU,
 /// the weights' size.
@@ -528,7 +529,7 @@ async fn classify(
     let (device, backend, fallback) = device_for(job.backend).await;
     let width = job.info.input.width();
     let model = choice::load(&job.info, weights.clone(), &device)?;
-    let pairs = sibling_pairs(&group_rows(&job.groups));
+    let pairs = sibling_pairs(&Groups::from_assignment(&job.groups));
     let t0 = now_ms();
     let scores = score_pairs_async(&model, &data, width, &pairs, &device).await?;
     let scoring_ms = now_ms() - t0;

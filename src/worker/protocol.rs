@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::choice::{Epoch, TrainConfig, WeightsInfo};
 use crate::core::data::Record;
-use crate::core::error::ImportError;
+use crate::core::graph::propagate::Config;
 use crate::core::graph::GraphConfig;
+use crate::core::io::error::ImportError;
+use crate::core::io::mapping::Mapping;
 use crate::core::labels::{Label, LabelStore, Millis, Provenance};
-use crate::core::mapping::Mapping;
-use crate::core::propagate::Config;
+use crate::core::signals::choice::{Epoch, TrainConfig, WeightsInfo};
 use crate::core::timing::Case;
 
 /// What the map is drawn from.
@@ -132,14 +132,14 @@ pub struct PropagateJob {
     /// Human label of each CoT: 1 sound, 0 flawed, −1 none.
     pub human: Vec<i8>,
     /// The person's pair choices, (better, worse) rows: they condition the result
-    /// ([`crate::core::propagate::respect_pairs`]).
+    /// ([`crate::core::graph::propagate::respect_pairs`]).
     #[serde(default)]
     pub pairs: Vec<(u32, u32)>,
     /// Length of the "label next" queue to send back.
     pub queue: usize,
     /// The person's model as a judge: its P(yes) per CoT, a negative number where it did
     /// not judge; empty when it judged none. Its weight is learnt from `human`
-    /// ([`crate::core::judge::fit`]), zero without labels.
+    /// ([`crate::core::signals::judge::fit`]), zero without labels.
     #[serde(default)]
     pub judge: Vec<f32>,
 }
@@ -285,7 +285,7 @@ pub struct EmbedJob {
     pub backend: Backend,
     /// Texts per batch.
     pub batch: usize,
-    /// Workers to share the texts on the CPU (the page's choice, [`crate::core::embed::pool_size`]
+    /// Workers to share the texts on the CPU (the page's choice, [`crate::core::signals::embed::pool_size`]
     /// caps it by the job's size): the model worker embeds a shard itself and starts
     /// `workers − 1` helpers for the rest. 0 or 1: this worker alone (a helper's jobs).
     #[serde(default)]
@@ -403,7 +403,7 @@ pub struct PropagateResult {
     pub calibration: (f64, f64),
     /// Whether the graph was built for this job (false: the kept one was used).
     pub built_graph: bool,
-    /// Each CoT's doubt ([`crate::core::propagate::Propagation::doubt`]).
+    /// Each CoT's doubt ([`crate::core::graph::propagate::Propagation::doubt`]).
     #[serde(default)]
     pub doubt: Vec<f32>,
     /// Whether human labels moved each CoT through the graph.
@@ -413,9 +413,9 @@ pub struct PropagateResult {
 
 impl PropagateResult {
     /// CoT `i`'s machine label at `min_confidence`
-    /// ([`crate::core::propagate::machine_label`]): `None` leaves it unlabelled.
+    /// ([`crate::core::graph::propagate::machine_label`]): `None` leaves it unlabelled.
     pub fn label(&self, i: usize, min_confidence: f64) -> Option<(bool, f64)> {
-        crate::core::propagate::machine_label(
+        crate::core::graph::propagate::machine_label(
             f64::from(*self.p.get(i)?),
             f64::from(self.doubt.get(i).copied().unwrap_or(0.0)),
             self.moved.get(i).copied().unwrap_or(false),
@@ -573,7 +573,7 @@ pub enum Reply {
     },
     /// Rows `start..start + rows` of the signature table of the data set just read (the
     /// bytes travel beside the JSON:
-    /// [`crate::core::signature::table::SignatureTable::rows_to_bytes`]), in order, before
+    /// [`crate::core::signals::signature::table::SignatureTable::rows_to_bytes`]), in order, before
     /// [`Reply::Loaded`]; sent when the data set changed.
     Table {
         /// Job id.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cotlabel::core::import::{plan_import, InputFile};
+use cotlabel::core::io::import::{plan_import, InputFile};
 use cotlabel::core::{Dataset, Embeddings, Record};
 
 /// `../shared/data` beside the crate, when it holds the GSM8K files. Under `CI=true` a
@@ -214,7 +214,7 @@ pub struct ShapeResult {
     pub cots: usize,
     pub sound: f64,
     pub rows: Vec<(
-        cotlabel::core::select::Strategy,
+        cotlabel::core::graph::select::Strategy,
         usize,
         cotlabel::core::metrics::LabelScores,
     )>,
@@ -251,10 +251,10 @@ pub fn evaluate_shape_with(
     seeds: &[u64],
     graph: &cotlabel::core::graph::GraphConfig,
 ) -> ShapeResult {
+    use cotlabel::core::graph::propagate::Config;
+    use cotlabel::core::graph::select::Strategy;
     use cotlabel::core::metrics::label_scores;
-    use cotlabel::core::propagate::Config;
-    use cotlabel::core::select::Strategy;
-    use cotlabel::core::signature::signatures;
+    use cotlabel::core::signals::signature::signatures;
     use cotlabel::core::simulate::{prepare, run_predictions};
     let cfg = Config::default();
     let mut rows = Vec::new();
@@ -400,7 +400,7 @@ pub const PHRASINGS: usize = 12;
 /// "My choice is C.", `\boxed{C}`, "So I pick option C.", "C is correct.", "Answer: C".
 /// `is_correct` stays: the reasoning and its answer are the same.
 pub fn rephrased(ds: &Dataset) -> Dataset {
-    use cotlabel::core::signature::options;
+    use cotlabel::core::signals::signature::options;
     let re = regex::Regex::new(
         r"(?i:(?:therefore,?\s*)?(?:among a through [a-j],\s*)?the answer(?:\s*\(yes or no\))?\s+is:?)\s*\(?([A-J]|(?i:yes|no|true|false))\b\)?[^\n]*",
     )

@@ -4,8 +4,8 @@
 #[cfg(feature = "ours")]
 pub fn ours(data: &[f32], rows: usize, dim: usize) -> usize {
     use cotlabel::core::base::Matrix;
-use cotlabel::core::cluster::{kmeans, KMeansConfig};
-    use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig};
+use cotlabel::core::map::kmeans::{kmeans, KMeansConfig};
+    use cotlabel::core::map::hdbscan::{hdbscan, HdbscanConfig};
     let x = Matrix::new(data, rows, dim).unwrap();
     let k = kmeans(x, &KMeansConfig::default(), &mut |_| true).unwrap();
     let h = hdbscan(x, &HdbscanConfig::default(), &mut |_| true).unwrap();

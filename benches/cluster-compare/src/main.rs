@@ -13,9 +13,9 @@ use std::io::Write;
 use std::time::Instant;
 
 use cotlabel::core::base::Matrix;
-use cotlabel::core::cluster::{kmeans, KMeansConfig};
-use cotlabel::core::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
-use cotlabel::core::import::parse_npy;
+use cotlabel::core::map::kmeans::{kmeans, KMeansConfig};
+use cotlabel::core::map::hdbscan::{hdbscan, HdbscanConfig, MstMethod};
+use cotlabel::core::io::import::parse_npy;
 use cotlabel::core::metrics::adjusted_rand_index;
 
 const DATA: &str = "/work/shared/data/gsm8k_cot_emb.npy";

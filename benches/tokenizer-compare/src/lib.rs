@@ -6,7 +6,7 @@
 /// The app's tokenizer, compiled from the app's own source files.
 #[cfg(feature = "hand")]
 #[allow(dead_code, unexpected_cfgs)]
-#[path = "../../../src/core/embed/mod.rs"]
+#[path = "../../../src/core/signals/embed/mod.rs"]
 pub mod embed;
 
 /// Hugging Face `tokenizers` with all-MiniLM-L6-v2's tokenizer.json, set up as
