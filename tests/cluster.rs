@@ -35,10 +35,7 @@ fn sklearn_labels(name: &str) -> Option<Vec<i64>> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("a JSON list of labels")),
         Err(_) => {
-            eprintln!(
-                "SKIP: {} is absent; the label parity check did not run",
-                path.display()
-            );
+            support::absent(&format!("{} (the label parity check)", path.display()));
             None
         }
     }

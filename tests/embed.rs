@@ -1,7 +1,10 @@
 //! MiniLM parity with sentence-transformers: token ids and embeddings of the 16 texts of
 //! `../shared/data/reference_embeddings.json` (empty text, accents, CJK, emoji, whitespace,
 //! a text over 256 tokens). Needs the weights made by `scripts/fetch-minilm`; skips, saying
-//! so, when they or the reference are absent. Run with `--release` (burn is slow in debug).
+//! so, when they or the reference are absent (fails under `CI=true`). Run with `--release`
+//! (burn is slow in debug).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -27,10 +30,7 @@ fn root() -> &'static Path {
 fn references() -> Option<Vec<Reference>> {
     let path = root().join("../shared/data/reference_embeddings.json");
     if !path.exists() {
-        eprintln!(
-            "SKIP: {} is absent; MiniLM parity not checked",
-            path.display()
-        );
+        support::absent(&format!("{} (MiniLM parity)", path.display()));
         return None;
     }
     let json: serde_json::Value =
@@ -59,10 +59,10 @@ fn weights_file(name: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!(
-            "SKIP: {} is absent (run scripts/fetch-minilm); MiniLM parity not checked",
+        support::absent(&format!(
+            "{} (made by scripts/fetch-minilm; MiniLM parity)",
             path.display()
-        );
+        ));
         None
     }
 }

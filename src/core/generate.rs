@@ -39,6 +39,57 @@ pub const DEFAULT_TEMPLATE: &str =
     "{question}\n\nThink step by step, writing one step per line, then give the final answer \
      on its own line as \"The answer is N.\"";
 
+/// The prompt template for multiple-choice questions (the question lists its options).
+pub const OPTIONS_TEMPLATE: &str =
+    "{question}\n\nThink step by step, writing one step per line, then give the final answer \
+     on its own line as \"The answer is (X).\" where X is the letter of the option.";
+
+/// The prompt template for yes/no questions.
+pub const YES_NO_TEMPLATE: &str =
+    "{question}\n\nThink step by step, writing one step per line, then give the final answer \
+     on its own line as \"The answer is yes.\" or \"The answer is no.\"";
+
+/// The default template that fits a data set: multiple choice when most of its first
+/// questions list options, yes/no when most of its answers (the `answer` field or a
+/// reference answer) are yes/no/true/false, else [`DEFAULT_TEMPLATE`]. Reads the first 200
+/// records only (it runs on the page when a data set opens).
+pub fn default_template(dataset: &Dataset) -> &'static str {
+    let head = &dataset.records()[..dataset.len().min(200)];
+    if head.is_empty() {
+        return DEFAULT_TEMPLATE;
+    }
+    let with_options = head
+        .iter()
+        .filter(|r| crate::core::signals::signature::options::parse(&r.question).is_some())
+        .count();
+    if 2 * with_options > head.len() {
+        return OPTIONS_TEMPLATE;
+    }
+    let answers: Vec<String> = head
+        .iter()
+        .filter_map(|r| r.answer.clone().or_else(|| r.reference_answer()))
+        .collect();
+    let yes_no = answers
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.trim().trim_end_matches('.').to_ascii_lowercase().as_str(),
+                "yes" | "no" | "true" | "false"
+            )
+        })
+        .count();
+    if !answers.is_empty() && 2 * yes_no > answers.len() {
+        return YES_NO_TEMPLATE;
+    }
+    DEFAULT_TEMPLATE
+}
+
+/// Whether `template` is one of the shipped defaults (the person did not write their own,
+/// so the page may follow the data set's kind with it).
+pub fn is_default_template(template: &str) -> bool {
+    [DEFAULT_TEMPLATE, OPTIONS_TEMPLATE, YES_NO_TEMPLATE].contains(&template)
+}
+
 impl Default for Endpoint {
     fn default() -> Self {
         Self {
@@ -578,6 +629,46 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_template_follows_the_data() {
+        let rec = |i: usize, q: &str, a: Option<&str>| Record {
+            id: i.to_string(),
+            question: q.into(),
+            cot: "c".into(),
+            answer: a.map(str::to_string),
+            question_id: None,
+            is_correct: None,
+            meta: Default::default(),
+        };
+        let ds = |rs: Vec<Record>| Dataset::new("d", rs, None);
+        let mc = ds((0..4)
+            .map(|i| {
+                rec(
+                    i,
+                    &format!("Which one {i}?\nA. red\nB. blue\nC. green\nD. white"),
+                    None,
+                )
+            })
+            .collect());
+        assert_eq!(default_template(&mc), OPTIONS_TEMPLATE);
+        let yn = ds((0..4)
+            .map(|i| {
+                rec(
+                    i,
+                    &format!("Is {i} even?"),
+                    Some(if i % 2 == 0 { "yes" } else { "No." }),
+                )
+            })
+            .collect());
+        assert_eq!(default_template(&yn), YES_NO_TEMPLATE);
+        let num = ds((0..4)
+            .map(|i| rec(i, &format!("What is {i} + 1?"), Some("7")))
+            .collect());
+        assert_eq!(default_template(&num), DEFAULT_TEMPLATE);
+        assert_eq!(default_template(&ds(Vec::new())), DEFAULT_TEMPLATE);
+        assert!(is_default_template(OPTIONS_TEMPLATE) && !is_default_template("{question}"));
+    }
     use crate::core::data::tests::record;
 
     #[test]

@@ -87,7 +87,7 @@ pub fn Detail(
                     <h2>"Reasoning"</h2>
                     {reasoning.run()}
                     <h2>"Answer"</h2>
-                    <p class="answer">{r.answer.clone().unwrap_or_else(|| "—".into())}</p>
+                    <p class="answer" data-testid="record-answer">{answer_line(r.answer.as_deref(), sig.as_ref())}</p>
                     <div class=format!("label-state {verdict}") data-testid="label-state">{label_text} {sources}</div>
                     {signals}
                     <details class="meta">
@@ -125,6 +125,23 @@ pub fn Detail(
             {children()}
             {body}
         </section>
+    }
+}
+
+/// The record's one final answer, with where it came from: the record's `answer` field,
+/// or the reasoning's text when the field is absent (as the signature reads it).
+fn answer_line(field: Option<&str>, sig: Option<&Signature>) -> String {
+    let read = sig.and_then(|s| {
+        s.trace
+            .answer
+            .as_ref()
+            .map(|a| (a.key(), s.trace.answer_from_text))
+    });
+    match (field.map(str::trim).filter(|f| !f.is_empty()), read) {
+        (_, Some((a, true))) => format!("{a} (read from the reasoning)"),
+        (Some(f), Some(_)) => format!("{f} (the record's answer field)"),
+        (Some(f), None) => format!("{f} (the record's answer field; not read as an answer)"),
+        (None, None) => "none found in the record or its reasoning".to_string(),
     }
 }
 

@@ -275,6 +275,20 @@ impl GenState {
         Effect::new(move |prev: Option<Option<String>>| {
             let key = app.records_key.get();
             if prev.as_ref() != Some(&key) && key.is_some() {
+                // a template the person did not write follows the data set's kind
+                // (multiple choice, yes/no, a number)
+                let fits = this.app.session.with_untracked(|s| {
+                    s.as_ref()
+                        .map(|s| crate::core::generate::default_template(&s.dataset))
+                });
+                if let Some(fits) = fits {
+                    if crate::core::generate::is_default_template(
+                        &settings.get_untracked().template,
+                    ) && settings.get_untracked().template != fits
+                    {
+                        settings.update(|s| s.template = fits.to_string());
+                    }
+                }
                 let fp = this.fingerprint();
                 let stopped = browser::local_get(RUN)
                     .and_then(|t| serde_json::from_str::<RunRecord>(&t).ok())

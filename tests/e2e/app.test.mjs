@@ -891,6 +891,7 @@ async function embeddingClusterSizes(page) {
 
 test('records without embeddings: the page embeds them with MiniLM on the device (CPU and WebGPU), equal to sentence-transformers, same clusters, cached over a reload', async () => {
   if (!existsSync('dist/weights/minilm.bpk')) {
+    if (process.env.CI === 'true') throw new Error('dist/weights/minilm.bpk is missing under CI=true (./scripts/fetch-minilm makes it before the build)');
     console.log('SKIP: dist/weights/minilm.bpk is absent (./scripts/fetch-minilm makes it before the build)');
     return;
   }
@@ -907,6 +908,7 @@ test('records without embeddings: the page embeds them with MiniLM on the device
     metrics.embed_reference_min_cosine = worst;
     assert.ok(worst >= 0.999, `reference texts: min cosine ${worst}`);
   } else {
+    if (process.env.CI === 'true') throw new Error(`${refPath} is missing under CI=true`);
     console.log(`SKIP: ${refPath} is absent; the reference texts were not embedded`);
   }
   // the whole demo on the CPU (burn-flex in the worker)
@@ -1090,6 +1092,7 @@ test('the timing page runs the map jobs in WebAssembly on the native benchmark\'
 
 test('the timing page measures embedding on this device: CoTs/s with 1 and 2 CPU workers beside the native figure', async () => {
   if (!existsSync('dist/weights/minilm.bpk')) {
+    if (process.env.CI === 'true') throw new Error('dist/weights/minilm.bpk is missing under CI=true (./scripts/fetch-minilm makes it before the build)');
     console.log('SKIP: dist/weights/minilm.bpk is absent (./scripts/fetch-minilm makes it before the build)');
     return;
   }
