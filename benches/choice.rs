@@ -6,7 +6,6 @@ mod gsm8k;
 
 use std::time::Instant;
 
-use burn::prelude::*;
 use cotlabel::core::signals::choice::model::ChoiceConfig;
 use cotlabel::core::signals::choice::train::{train, PairSet, TrainConfig};
 use cotlabel::core::signals::choice::{features, pairs, score_pairs, Input};

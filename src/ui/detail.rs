@@ -140,6 +140,7 @@ fn answer_line(field: Option<&str>, sig: Option<&Signature>) -> String {
     match (field.map(str::trim).filter(|f| !f.is_empty()), read) {
         (_, Some((a, true))) => format!("{a} (read from the reasoning)"),
         (Some(f), Some(_)) => format!("{f} (the record's answer field)"),
+        (None, Some((a, false))) => a,
         (Some(f), None) => format!("{f} (the record's answer field; not read as an answer)"),
         (None, None) => "none found in the record or its reasoning".to_string(),
     }

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::core::labels::steps::{
-    spread_dataset, suggest, Process, SpreadStep, StepMark, StepVerdict, Suggestion,
-};
+use crate::core::labels::steps::{spread_dataset, suggest, Process, Suggestion};
+use crate::core::labels::{SpreadStep, StepMark, StepVerdict};
 use crate::core::signals::signature::answer::format_number;
 
 use super::browser::now_ms;
