@@ -1,7 +1,7 @@
 //! The binary-choice model natively (burn-flex, one process): training epoch time and
 //! inference throughput on the GSM8K pairs, beside the PyTorch one-thread timing of
 //! ../shared/data/baselines.json. `cargo bench --bench choice`.
-#[path = "../tests/support/gsm8k.rs"]
+#[path = "../tests/integration/support/gsm8k.rs"]
 mod gsm8k;
 
 use std::time::Instant;

@@ -12,7 +12,7 @@
 //!
 //!     cargo bench --bench cluster              # everything (several minutes)
 //!     cargo bench --bench cluster -- sklearn/  # one group; any criterion filter works
-#[path = "../tests/support/gsm8k.rs"]
+#[path = "../tests/integration/support/gsm8k.rs"]
 mod gsm8k;
 
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! with a 7-NN graph, built inside; exact 10-NN search). `cargo bench --bench propagate`.
 //! The harness's accuracy table is `cargo run --release --bin simulate`
 //! (its output: benches/simulate-output.md).
-#[path = "../tests/support/gsm8k.rs"]
+#[path = "../tests/integration/support/gsm8k.rs"]
 mod gsm8k;
 
 use std::time::Instant;

@@ -1,6 +1,6 @@
 //! Signature extraction speed on all 6,595 GSM8K CoTs (goal: under 100 ms natively).
 //! `cargo bench --bench signatures`; skips when ../shared/data is absent.
-#[path = "../tests/support/gsm8k.rs"]
+#[path = "../tests/integration/support/gsm8k.rs"]
 mod gsm8k;
 
 use std::time::Instant;

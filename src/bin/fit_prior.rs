@@ -18,7 +18,7 @@
 //! train splits of `../shared/data/domains` (MMLU-Pro and ThoughtSource: CoTs with
 //! siblings and a readable option answer), measures it on their test splits per domain,
 //! and keeps every other member of `weights/prior.json` as it is.
-#[path = "../../tests/support/gsm8k.rs"]
+#[path = "../../tests/integration/support/gsm8k.rs"]
 mod gsm8k;
 
 use std::collections::BTreeMap;

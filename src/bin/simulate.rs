@@ -9,7 +9,7 @@
 //!
 //! `--knn exact` or `--knn approximate` forces how the graph's neighbours are found (the
 //! table and `--shapes`; default: by size, `neighbours::EXACT_BUDGET`).
-#[path = "../../tests/support/gsm8k.rs"]
+#[path = "../../tests/integration/support/gsm8k.rs"]
 mod gsm8k;
 
 use cotlabel::core::graph::propagate::{Config, Method};

@@ -7,7 +7,7 @@
 //!
 //!     cargo run --release --bin train              # 3 seeds per input
 //!     cargo run --release --bin train -- --seeds 5
-#[path = "../../tests/support/gsm8k.rs"]
+#[path = "../../tests/integration/support/gsm8k.rs"]
 mod gsm8k;
 
 use std::collections::HashSet;

@@ -28,7 +28,7 @@
 //! Beside the stages: [`base`] (the matrix view, job errors, progress, distances that every
 //! numeric stage shares), [`metrics`] (AUROC, ARI, accuracy, ECE), [`simulate`] (a simulated
 //! labeller), [`timing`] (the map's jobs as one benchmark suite). A test
-//! (`tests/layout.rs`) fails on an import cycle between the modules of `core`.
+//! (`layout.rs`, a unit test) fails on an import cycle between the modules of `core`.
 
 pub mod data;
 pub mod export;

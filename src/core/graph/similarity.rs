@@ -7,7 +7,7 @@
 //! - CoTs of the same question (`sibling_weight`), positively when they give the same final
 //!   answer and **negatively** when they give different ones: if one is sound the other is
 //!   not. This is the structure that carries the correctness signal on real data (see
-//!   `tests/signatures.rs`); an embedding-only graph does not (`baselines.json`).
+//!   `tests/integration/signatures.rs`); an embedding-only graph does not (`baselines.json`).
 //!
 //! Edges are stored once per direction (CSR), with a signed weight; propagation divides by
 //! the sum of absolute weights of a row, so every update is a signed convex combination.
@@ -36,7 +36,7 @@ pub struct GraphConfig {
     /// Whether sibling edges are signed by answer agreement (false: all positive).
     pub answer_agreement: bool,
     /// How the nearest neighbours are found: exactly up to [`neighbours::EXACT_BUDGET`]
-    /// (n² × width), approximately above (recall@10 ≥ 0.95, `tests/neighbours.rs`).
+    /// (n² × width), approximately above (recall@10 ≥ 0.95, `tests/integration/neighbours.rs`).
     #[serde(default)]
     pub search: Search,
 }

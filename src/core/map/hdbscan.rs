@@ -5,13 +5,13 @@
 //! The spanning tree is found one of two ways ([`MstMethod`]):
 //! - **exact**: every pair once for the core distances, then Prim over the complete graph
 //!   (O(n²·d) work, O(n·d) memory). Checked against scikit-learn on the demo set
-//!   (`tests/cluster.rs`).
+//!   (`tests/integration/cluster.rs`).
 //! - **approximate**, for large sets (n²·d above [`EXACT_BUDGET`]): Prim over a k-nearest
 //!   neighbour graph from [`crate::core::map::neighbours`]' approximate search (candidates from an
 //!   exact search in the first [`REDUCED_DIMS`] principal components, re-ranked by their
 //!   full-dimensional distances and refined through neighbours of neighbours), with
 //!   HDBSCAN's own [`TUNING`]; core distances and edge weights are full-dimensional. Its
-//!   agreement with the exact result is measured in `tests/cluster.rs`.
+//!   agreement with the exact result is measured in `tests/integration/cluster.rs`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -39,7 +39,7 @@ pub const EXACT_BUDGET: f64 = 3000.0 * 3000.0 * 384.0;
 /// Principal components searched for candidate neighbours in the approximate method.
 pub const REDUCED_DIMS: usize = 32;
 
-/// The approximate method's neighbour search (what `tests/cluster.rs` measured): lists of
+/// The approximate method's neighbour search (what `tests/integration/cluster.rs` measured): lists of
 /// 20 (at least min_samples + 15) from 60 candidates of the exact search in principal
 /// components (no trees), two full refinement rounds of fan-out 16.
 pub const TUNING: Tuning = Tuning {

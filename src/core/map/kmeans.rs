@@ -1,6 +1,6 @@
 //! k-means clustering (k-means++ initialisation, Lloyd iterations, seeded restarts), the
 //! same algorithm scikit-learn's `KMeans` runs, checked against its labels and inertia on
-//! the demo set (`tests/cluster.rs`).
+//! the demo set (`tests/integration/cluster.rs`).
 
 use crate::core::base::{sq_dist, sq_dist_lanes, LANES};
 use crate::core::base::{ClusterError, Matrix, Progress};

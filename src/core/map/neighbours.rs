@@ -14,7 +14,7 @@
 //!      cannot enter a list are passed over without reading their full rows.
 //!
 //!   On the graph's rows (417 columns) recall@10 is 0.99 or more at 5,000 to 100,000 rows
-//!   (`tests/neighbours.rs`).
+//!   (`tests/integration/neighbours.rs`).
 //!
 //! Both return, per row, the `k` nearest other rows as (index, squared distance), nearest
 //! first, ties by index (exact; the approximate search finds what it can); every distance
@@ -41,7 +41,7 @@ pub enum Search {
 /// The largest n² · d searched exactly under [`Search::Auto`]: 5,000 rows of 417 columns
 /// (the graph's embedding + signature width), or 17,800 of 33 (signature only). About
 /// there the approximate search becomes the faster (0.34 s against 0.51 s at 5,000 × 417,
-/// 1.8 s against 8.2 s at 20,000; `tests/neighbours.rs`).
+/// 1.8 s against 8.2 s at 20,000; `tests/integration/neighbours.rs`).
 pub const EXACT_BUDGET: f64 = 5000.0 * 5000.0 * 417.0;
 
 impl Search {
@@ -134,7 +134,7 @@ fn finish(x: Matrix, lists: &Lists, k: usize, measure: bool) -> Neighbours {
 // ---------------------------------------------------------------------------------------
 // The approximate search.
 
-/// Knobs of the approximate search. The defaults are what `tests/neighbours.rs` measured
+/// Knobs of the approximate search. The defaults are what `tests/integration/neighbours.rs` measured
 /// on the graph's rows (demo embeddings + signatures with noise, 417 columns): recall@10
 /// 0.999 at 5,000 rows, 0.997 at 20,000 and 0.990 at 100,000 (15 s native, one thread);
 /// fewer trees, a smaller fan-out or one round lose 0.01–0.04 of it at 100,000. HDBSCAN

@@ -9,7 +9,7 @@
 //! labels: the CoT's log-odds become `logit(prior) + w·(logit(judge) − mean)`, with `w`
 //! fitted to the human labels under a pull to 0 ([`fit`]), and **zero without labels**. A
 //! useless judge gets `w ≈ 0` and changes nothing; a good one moves the labels
-//! (`tests/shapes.rs` simulates judges of AUROC 0.5, 0.7 and 0.9 on the domain sets).
+//! (`tests/integration/shapes.rs` simulates judges of AUROC 0.5, 0.7 and 0.9 on the domain sets).
 
 use serde_json::{json, Value};
 

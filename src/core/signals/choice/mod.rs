@@ -163,7 +163,7 @@ impl TrainConfig {
     /// Fine-tuning pretrained weights on a person's labels (with replay pairs, see
     /// [`fine_tune_set`]): a third of the learning rate, 20 epochs at most, the
     /// epoch with the lowest validation loss kept (the starting weights when none beats
-    /// them). Chosen on the demo (`tests/choice.rs`).
+    /// them). Chosen on the demo (`tests/integration/choice.rs`).
     pub fn fine_tune() -> Self {
         Self {
             epochs: 20,

@@ -8,7 +8,7 @@
 //! - `minilm` (feature `model`): the network in burn, its weights' burnpack record, mean
 //!   pooling and L2 normalisation.
 //!
-//! Parity with sentence-transformers is tested in `tests/embed.rs` against
+//! Parity with sentence-transformers is tested in `tests/integration/embed.rs` against
 //! `../shared/data/reference_embeddings.json`. The weights are made from the model's
 //! `model.safetensors` by `src/bin/convert_minilm.rs` (`scripts/fetch-minilm` does it all).
 

@@ -1,6 +1,6 @@
 //! Reasoning signatures: each CoT's logical structure and its consensus with the other CoTs
 //! of the same question, turned into signals, a fixed-order vector, a distance and a
-//! label-free prior score. Measured on GSM8K (`tests/signatures.rs`), these carry the
+//! label-free prior score. Measured on GSM8K (`tests/integration/signatures.rs`), these carry the
 //! correctness signal that sentence embeddings do not.
 //!
 //! - `tokens`: numbers, operators and words with byte spans.

@@ -26,7 +26,7 @@
 //!
 //! The weights below (several siblings) were fitted by `cargo run --release --bin fit_prior` on the GSM8K
 //! *train* split only (4,232 model CoTs of 1,058 questions; `../shared/data`), with L2
-//! penalty [`L2`]; `tests/signatures.rs` reports their AUROC and pair accuracy on the test
+//! penalty [`L2`]; `tests/integration/signatures.rs` reports their AUROC and pair accuracy on the test
 //! split and across domains. Refit them the same way when the vector changes.
 //!
 //! Measured with these weights (model CoTs only; siblings = other model CoTs):

@@ -11,16 +11,14 @@
 //!   CoT, spread to their siblings; the spread labels are written to
 //!   `target/step-spread.md` to be read by hand.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::support::gsm8k;
 use cotlabel::core::labels::steps::{spread_dataset, suggestions, Process, Reason};
 use cotlabel::core::labels::LabelStore;
 use cotlabel::core::labels::{StepMark, StepVerdict};
 use cotlabel::core::Dataset;
-use support::gsm8k;
 
 #[derive(Default)]
 struct Tally {

@@ -4,8 +4,6 @@
 //! so, when they or the reference are absent (fails under `CI=true`). Run with `--release`
 //! (burn is slow in debug).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "model")]
@@ -30,7 +28,7 @@ fn root() -> &'static Path {
 fn references() -> Option<Vec<Reference>> {
     let path = root().join("../shared/data/reference_embeddings.json");
     if !path.exists() {
-        support::absent(&format!("{} (MiniLM parity)", path.display()));
+        crate::support::absent(&format!("{} (MiniLM parity)", path.display()));
         return None;
     }
     let json: serde_json::Value =
@@ -59,7 +57,7 @@ fn weights_file(name: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        support::absent(&format!(
+        crate::support::absent(&format!(
             "{} (made by scripts/fetch-minilm; MiniLM parity)",
             path.display()
         ));

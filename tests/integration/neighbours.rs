@@ -14,8 +14,6 @@
 //! count as found). `--nocapture` prints recall and timings; the ignored `timings` and
 //! `sweep` measure 100,000 rows and the alternatives to the defaults.
 
-mod support;
-
 use std::path::Path;
 use std::time::Instant;
 
@@ -205,7 +203,7 @@ fn recall_at_20k_synthetic() {
 #[test]
 #[cfg_attr(debug_assertions, ignore = "release only: 6,595 × 417")]
 fn recall_on_gsm8k() {
-    let Some(dir) = support::gsm8k::data_dir() else {
+    let Some(dir) = crate::support::gsm8k::data_dir() else {
         return;
     };
     let files = ["gsm8k_cots.jsonl", "gsm8k_cot_emb.npy"]

@@ -1,8 +1,7 @@
 //! The shipped binary-choice weights on the GSM8K test pairs: they load, and they measure
 //! what `weights/choice-signature.json` says (≥ 0.85 pair accuracy, the goal).
 #![cfg(feature = "model")]
-mod support;
-use support::gsm8k;
+use crate::support::gsm8k;
 
 use cotlabel::core::signals::choice::train::pair_accuracy;
 use cotlabel::core::signals::choice::{features, load, pairs, Input, WeightsInfo};

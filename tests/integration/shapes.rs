@@ -5,8 +5,7 @@
 //! confidence; then every MMLU-Pro category and ThoughtSource set (test splits,
 //! `../shared/data/domains`) and both with their answer sentences rephrased.
 //! `cargo run --release --bin simulate -- --shapes` prints the same table.
-mod support;
-use support::gsm8k;
+use crate::support::gsm8k;
 
 use cotlabel::core::graph::select::Strategy;
 

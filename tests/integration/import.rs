@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-mod support;
-use support::gsm8k;
+use crate::support::gsm8k;
 
 use cotlabel::core::export::labelfile::LabelFile;
 use cotlabel::core::io::import::{

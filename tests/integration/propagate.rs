@@ -1,7 +1,6 @@
 //! Propagation on real data (`../shared/data`): the accuracy the issue asks for, the
 //! references of `baselines.json` reproduced, and properties on any data.
-mod support;
-use support::gsm8k;
+use crate::support::gsm8k;
 
 use cotlabel::core::graph::propagate::{Config, Method};
 use cotlabel::core::graph::select::Strategy;

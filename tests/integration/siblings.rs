@@ -6,17 +6,15 @@
 //! labels at the page's minimum confidence, with 0 and 20 human labels (random picks over
 //! every CoT shown, 3 seeds, 4 subsamples), beside the majority class.
 
-mod support;
-
 use std::collections::HashSet;
 
+use crate::support::gsm8k;
 use cotlabel::core::graph::propagate::Config;
 use cotlabel::core::graph::select::Strategy;
 use cotlabel::core::graph::GraphConfig;
 use cotlabel::core::metrics::label_scores;
 use cotlabel::core::signals::signature::signatures;
 use cotlabel::core::simulate::{prepare, run_predictions};
-use support::gsm8k;
 
 #[test]
 fn sampled_siblings_lift_the_labels_of_lone_cots() {

@@ -2,8 +2,7 @@
 //! ../shared/data (KMeans(n_clusters=8, n_init=10, random_state=0): inertia 174.1818 and
 //! its labels). The demo ships in static/demo, so the inertia check always runs.
 
-mod support;
-use support::gsm8k;
+use crate::support::gsm8k;
 
 use std::path::Path;
 use std::time::Instant;
@@ -35,7 +34,7 @@ fn sklearn_labels(name: &str) -> Option<Vec<i64>> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("a JSON list of labels")),
         Err(_) => {
-            support::absent(&format!("{} (the label parity check)", path.display()));
+            crate::support::absent(&format!("{} (the label parity check)", path.display()));
             None
         }
     }

@@ -5,12 +5,10 @@
 //! Cross-domain sets have one CoT per question, so every (correct, incorrect) pair is across
 //! questions and pair accuracy over all of them equals the AUROC.
 
-mod support;
-
+use crate::support::gsm8k;
 use cotlabel::core::metrics::{auroc, pair_accuracy};
 use cotlabel::core::signals::signature::{signatures, Signature, DIM, FEATURES};
 use cotlabel::core::Dataset;
-use support::gsm8k;
 
 type Signal = (&'static str, fn(&Signature) -> f64);
 
