@@ -334,3 +334,82 @@ pub fn release_focus(ev: &web_sys::Event) {
         let _ = el.blur();
     }
 }
+
+/// The element of the overlay `name` (`[data-overlay=name]`), when it is drawn.
+fn overlay_element(name: &str) -> Option<web_sys::Element> {
+    web_sys::window()?
+        .document()?
+        .query_selector(&format!("[data-overlay='{name}']"))
+        .ok()
+        .flatten()
+}
+
+/// The controls inside `container` that take the keyboard focus, in document order.
+fn focusables(container: &web_sys::Element) -> Vec<web_sys::HtmlElement> {
+    let Ok(list) = container.query_selector_all(
+        "button:not([disabled]), input:not([disabled]):not([type=hidden]), \
+         select:not([disabled]), textarea:not([disabled]), a[href], \
+         [tabindex]:not([tabindex='-1'])",
+    ) else {
+        return Vec::new();
+    };
+    (0..list.length())
+        .filter_map(|i| list.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+        .collect()
+}
+
+/// Moves the focus to the first control of the overlay `name` once it is drawn (the next
+/// frame: the view renders it after the signal that opens it).
+pub fn focus_overlay(name: &'static str) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let then = wasm_bindgen::closure::Closure::once_into_js(move || {
+        if let Some(first) = overlay_element(name).and_then(|el| focusables(&el).into_iter().next())
+        {
+            let _ = first.focus();
+        }
+    });
+    let _ = window.request_animation_frame(then.unchecked_ref());
+}
+
+/// Tab and Shift+Tab wrap inside the overlay `name`, so the focus never leaves it (and a
+/// focus outside it is brought back in). Returns whether it moved the focus.
+pub fn trap_tab(ev: &web_sys::KeyboardEvent, name: &str) -> bool {
+    if ev.key() != "Tab" {
+        return false;
+    }
+    let Some(el) = overlay_element(name) else {
+        return false;
+    };
+    let items = focusables(&el);
+    let (Some(first), Some(last)) = (items.first(), items.last()) else {
+        return false;
+    };
+    let active = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element());
+    let is = |x: &web_sys::HtmlElement| {
+        active
+            .as_ref()
+            .is_some_and(|a| a == x.as_ref() as &web_sys::Element)
+    };
+    let inside = active.as_ref().is_some_and(|a| el.contains(Some(a)));
+    let to = if !inside {
+        Some(if ev.shift_key() { last } else { first })
+    } else if ev.shift_key() && is(first) {
+        Some(last)
+    } else if !ev.shift_key() && is(last) {
+        Some(first)
+    } else {
+        None
+    };
+    match to {
+        Some(t) => {
+            ev.prevent_default();
+            let _ = t.focus();
+            true
+        }
+        None => false,
+    }
+}

@@ -45,6 +45,9 @@ use super::jobs::Payload;
 use super::persist;
 use super::state::AppState;
 
+/// The panel's name among the page's overlays ([`AppState::overlay`]).
+const OVERLAY: &str = "generate";
+
 /// localStorage: the settings.
 const SETTINGS: &str = "cotlabel-generate";
 /// localStorage: hosts the person agreed to send questions to.
@@ -202,8 +205,6 @@ pub struct GenState {
     app: AppState,
     /// The settings, as edited.
     pub settings: RwSignal<Settings>,
-    /// The panel is open.
-    pub open: RwSignal<bool>,
     /// What "test connection" found: the models served, or why not.
     pub models: RwSignal<Option<Result<Vec<String>, String>>>,
     /// A host waiting for the person's confirmation.
@@ -250,7 +251,6 @@ impl GenState {
         let this = Self {
             app,
             settings,
-            open: RwSignal::new(false),
             models: RwSignal::new(None),
             confirm: RwSignal::new(None),
             action: StoredValue::new(None),
@@ -1385,7 +1385,7 @@ pub fn GenerateButton() -> impl IntoView {
             class="button"
             data-testid="generate-open"
             title="Sample more CoTs per question from a model you run (llama.cpp, Ollama, vLLM)"
-            on:click=move |_| g.open.update(|o| *o = !*o)
+            on:click=move |_| g.app.toggle_overlay(OVERLAY)
         >
             {move || if g.running() { "Generating…" } else { "Generate…" }}
         </button>
@@ -1452,8 +1452,8 @@ pub fn GeneratePanel() -> impl IntoView {
             .collect_view()
     };
     view! {
-        <Show when=move || g.open.get()>
-            <section class="generate" role="dialog" aria-label="Generate sibling CoTs" data-testid="generate">
+        <Show when=move || g.app.overlay_open(OVERLAY)>
+            <section class="generate" role="dialog" aria-modal="true" aria-label="Generate sibling CoTs" data-testid="generate" data-overlay=OVERLAY>
                 <h2>"Generate sibling CoTs from your model"</h2>
                 <p class="hint">
                     "An OpenAI-compatible server you run (llama.cpp's llama-server, Ollama, vLLM). \

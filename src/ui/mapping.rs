@@ -52,6 +52,9 @@ impl MappingStep {
 }
 
 /// The mapping feature's state (provided as a context of its own).
+/// The step's name among the page's overlays ([`AppState::overlay`]).
+const OVERLAY: &str = "mapping";
+
 #[derive(Clone, Copy)]
 pub struct MappingState {
     /// The step, while a dropped file waits for a mapping.
@@ -73,7 +76,23 @@ impl MappingState {
             let (step, shown) = MappingStep::new(u.inputs.clone(), u.survey.clone());
             this.mapping.set(shown);
             this.step.set(Some(step));
+            app.open_overlay(OVERLAY);
             app.unmapped.set(None);
+        });
+        // the step is an overlay: closed (Esc, or another overlay opened), the import is
+        // cancelled and the page says so
+        Effect::new(move |_| {
+            if app.overlay.get() != Some(OVERLAY) && this.step.get_untracked().is_some() {
+                this.step.set(None);
+                app.notice
+                    .set(Some("Import cancelled: nothing was imported.".into()));
+            }
+        });
+        // the step closed (applied or cancelled): so is its overlay
+        Effect::new(move |_| {
+            if this.step.with(Option::is_none) {
+                app.close_overlay(OVERLAY);
+            }
         });
         this
     }
@@ -183,7 +202,7 @@ pub fn MappingPanel() -> impl IntoView {
 
     view! {
         <Show when=move || step.with(Option::is_some)>
-            <section class="mapping" data-testid="mapping" role="dialog" aria-label="Map the file's fields">
+            <section class="mapping" data-testid="mapping" role="dialog" aria-modal="true" aria-label="Map the file's fields" data-overlay=OVERLAY>
                 <h2>{move || step.with(|s| s.as_ref().map(|s| format!("Which field is which in {}?", s.survey.file)).unwrap_or_default())}</h2>
                 <p class="hint">
                     {move || if step.with(|s| s.as_ref().is_some_and(|s| s.remembered)) {

@@ -110,6 +110,17 @@ pub fn App() -> impl IntoView {
     });
 
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        // an overlay takes the keyboard: Esc closes it, Tab stays inside it, and the
+        // labelling keys do nothing under it
+        if let Some(name) = state.overlay.get_untracked() {
+            if ev.key() == "Escape" {
+                state.close_overlay(name);
+                ev.prevent_default();
+            } else {
+                browser::trap_tab(&ev, name);
+            }
+            return;
+        }
         if browser::typing_in_field(&ev) {
             return;
         }

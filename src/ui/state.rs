@@ -150,6 +150,10 @@ pub struct AppState {
     /// shown it judged (kept in this browser, `persist::put_judged`). Propagation learns
     /// its weight from the human labels.
     pub judged: RwSignal<Arc<std::collections::HashMap<String, f32>>>,
+    /// The one overlay open over the page (its name, the `data-overlay` of its element):
+    /// opening one closes the others, Esc closes it, Tab stays inside it, and the labelling
+    /// keys do nothing while one is open.
+    pub overlay: RwSignal<Option<&'static str>>,
 }
 
 /// Files waiting for a column mapping.
@@ -250,7 +254,35 @@ impl AppState {
             jobs: Jobs::new(errors),
             unmapped: RwSignal::new(None),
             judged: RwSignal::new(Arc::default()),
+            overlay: RwSignal::new(None),
         }
+    }
+
+    /// Opens the overlay `name` (closing any other) and moves the focus into it.
+    pub fn open_overlay(&self, name: &'static str) {
+        self.overlay.set(Some(name));
+        browser::focus_overlay(name);
+    }
+
+    /// Opens the overlay `name`, or closes it when it is the one open.
+    pub fn toggle_overlay(&self, name: &'static str) {
+        if self.overlay.get_untracked() == Some(name) {
+            self.overlay.set(None);
+        } else {
+            self.open_overlay(name);
+        }
+    }
+
+    /// Closes the overlay `name` if it is the one open.
+    pub fn close_overlay(&self, name: &'static str) {
+        if self.overlay.get_untracked() == Some(name) {
+            self.overlay.set(None);
+        }
+    }
+
+    /// Whether the overlay `name` is the one open (tracked).
+    pub fn overlay_open(&self, name: &'static str) -> bool {
+        self.overlay.get() == Some(name)
     }
 
     /// How many records of the data set shown the person's model has judged (tracked).

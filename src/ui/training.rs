@@ -13,6 +13,9 @@ use crate::core::io::parquet::ParquetSink;
 use super::browser;
 use super::state::AppState;
 
+/// The dialog's name among the page's overlays ([`AppState::overlay`]).
+const OVERLAY: &str = "training-export";
+
 /// Rows written per task.
 const SLICE: usize = 1_000;
 
@@ -20,7 +23,7 @@ const SLICE: usize = 1_000;
 #[component]
 pub fn TrainingExport() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let open = RwSignal::new(false);
+    let open = move || state.overlay_open(OVERLAY);
     let format = RwSignal::new(Format::SftMessages);
     let file_type = RwSignal::new(FileType::Jsonl);
     let human_only = RwSignal::new(false);
@@ -36,7 +39,7 @@ pub fn TrainingExport() -> impl IntoView {
         max_pairs_per_question: max_pairs.get().max(1),
     };
     let summary = Memo::new(move |_| {
-        if !open.get() {
+        if !open() {
             return String::new();
         }
         let o = options();
@@ -61,11 +64,11 @@ pub fn TrainingExport() -> impl IntoView {
     };
 
     view! {
-        <button class="button" data-testid="training-export-button" on:click=move |_| open.update(|o| *o = !*o)>
+        <button class="button" data-testid="training-export-button" on:click=move |_| state.toggle_overlay(OVERLAY)>
             "Export training set…"
         </button>
-        <Show when=move || open.get()>
-            <section class="training-export" role="dialog" aria-label="Export a training set" data-testid="training-export">
+        <Show when=open>
+            <section class="training-export" role="dialog" aria-modal="true" aria-label="Export a training set" data-testid="training-export" data-overlay=OVERLAY>
                 <h2>"Export a training set"</h2>
                 <label>
                     "Format "
@@ -123,7 +126,7 @@ pub fn TrainingExport() -> impl IntoView {
                             prop:value=move || progress.get().map_or(0.0, |(d, t)| d as f64 / t.max(1) as f64)></progress>
                         <button class="button small" on:click=move |_| cancelled.set(true)>"Cancel"</button>
                     </Show>
-                    <button class="button" on:click=move |_| open.set(false)>"Close"</button>
+                    <button class="button" on:click=move |_| state.close_overlay(OVERLAY)>"Close"</button>
                 </div>
             </section>
         </Show>

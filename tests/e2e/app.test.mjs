@@ -173,6 +173,42 @@ test('label three records with the keyboard', async () => {
   await app.shot('02-three-labels');
 });
 
+test('overlays: one at a time, Esc closes them, the focus stays inside, the labelling keys do nothing under them', async () => {
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  await p.waitForCount(300);
+  await p.row(0).click();
+  const before = await p.row(0).getAttribute('data-label');
+  const inside = (name) => page.evaluate((n) => document.querySelector(`[data-overlay=${n}]`)?.contains(document.activeElement) ?? false, name);
+  await page.getByTestId('training-export-button').click();
+  await page.getByTestId('training-export').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-overlay=training-export]')?.contains(document.activeElement));
+  for (let i = 0; i < 20; i++) {
+    await page.keyboard.press(i % 5 === 4 ? 'Shift+Tab' : 'Tab');
+    assert.ok(await inside('training-export'), `the focus stays in the dialog (key ${i + 1})`);
+  }
+  // from the page's body too: Tab comes back in, and the labelling keys do nothing
+  await page.evaluate(() => document.activeElement?.blur());
+  for (const key of ['1', 'j', '2', 'u']) await page.keyboard.press(key);
+  await page.waitForTimeout(200);
+  assert.equal(await p.row(0).getAttribute('data-label'), before, 'no label under an overlay');
+  assert.equal(await p.row(0).getAttribute('aria-selected'), 'true', 'no move under an overlay');
+  await page.keyboard.press('Tab');
+  assert.ok(await inside('training-export'), 'Tab from outside brings the focus in');
+  await p.shot('overlay-training-export');
+  // opening another closes the first
+  await page.getByTestId('generate-open').click();
+  await page.getByTestId('generate').waitFor();
+  assert.equal(await page.getByTestId('training-export').count(), 0, 'one overlay at a time');
+  await page.waitForFunction(() => document.querySelector('[data-overlay=generate]')?.contains(document.activeElement));
+  // Esc closes it, and the keys label again
+  await page.keyboard.press('Escape');
+  await page.getByTestId('generate').waitFor({ state: 'detached' });
+  await page.keyboard.press('1');
+  await p.expectLabels([['good', 'human']]);
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
 test('a reload loses nothing and says it restored the session', async () => {
   await app.page.reload();
   await app.waitForCount(300);
@@ -1392,6 +1428,7 @@ test('fine-tuning files: chat JSONL and Parquet through the mapping step, labels
   // 6. A Parquet file with its own column names: the mapping step proposes, the person accepts.
   await p.importFiles([fixture('mapped.parquet')]);
   await page.getByTestId('mapping').waitFor();
+  assert.equal(await page.getByTestId('training-export').count(), 0, 'the mapping step replaces the open export dialog');
   assert.equal(await page.getByTestId('mapping-question').inputValue(), 'problem');
   assert.equal(await page.getByTestId('mapping-cot').inputValue(), 'generated_solution');
   assert.equal(await page.getByTestId('mapping-reference_answer').inputValue(), 'expected_answer');
@@ -1413,7 +1450,10 @@ test('fine-tuning files: chat JSONL and Parquet through the mapping step, labels
   await page.getByTestId('mapping').waitFor();
   assert.match(await page.getByTestId('mapping').textContent(), /mapping you used last time/);
   // 7. Malformed files are refused with the file and the row named, and nothing changes.
-  await page.getByTestId('mapping').getByText('Cancel').click();
+  // (Esc closes the mapping step: the import is cancelled, and the page says so.)
+  await page.keyboard.press('Escape');
+  await page.getByTestId('mapping').waitFor({ state: 'detached' });
+  assert.match(await page.getByTestId('notice').textContent(), /Import cancelled/);
   await p.importFiles([fixture('bad-no-assistant.parquet')]);
   assert.match(await p.firstError(), /^bad-no-assistant\.parquet row 2: field `messages` has no assistant turn/);
   await p.waitForCount(48);
