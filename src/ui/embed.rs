@@ -276,17 +276,45 @@ impl EmbedState {
     }
 }
 
-/// Beside the record count: embed on this device (records without vectors) or export the
-/// vectors, and what the last run did.
+/// Whether the data set shown has embeddings (`None` while none is shown).
+fn has_embeddings(state: AppState) -> Option<bool> {
+    state
+        .session
+        .with(|s| s.as_ref().map(|s| s.dataset.embeddings().is_some()))
+}
+
+/// In the toolbar's "data in" group: embed on this device, for records without vectors.
 #[component]
-pub fn EmbedControls() -> impl IntoView {
+pub fn EmbedButton() -> impl IntoView {
     let state = expect_context::<AppState>();
     let embed = expect_context::<EmbedState>();
-    let has = move || {
-        state
-            .session
-            .with(|s| s.as_ref().map(|s| s.dataset.embeddings().is_some()))
-    };
+    view! {
+        <Show when=move || has_embeddings(state) == Some(false)>
+            <button class="button" data-testid="embed-button"
+                title="Compute all-MiniLM-L6-v2 embeddings in this browser (the model downloads once, ~68 MB; nothing leaves the device)"
+                on:click=move |_| embed.embed()>"Embed on this device"</button>
+        </Show>
+    }
+}
+
+/// In the toolbar's "out" group: the vectors as a float32 .npy.
+#[component]
+pub fn ExportEmbeddingsButton() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let embed = expect_context::<EmbedState>();
+    view! {
+        <Show when=move || has_embeddings(state) == Some(true)>
+            <button class="button" data-testid="export-embeddings-button"
+                title="Download the embeddings as a float32 .npy (rows in record order)"
+                on:click=move |_| embed.export_embeddings()>"Export embeddings"</button>
+        </Show>
+    }
+}
+
+/// Under the record count: what the last embedding run did.
+#[component]
+pub fn EmbedStatus() -> impl IntoView {
+    let embed = expect_context::<EmbedState>();
     let status = move || {
         embed.last.with(|l| {
                 l.as_ref().map(|l| {
@@ -313,19 +341,6 @@ pub fn EmbedControls() -> impl IntoView {
             })
     };
     view! {
-        {move || match has() {
-            Some(false) => view! {
-                <button class="button small" data-testid="embed-button"
-                    title="Compute all-MiniLM-L6-v2 embeddings in this browser (the model downloads once, ~68 MB; nothing leaves the device)"
-                    on:click=move |_| embed.embed()>"Embed on this device"</button>
-            }.into_any(),
-            Some(true) => view! {
-                <button class="button small" data-testid="export-embeddings-button"
-                    title="Download the embeddings as a float32 .npy (rows in record order)"
-                    on:click=move |_| embed.export_embeddings()>"Export embeddings"</button>
-            }.into_any(),
-            None => ().into_any(),
-        }}
         <span class="embed-status" data-testid="embed-status">{status}</span>
     }
 }

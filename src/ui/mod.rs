@@ -169,8 +169,9 @@ pub fn App() -> impl IntoView {
             }
         >
             <toolbar::Toolbar
-                dataset_extras=|| view! { <embed::EmbedControls /> <generate::GenerateButton /> }
-                export_extras=|| view! { <training::TrainingExport /> }
+                data_in=|| view! { <embed::EmbedButton /> <generate::GenerateButton /> }
+                out=|| view! { <embed::ExportEmbeddingsButton /> <training::TrainingExport /> }
+                dataset_status=|| view! { <embed::EmbedStatus /> }
             />
             <mapping::MappingPanel />
             <generate::GeneratePanel />

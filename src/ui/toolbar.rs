@@ -7,15 +7,19 @@ use super::browser;
 use super::durable::SaveState;
 use super::state::{AppState, Filter};
 
-/// Header with the data set, the import input, export, counts, filter and messages.
+/// Header with the data set, one toolbar of actions grouped by what they do (data in, out,
+/// start over), counts, filter and messages.
 #[component]
 pub fn Toolbar(
-    /// Controls of other features shown beside the record count (embeddings).
+    /// Controls of other features in the "data in" group (embed, generate).
     #[prop(into)]
-    dataset_extras: ViewFn,
-    /// Controls of other features shown beside "Export labels" (training sets).
+    data_in: ViewFn,
+    /// Controls of other features in the "out" group (embeddings, training sets).
     #[prop(into)]
-    export_extras: ViewFn,
+    out: ViewFn,
+    /// What other features say about the data set, under its record count.
+    #[prop(into)]
+    dataset_status: ViewFn,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let name = move || {
@@ -80,9 +84,10 @@ pub fn Toolbar(
             <div class="dataset">
                 <span class="dataset-name" data-testid="dataset-name">{name}</span>
                 <span class="record-count" data-testid="record-count">{count_text}</span>
-                {dataset_extras.run()}
+                {dataset_status.run()}
             </div>
-            <div class="actions">
+            <div class="actions" role="toolbar" aria-label="Actions">
+                <div class="action-group" role="group" aria-label="Data in">
                 <label class="button file-button" title="Records (.json, .jsonl, .csv, .parquet; chat, ShareGPT, Alpaca, prompt/completion), embeddings (.npy, .json), label files and mapping files; several at once">
                     "Import files…"
                     <input
@@ -115,10 +120,14 @@ pub fn Toolbar(
                     <option value="gsm8k">"GSM8K (arithmetic)"</option>
                     <option value="mmlu-pro">"MMLU-Pro (14 domains)"</option>
                 </select>
+                {data_in.run()}
+                </div>
+                <div class="action-group" role="group" aria-label="Out">
                 <button class="button primary" data-testid="export-button" on:click=move |_| state.export()>
                     "Export labels"
                 </button>
-                {export_extras.run()}
+                {out.run()}
+                </div>
                 <button
                     class="button danger"
                     data-testid="start-over"

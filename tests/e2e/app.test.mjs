@@ -209,6 +209,40 @@ test('overlays: one at a time, Esc closes them, the focus stays inside, the labe
   await ctx.close();
 });
 
+test('accessibility (axe-core): no serious or critical violation on the main views', async () => {
+  const { context: ctx, page, app: p, errors } = await freshPage(browser, app.url, OUT);
+  await p.row(0).click();
+  const audit = async (view) => {
+    if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+      await page.addScriptTag({ path: 'node_modules/axe-core/axe.min.js' });
+    }
+    const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    report[view] = r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help,
+                                             targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) }));
+    return bad.map((v) => `${view}: ${v.id} (${v.impact}, ${v.nodes.length}×: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}) — ${v.help}`);
+  };
+  const report = {};
+  const found = [];
+  found.push(...await audit('list and detail'));
+  await page.getByTestId('training-export-button').click();
+  await page.getByTestId('training-export').waitFor();
+  found.push(...await audit('training export'));
+  await page.getByTestId('generate-open').click();
+  await page.getByTestId('generate').waitFor();
+  found.push(...await audit('generate'));
+  await page.keyboard.press('Escape');
+  await page.getByTestId('demo-choice').selectOption('mmlu-pro');
+  await p.waitForCount(314, 60000);
+  await p.row(0).click();
+  found.push(...await audit('MMLU-Pro demo'));
+  writeFileSync(`${OUT}/axe.json`, JSON.stringify(report, null, 2));
+  metrics.axe_violations = Object.fromEntries(Object.entries(report).map(([k, v]) => [k, v.map((x) => `${x.id}:${x.impact}`)]));
+  assert.deepEqual(found, [], found.join('\n'));
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
 test('a reload loses nothing and says it restored the session', async () => {
   await app.page.reload();
   await app.waitForCount(300);
