@@ -67,7 +67,7 @@ async fn fetch_weights() -> Result<Weights, String> {
             ),
         },
         Ok(None) => {}
-        Err(e) => web_sys::console::warn_1(&e.into()),
+        Err(e) => web_sys::console::warn_1(&e.to_string().into()),
     }
     let info = browser::fetch_bytes(&format!("{WEIGHTS}.json")).await?;
     let info: WeightsInfo =
@@ -302,7 +302,7 @@ impl ClassifyState {
         self.training.set(None);
         spawn_local(async move {
             if let Err(e) = persist::delete_weights(Input::Signature.name()).await {
-                self.app.errors.update(|v| v.push(e));
+                self.app.errors.update(|v| v.push(e.to_string()));
             }
             // load the shipped ones now, so the page says which weights are in use
             let _ = self.load_weights().await;
@@ -323,7 +323,7 @@ impl ClassifyState {
         let result = browser::download_bytes(&format!("{stem}.bpk"), &bytes)
             .and_then(|()| browser::download(&format!("{stem}.json"), &text));
         if let Err(e) = result {
-            self.app.errors.update(|v| v.push(e));
+            self.app.errors.update(|v| v.push(e.to_string()));
         }
     }
 

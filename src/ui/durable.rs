@@ -200,7 +200,10 @@ impl Durable {
             });
             match result {
                 Err(reason) => {
-                    self.save.set(SaveState::Failed { unsaved, reason });
+                    self.save.set(SaveState::Failed {
+                        unsaved,
+                        reason: reason.to_string(),
+                    });
                     self.schedule_retry();
                 }
                 Ok(()) if unsaved == 0 && in_flight == 0 => self.save.set(SaveState::Saved),
@@ -327,7 +330,10 @@ impl Durable {
         if let Err(reason) = result {
             let unsaved = self.with(|i| i.pending.len());
             if unsaved > 0 {
-                self.save.set(SaveState::Failed { unsaved, reason });
+                self.save.set(SaveState::Failed {
+                    unsaved,
+                    reason: reason.to_string(),
+                });
             }
         }
     }

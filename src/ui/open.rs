@@ -279,7 +279,7 @@ impl AppState {
         spawn_local(async move {
             self.busy.set(Some("Loading…".into()));
             let current = persist::current().await.unwrap_or_else(|e| {
-                self.errors.update(|v| v.push(e));
+                self.errors.update(|v| v.push(e.to_string()));
                 None
             });
             let mut loaded = None;
@@ -295,7 +295,7 @@ impl AppState {
                         }),
                     },
                     Ok(None) => {}
-                    Err(e) => self.errors.update(|v| v.push(e)),
+                    Err(e) => self.errors.update(|v| v.push(e.to_string())),
                 }
             }
             if loaded.is_none() {
