@@ -120,7 +120,8 @@ pub fn RecordList() -> impl IntoView {
 
     view! {
         <section class="list-pane" aria-label="Records">
-            <div class="list" role="listbox" node_ref=container on:scroll=move |_| measure()>
+            // focusable, so the list scrolls from the keyboard too (j/k move the selection)
+            <div class="list" role="listbox" aria-label="Records" tabindex="0" node_ref=container on:scroll=move |_| measure()>
                 <div class="spacer" style:height=total_height>
                     {rows}
                 </div>

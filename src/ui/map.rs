@@ -205,9 +205,9 @@ fn label_colour(l: Option<&Label>) -> &'static str {
     match l {
         None => "#b8bec8",
         Some(l) => match (l.verdict, l.is_human()) {
-            (Verdict::Good, true) => "#1f8a4c",
+            (Verdict::Good, true) => "#17703d",
             (Verdict::Good, false) => "#8fd1a8",
-            (Verdict::Bad, true) => "#c23b32",
+            (Verdict::Bad, true) => "#b0342b",
             (Verdict::Bad, false) => "#eba39d",
         },
     }
@@ -691,9 +691,9 @@ fn Legend() -> impl IntoView {
         if colour_by != ColourBy::Cluster {
             let items: Vec<(String, &str)> = match colour_by {
                 ColourBy::Label => vec![
-                    ("#1f8a4c".into(), "good (you)"),
+                    ("#17703d".into(), "good (you)"),
                     ("#8fd1a8".into(), "good (app)"),
-                    ("#c23b32".into(), "bad (you)"),
+                    ("#b0342b".into(), "bad (you)"),
                     ("#eba39d".into(), "bad (app)"),
                     ("#b8bec8".into(), "unlabelled"),
                 ],
