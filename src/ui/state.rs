@@ -288,6 +288,9 @@ impl AppState {
     /// How many records of the data set shown the person's model has judged (tracked).
     pub fn judged_count(&self) -> usize {
         self.judged.with(|j| {
+            if j.is_empty() {
+                return 0;
+            }
             self.session.with(|s| {
                 s.as_ref().map_or(0, |s| {
                     s.dataset
