@@ -10,6 +10,7 @@
 //! shifts are the whole's), several partitions at once on threads. Native only: the page
 //! runs the same worker one job at a time.
 
+use super::protocol::WorkerError;
 use super::protocol::{ClassifyResult, PropagateJob, PropagateResult};
 use super::Worker;
 use crate::core::base::ClusterError;
@@ -65,13 +66,13 @@ impl Default for LabelOptions {
 /// Labels a session's records from its human labels and pair choices: propagated labels
 /// replaced, human and classifier labels kept, step labels spread. Returns the data set
 /// and its labels. `report(stage, fraction)` is told the progress; when it returns false
-/// the work stops with [`ClusterError::Cancelled`].
+/// the work stops with [`ClusterError::Cancelled`] (as a [`WorkerError::Numeric`]).
 pub fn label(
     session: Session,
     opts: &LabelOptions,
     now: Millis,
     report: &mut dyn FnMut(&str, f64) -> bool,
-) -> Result<(Dataset, LabelStore), ClusterError> {
+) -> Result<(Dataset, LabelStore), WorkerError> {
     let Session {
         dataset,
         mut labels,
@@ -79,14 +80,14 @@ pub fn label(
     let dataset = if opts.partitions <= 1 {
         let part = propagate_part(dataset, &labels, opts.shifts, opts, report)?;
         if !report("writing labels", 0.0) {
-            return Err(ClusterError::Cancelled);
+            return Err(ClusterError::Cancelled.into());
         }
         write(&part, &mut labels, opts, now);
         report("writing labels", 1.0);
         part.dataset
     } else {
         if !report("reading the reasoning", 0.0) {
-            return Err(ClusterError::Cancelled);
+            return Err(ClusterError::Cancelled.into());
         }
         let shifts = match opts.shifts {
             Some(s) => s,
@@ -94,7 +95,7 @@ pub fn label(
         };
         report("reading the reasoning", 1.0);
         if !report("partitioning", 0.0) {
-            return Err(ClusterError::Cancelled);
+            return Err(ClusterError::Cancelled.into());
         }
         let part = partition_records(&dataset, opts.partitions, opts.seed)?;
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); opts.partitions];
@@ -106,7 +107,7 @@ pub fn label(
         members.sort_by_key(|m| std::cmp::Reverse(m.len()));
         let parts = members.len();
         if !report("labelling partitions", 0.0) {
-            return Err(ClusterError::Cancelled);
+            return Err(ClusterError::Cancelled.into());
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
         let stop = std::sync::atomic::AtomicBool::new(false);
@@ -141,7 +142,7 @@ pub fn label(
                 }
                 if !report("labelling partitions", (k + 1) as f64 / parts as f64) {
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return Err(ClusterError::Cancelled);
+                    return Err(ClusterError::Cancelled.into());
                 }
             }
             Ok(results)
@@ -188,7 +189,7 @@ fn propagate_part(
     shifts: Option<[f64; 2]>,
     opts: &LabelOptions,
     report: &mut dyn FnMut(&str, f64) -> bool,
-) -> Result<Part, ClusterError> {
+) -> Result<Part, WorkerError> {
     let human = labels.human_rows(&dataset);
     let pairs = labels.human_pair_rows(&dataset);
     let mut worker = Worker::default();
@@ -209,7 +210,7 @@ fn propagate_part(
         false => None,
         true => {
             if !report("classifying sibling pairs", 0.0) {
-                return Err(ClusterError::Cancelled);
+                return Err(ClusterError::Cancelled.into());
             }
             Some(classify(&worker)?)
         }
@@ -224,15 +225,15 @@ fn propagate_part(
 /// The page's *Classify* on the held data set: every pair of sibling CoTs scored by the
 /// shipped binary-choice model on the CPU.
 #[cfg(feature = "model")]
-fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), ClusterError> {
+fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), WorkerError> {
     use super::protocol::{Backend, ClassifyJob, ModelJob, Reply, Request};
     use crate::core::signals::choice::{inputs, WeightsInfo};
     let info: WeightsInfo =
         serde_json::from_str(include_str!("../../weights/choice-signature.json"))
-            .map_err(|e| ClusterError::Missing(format!("the shipped weights' info: {e}")))?;
+            .map_err(|e| WorkerError::Input(format!("the shipped weights' info: {e}")))?;
     let bytes = include_bytes!("../../weights/choice-signature.bpk").to_vec();
     let (Some(dataset), Some(t)) = (worker.dataset(), worker.table()) else {
-        return Err(ClusterError::Missing("no data set held".into()));
+        return Err(WorkerError::Input("no data set held".into()));
     };
     let x = inputs(
         dataset.embeddings(),
@@ -241,7 +242,7 @@ fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), ClusterError
         info.input,
     )
     .ok_or_else(|| {
-        ClusterError::Missing("the classifier's inputs (MiniLM embeddings) are missing".into())
+        WorkerError::Input("the classifier's inputs (MiniLM embeddings) are missing".into())
     })?;
     let req = Request {
         id: 0,
@@ -259,14 +260,14 @@ fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), ClusterError
         Reply::Classified { result, .. } => {
             Ok((result, t.shapes.iter().map(|s| s.fitted).collect()))
         }
-        Reply::Failed { message, .. } => Err(ClusterError::Missing(message)),
-        other => Err(ClusterError::Missing(format!("unexpected reply {other:?}"))),
+        Reply::Failed { message, .. } => Err(WorkerError::Input(message)),
+        other => Err(WorkerError::Input(format!("unexpected reply {other:?}"))),
     }
 }
 
 #[cfg(not(feature = "model"))]
-fn classify(_: &Worker) -> Result<(ClassifyResult, Vec<bool>), ClusterError> {
-    Err(ClusterError::Missing(
+fn classify(_: &Worker) -> Result<(ClassifyResult, Vec<bool>), WorkerError> {
+    Err(WorkerError::Input(
         "this build has no classifier: build with the `model` feature (the default)".into(),
     ))
 }

@@ -18,14 +18,12 @@ pub mod protocol;
 pub mod wasm;
 
 use protocol::{
-    AdoptJob, AttachJob, ClassifyJob, ClassifyResult, FailReason, Job, LoadJob, Loaded, MapResult,
-    Method, PropagateJob, PropagateResult, Reply, Request, Space, TimeResult,
+    AdoptJob, AttachJob, ClassifyJob, ClassifyResult, Job, LoadJob, Loaded, MapResult, Method,
+    PropagateJob, PropagateResult, Reply, Request, Space, TimeResult, WorkerError,
 };
 #[cfg(feature = "model")]
 use protocol::{ModelJob, TrainResult};
 
-/// How a job that names a data set this worker does not hold begins its error.
-const NO_DATA: &str = "the worker does not hold this data set";
 /// Records per [`Reply::Records`] piece: each is read on the page in a task of its own.
 pub const RECORDS_PER_PIECE: usize = 2000;
 /// Embedding values per [`Reply::Vectors`] piece (4 MB: each is copied into the page's
@@ -82,15 +80,11 @@ impl Default for Worker {
 }
 
 /// Why a job failed, for its reply.
-fn failed(id: u64, e: ClusterError) -> Reply {
-    let reason = match &e {
-        ClusterError::Cancelled => FailReason::Cancelled,
-        ClusterError::Missing(m) if m.starts_with(NO_DATA) => FailReason::NoData,
-        _ => FailReason::Error,
-    };
+fn failed(id: u64, e: impl Into<WorkerError>) -> Reply {
+    let e = e.into();
     Reply::Failed {
         id,
-        reason,
+        reason: e.reason(),
         message: e.to_string(),
     }
 }
@@ -109,7 +103,7 @@ impl Worker {
         report: &mut dyn FnMut(&str, f64) -> bool,
     ) -> Vec<Reply> {
         let id = req.id;
-        let one = |r: Result<Reply, ClusterError>| vec![r.unwrap_or_else(|e| failed(id, e))];
+        let one = |r: Result<Reply, WorkerError>| vec![r.unwrap_or_else(|e| failed(id, e))];
         match &req.job {
             Job::Load(job) => self.load(id, job, bytes, report),
             Job::Adopt(job) => self
@@ -147,7 +141,7 @@ impl Worker {
     }
 
     /// The held data set, when it is the one `key` names.
-    fn held(&self, key: &str) -> Result<&Held, ClusterError> {
+    fn held(&self, key: &str) -> Result<&Held, WorkerError> {
         find(&self.held, key)
     }
 
@@ -157,7 +151,7 @@ impl Worker {
         &mut self,
         dataset: Dataset,
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<Loaded, ClusterError> {
+    ) -> Result<Loaded, WorkerError> {
         self.hold_shifted(dataset, None, report)
     }
 
@@ -169,9 +163,9 @@ impl Worker {
         dataset: Dataset,
         shifts: Option<[f64; 2]>,
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<Loaded, ClusterError> {
+    ) -> Result<Loaded, WorkerError> {
         if !report("reading the reasoning", 0.4) {
-            return Err(ClusterError::Cancelled);
+            return Err(ClusterError::Cancelled.into());
         }
         let sigs = match shifts {
             None => signatures(&dataset),
@@ -249,7 +243,7 @@ impl Worker {
         let mut at = 0usize;
         for (name, len) in &job.files {
             let Some(b) = bytes.get(at..at.saturating_add(*len)) else {
-                return fail(ClusterError::Missing(format!(
+                return fail(WorkerError::Input(format!(
                     "{name}: {len} bytes announced, {} arrived",
                     bytes.len().saturating_sub(at)
                 )));
@@ -265,7 +259,7 @@ impl Worker {
             },
         };
         if !report("reading files", 0.05) {
-            return fail(ClusterError::Cancelled);
+            return fail(ClusterError::Cancelled.into());
         }
         let plan = match plan_import_mapped(&files, current, job.mapping.as_ref()) {
             Ok(plan) => plan,
@@ -362,7 +356,7 @@ impl Worker {
         data: &[f32],
         bytes: &[u8],
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<Vec<Reply>, ClusterError> {
+    ) -> Result<Vec<Reply>, WorkerError> {
         let mut records: Vec<Record> = Vec::new();
         for (k, line) in bytes
             .split(|&b| b == b'\n')
@@ -370,7 +364,7 @@ impl Worker {
             .enumerate()
         {
             let piece: Vec<Record> = serde_json::from_slice(line)
-                .map_err(|e| ClusterError::Missing(format!("records piece {}: {e}", k + 1)))?;
+                .map_err(|e| WorkerError::Input(format!("records piece {}: {e}", k + 1)))?;
             records.extend(piece);
         }
         let n = records.len();
@@ -387,7 +381,7 @@ impl Worker {
         };
         let dataset = Dataset::new(job.name.clone(), records, embeddings);
         if dataset.fingerprint() != job.fingerprint {
-            return Err(ClusterError::Missing(format!(
+            return Err(WorkerError::Input(format!(
                 "the records handed over have fingerprint {}, not {}",
                 dataset.fingerprint(),
                 job.fingerprint
@@ -403,7 +397,7 @@ impl Worker {
         job: &AttachJob,
         data: &[f32],
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<Vec<Reply>, ClusterError> {
+    ) -> Result<Vec<Reply>, WorkerError> {
         let held = self.held(&job.base)?;
         let n = held.dataset.len();
         let e = Embeddings::new(n, req.dim, data.to_vec()).ok_or(ClusterError::Shape {
@@ -422,7 +416,7 @@ impl Worker {
         data: &[f32],
         job: &protocol::MapJob,
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<MapResult, ClusterError> {
+    ) -> Result<MapResult, WorkerError> {
         let Some(key) = &job.key else {
             return map(Matrix::new(data, req.rows, req.dim)?, job, report);
         };
@@ -431,7 +425,7 @@ impl Worker {
             (Space::Embedding, Some(e)) => {
                 map(Matrix::new(e.as_slice(), e.rows(), e.dim())?, job, report)
             }
-            (Space::Embedding, None) => Err(ClusterError::Missing(
+            (Space::Embedding, None) => Err(WorkerError::Input(
                 "this data set has no embeddings to map".into(),
             )),
             (Space::Signature, _) => {
@@ -448,7 +442,7 @@ impl Worker {
         &mut self,
         job: &PropagateJob,
         report: &mut dyn FnMut(&str, f64) -> bool,
-    ) -> Result<PropagateResult, ClusterError> {
+    ) -> Result<PropagateResult, WorkerError> {
         let held = find(&self.held, &job.key)?;
         let n = held.dataset.len();
         let graph_key = format!(
@@ -483,10 +477,11 @@ impl Worker {
                 len: job.human.len(),
                 rows: n,
                 dim: 1,
-            });
+            }
+            .into());
         }
         if !report("propagating", 0.9) {
-            return Err(ClusterError::Cancelled);
+            return Err(ClusterError::Cancelled.into());
         }
         let human: Vec<Option<bool>> = job
             .human
@@ -536,17 +531,19 @@ impl Worker {
 }
 
 /// `held`, when it is the data set `key` names.
-fn find<'a>(held: &'a Option<Held>, key: &str) -> Result<&'a Held, ClusterError> {
+fn find<'a>(held: &'a Option<Held>, key: &str) -> Result<&'a Held, WorkerError> {
     held.as_ref()
         .filter(|h| h.key == key)
-        .ok_or_else(|| ClusterError::Missing(format!("{NO_DATA} ({key}); hand it over again")))
+        .ok_or_else(|| WorkerError::NoData {
+            key: key.to_string(),
+        })
 }
 
 fn map(
     x: Matrix,
     job: &protocol::MapJob,
     report: &mut dyn FnMut(&str, f64) -> bool,
-) -> Result<MapResult, ClusterError> {
+) -> Result<MapResult, WorkerError> {
     let (rows, dim) = (x.rows, x.dim);
     let unit;
     let x = if job.cosine {
@@ -619,7 +616,7 @@ fn time(
     data: &[f32],
     case: &Case,
     report: &mut dyn FnMut(&str, f64) -> bool,
-) -> Result<TimeResult, ClusterError> {
+) -> Result<TimeResult, WorkerError> {
     let base = Matrix::new(data, req.rows, req.dim)?;
     let numbers = timing::matrix(base, case.rows);
     let x = Matrix::new(&numbers, case.rows, req.dim)?;
@@ -683,7 +680,7 @@ pub fn classified(
 /// worker runs the same steps asynchronously, on WebGPU when it can).
 pub fn classify_cpu(req: &Request<ModelJob>, data: &[f32], weights: Vec<u8>) -> Reply {
     let ModelJob::Classify(job) = &req.job else {
-        return failed(req.id, ClusterError::Missing("not a classify job".into()));
+        return failed(req.id, WorkerError::WrongJob("classify"));
     };
     let run = || -> Result<ClassifyResult, String> {
         check_classify(job, req.rows, data)?;
@@ -697,7 +694,7 @@ pub fn classify_cpu(req: &Request<ModelJob>, data: &[f32], weights: Vec<u8>) -> 
         Ok(result) => Reply::Classified { id: req.id, result },
         Err(message) => Reply::Failed {
             id: req.id,
-            reason: FailReason::Error,
+            reason: protocol::FailReason::Error,
             message,
         },
     }
@@ -714,7 +711,7 @@ pub fn train_cpu(
     on_epoch: &mut dyn FnMut(&choice::Epoch, usize) -> bool,
 ) -> Reply {
     let ModelJob::Train(job) = &req.job else {
-        return failed(req.id, ClusterError::Missing("not a train job".into()));
+        return failed(req.id, WorkerError::WrongJob("train"));
     };
     let run = || -> Result<TrainResult, String> {
         let width = job.info.input.width();
@@ -791,7 +788,7 @@ pub fn train_cpu(
         },
         Err(message) => Reply::Failed {
             id: req.id,
-            reason: FailReason::Error,
+            reason: protocol::FailReason::Error,
             message,
         },
     }
@@ -799,6 +796,7 @@ pub fn train_cpu(
 
 #[cfg(test)]
 mod tests {
+    use super::protocol::FailReason;
     use super::protocol::{MapJob, Method, Space};
     use super::*;
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::base::ClusterError;
 use crate::core::data::Record;
 use crate::core::graph::propagate::Config;
 use crate::core::graph::GraphConfig;
@@ -735,4 +736,36 @@ pub enum FailReason {
     /// A job named a data set this worker does not hold (it was restarted): the page hands
     /// it over again ([`Job::Adopt`]) and repeats the job.
     NoData,
+}
+
+/// Why a job failed, as data: the reply's [`FailReason`] comes from its kind, never from
+/// its text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorkerError {
+    /// The job named a data set this worker does not hold (it was restarted).
+    #[error("the worker does not hold this data set ({key}); hand it over again")]
+    NoData {
+        /// The data set's key the job named.
+        key: String,
+    },
+    /// A job of the other worker came here.
+    #[error("not a {0} job")]
+    WrongJob(&'static str),
+    /// What the job carried does not fit (byte counts, pieces, missing embeddings).
+    #[error("{0}")]
+    Input(String),
+    /// The numeric work failed, or was cancelled.
+    #[error(transparent)]
+    Numeric(#[from] ClusterError),
+}
+
+impl WorkerError {
+    /// The reason a reply carries for it.
+    pub fn reason(&self) -> FailReason {
+        match self {
+            Self::NoData { .. } => FailReason::NoData,
+            Self::Numeric(ClusterError::Cancelled) => FailReason::Cancelled,
+            _ => FailReason::Error,
+        }
+    }
 }
