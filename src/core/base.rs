@@ -27,9 +27,6 @@ pub enum ClusterError {
         /// Dimension.
         dim: usize,
     },
-    /// Something the job needs is not there.
-    #[error("{0}")]
-    Missing(String),
     /// The caller asked to stop.
     #[error("cancelled")]
     Cancelled,
