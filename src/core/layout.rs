@@ -125,30 +125,18 @@ impl Tree {
                 let Some(rest) = l.trim().strip_prefix("pub use ") else {
                     continue;
                 };
+                // `pub use child::*;`: every item of the child
+                if let Some(child) = rest.trim().strip_suffix("::*;") {
+                    let mut at = m.clone();
+                    at.extend(child.split("::").map(str::to_string));
+                    globbed.entry(m.clone()).or_default().push(at);
+                    continue;
+                }
                 for p in expand(rest.trim_end_matches(';')) {
                     let (item, from) = p.split_last().expect("a path");
                     let mut at = m.clone();
                     at.extend(from.iter().cloned());
-                    if item == "*" || item.is_empty() {
-                        globbed.entry(m.clone()).or_default().push(at);
-                    } else {
-                        named.insert((m.clone(), item.clone()), at);
-                    }
-                }
-            }
-        }
-        // `expand` drops `*`: a glob shows as the path to the module itself
-        for (m, src) in &modules {
-            for l in code(src).lines() {
-                if let Some(rest) = l.trim().strip_prefix("pub use ") {
-                    if let Some(child) = rest.trim().strip_suffix("::*;") {
-                        let mut at = m.clone();
-                        at.extend(child.split("::").map(str::to_string));
-                        let g = globbed.entry(m.clone()).or_default();
-                        if !g.contains(&at) {
-                            g.push(at);
-                        }
-                    }
+                    named.insert((m.clone(), item.clone()), at);
                 }
             }
         }

@@ -360,40 +360,38 @@ impl AppState {
     /// The judge scores this browser keeps for the data set of `fingerprint` become the ones
     /// in use (none kept: none in use — scores of another data set never carry over).
     pub(super) async fn restore_judged(self, fingerprint: &str) {
-        let kept = match persist::load_judged(fingerprint).await {
+        let loaded = persist::load_judged(fingerprint).await;
+        let kept = self.kept(loaded, "the judge scores").unwrap_or_default();
+        self.judged.set(Arc::new(kept));
+    }
+
+    /// What this browser keeps, read back: its unreadable entries, or why nothing could be
+    /// read (`what` was kept), become notices; `None` when nothing could be read.
+    fn kept<T>(
+        self,
+        loaded: Result<(T, Vec<String>), persist::StorageError>,
+        what: &str,
+    ) -> Option<T> {
+        match loaded {
             Ok((kept, problems)) => {
                 self.errors.update(|v| v.extend(problems));
-                kept
+                Some(kept)
             }
             Err(e) => {
-                self.errors.update(|v| {
-                    v.push(format!(
-                        "Could not read the judge scores kept in this browser: {e}"
-                    ))
-                });
-                Default::default()
+                self.errors
+                    .update(|v| v.push(format!("Could not read {what} kept in this browser: {e}")));
+                None
             }
-        };
-        self.judged.set(Arc::new(kept));
+        }
     }
 
     /// `dataset` with the generated CoTs this browser keeps for it that can join at once
     /// (how many joined): done before its labels are restored, so that the labels of
     /// generated CoTs are found. Those that wait for a vector join later (`generate`).
     pub(super) async fn with_kept_generated(self, dataset: Dataset) -> (Dataset, usize) {
-        let stored = match persist::load_generated(dataset.fingerprint()).await {
-            Ok((kept, problems)) => {
-                self.errors.update(|v| v.extend(problems));
-                kept
-            }
-            Err(e) => {
-                self.errors.update(|v| {
-                    v.push(format!(
-                        "Could not read the generated CoTs kept in this browser: {e}"
-                    ))
-                });
-                return (dataset, 0);
-            }
+        let loaded = persist::load_generated(dataset.fingerprint()).await;
+        let Some(stored) = self.kept(loaded, "the generated CoTs") else {
+            return (dataset, 0);
         };
         let (records, rows, _) = generate::joinable(&dataset, stored);
         let n = records.len();

@@ -281,13 +281,11 @@ impl GenState {
                     s.as_ref()
                         .map(|s| crate::core::generate::default_template(&s.dataset))
                 });
-                if let Some(fits) = fits {
-                    if crate::core::generate::is_default_template(
-                        &settings.get_untracked().template,
-                    ) && settings.get_untracked().template != fits
-                    {
-                        settings.update(|s| s.template = fits.to_string());
-                    }
+                let current = settings.with_untracked(|s| s.template.clone());
+                if let Some(fits) = fits.filter(|f| {
+                    *f != current && crate::core::generate::is_default_template(&current)
+                }) {
+                    settings.update(|s| s.template = fits.to_string());
                 }
                 let fp = this.fingerprint();
                 let stopped = browser::local_get(RUN)

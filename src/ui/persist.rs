@@ -503,23 +503,16 @@ pub async fn delete_generated(
     fingerprint: &str,
     ids: Option<&[String]>,
 ) -> Result<(), StorageError> {
+    let Some(ids) = ids else {
+        return delete_range(generated_range(fingerprint)?).await;
+    };
     let (tx, store) = open(TransactionMode::ReadWrite).await?;
-    let err = StorageError::from;
-    match ids {
-        None => store
-            .delete(generated_range(fingerprint)?.into())
-            .await
-            .map_err(err)?,
-        Some(ids) => {
-            for id in ids {
-                store
-                    .delete(JsValue::from_str(&format!("generated:{fingerprint}:{id}")))
-                    .await
-                    .map_err(err)?;
-            }
-        }
+    for id in ids {
+        store
+            .delete(JsValue::from_str(&format!("generated:{fingerprint}:{id}")))
+            .await?;
     }
-    tx.done().await.map(drop).map_err(err)
+    tx.done().await.map(drop).map_err(StorageError::from)
 }
 
 /// One CoT judged by the person's model, as kept (`judged:<fingerprint>:<id>`).
@@ -578,11 +571,12 @@ pub async fn load_judged(
 
 /// Forgets every judge score of a data set.
 pub async fn delete_judged(fingerprint: &str) -> Result<(), StorageError> {
+    delete_range(judged_range(fingerprint)?).await
+}
+
+/// Deletes every key in `range`, in one transaction.
+async fn delete_range(range: KeyRange) -> Result<(), StorageError> {
     let (tx, store) = open(TransactionMode::ReadWrite).await?;
-    let err = StorageError::from;
-    store
-        .delete(judged_range(fingerprint)?.into())
-        .await
-        .map_err(err)?;
-    tx.done().await.map(drop).map_err(err)
+    store.delete(range.into()).await?;
+    tx.done().await.map(drop).map_err(StorageError::from)
 }
