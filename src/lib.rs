@@ -10,6 +10,9 @@
 //!   Workers call. The jobs worker holds the data set (load: parse, validate, fingerprint,
 //!   signatures) and runs the map and propagation on it; the model worker runs burn
 //!   (classify, train, embed).
+//! - [`pipeline`] (native only): the whole labelling pipeline on a data set in process
+//!   (signatures, partitioned propagation, the classifier, step marks), through the same
+//!   jobs the workers run; the CLI and the Python package call it.
 //! - [`cli`] (native only): the `cotlabel` command line, the same pipeline on files.
 //! - `ui` (wasm32 only): the leptos page, a thin layer over the core, plus the browser
 //!   glue (files, downloads, IndexedDB).
@@ -19,6 +22,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod core;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod pipeline;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod worker;

@@ -48,7 +48,7 @@ use crate::core::labels::session::Session;
 use crate::core::labels::{Millis, MIN_CONFIDENCE};
 use crate::core::map::neighbours::Search;
 use crate::core::signals::signature::{self, Siblings, DIM};
-use crate::worker::batch::{self, LabelOptions};
+use crate::pipeline::{self, LabelOptions};
 
 /// The name records are given in error messages (and, by default, in the label file).
 const RECORDS: &str = "records";
@@ -913,7 +913,7 @@ fn labelled(
     let now = now_ms();
     // the function `cotlabel label` calls
     let (dataset, store) = py
-        .detach(|| batch::label(session, &opts, now, &mut |_, _| true))
+        .detach(|| pipeline::label(session, &opts, now, &mut |_, _| true))
         .map_err(|e| value_error(e.to_string()))?;
     Ok(LabelFile::from_store(&dataset, &store, now))
 }

@@ -2,7 +2,7 @@
 //! browser tab holds and for scripts. `cotlabel label` reads what the page reads (records in
 //! every shape, embeddings, mapping and label files), runs signatures, the graph and
 //! propagation through the same [`crate::worker::Worker`] the page's jobs worker runs
-//! ([`crate::worker::batch::label`]), and
+//! ([`crate::pipeline::label`]), and
 //! writes the contract's label file; `cotlabel export` writes the training sets;
 //! `cotlabel evaluate` scores labels against `is_correct`.
 //!

@@ -15,7 +15,7 @@ use crate::core::labels::Millis;
 use crate::core::map::neighbours::Search;
 use crate::core::metrics::machine_scores;
 use crate::core::{Dataset, Session};
-use crate::worker::batch::{label, LabelOptions};
+use crate::pipeline::{label, LabelOptions};
 
 /// One stage of a run: its name, how long it took, and the process's peak resident memory
 /// after it (bytes; `None` where the system does not say).

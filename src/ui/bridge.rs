@@ -14,10 +14,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
 pub use crate::worker::protocol::WorkerKind as Kind;
-use crate::worker::protocol::{FailReason, Reply, Request, WorkerJob};
+use crate::worker::protocol::{Beside, FailReason, Request, WorkerJob, WorkerReply};
 use crate::worker::wasm::floats;
-
-type OnReply = Rc<dyn Fn(Reply)>;
 
 fn url(kind: Kind) -> &'static str {
     match kind {
@@ -39,7 +37,8 @@ struct Bridge {
     ready: bool,
     /// Jobs waiting for `Ready`, in order.
     queued: Vec<Queued>,
-    on_reply: OnReply,
+    /// Starts a fresh worker of this kind with the same reply handler (a cancel).
+    respawn: Rc<dyn Fn() -> Result<(), String>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -51,51 +50,55 @@ fn with_bridge<T>(kind: Kind, f: impl FnOnce(&mut Bridge) -> T) -> Option<T> {
     BRIDGES.with(|b| b.borrow_mut().iter_mut().find(|b| b.kind == kind).map(f))
 }
 
-fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
+/// Decodes a worker's message: JSON text, or `{reply: JSON text, bytes: Uint8Array}` when
+/// values travel beside it. `None`: not a reply at all.
+fn decode<R: WorkerReply>(data: &JsValue) -> Option<R> {
+    let (text, bytes) = match data.as_string() {
+        Some(text) => (text, None),
+        None => {
+            let get = |k: &str| js_sys::Reflect::get(data, &k.into()).ok();
+            let text = get("reply").and_then(|v| v.as_string())?;
+            let bytes = get("bytes").and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok());
+            (text, bytes)
+        }
+    };
+    let mut reply: R = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            return Some(R::failed(
+                0,
+                FailReason::Error,
+                format!("unreadable worker reply: {e}"),
+            ))
+        }
+    };
+    let (Some(bytes), id) = (bytes, reply.id()) else {
+        return Some(reply);
+    };
+    let put = match reply.beside() {
+        // numbers are copied once, straight into the page's memory
+        Some(Beside::Floats(v)) => {
+            *v = floats(&bytes);
+            Ok(())
+        }
+        Some(place) => place.put(bytes.to_vec()),
+        None => Ok(()),
+    };
+    Some(match put {
+        Ok(()) => reply,
+        Err(message) => R::failed(id, FailReason::Error, message),
+    })
+}
+
+fn spawn<R: WorkerReply>(kind: Kind, on_reply: Rc<dyn Fn(R)>) -> Result<(), String> {
     let worker = Worker::new(url(kind)).map_err(|e| format!("cannot start the worker: {e:?}"))?;
     let handler = on_reply.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         let t = super::browser::performance_now();
-        // JSON text, or `{reply: JSON text, bytes: Uint8Array}` when bytes travel beside
-        let data = ev.data();
-        let (text, bytes) = match data.as_string() {
-            Some(text) => (text, None),
-            None => {
-                let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).ok();
-                let Some(text) = get("reply").and_then(|v| v.as_string()) else {
-                    return;
-                };
-                let bytes = get("bytes").and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok());
-                (text, bytes)
-            }
+        let Some(reply) = decode::<R>(&ev.data()) else {
+            return;
         };
-        let mut reply: Reply = match serde_json::from_str(&text) {
-            Ok(r) => r,
-            Err(e) => Reply::Failed {
-                id: 0,
-                reason: FailReason::Error,
-                message: format!("unreadable worker reply: {e}"),
-            },
-        };
-        if let Some(bytes) = bytes {
-            match &mut reply {
-                Reply::Trained { result, .. } => result.weights = bytes.to_vec(),
-                Reply::Embedded { result, .. } => result.vectors = floats(&bytes),
-                Reply::Vectors { values, .. } => *values = floats(&bytes),
-                Reply::Table { bytes: b, .. } => *b = bytes.to_vec(),
-                Reply::Map { id, result } => {
-                    if let Err(message) = result.put_columns(&bytes.to_vec()) {
-                        reply = Reply::Failed {
-                            id: *id,
-                            reason: FailReason::Error,
-                            message,
-                        };
-                    }
-                }
-                _ => {}
-            }
-        }
-        if reply == Reply::Ready {
+        if reply == R::READY {
             let queued = with_bridge(kind, |b| {
                 b.ready = true;
                 (b.worker.clone(), std::mem::take(&mut b.queued))
@@ -120,7 +123,7 @@ fn spawn(kind: Kind, on_reply: OnReply) -> Result<(), String> {
             worker,
             ready: false,
             queued: Vec::new(),
-            on_reply,
+            respawn: Rc::new(move || spawn(kind, on_reply.clone())),
             _on_message: on_message,
         });
     });
@@ -151,12 +154,13 @@ fn post(
     }
 }
 
-/// Starts a worker (once); `on_reply` gets every reply but `Ready`.
-pub fn start(kind: Kind, on_reply: impl Fn(Reply) + 'static) -> Result<(), String> {
-    if with_bridge(kind, |_| ()).is_some() {
+/// Starts the worker that runs jobs of type `J` (once); `on_reply` gets every reply but
+/// `Ready`.
+pub fn start<J: WorkerJob>(on_reply: impl Fn(J::Reply) + 'static) -> Result<(), String> {
+    if with_bridge(J::WORKER, |_| ()).is_some() {
         return Ok(());
     }
-    spawn(kind, Rc::new(on_reply))
+    spawn::<J::Reply>(J::WORKER, Rc::new(on_reply))
 }
 
 /// Sends a job, with its numbers (`req.rows × req.dim`, row-major), bytes (the model's
@@ -195,6 +199,6 @@ pub fn cancel(kind: Kind) {
     });
     for b in old {
         b.worker.terminate();
-        let _ = spawn(b.kind, b.on_reply);
+        let _ = (b.respawn)();
     }
 }

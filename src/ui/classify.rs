@@ -13,11 +13,11 @@ use leptos::task::spawn_local;
 
 use crate::core::signals::choice::{inputs, Epoch, Input, TrainConfig, WeightsInfo};
 use crate::worker::protocol::{
-    ClassifyJob, ClassifyResult, FailReason, ModelJob, Reply, TrainJob, TrainResult,
+    ClassifyJob, ClassifyResult, FailReason, ModelJob, ModelReply, TrainJob, TrainResult,
 };
 
 use super::browser::{self, now_ms};
-use super::jobs::Payload;
+use super::jobs::{Latest, Payload};
 use super::persist;
 use super::state::AppState;
 
@@ -53,8 +53,10 @@ pub struct ClassifyState {
     pub weights: RwSignal<Option<Weights>>,
     /// The latest fine-tuning run.
     pub training: RwSignal<Option<TrainView>>,
-    request: StoredValue<u64>,
-    train_request: StoredValue<u64>,
+    /// The classify job (the newest wins).
+    classifying: Latest,
+    /// The fine-tuning job (the newest wins).
+    tuning: Latest,
 }
 
 async fn fetch_weights() -> Result<Weights, String> {
@@ -96,8 +98,8 @@ impl ClassifyState {
             last: RwSignal::new(None),
             weights: RwSignal::new(None),
             training: RwSignal::new(None),
-            request: StoredValue::new(0),
-            train_request: StoredValue::new(0),
+            classifying: Latest::default(),
+            tuning: Latest::default(),
         }
     }
 
@@ -184,13 +186,13 @@ impl ClassifyState {
                 parity: browser::query_flag("parity"),
             });
             let started = browser::performance_now();
-            let id = self.app.jobs.send(
+            self.classifying.send(
+                self.app.jobs,
                 job,
                 payload,
                 Some("starting the classifier"),
                 move |reply| self.on_classify_reply(reply, started),
             );
-            self.request.set_value(id);
         });
     }
 
@@ -220,29 +222,26 @@ impl ClassifyState {
                 chosen: m.chosen,
                 config,
             });
-            let id = self
-                .app
-                .jobs
-                .send(job, payload, Some("starting training"), move |reply| {
-                    self.on_train_reply(reply)
-                });
-            self.train_request.set_value(id);
+            self.tuning.send(
+                self.app.jobs,
+                job,
+                payload,
+                Some("starting training"),
+                move |reply| self.on_train_reply(reply),
+            );
         });
     }
 
-    fn on_train_reply(self, reply: Reply) {
-        if reply.id() != self.train_request.get_value() {
-            return;
-        }
+    fn on_train_reply(self, reply: ModelReply) {
         match reply {
-            Reply::Epoch { epoch, .. } => self.training.update(|t| {
+            ModelReply::Epoch { epoch, .. } => self.training.update(|t| {
                 if let Some(t) = t {
                     t.epochs.push(epoch);
                 }
             }),
-            Reply::Trained { result, .. } => self.on_trained(*result),
+            ModelReply::Trained { result, .. } => self.on_trained(*result),
             // cancelled: a run in progress is dropped (the weights in use stay)
-            Reply::Failed {
+            ModelReply::Failed {
                 reason: FailReason::Cancelled,
                 ..
             } => {
@@ -254,7 +253,7 @@ impl ClassifyState {
                 }
             }
             // failed: say why (the weights in use stay)
-            Reply::Failed { message, .. } => {
+            ModelReply::Failed { message, .. } => {
                 self.training.set(None);
                 self.app
                     .errors
@@ -327,13 +326,10 @@ impl ClassifyState {
         }
     }
 
-    fn on_classify_reply(self, reply: Reply, started: f64) {
-        if reply.id() != self.request.get_value() {
-            return;
-        }
+    fn on_classify_reply(self, reply: ModelReply, started: f64) {
         match reply {
-            Reply::Classified { result, .. } => self.on_classified(result, started),
-            Reply::Failed {
+            ModelReply::Classified { result, .. } => self.on_classified(result, started),
+            ModelReply::Failed {
                 reason: FailReason::Error,
                 message,
                 ..

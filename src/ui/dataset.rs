@@ -7,14 +7,17 @@
 //! the whole data set at once. A job sent here is awaited: [`Waiting::done`] resolves when
 //! the worker's last reply for it has arrived.
 //!
+//! A feature's own job on the held data set (the map, propagation) goes through a
+//! [`HeldJob`]: sent once the worker holds the records, latest wins, sent again when the
+//! worker lost them, its failures said.
+//!
 //! The page's side of it lives here too: which data set the worker holds for the records
 //! shown (its key), reading files into it, handing the records over again to a restarted
 //! worker, and attaching embeddings made on the device.
 
-use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -23,12 +26,12 @@ use crate::core::generate::{self, Stored};
 use crate::core::io::mapping::Mapping;
 use crate::core::signals::signature::table::SignatureTable;
 use crate::core::{Dataset, ImportError, Session};
-use crate::worker::protocol::{AdoptJob, AttachJob, FailReason, Job, LoadJob, Loaded, Reply};
+use crate::worker::protocol::{AdoptJob, AttachJob, FailReason, Job, JobsReply, LoadJob, Loaded};
 use crate::worker::RECORDS_PER_PIECE;
 
 use super::bridge::Kind;
 use super::browser::{self, PageFile};
-use super::jobs::{Jobs, Payload};
+use super::jobs::{Asked, Jobs, Latest, Payload};
 use super::persist;
 use super::state::{AppState, DEMO_FILES, DEMO_NAME};
 
@@ -64,12 +67,12 @@ struct Incoming {
 }
 
 /// A data job sent; [`Waiting::done`] waits for all the worker sends back.
-pub struct Waiting(oneshot::Receiver<Result<Arrived, DataError>>);
+pub struct Waiting(Asked<Result<Arrived, DataError>>);
 
 impl Waiting {
     /// What the job brought (cancelled when its worker was restarted).
     pub async fn done(self) -> Result<Arrived, DataError> {
-        self.0.await.unwrap_or_else(|_| {
+        self.0.outcome().await.unwrap_or_else(|| {
             Err(DataError::Failed(
                 FailReason::Cancelled,
                 "the worker was restarted".into(),
@@ -81,50 +84,145 @@ impl Waiting {
 /// Sends a data job (load, adopt, attach) to the jobs worker, shown as its running job;
 /// the pieces it sends back are gathered, each in the task it arrives in.
 fn send(jobs: Jobs, job: Job, payload: Payload<'_>, stage: &str) -> Waiting {
-    let (tx, rx) = oneshot::channel();
-    let tx = RefCell::new(Some(tx));
-    let incoming = RefCell::new(Incoming::default());
-    let finish = move |result: Result<Arrived, DataError>| {
-        if let Some(tx) = tx.borrow_mut().take() {
-            let _ = tx.send(result);
-        }
-    };
-    jobs.send(job, payload, Some(stage), move |reply| match reply {
-        Reply::Records { records, total, .. } => {
-            let mut inc = incoming.borrow_mut();
-            inc.records.reserve(total);
-            inc.records.push(records);
-        }
-        Reply::Vectors {
-            dim, total, values, ..
-        } => {
-            let mut inc = incoming.borrow_mut();
-            if inc.vectors.is_empty() {
-                inc.vectors.reserve_exact(total * dim);
+    let mut incoming = Incoming::default();
+    Waiting(
+        jobs.ask(job, payload, Some(stage), move |reply| match reply {
+            JobsReply::Records { records, total, .. } => {
+                incoming.records.reserve(total);
+                incoming.records.push(records);
+                None
             }
-            inc.dim = dim;
-            inc.vectors.extend_from_slice(&values);
-        }
-        Reply::Table { bytes, total, .. } => {
-            let mut inc = incoming.borrow_mut();
-            inc.table.reserve(total);
-            if inc.broken.is_none() {
-                if let Err(e) = inc.table.extend_from_bytes(&bytes) {
-                    inc.broken = Some(e);
+            JobsReply::Vectors {
+                dim, total, values, ..
+            } => {
+                if incoming.vectors.is_empty() {
+                    incoming.vectors.reserve_exact(total * dim);
+                }
+                incoming.dim = dim;
+                incoming.vectors.extend_from_slice(&values);
+                None
+            }
+            JobsReply::Table { bytes, total, .. } => {
+                incoming.table.reserve(total);
+                if incoming.broken.is_none() {
+                    if let Err(e) = incoming.table.extend_from_bytes(&bytes) {
+                        incoming.broken = Some(e);
+                    }
+                }
+                None
+            }
+            JobsReply::Loaded { result, .. } => {
+                Some(arrived(*result, std::mem::take(&mut incoming)))
+            }
+            JobsReply::Refused { errors, .. } => Some(Err(DataError::Refused(errors))),
+            JobsReply::Failed {
+                reason, message, ..
+            } => Some(Err(DataError::Failed(reason, message))),
+            // progress goes to the status; these are not a data job's replies
+            JobsReply::Ready
+            | JobsReply::Progress { .. }
+            | JobsReply::Map { .. }
+            | JobsReply::Propagated { .. }
+            | JobsReply::Timed { .. } => None,
+        }),
+    )
+}
+
+/// A feature's job on the data set the jobs worker holds (`Copy`). [`HeldJob::run`] builds
+/// the job from the held data set's key when the worker holds the records (else hands them
+/// over first and runs then: a click is never dropped); the newest run wins; a worker
+/// that lost the data set (restarted) gets it back and the job is built and sent again;
+/// an error becomes a notice that names what failed. The feature hears the rest.
+#[derive(Clone, Copy)]
+pub struct HeldJob {
+    app: AppState,
+    slot: Latest,
+    /// What failed, for the notice ("The map could not be made").
+    what: &'static str,
+    /// The run waiting for the worker to hold the records.
+    pending: StoredValue<Option<Rc<dyn Fn()>>, LocalStorage>,
+}
+
+impl HeldJob {
+    /// A job slot of `app`'s; `what` names it in error notices.
+    pub fn new(app: AppState, what: &'static str) -> Self {
+        let this = Self {
+            app,
+            slot: Latest::default(),
+            what,
+            pending: StoredValue::new_local(None),
+        };
+        Effect::new(move |_| {
+            if app.held.with(Option::is_some) {
+                if let Some(run) = this.pending.try_update_value(Option::take).flatten() {
+                    run();
                 }
             }
-        }
-        Reply::Loaded { result, .. } => {
-            let inc = std::mem::take(&mut *incoming.borrow_mut());
-            finish(arrived(*result, inc));
-        }
-        Reply::Refused { errors, .. } => finish(Err(DataError::Refused(errors))),
-        Reply::Failed {
-            reason, message, ..
-        } => finish(Err(DataError::Failed(reason, message))),
-        _ => {}
-    });
-    Waiting(rx)
+        });
+        this
+    }
+
+    /// Sends `build(key)` for the held data set (see [`HeldJob`]); `shown`: the stage shown
+    /// as the worker's running job. `on_reply` hears the newest job's replies but a lost
+    /// data set and errors, which are handled here.
+    pub fn run(
+        self,
+        shown: Option<&'static str>,
+        build: impl Fn(String) -> Job + 'static,
+        on_reply: impl Fn(JobsReply) + 'static,
+    ) {
+        self.run_rc(shown, Rc::new(build), Rc::new(on_reply));
+    }
+
+    fn run_rc(
+        self,
+        shown: Option<&'static str>,
+        build: Rc<dyn Fn(String) -> Job>,
+        on_reply: Rc<dyn Fn(JobsReply)>,
+    ) {
+        let app = self.app;
+        let Some(key) = app.data_key() else {
+            // the worker does not hold the records: this run waits for them
+            self.slot.forget();
+            self.pending.set_value(Some(Rc::new(move || {
+                self.run_rc(shown, build.clone(), on_reply.clone())
+            })));
+            app.ensure_held();
+            return;
+        };
+        self.pending.set_value(None);
+        let job = build(key);
+        let again = (build.clone(), on_reply.clone());
+        self.slot.send(
+            app.jobs,
+            job,
+            Payload::default(),
+            shown,
+            move |reply| match reply {
+                // the worker lost the data set (restarted): hand it over, run once more
+                JobsReply::Failed {
+                    reason: FailReason::NoData,
+                    ..
+                } => {
+                    app.lost_data();
+                    self.run_rc(shown, again.0.clone(), again.1.clone());
+                }
+                JobsReply::Failed {
+                    reason: FailReason::Error,
+                    message,
+                    ..
+                } => app
+                    .errors
+                    .update(|v| v.push(format!("{}: {message}", self.what))),
+                reply => on_reply(reply),
+            },
+        );
+    }
+
+    /// Whether job `id` is the newest this slot sent.
+    pub fn is_current(self, id: u64) -> bool {
+        self.slot.is_current(id)
+    }
 }
 
 /// What a load, adopt or attach job brought, once its last reply arrived.
@@ -156,7 +254,7 @@ fn arrived(loaded: Loaded, inc: Incoming) -> Result<Arrived, DataError> {
 impl AppState {
     /// Starts the jobs worker; when it is restarted (a cancel), it holds no data set.
     pub fn connect_worker(self) {
-        self.jobs.start(Kind::Jobs);
+        self.jobs.start::<Job>();
         self.jobs.on_restart(Kind::Jobs, move || self.lost_data());
     }
 

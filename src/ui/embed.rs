@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::core::data::Embeddings;
 use crate::core::signals::embed::DIM;
-use crate::worker::protocol::{EmbedJob, EmbedResult, FailReason, ModelJob, Reply};
+use crate::worker::protocol::{
+    EmbedJob, EmbedResult, FailReason, ModelJob, ModelReply, WorkerReply,
+};
 
 use super::browser;
 use super::jobs::Payload;
@@ -156,18 +158,18 @@ impl EmbedState {
             .with_value(|p| p.as_ref().is_some_and(|p| p.id == id))
     }
 
-    fn on_reply(self, reply: Reply) {
+    fn on_reply(self, reply: ModelReply) {
         let id = reply.id();
         if !self.is_embedding(id) {
             return;
         }
         match reply {
-            Reply::Embedded { result, .. } => self.on_embedded(id, *result),
-            Reply::Failed {
+            ModelReply::Embedded { result, .. } => self.on_embedded(id, *result),
+            ModelReply::Failed {
                 reason: FailReason::Cancelled,
                 ..
             } => self.request.set_value(None),
-            Reply::Failed { message, .. } => self.on_embedding_failed(&message),
+            ModelReply::Failed { message, .. } => self.on_embedding_failed(&message),
             _ => {}
         }
     }

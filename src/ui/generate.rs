@@ -38,7 +38,7 @@ use crate::core::generate::{
 };
 use crate::core::signals::embed::DIM;
 use crate::core::signals::judge;
-use crate::worker::protocol::{EmbedJob, ModelJob, Reply};
+use crate::worker::protocol::{EmbedJob, ModelJob, ModelReply};
 
 use super::browser;
 use super::jobs::Payload;
@@ -1078,8 +1078,6 @@ impl GenState {
 
     /// MiniLM vectors of `texts`, from the model worker.
     async fn embed(self, texts: Vec<String>) -> Result<Vec<f32>, String> {
-        let (tx, rx) = oneshot::channel();
-        let tx = RefCell::new(Some(tx));
         let job = ModelJob::Embed(EmbedJob {
             texts,
             model: browser::MINILM.into(),
@@ -1087,23 +1085,21 @@ impl GenState {
             batch: browser::MINILM_BATCH,
             workers: 1, // a few CoTs at a time: a pool would not repay its start
         });
-        self.app.jobs.send(
-            job,
-            Payload::default(),
-            Some("embedding generated CoTs"),
-            move |reply| {
-                let result = match reply {
-                    Reply::Embedded { result, .. } => Ok(result.vectors),
-                    Reply::Failed { message, .. } => Err(message),
-                    _ => return,
-                };
-                if let Some(tx) = tx.borrow_mut().take() {
-                    let _ = tx.send(result);
-                }
-            },
-        );
-        rx.await
-            .unwrap_or_else(|_| Err("the model worker was restarted".into()))
+        self.app
+            .jobs
+            .ask(
+                job,
+                Payload::default(),
+                Some("embedding generated CoTs"),
+                |reply| match reply {
+                    ModelReply::Embedded { result, .. } => Some(Ok(result.vectors)),
+                    ModelReply::Failed { message, .. } => Some(Err(message)),
+                    _ => None,
+                },
+            )
+            .outcome()
+            .await
+            .unwrap_or_else(|| Err("the model worker was restarted".into()))
     }
 
     /// "Delete generated" (second click): every generated CoT leaves the data set and

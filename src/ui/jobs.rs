@@ -1,7 +1,7 @@
 //! The one jobs service every feature of the page uses to run work in a worker.
 //!
 //! - **Ids**: [`Jobs::send`] numbers each job; every reply to it goes to the handler the
-//!   feature passed with it, until the job's last reply ([`Reply::is_final`]). No central
+//!   feature passed with it, until the job's last reply ([`WorkerReply::is_final`]). No central
 //!   `match` routes replies, and no feature knows another's job ids.
 //! - **Status and progress**: each worker's running job is shown (stage, share done,
 //!   start) in [`Jobs::running`]; a job sent without a status becomes the one shown when it
@@ -10,21 +10,27 @@
 //!   `Failed { reason: Cancelled }`, handed to their handlers, and what registered with
 //!   [`Jobs::on_restart`] learns that the fresh worker holds nothing.
 //!
-//! Which worker runs a job follows from its type ([`WorkerJob`]): [`crate::worker::protocol::Job`]
-//! goes to the jobs worker, [`crate::worker::protocol::ModelJob`] to the model worker.
+//! - **Latest wins**: a feature that re-sends a job as its inputs change keeps a [`Latest`]
+//!   slot: replies to a job sent before the newest one are dropped there.
+//! - **Awaitable**: [`Jobs::ask`] sends a job and gives a future of its outcome.
+//!
+//! Which worker runs a job, and what it replies, follow from its type ([`WorkerJob`]):
+//! [`crate::worker::protocol::Job`] goes to the jobs worker and comes back as
+//! [`crate::worker::protocol::JobsReply`], [`crate::worker::protocol::ModelJob`] to the
+//! model worker as [`crate::worker::protocol::ModelReply`]. The data set's own lifecycle
+//! (hand it over, retry a job the worker lost it for) is [`super::dataset::HeldJob`].
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use futures_channel::oneshot;
 use leptos::prelude::*;
 
-use crate::worker::protocol::{FailReason, Reply, Request, WorkerJob};
+use crate::worker::protocol::{FailReason, Request, WorkerJob, WorkerReply};
 
 use super::bridge::{self, Kind};
 use super::browser;
-
-/// What a feature does with the replies to one of its jobs.
-type Handler = Rc<dyn Fn(Reply)>;
 
 /// A job shown as running, with its progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,10 +63,14 @@ pub struct Payload<'a> {
     pub files: Vec<web_sys::Blob>,
 }
 
+/// A job sent and not yet answered in full.
 struct Live {
     id: u64,
     worker: Kind,
-    handler: Handler,
+    /// The feature's handler, an `Rc<dyn Fn(R)>` of its worker's reply type `R`.
+    handler: Rc<dyn Any>,
+    /// Tells the handler the job was cancelled (its worker restarted).
+    cancelled: Rc<dyn Fn()>,
 }
 
 thread_local! {
@@ -88,9 +98,10 @@ impl Jobs {
         }
     }
 
-    /// Starts a worker (once); jobs sent before it is ready wait for it.
-    pub fn start(self, worker: Kind) {
-        if let Err(e) = bridge::start(worker, move |reply| self.route(reply)) {
+    /// Starts the worker that runs jobs of type `J` (once); jobs sent before it is ready
+    /// wait for it.
+    pub fn start<J: WorkerJob>(self) {
+        if let Err(e) = bridge::start::<J>(move |reply| self.route(J::WORKER, reply)) {
             self.errors.update(|v| v.push(e));
         }
     }
@@ -102,17 +113,26 @@ impl Jobs {
         job: J,
         payload: Payload<'_>,
         shown: Option<&str>,
-        handler: impl Fn(Reply) + 'static,
+        handler: impl Fn(J::Reply) + 'static,
     ) -> u64 {
         let worker = J::WORKER;
-        self.start(worker);
+        self.start::<J>();
         let id = self.seq.get_value() + 1;
         self.seq.set_value(id);
+        let handler: Rc<dyn Fn(J::Reply)> = Rc::new(handler);
+        let cancel = handler.clone();
         LIVE.with(|l| {
             l.borrow_mut().push(Live {
                 id,
                 worker,
                 handler: Rc::new(handler),
+                cancelled: Rc::new(move || {
+                    cancel(J::Reply::failed(
+                        id,
+                        FailReason::Cancelled,
+                        "cancelled".into(),
+                    ))
+                }),
             })
         });
         if let Some(stage) = shown {
@@ -136,6 +156,29 @@ impl Jobs {
         id
     }
 
+    /// Sends `job` and gives its outcome to await: `outcome` sees every reply and returns
+    /// `Some` at the one that ends the job (a cancel included: its `Failed` reply comes
+    /// here too).
+    pub fn ask<J: WorkerJob, T: 'static>(
+        self,
+        job: J,
+        payload: Payload<'_>,
+        shown: Option<&str>,
+        outcome: impl FnMut(J::Reply) -> Option<T> + 'static,
+    ) -> Asked<T> {
+        let (tx, rx) = oneshot::channel();
+        let tx = RefCell::new(Some(tx));
+        let outcome = RefCell::new(outcome);
+        self.send(job, payload, shown, move |reply| {
+            if let Some(t) = (outcome.borrow_mut())(reply) {
+                if let Some(tx) = tx.borrow_mut().take() {
+                    let _ = tx.send(t);
+                }
+            }
+        });
+        Asked(rx)
+    }
+
     /// Stops what `worker` runs: restarts it (the other worker carries on). Its jobs end
     /// as cancelled, and what registered with [`Jobs::on_restart`] runs.
     pub fn cancel(self, worker: Kind) {
@@ -150,11 +193,7 @@ impl Jobs {
             ended
         });
         for job in ended {
-            (job.handler)(Reply::Failed {
-                id: job.id,
-                reason: FailReason::Cancelled,
-                message: "cancelled".into(),
-            });
+            (job.cancelled)();
         }
         let hooks: Vec<_> = ON_RESTART.with(|h| {
             h.borrow()
@@ -186,28 +225,26 @@ impl Jobs {
         });
     }
 
-    /// Hands a reply to the job that asked; progress updates the status shown.
-    fn route(self, reply: Reply) {
+    /// Hands a reply of `worker` to the job that asked; progress updates the status
+    /// shown.
+    fn route<R: WorkerReply>(self, worker: Kind, reply: R) {
         let id = reply.id();
-        let live = LIVE.with(|l| {
+        let handler = LIVE.with(|l| {
             l.borrow()
                 .iter()
-                .find(|j| j.id == id)
-                .map(|j| (j.worker, j.handler.clone()))
+                .find(|j| j.id == id && j.worker == worker)
+                .and_then(|j| j.handler.downcast_ref::<Rc<dyn Fn(R)>>().cloned())
         });
-        let Some((worker, handler)) = live else {
+        let Some(handler) = handler else {
             // a reply to a job that ended (cancelled) is dropped; one that could not be
             // read at all is said
-            if let Reply::Failed { id: 0, message, .. } = &reply {
+            if let (0, Some((_, message))) = (id, reply.as_failure()) {
                 self.errors
                     .update(|v| v.push(format!("A worker's reply: {message}")));
             }
             return;
         };
-        if let Reply::Progress {
-            stage, fraction, ..
-        } = &reply
-        {
+        if let Some((stage, fraction)) = reply.as_progress() {
             let started = match self.shown(worker) {
                 Some(s) if s.id == id => Some(s.started),
                 None => Some(browser::performance_now()),
@@ -216,8 +253,8 @@ impl Jobs {
             if let Some(started) = started {
                 self.show(JobStatus {
                     id,
-                    stage: stage.clone(),
-                    fraction: *fraction,
+                    stage: stage.to_string(),
+                    fraction,
                     started,
                     worker,
                 });
@@ -234,5 +271,56 @@ impl Jobs {
             }
         }
         handler(reply);
+    }
+}
+
+/// A job's outcome to await ([`Jobs::ask`]).
+pub struct Asked<T>(oneshot::Receiver<T>);
+
+impl<T> Asked<T> {
+    /// The outcome; `None` when the job ended without one.
+    pub async fn outcome(self) -> Option<T> {
+        self.0.await.ok()
+    }
+}
+
+/// A feature's slot for a job it sends again whenever its inputs change: the newest job
+/// sent through it wins, and replies to older ones are dropped here (`Copy`).
+#[derive(Clone, Copy)]
+pub struct Latest(StoredValue<u64>);
+
+impl Default for Latest {
+    fn default() -> Self {
+        Self(StoredValue::new(0))
+    }
+}
+
+impl Latest {
+    /// [`Jobs::send`] through this slot: `handler` hears only the newest job's replies.
+    pub fn send<J: WorkerJob>(
+        self,
+        jobs: Jobs,
+        job: J,
+        payload: Payload<'_>,
+        shown: Option<&str>,
+        handler: impl Fn(J::Reply) + 'static,
+    ) -> u64 {
+        let id = jobs.send(job, payload, shown, move |reply| {
+            if self.is_current(reply.id()) {
+                handler(reply);
+            }
+        });
+        self.0.set_value(id);
+        id
+    }
+
+    /// Whether job `id` is still the newest sent through this slot.
+    pub fn is_current(self, id: u64) -> bool {
+        self.0.get_value() == id
+    }
+
+    /// Drops whatever is in flight: its replies go nowhere.
+    pub fn forget(self) {
+        self.0.set_value(0);
     }
 }

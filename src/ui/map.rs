@@ -10,10 +10,10 @@ use wasm_bindgen::JsCast;
 
 use crate::core::data::snippet;
 use crate::core::labels::{Label, Verdict};
-use crate::worker::protocol::{FailReason, Job, MapJob, MapResult, Method, Reply, Space};
+use crate::worker::protocol::{Job, JobsReply, MapJob, MapResult, Method, Space};
 
 use super::browser;
-use super::jobs::Payload;
+use super::dataset::HeldJob;
 use super::state::AppState;
 
 /// A map made by the worker, and how long it took.
@@ -50,10 +50,8 @@ pub struct MapState {
     pub kmeans: RwSignal<bool>,
     /// How the map colours points.
     pub colour_by: RwSignal<ColourBy>,
-    /// Id of the map job the page waits for.
-    request: StoredValue<u64>,
-    /// A map asked for while the worker held no data set: drawn when it does.
-    waiting: StoredValue<bool>,
+    /// The map job: the newest wins, sent again when the worker lost the data set.
+    job: HeldJob,
 }
 
 impl MapState {
@@ -67,8 +65,7 @@ impl MapState {
             k: RwSignal::new(8),
             kmeans: RwSignal::new(true),
             colour_by: RwSignal::new(ColourBy::Cluster),
-            request: StoredValue::new(0),
-            waiting: StoredValue::new(false),
+            job: HeldJob::new(app, "The map could not be made"),
         };
         Effect::new(move |prev: Option<Option<String>>| {
             let key = app.records_key.get();
@@ -86,12 +83,6 @@ impl MapState {
                 this.request();
             }
         });
-        Effect::new(move |_| {
-            if app.held.with(Option::is_some) && this.waiting.get_value() {
-                this.waiting.set_value(false);
-                this.request();
-            }
-        });
         this
     }
 
@@ -99,11 +90,6 @@ impl MapState {
     /// holds (embeddings or signatures); no numbers travel.
     pub fn request(self) {
         let app = self.app;
-        let Some(key) = app.data_key() else {
-            self.waiting.set_value(true);
-            app.ensure_held();
-            return;
-        };
         let space = self.space.get_untracked();
         let k = self.k.get_untracked();
         let Some((rows, has_embeddings)) = app.session.with_untracked(|s| {
@@ -131,57 +117,37 @@ impl MapState {
                 min_cluster_size: k.max(2),
             }
         };
-        let job = Job::Map(MapJob {
-            method,
-            cosine: used == Space::Embedding,
-            space: used,
-            key: Some(key),
-        });
         let started = browser::performance_now();
-        let id = app
-            .jobs
-            .send(job, Payload::default(), Some("starting"), move |reply| {
-                self.on_reply(reply, started)
-            });
-        self.request.set_value(id);
+        self.job.run(
+            Some("starting"),
+            move |key| {
+                Job::Map(MapJob {
+                    method,
+                    cosine: used == Space::Embedding,
+                    space: used,
+                    key: Some(key),
+                })
+            },
+            move |reply| {
+                if let JobsReply::Map { id, result } = reply {
+                    self.on_map(id, result, started);
+                }
+            },
+        );
     }
 
-    fn on_reply(self, reply: Reply, started: f64) {
-        if reply.id() != self.request.get_value() {
-            return; // a newer map was asked for
-        }
-        match reply {
-            Reply::Map { id, result } => {
-                let millis = browser::performance_now() - started;
-                self.app.cluster_filter.set(None);
-                self.app.clusters.set(Some(Arc::new(result.labels.clone())));
-                // the list follows the clusters in this task; the canvas is painted in the
-                // next one (each stays short at 100k points)
-                leptos::task::spawn_local(async move {
-                    gloo_timers::future::TimeoutFuture::new(0).await;
-                    if self.request.get_value() == id {
-                        self.view.set(Some(Arc::new(MapView { result, millis })));
-                    }
-                });
+    fn on_map(self, id: u64, result: MapResult, started: f64) {
+        let millis = browser::performance_now() - started;
+        self.app.cluster_filter.set(None);
+        self.app.clusters.set(Some(Arc::new(result.labels.clone())));
+        // the list follows the clusters in this task; the canvas is painted in the next one
+        // (each stays short at 100k points)
+        leptos::task::spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(0).await;
+            if self.job.is_current(id) {
+                self.view.set(Some(Arc::new(MapView { result, millis })));
             }
-            Reply::Failed {
-                reason: FailReason::NoData,
-                ..
-            } => {
-                // the worker was restarted: hand the records over, then draw
-                self.app.lost_data();
-                self.request();
-            }
-            Reply::Failed {
-                reason: FailReason::Error,
-                message,
-                ..
-            } => self
-                .app
-                .errors
-                .update(|v| v.push(format!("The map could not be made: {message}"))),
-            _ => {}
-        }
+        });
     }
 }
 

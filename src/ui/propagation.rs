@@ -13,10 +13,10 @@ use crate::core::graph::GraphConfig;
 use crate::core::metrics::{machine_scores, LabelScores};
 use crate::core::signals::signature::no_sibling_notice;
 use crate::core::Session;
-use crate::worker::protocol::{FailReason, Job, PropagateJob, PropagateResult, Reply};
+use crate::worker::protocol::{Job, JobsReply, PropagateJob, PropagateResult};
 
 use super::browser::{self, now_ms};
-use super::jobs::Payload;
+use super::dataset::HeldJob;
 use super::state::{AppState, Filter};
 
 /// Entries of the "label next" queue the worker sends back.
@@ -48,14 +48,11 @@ pub struct PropState {
     /// Evaluation after each write of machine labels: (human labels, scores) — only with
     /// ground truth.
     pub history: RwSignal<Vec<(usize, LabelScores)>>,
-    /// Id of the propagation the page waits for.
-    request: StoredValue<u64>,
+    /// The propagation job: the newest wins, sent again when the worker lost the data set.
+    job: HeldJob,
     select_next: StoredValue<bool>,
     /// Counts writes of propagated labels: a newer one stops an older one.
     applying: StoredValue<u64>,
-    /// A propagation asked for before the worker held the records: it runs as soon as it
-    /// does (a click is never dropped).
-    waiting: StoredValue<bool>,
 }
 
 impl PropState {
@@ -69,10 +66,9 @@ impl PropState {
             auto: RwSignal::new(false),
             last: RwSignal::new(None),
             history: RwSignal::new(Vec::new()),
-            request: StoredValue::new(0),
+            job: HeldJob::new(app, "Propagation failed"),
             select_next: StoredValue::new(false),
             applying: StoredValue::new(0),
-            waiting: StoredValue::new(false),
         };
         Effect::new(move |prev: Option<Option<String>>| {
             let key = app.records_key.get();
@@ -96,12 +92,6 @@ impl PropState {
             }
             t
         });
-        Effect::new(move |_| {
-            if app.held.with(Option::is_some) && this.waiting.get_value() {
-                this.waiting.set_value(false);
-                this.request();
-            }
-        });
         Effect::new(move |prev: Option<u64>| {
             let n = app.machine_written.get();
             if prev.is_some() {
@@ -123,64 +113,40 @@ impl PropState {
             method: self.method.get_untracked(),
             ..Default::default()
         };
-        let Some(key) = app.data_key() else {
-            // the worker does not hold the records yet: run when it does
-            self.waiting.set_value(true);
-            app.ensure_held();
-            return;
-        };
-        let job = Job::Propagate(PropagateJob {
-            key,
-            graph,
-            config,
-            human: app.humans.get_untracked(),
-            pairs: app.pairs.get_untracked(),
-            queue: QUEUE_LENGTH,
-            judge: app.judge_vector(),
-        });
         let started = browser::performance_now();
         // no status shown at once: a propagation that builds its graph shows its progress
-        let id = app.jobs.send(job, Payload::default(), None, move |reply| {
-            self.on_reply(reply, started)
-        });
-        self.request.set_value(id);
+        self.job.run(
+            None,
+            move |key| {
+                Job::Propagate(PropagateJob {
+                    key,
+                    graph,
+                    config,
+                    human: app.humans.get_untracked(),
+                    pairs: app.pairs.get_untracked(),
+                    queue: QUEUE_LENGTH,
+                    judge: app.judge_vector(),
+                })
+            },
+            move |reply| {
+                if let JobsReply::Propagated { result, .. } = reply {
+                    self.on_propagated(result, started);
+                }
+            },
+        );
     }
 
-    fn on_reply(self, reply: Reply, started: f64) {
-        if reply.id() != self.request.get_value() {
-            return; // a newer propagation was asked for
-        }
-        match reply {
-            Reply::Propagated { result, .. } => {
-                self.last.set(Some(Arc::new(PropView {
-                    result,
-                    millis: browser::performance_now() - started,
-                    humans: self.app.human_count(),
-                })));
-                self.auto.set(true);
-                self.apply();
-                if self.select_next.get_value() {
-                    self.select_next.set_value(false);
-                    self.select_next_in_queue();
-                }
-            }
-            // the worker lost the data set (restarted): hand it over again and run once more
-            Reply::Failed {
-                reason: FailReason::NoData,
-                ..
-            } => {
-                self.app.lost_data();
-                self.request();
-            }
-            Reply::Failed {
-                reason: FailReason::Error,
-                message,
-                ..
-            } => self
-                .app
-                .errors
-                .update(|v| v.push(format!("Propagation failed: {message}"))),
-            _ => {}
+    fn on_propagated(self, result: PropagateResult, started: f64) {
+        self.last.set(Some(Arc::new(PropView {
+            result,
+            millis: browser::performance_now() - started,
+            humans: self.app.human_count(),
+        })));
+        self.auto.set(true);
+        self.apply();
+        if self.select_next.get_value() {
+            self.select_next.set_value(false);
+            self.select_next_in_queue();
         }
     }
 

@@ -10,11 +10,13 @@
 
 use leptos::prelude::*;
 
-use super::bridge::{self, Kind};
+use super::bridge;
 use super::browser;
 use crate::core::io::import::parse_npy;
 use crate::core::timing::{suite, Case};
-use crate::worker::protocol::{Backend, EmbedJob, EmbedResult, Job, ModelJob, Reply, Request};
+use crate::worker::protocol::{
+    Backend, EmbedJob, EmbedResult, Job, JobsReply, ModelJob, ModelReply, Request,
+};
 
 /// One row of the table: a case and what came of it.
 #[derive(Clone, PartialEq)]
@@ -98,10 +100,10 @@ pub fn TimingPage() -> impl IntoView {
         });
         next();
     };
-    let started = bridge::start(Kind::Jobs, move |reply| match reply {
-        Reply::Timed { id, result } => finish(id, Ok(result.ms)),
-        Reply::Failed { id, message, .. } if id > 0 => finish(id, Err(message)),
-        Reply::Progress { fraction, .. } => progress.set(fraction),
+    let started = bridge::start::<Job>(move |reply| match reply {
+        JobsReply::Timed { id, result } => finish(id, Ok(result.ms)),
+        JobsReply::Failed { id, message, .. } if id > 0 => finish(id, Err(message)),
+        JobsReply::Progress { fraction, .. } => progress.set(fraction),
         _ => {}
     });
     if let Err(e) = started {
@@ -273,10 +275,10 @@ fn EmbedBench() -> impl IntoView {
         });
         next();
     };
-    let started = bridge::start(Kind::Model, move |reply| match reply {
-        Reply::Embedded { id, result } => finish(id, Ok(*result)),
-        Reply::Failed { id, message, .. } if id > 0 => finish(id, Err(message)),
-        Reply::Progress {
+    let started = bridge::start::<ModelJob>(move |reply| match reply {
+        ModelReply::Embedded { id, result } => finish(id, Ok(*result)),
+        ModelReply::Failed { id, message, .. } if id > 0 => finish(id, Err(message)),
+        ModelReply::Progress {
             stage, fraction, ..
         } => progress.set(Some((stage, fraction))),
         _ => {}

@@ -2,8 +2,8 @@
 //! encoder on WebGPU when the browser has an adapter, else on the CPU (burn-flex), and
 //! fine-tuning the classifier (CPU). Kept apart from the jobs worker so the page loads burn
 //! and wgpu only when someone asks for a model.
-//! `{request: JSON, data: Float32Array, bytes: Uint8Array (weights)}` in, JSON [`Reply`] out
-//! (`{reply, bytes}` when weights or vectors travel back).
+//! `{request: JSON, data: Float32Array, bytes: Uint8Array (weights)}` in, JSON
+//! [`ModelReply`] out (`{reply, bytes}` when weights or vectors travel back).
 
 use std::cell::RefCell;
 
@@ -12,11 +12,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use super::model::{check_classify, classified, train_cpu};
+use super::now_ms;
 use super::protocol::{
-    Backend, ClassifyResult, EmbedJob, EmbedResult, FailReason, ModelJob, Reply, Request,
+    Backend, ClassifyJob, ClassifyResult, EmbedJob, EmbedResult, ModelJob, ModelReply, Request,
+    WorkerError, WorkerReply,
 };
-use super::wasm::{post, post_with_bytes, read_message};
-use super::{check_classify, classified, now_ms, train_cpu};
+use super::wasm::{post, read_message};
 use crate::core::data::Groups;
 use crate::core::signals::choice::{self, score_pairs, score_pairs_async, sibling_pairs};
 use crate::core::signals::embed::{self, MiniLm, Tokenizer};
@@ -49,7 +51,8 @@ fn js(e: JsValue) -> String {
 
 /// The bytes at `url` from the browser's Cache API when there, else downloaded (reporting
 /// the share done) and kept there. Also says whether they came from the cache.
-async fn cached_bytes(url: &str, report: &dyn Fn(f64)) -> Result<(Vec<u8>, bool), String> {
+async fn cached_bytes(url: &str, report: &dyn Fn(f64)) -> Result<(Vec<u8>, bool), WorkerError> {
+    let fail = |why: String| WorkerError::Model(format!("{url}: {why}"));
     use js_sys::{Reflect, Uint8Array};
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{Cache, ReadableStreamDefaultReader, Response, WorkerGlobalScope};
@@ -64,23 +67,23 @@ async fn cached_bytes(url: &str, report: &dyn Fn(f64)) -> Result<(Vec<u8>, bool)
     if let Some(cache) = &cache {
         let hit = JsFuture::from(cache.match_with_str(url))
             .await
-            .map_err(js)?;
+            .map_err(|e| fail(js(e)))?;
         if let Ok(resp) = hit.dyn_into::<Response>() {
-            let buf = JsFuture::from(resp.array_buffer().map_err(js)?)
+            let buf = JsFuture::from(resp.array_buffer().map_err(|e| fail(js(e)))?)
                 .await
-                .map_err(js)?;
+                .map_err(|e| fail(js(e)))?;
             return Ok((Uint8Array::new(&buf).to_vec(), true));
         }
     }
     let resp: Response = JsFuture::from(scope.fetch_with_str(url))
         .await
-        .map_err(|e| format!("{url}: {}", js(e)))?
+        .map_err(|e| fail(js(e)))?
         .unchecked_into();
     if !resp.ok() {
-        return Err(format!(
-            "{url}: HTTP {} (the model files are made by ./scripts/fetch-minilm before the build)",
+        return Err(fail(format!(
+            "HTTP {} (the model files are made by ./scripts/fetch-minilm before the build)",
             resp.status()
-        ));
+        )));
     }
     let total = resp
         .headers()
@@ -90,11 +93,13 @@ async fn cached_bytes(url: &str, report: &dyn Fn(f64)) -> Result<(Vec<u8>, bool)
         .and_then(|v| v.parse::<f64>().ok());
     let body = resp
         .body()
-        .ok_or_else(|| format!("{url}: an empty response"))?;
+        .ok_or_else(|| fail("an empty response".into()))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut out = Vec::with_capacity(total.unwrap_or(0.0) as usize);
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(js)?;
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| fail(js(e)))?;
         let done = Reflect::get(&chunk, &"done".into())
             .ok()
             .and_then(|v| v.as_bool())
@@ -103,7 +108,7 @@ async fn cached_bytes(url: &str, report: &dyn Fn(f64)) -> Result<(Vec<u8>, bool)
             break;
         }
         let value: Uint8Array = Reflect::get(&chunk, &"value".into())
-            .map_err(js)?
+            .map_err(|e| fail(js(e)))?
             .unchecked_into();
         let at = out.len();
         out.resize(at + value.length() as usize, 0);
@@ -123,7 +128,10 @@ async fn cached_bytes(url: &str, report: &dyn Fn(f64)) -> Result<(Vec<u8>, bool)
 }
 
 /// The encoder for `backend`, loading it (and the model files) on first use.
-async fn encoder(job: &EmbedJob, report: &dyn Fn(&str, f64)) -> Result<(Encoder, bool), String> {
+async fn encoder(
+    job: &EmbedJob,
+    report: &dyn Fn(&str, f64),
+) -> Result<(Encoder, bool), WorkerError> {
     if let Some(e) = ENCODER.with(|e| {
         e.borrow()
             .as_ref()
@@ -133,8 +141,9 @@ async fn encoder(job: &EmbedJob, report: &dyn Fn(&str, f64)) -> Result<(Encoder,
         return Ok((e, true));
     }
     let (vocab, _) = cached_bytes(&format!("{}-vocab.txt", job.model), &|_| ()).await?;
-    let vocab = String::from_utf8(vocab).map_err(|_| "the vocabulary is not UTF-8".to_string())?;
-    let tokenizer = Tokenizer::from_vocab(&vocab)?;
+    let vocab = String::from_utf8(vocab)
+        .map_err(|_| WorkerError::Model("the vocabulary is not UTF-8".into()))?;
+    let tokenizer = Tokenizer::from_vocab(&vocab).map_err(WorkerError::Model)?;
     let (weights, cached) = cached_bytes(&format!("{}.bpk", job.model), &|f| {
         report("downloading the embedding model", f)
     })
@@ -142,7 +151,7 @@ async fn encoder(job: &EmbedJob, report: &dyn Fn(&str, f64)) -> Result<(Encoder,
     report("starting the embedding model", 1.0);
     let (device, backend, fallback) = device_for(job.backend).await;
     let bytes = weights.len();
-    let model = embed::load(weights, &device)?;
+    let model = embed::load(weights, &device).map_err(WorkerError::Model)?;
     let e = Encoder {
         model,
         tokenizer,
@@ -159,13 +168,12 @@ async fn encoder(job: &EmbedJob, report: &dyn Fn(&str, f64)) -> Result<(Encoder,
 /// with `workers > 1`, a pool: this worker embeds one shard and starts helpers (more model
 /// workers, nested in this one, so cancelling this worker stops them too) for the others;
 /// their progress is summed. A helper that fails leaves its shard to this worker.
+/// `texts(done, of)` hears each batch beside `report`'s progress.
 async fn embed_texts(
-    req: &Request<ModelJob>,
+    job: &EmbedJob,
     report: &dyn Fn(&str, f64),
-) -> Result<EmbedResult, String> {
-    let ModelJob::Embed(job) = &req.job else {
-        return Err("not an embed job".into());
-    };
+    texts: &dyn Fn(usize, usize),
+) -> Result<EmbedResult, WorkerError> {
     let (enc, cached) = encoder(job, report).await?;
     let encodings: Vec<_> = job.texts.iter().map(|t| enc.tokenizer.encode(t)).collect();
     let n = encodings.len();
@@ -189,6 +197,7 @@ async fn embed_texts(
     let say = |pool: &Pool| {
         let (done, fraction) = pool.progress.total();
         report(&format!("embedding {done} of {n} texts{on}"), fraction);
+        texts(done, n);
     };
     let mut vectors = vec![0.0f32; n * embed::DIM];
     // this worker's shard, then whatever a failed helper left
@@ -199,7 +208,9 @@ async fn embed_texts(
         let mut done = 0;
         for batch in embed::batches(&encs, job.batch) {
             let refs: Vec<_> = batch.iter().map(|&i| &encs[i]).collect();
-            let out = embed::embed_async(&enc.model, &refs, &enc.device).await?;
+            let out = embed::embed_async(&enc.model, &refs, &enc.device)
+                .await
+                .map_err(WorkerError::Model)?;
             for (k, &i) in batch.iter().enumerate() {
                 let row = shard[i];
                 vectors[row * embed::DIM..(row + 1) * embed::DIM]
@@ -299,7 +310,7 @@ impl Pool {
                 }
                 Err(e) => {
                     pool.helpers.push(None);
-                    pool.fail(w, e);
+                    pool.fail(w, e.to_string());
                 }
             }
         }
@@ -370,9 +381,10 @@ fn start_helper(
     w: usize,
     job: EmbedJob,
     tx: futures_channel::mpsc::UnboundedSender<(usize, HelperEvent)>,
-) -> Result<Helper, String> {
+) -> Result<Helper, WorkerError> {
     // relative to this worker's own script: the same loader the page started
-    let worker = web_sys::Worker::new("./model_worker_loader.js").map_err(js)?;
+    let worker =
+        web_sys::Worker::new("./model_worker_loader.js").map_err(|e| WorkerError::Model(js(e)))?;
     let request = serde_json::to_string(&Request {
         id: 1,
         rows: 0,
@@ -388,11 +400,11 @@ fn start_helper(
         let text = data
             .as_string()
             .or_else(|| get("reply").and_then(|v| v.as_string()));
-        let Some(reply) = text.and_then(|t| serde_json::from_str::<Reply>(&t).ok()) else {
+        let Some(reply) = text.and_then(|t| serde_json::from_str::<ModelReply>(&t).ok()) else {
             return;
         };
         let event = match reply {
-            Reply::Ready => {
+            ModelReply::Ready => {
                 let msg = js_sys::Object::new();
                 let _ = js_sys::Reflect::set(&msg, &"request".into(), &request.as_str().into());
                 let _ = js_sys::Reflect::set(
@@ -404,15 +416,18 @@ fn start_helper(
                 return;
             }
             // its texts' progress only (not the model's loading)
-            Reply::Progress {
-                stage, fraction, ..
-            } if stage.starts_with("embedding ") => HelperEvent::Progress(fraction),
-            Reply::Embedded { .. } => match get("bytes").and_then(|b| b.dyn_into().ok()) {
+            ModelReply::Texts { done, of, .. } => {
+                HelperEvent::Progress(done as f64 / of.max(1) as f64)
+            }
+            ModelReply::Embedded { .. } => match get("bytes").and_then(|b| b.dyn_into().ok()) {
                 Some(bytes) => HelperEvent::Done(super::wasm::floats(&bytes)),
                 None => HelperEvent::Failed("no vectors came back".into()),
             },
-            Reply::Failed { message, .. } => HelperEvent::Failed(message),
-            _ => return,
+            ModelReply::Failed { message, .. } => HelperEvent::Failed(message),
+            ModelReply::Progress { .. }
+            | ModelReply::Classified { .. }
+            | ModelReply::Epoch { .. }
+            | ModelReply::Trained { .. } => return,
         };
         let _ = send.unbounded_send((w, event));
     });
@@ -518,24 +533,25 @@ async fn gpu() -> Result<Device, String> {
 }
 
 async fn classify(
-    req: Request<ModelJob>,
+    job: &ClassifyJob,
+    rows: usize,
     data: Vec<f32>,
     weights: Vec<u8>,
-) -> Result<ClassifyResult, String> {
-    let ModelJob::Classify(job) = &req.job else {
-        return Err("not a classify job".into());
-    };
-    check_classify(job, req.rows, &data)?;
+) -> Result<ClassifyResult, WorkerError> {
+    check_classify(job, rows, &data)?;
     let (device, backend, fallback) = device_for(job.backend).await;
     let width = job.info.input.width();
-    let model = choice::load(&job.info, weights.clone(), &device)?;
+    let model = choice::load(&job.info, weights.clone(), &device).map_err(WorkerError::Model)?;
     let pairs = sibling_pairs(&Groups::from_assignment(&job.groups));
     let t0 = now_ms();
-    let scores = score_pairs_async(&model, &data, width, &pairs, &device).await?;
+    let scores = score_pairs_async(&model, &data, width, &pairs, &device)
+        .await
+        .map_err(WorkerError::Model)?;
     let scoring_ms = now_ms() - t0;
     let parity = if job.parity {
         let cpu_device = cpu();
-        let cpu_model = choice::load(&job.info, weights, &cpu_device)?;
+        let cpu_model =
+            choice::load(&job.info, weights, &cpu_device).map_err(WorkerError::Model)?;
         let reference = score_pairs(&cpu_model, &data, width, &pairs, &cpu_device);
         Some(
             scores
@@ -557,93 +573,66 @@ pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let me = scope.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-        let (req, data, weights) = match read_message(&ev) {
+        let (req, data, weights) = match read_message::<ModelJob>(&ev) {
             Ok(m) => m,
-            Err(reply) => return post(&me, &reply),
+            Err(reply) => return post(&me, reply),
         };
-        if matches!(req.job, ModelJob::Train(_)) {
+        let Request { id, rows, job, .. } = req;
+        if let ModelJob::Train(job) = &job {
             // Training runs on the CPU, synchronously: the page cancels it by terminating
             // this worker. Each epoch reports its numbers.
-            let id = req.id;
-            let reply = train_cpu(&req, &data, weights, &mut |e, of| {
+            let trained = train_cpu(job, rows, &data, weights, &mut |e, of| {
+                let stage = format!("training: epoch {} of {of}", e.epoch);
                 post(
                     &me,
-                    &Reply::Progress {
-                        id,
-                        stage: format!("training: epoch {} of {of}", e.epoch),
-                        fraction: e.epoch as f64 / of.max(1) as f64,
-                    },
+                    ModelReply::progress(id, &stage, e.epoch as f64 / of.max(1) as f64),
                 );
-                post(&me, &Reply::Epoch { id, epoch: *e, of });
+                post(&me, ModelReply::Epoch { id, epoch: *e, of });
                 true
             });
-            return match &reply {
-                Reply::Trained { result, .. } => post_with_bytes(&me, &reply, &result.weights),
-                _ => post(&me, &reply),
-            };
+            return post(
+                &me,
+                match trained {
+                    Ok(result) => ModelReply::Trained {
+                        id,
+                        result: Box::new(result),
+                    },
+                    Err(e) => e.reply(id),
+                },
+            );
         }
         let me = me.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let id = req.id;
-            post(
-                &me,
-                &Reply::Progress {
-                    id,
-                    stage: match req.job {
-                        ModelJob::Embed(_) => "loading the embedding model",
-                        _ => "classifying",
-                    }
-                    .into(),
-                    fraction: 0.0,
-                },
-            );
-            if matches!(req.job, ModelJob::Embed(_)) {
-                let progress = |stage: &str, fraction: f64| {
+            let reply = match job {
+                ModelJob::Embed(job) => {
                     post(
                         &me,
-                        &Reply::Progress {
-                            id,
-                            stage: stage.to_string(),
-                            fraction,
-                        },
-                    )
-                };
-                match embed_texts(&req, &progress).await {
-                    Ok(result) => {
-                        let bytes: Vec<u8> = result
-                            .vectors
-                            .iter()
-                            .flat_map(|v| v.to_le_bytes())
-                            .collect();
-                        let reply = Reply::Embedded {
+                        ModelReply::progress(id, "loading the embedding model", 0.0),
+                    );
+                    let progress = |stage: &str, fraction: f64| {
+                        post(&me, ModelReply::progress(id, stage, fraction))
+                    };
+                    let texts = |done, of| post(&me, ModelReply::Texts { id, done, of });
+                    embed_texts(&job, &progress, &texts)
+                        .await
+                        .map(|result| ModelReply::Embedded {
                             id,
                             result: Box::new(result),
-                        };
-                        post_with_bytes(&me, &reply, &bytes);
-                    }
-                    Err(message) => post(
-                        &me,
-                        &Reply::Failed {
-                            id,
-                            reason: FailReason::Error,
-                            message,
-                        },
-                    ),
+                        })
                 }
-                return;
-            }
-            let reply = match classify(req, data, weights).await {
-                Ok(result) => Reply::Classified { id, result },
-                Err(message) => Reply::Failed {
-                    id,
-                    reason: FailReason::Error,
-                    message,
-                },
+                ModelJob::Classify(job) => {
+                    post(&me, ModelReply::progress(id, "classifying", 0.0));
+                    classify(&job, rows, data, weights)
+                        .await
+                        .map(|result| ModelReply::Classified { id, result })
+                }
+                // trained above, synchronously
+                ModelJob::Train(_) => return,
             };
-            post(&me, &reply);
+            post(&me, reply.unwrap_or_else(|e| e.reply(id)));
         });
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    post(&scope, &Reply::Ready);
+    post(&scope, ModelReply::READY);
 }

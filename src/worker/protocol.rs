@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::core::base::ClusterError;
 use crate::core::data::Record;
 use crate::core::graph::propagate::Config;
+pub use crate::core::graph::propagate::PropagateResult;
 use crate::core::graph::GraphConfig;
 use crate::core::io::error::ImportError;
 use crate::core::io::mapping::Mapping;
-use crate::core::labels::{Label, LabelStore, Millis, Provenance};
+pub use crate::core::signals::choice::ClassifyResult;
 use crate::core::signals::choice::{Epoch, TrainConfig, WeightsInfo};
 use crate::core::timing::Case;
 
@@ -105,10 +106,10 @@ pub struct Loaded {
     pub dim: usize,
     /// Whether the data set changed (false: only label files were read).
     pub changed: bool,
-    /// Pieces of records sent before this reply ([`Reply::Records`]); none when the
+    /// Pieces of records sent before this reply ([`JobsReply::Records`]); none when the
     /// records are the ones the page has.
     pub record_pieces: usize,
-    /// Whether embeddings were sent before this reply ([`Reply::Vectors`]).
+    /// Whether embeddings were sent before this reply ([`JobsReply::Vectors`]).
     pub vectors_sent: bool,
     /// Files that provided records and embeddings.
     pub sources: Vec<String>,
@@ -185,18 +186,22 @@ pub enum WorkerKind {
     Model,
 }
 
-/// A job enum and the worker that runs it.
+/// A job enum, the worker that runs it and what that worker says.
 pub trait WorkerJob: Serialize {
     /// The worker that runs these jobs.
     const WORKER: WorkerKind;
+    /// Its replies.
+    type Reply: WorkerReply;
 }
 
 impl WorkerJob for Job {
     const WORKER: WorkerKind = WorkerKind::Jobs;
+    type Reply = JobsReply;
 }
 
 impl WorkerJob for ModelJob {
     const WORKER: WorkerKind = WorkerKind::Model;
+    type Reply = ModelReply;
 }
 
 /// How long a suite job took in the worker.
@@ -325,133 +330,6 @@ pub struct EmbedResult {
     pub vectors: Vec<f32>,
 }
 
-/// What the classifier found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassifyResult {
-    /// P(correct) of each CoT (calibrated; from the prior alone for a CoT without siblings).
-    pub p: Vec<f32>,
-    /// Each CoT's win rate over its siblings (`None`: no sibling).
-    pub win_rate: Vec<Option<f32>>,
-    /// Pairs scored.
-    pub pairs: usize,
-    /// Every sibling pair (i, j) with P(i reasons better than j), symmetric.
-    pub pair_scores: Vec<(u32, u32, f32)>,
-    /// `webgpu` or `cpu`.
-    pub backend: String,
-    /// Why WebGPU was not used, when it was not.
-    pub fallback: Option<String>,
-    /// Largest |GPU − CPU| score difference, when asked for.
-    pub parity: Option<f64>,
-    /// Milliseconds spent scoring pairs (model load and device start excluded).
-    pub scoring_ms: f64,
-}
-
-impl ClassifyResult {
-    /// The classifier's P(correct) of CoT `i` when it could judge it: only a CoT with a
-    /// sibling to compare with gets a verdict (`None` without one: no classifier label).
-    pub fn judged(&self, i: usize) -> Option<f64> {
-        self.win_rate
-            .get(i)
-            .copied()
-            .flatten()
-            .and(self.p.get(i).map(|&p| f64::from(p)))
-    }
-
-    /// CoTs the classifier could not judge (no sibling).
-    pub fn unjudged(&self) -> usize {
-        self.win_rate.iter().filter(|w| w.is_none()).count()
-    }
-
-    /// Writes the classifier's labels into `store` (the earlier classifier labels go): a
-    /// CoT it judged at `min_confidence` or more gets one, unless a person labelled it or
-    /// its answer is outside what the model was trained on (`fitted[i]` false: a yes/no,
-    /// option or text answer, as for the label-free prior). The page and the CLI write
-    /// through here.
-    pub fn write_labels(
-        &self,
-        store: &mut LabelStore,
-        records: &[Record],
-        fitted: &[bool],
-        min_confidence: f64,
-        now: Millis,
-    ) {
-        store.clear_machine(Provenance::Classifier);
-        for (i, r) in records.iter().enumerate() {
-            // a CoT without a sibling has nothing to be compared with: no verdict
-            let Some(p) = self.judged(i) else { continue };
-            if !fitted.get(i).copied().unwrap_or(true) {
-                continue;
-            }
-            if let Some(label) =
-                Label::machine(p, Provenance::Classifier, min_confidence, now, Vec::new())
-            {
-                store.set_machine(&r.id, label);
-            }
-        }
-    }
-}
-
-/// What propagation found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PropagateResult {
-    /// P(sound) of each CoT (1 / 0 at human labels).
-    pub p: Vec<f32>,
-    /// The human-labelled CoTs behind each CoT's label (indices).
-    pub from: Vec<Vec<u32>>,
-    /// CoTs to label next, most valuable first.
-    pub queue: Vec<u32>,
-    /// The prior's refit to the human labels: (scale, offset) of its log-odds.
-    pub calibration: (f64, f64),
-    /// Whether the graph was built for this job (false: the kept one was used).
-    pub built_graph: bool,
-    /// Each CoT's doubt ([`crate::core::graph::propagate::Propagation::doubt`]).
-    #[serde(default)]
-    pub doubt: Vec<f32>,
-    /// Whether human labels moved each CoT through the graph.
-    #[serde(default)]
-    pub moved: Vec<bool>,
-}
-
-impl PropagateResult {
-    /// CoT `i`'s machine label at `min_confidence`
-    /// ([`crate::core::graph::propagate::machine_label`]): `None` leaves it unlabelled.
-    pub fn label(&self, i: usize, min_confidence: f64) -> Option<(bool, f64)> {
-        crate::core::graph::propagate::machine_label(
-            f64::from(*self.p.get(i)?),
-            f64::from(self.doubt.get(i).copied().unwrap_or(0.0)),
-            self.moved.get(i).copied().unwrap_or(false),
-            min_confidence,
-        )
-    }
-
-    /// Writes the machine labels of `records[range]` into `store`: each CoT labelled at
-    /// `min_confidence` gets a propagated label naming the human labels it came from (ids);
-    /// the others lose their propagated label. Human labels are never touched, and the
-    /// classifier's verdicts stay until it runs again ([`LabelStore::put_machine`]). The page
-    /// writes a large result in ranges; the CLI writes it whole.
-    pub fn write_labels(
-        &self,
-        store: &mut LabelStore,
-        records: &[Record],
-        range: std::ops::Range<usize>,
-        min_confidence: f64,
-        now: Millis,
-    ) {
-        for i in range {
-            // unsettled verdicts (a base rate from too few labels) stay unlabelled
-            let label = self.label(i, min_confidence).and_then(|_| {
-                let from = self.from[i]
-                    .iter()
-                    .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
-                    .collect();
-                let p = f64::from(self.p[i]);
-                Label::machine(p, Provenance::Propagated, min_confidence, now, from)
-            });
-            store.put_machine(&records[i].id, Provenance::Propagated, label);
-        }
-    }
-}
-
 /// A job for one worker (`J`: [`Job`] or [`ModelJob`]), with the shape of the numbers
 /// sent beside it: `rows × dim` little-endian `f32`s, row-major (0 × 0 when none travel).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -531,9 +409,75 @@ impl MapResult {
     }
 }
 
-/// What the worker says.
+/// Where the bytes that travel beside a reply's JSON go (or come from): numbers cross as
+/// a transferred `Uint8Array`, not as JSON text.
+pub enum Beside<'a> {
+    /// Raw bytes (weights, signature-table rows).
+    Bytes(&'a mut Vec<u8>),
+    /// Little-endian `f32`s (embeddings).
+    Floats(&'a mut Vec<f32>),
+    /// A map's per-record columns ([`MapResult::take_columns`]).
+    Columns(&'a mut MapResult),
+}
+
+impl Beside<'_> {
+    /// Moves the values out as the bytes to send.
+    pub fn take(self) -> Vec<u8> {
+        match self {
+            Self::Bytes(b) => std::mem::take(b),
+            Self::Floats(v) => std::mem::take(v)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            Self::Columns(m) => m.take_columns(),
+        }
+    }
+
+    /// Puts back the values `bytes` carries.
+    pub fn put(self, bytes: Vec<u8>) -> Result<(), String> {
+        match self {
+            Self::Bytes(b) => *b = bytes,
+            Self::Floats(v) => {
+                *v = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()
+            }
+            Self::Columns(m) => m.put_columns(&bytes)?,
+        }
+        Ok(())
+    }
+}
+
+/// What every reply enum shares, so one wire ([`crate::worker::wasm`], the page's bridge)
+/// and one job service carry both workers' replies. Each worker has its own enum
+/// ([`JobsReply`], [`ModelReply`]): a reply a worker cannot send does not exist in its type.
+pub trait WorkerReply:
+    Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + 'static
+{
+    /// The worker is loaded and listening (messages sent before this are lost).
+    const READY: Self;
+    /// A job's progress: `stage`, `fraction` in [0, 1].
+    fn progress(id: u64, stage: &str, fraction: f64) -> Self;
+    /// A job that stopped.
+    fn failed(id: u64, reason: FailReason, message: String) -> Self;
+    /// The job the reply answers (0 for `Ready`).
+    fn id(&self) -> u64;
+    /// Whether this is a job's last reply.
+    fn is_final(&self) -> bool;
+    /// The reply's kind, in a word (for timelines and logs).
+    fn kind(&self) -> &'static str;
+    /// Stage and share done, when this is progress.
+    fn as_progress(&self) -> Option<(&str, f64)>;
+    /// Reason and message, when this says a job stopped.
+    fn as_failure(&self) -> Option<(FailReason, &str)>;
+    /// The values that travel beside the JSON, when this reply has any.
+    fn beside(&mut self) -> Option<Beside<'_>>;
+}
+
+/// What the jobs worker says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Reply {
+pub enum JobsReply {
     /// Loaded and listening (messages sent before this are lost).
     Ready,
     /// A job's progress.
@@ -545,7 +489,7 @@ pub enum Reply {
         /// Share done, in [0, 1].
         fraction: f64,
     },
-    /// A piece of the records just read, in order (before [`Reply::Loaded`]).
+    /// A piece of the records just read, in order (before [`JobsReply::Loaded`]).
     Records {
         /// Job id.
         id: u64,
@@ -556,7 +500,7 @@ pub enum Reply {
         total: usize,
     },
     /// Embedding rows `start..start + rows` of the data set just read (the values travel
-    /// beside the JSON, little-endian `f32`s), before [`Reply::Loaded`].
+    /// beside the JSON, little-endian `f32`s), before [`JobsReply::Loaded`].
     Vectors {
         /// Job id.
         id: u64,
@@ -575,7 +519,7 @@ pub enum Reply {
     /// Rows `start..start + rows` of the signature table of the data set just read (the
     /// bytes travel beside the JSON:
     /// [`crate::core::signals::signature::table::SignatureTable::rows_to_bytes`]), in order, before
-    /// [`Reply::Loaded`]; sent when the data set changed.
+    /// [`JobsReply::Loaded`]; sent when the data set changed.
     Table {
         /// Job id.
         id: u64,
@@ -618,36 +562,6 @@ pub enum Reply {
         /// Labels and queue.
         result: PropagateResult,
     },
-    /// A finished classification.
-    Classified {
-        /// Job id.
-        id: u64,
-        /// Scores.
-        result: ClassifyResult,
-    },
-    /// One epoch of fine-tuning done.
-    Epoch {
-        /// Job id.
-        id: u64,
-        /// Its numbers.
-        epoch: Epoch,
-        /// Epochs at most.
-        of: usize,
-    },
-    /// Fine-tuning finished (the weights travel beside the JSON).
-    Trained {
-        /// Job id.
-        id: u64,
-        /// Numbers and weights.
-        result: Box<TrainResult>,
-    },
-    /// Embedding finished (the vectors travel beside the JSON).
-    Embedded {
-        /// Job id.
-        id: u64,
-        /// Numbers and vectors.
-        result: Box<EmbedResult>,
-    },
     /// A suite job timed.
     Timed {
         /// Job id.
@@ -666,9 +580,26 @@ pub enum Reply {
     },
 }
 
-impl Reply {
-    /// The job the reply answers (0 for `Ready`).
-    pub fn id(&self) -> u64 {
+impl WorkerReply for JobsReply {
+    const READY: Self = Self::Ready;
+
+    fn progress(id: u64, stage: &str, fraction: f64) -> Self {
+        Self::Progress {
+            id,
+            stage: stage.to_string(),
+            fraction,
+        }
+    }
+
+    fn failed(id: u64, reason: FailReason, message: String) -> Self {
+        Self::Failed {
+            id,
+            reason,
+            message,
+        }
+    }
+
+    fn id(&self) -> u64 {
         match self {
             Self::Ready => 0,
             Self::Progress { id, .. }
@@ -679,31 +610,28 @@ impl Reply {
             | Self::Refused { id, .. }
             | Self::Map { id, .. }
             | Self::Propagated { id, .. }
-            | Self::Classified { id, .. }
-            | Self::Epoch { id, .. }
-            | Self::Trained { id, .. }
-            | Self::Embedded { id, .. }
             | Self::Timed { id, .. }
             | Self::Failed { id, .. } => *id,
         }
     }
 
-    /// Whether this is a job's last reply (progress, epochs and the pieces of a load come
-    /// before it).
-    pub fn is_final(&self) -> bool {
-        !matches!(
-            self,
+    fn is_final(&self) -> bool {
+        match self {
             Self::Ready
-                | Self::Progress { .. }
-                | Self::Records { .. }
-                | Self::Vectors { .. }
-                | Self::Table { .. }
-                | Self::Epoch { .. }
-        )
+            | Self::Progress { .. }
+            | Self::Records { .. }
+            | Self::Vectors { .. }
+            | Self::Table { .. } => false,
+            Self::Loaded { .. }
+            | Self::Refused { .. }
+            | Self::Map { .. }
+            | Self::Propagated { .. }
+            | Self::Timed { .. }
+            | Self::Failed { .. } => true,
+        }
     }
 
-    /// The reply's kind, in a word (for timelines and logs).
-    pub fn kind(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         match self {
             Self::Ready => "ready",
             Self::Progress { .. } => "progress",
@@ -714,12 +642,194 @@ impl Reply {
             Self::Refused { .. } => "refused",
             Self::Map { .. } => "map",
             Self::Propagated { .. } => "propagated",
-            Self::Classified { .. } => "classified",
-            Self::Epoch { .. } => "epoch",
-            Self::Trained { .. } => "trained",
-            Self::Embedded { .. } => "embedded",
             Self::Timed { .. } => "timed",
             Self::Failed { .. } => "failed",
+        }
+    }
+
+    fn as_progress(&self) -> Option<(&str, f64)> {
+        match self {
+            Self::Progress {
+                stage, fraction, ..
+            } => Some((stage, *fraction)),
+            _ => None,
+        }
+    }
+
+    fn as_failure(&self) -> Option<(FailReason, &str)> {
+        match self {
+            Self::Failed {
+                reason, message, ..
+            } => Some((*reason, message)),
+            _ => None,
+        }
+    }
+
+    fn beside(&mut self) -> Option<Beside<'_>> {
+        match self {
+            Self::Vectors { values, .. } => Some(Beside::Floats(values)),
+            Self::Table { bytes, .. } => Some(Beside::Bytes(bytes)),
+            Self::Map { result, .. } => Some(Beside::Columns(result)),
+            Self::Ready
+            | Self::Progress { .. }
+            | Self::Records { .. }
+            | Self::Loaded { .. }
+            | Self::Refused { .. }
+            | Self::Propagated { .. }
+            | Self::Timed { .. }
+            | Self::Failed { .. } => None,
+        }
+    }
+}
+
+/// What the model worker says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ModelReply {
+    /// Loaded and listening (messages sent before this are lost).
+    Ready,
+    /// A job's progress.
+    Progress {
+        /// Job id.
+        id: u64,
+        /// What it is doing.
+        stage: String,
+        /// Share done, in [0, 1].
+        fraction: f64,
+    },
+    /// A finished classification.
+    Classified {
+        /// Job id.
+        id: u64,
+        /// Scores.
+        result: ClassifyResult,
+    },
+    /// One epoch of fine-tuning done.
+    Epoch {
+        /// Job id.
+        id: u64,
+        /// Its numbers.
+        epoch: Epoch,
+        /// Epochs at most.
+        of: usize,
+    },
+    /// Texts embedded so far, beside the progress (a pool's helper reports its shard
+    /// with it).
+    Texts {
+        /// Job id.
+        id: u64,
+        /// Texts embedded.
+        done: usize,
+        /// Texts of the job.
+        of: usize,
+    },
+    /// Fine-tuning finished (the weights travel beside the JSON).
+    Trained {
+        /// Job id.
+        id: u64,
+        /// Numbers and weights.
+        result: Box<TrainResult>,
+    },
+    /// Embedding finished (the vectors travel beside the JSON).
+    Embedded {
+        /// Job id.
+        id: u64,
+        /// Numbers and vectors.
+        result: Box<EmbedResult>,
+    },
+    /// A job that stopped.
+    Failed {
+        /// Job id.
+        id: u64,
+        /// Why, as data: the page acts on this, never on the message's words.
+        reason: FailReason,
+        /// Why, for a person.
+        message: String,
+    },
+}
+
+impl WorkerReply for ModelReply {
+    const READY: Self = Self::Ready;
+
+    fn progress(id: u64, stage: &str, fraction: f64) -> Self {
+        Self::Progress {
+            id,
+            stage: stage.to_string(),
+            fraction,
+        }
+    }
+
+    fn failed(id: u64, reason: FailReason, message: String) -> Self {
+        Self::Failed {
+            id,
+            reason,
+            message,
+        }
+    }
+
+    fn id(&self) -> u64 {
+        match self {
+            Self::Ready => 0,
+            Self::Progress { id, .. }
+            | Self::Classified { id, .. }
+            | Self::Epoch { id, .. }
+            | Self::Texts { id, .. }
+            | Self::Trained { id, .. }
+            | Self::Embedded { id, .. }
+            | Self::Failed { id, .. } => *id,
+        }
+    }
+
+    fn is_final(&self) -> bool {
+        match self {
+            Self::Ready | Self::Progress { .. } | Self::Epoch { .. } | Self::Texts { .. } => false,
+            Self::Classified { .. }
+            | Self::Trained { .. }
+            | Self::Embedded { .. }
+            | Self::Failed { .. } => true,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Progress { .. } => "progress",
+            Self::Classified { .. } => "classified",
+            Self::Epoch { .. } => "epoch",
+            Self::Texts { .. } => "texts",
+            Self::Trained { .. } => "trained",
+            Self::Embedded { .. } => "embedded",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
+    fn as_progress(&self) -> Option<(&str, f64)> {
+        match self {
+            Self::Progress {
+                stage, fraction, ..
+            } => Some((stage, *fraction)),
+            _ => None,
+        }
+    }
+
+    fn as_failure(&self) -> Option<(FailReason, &str)> {
+        match self {
+            Self::Failed {
+                reason, message, ..
+            } => Some((*reason, message)),
+            _ => None,
+        }
+    }
+
+    fn beside(&mut self) -> Option<Beside<'_>> {
+        match self {
+            Self::Trained { result, .. } => Some(Beside::Bytes(&mut result.weights)),
+            Self::Embedded { result, .. } => Some(Beside::Floats(&mut result.vectors)),
+            Self::Ready
+            | Self::Progress { .. }
+            | Self::Classified { .. }
+            | Self::Epoch { .. }
+            | Self::Texts { .. }
+            | Self::Failed { .. } => None,
         }
     }
 }
@@ -748,9 +858,9 @@ pub enum WorkerError {
         /// The data set's key the job named.
         key: String,
     },
-    /// A job of the other worker came here.
-    #[error("not a {0} job")]
-    WrongJob(&'static str),
+    /// The model could not be loaded, trained or saved (burn's words).
+    #[error("{0}")]
+    Model(String),
     /// What the job carried does not fit (byte counts, pieces, missing embeddings).
     #[error("{0}")]
     Input(String),
@@ -765,7 +875,80 @@ impl WorkerError {
         match self {
             Self::NoData { .. } => FailReason::NoData,
             Self::Numeric(ClusterError::Cancelled) => FailReason::Cancelled,
-            _ => FailReason::Error,
+            Self::Input(_) | Self::Model(_) | Self::Numeric(_) => FailReason::Error,
         }
+    }
+
+    /// The `Failed` reply of job `id` that says this.
+    pub fn reply<R: WorkerReply>(&self, id: u64) -> R {
+        R::failed(id, self.reason(), self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `reply` the way the wire does (values beside, JSON text) and reads it back.
+    fn over_the_wire<R: WorkerReply + Clone>(reply: &R) -> (R, Option<usize>) {
+        let mut sent = reply.clone();
+        let bytes = sent.beside().map(Beside::take);
+        let mut got: R = serde_json::from_str(&serde_json::to_string(&sent).unwrap()).unwrap();
+        let n = bytes.as_ref().map(Vec::len);
+        if let Some(bytes) = bytes {
+            got.beside().expect("the same place").put(bytes).unwrap();
+        }
+        (got, n)
+    }
+
+    #[test]
+    fn values_travel_beside_the_json_and_come_back_whole() {
+        let vectors = vec![0.5f32, -1.25, 3.0e7, f32::MIN_POSITIVE, -0.0, 1.0];
+        let embedded = ModelReply::Embedded {
+            id: 2,
+            result: Box::new(EmbedResult {
+                rows: 2,
+                dim: 3,
+                backend: "cpu".into(),
+                fallback: None,
+                tokens: 9,
+                truncated: 0,
+                embed_ms: 1.5,
+                model_bytes: 10,
+                cached: true,
+                workers: 1,
+                pool_problem: None,
+                vectors,
+            }),
+        };
+        assert_eq!(over_the_wire(&embedded), (embedded.clone(), Some(24)));
+        let table = JobsReply::Table {
+            id: 3,
+            start: 0,
+            rows: 1,
+            total: 1,
+            bytes: vec![1, 2, 3, 250],
+        };
+        assert_eq!(over_the_wire(&table), (table.clone(), Some(4)));
+        // a reply without values beside is JSON alone
+        let progress = JobsReply::progress(4, "clustering", 0.5);
+        assert_eq!(over_the_wire(&progress), (progress.clone(), None));
+        assert_eq!(progress.as_progress(), Some(("clustering", 0.5)));
+        assert!(!progress.is_final() && table.id() == 3 && !table.is_final());
+    }
+
+    #[test]
+    fn errors_cross_as_data() {
+        let lost = WorkerError::NoData { key: "k".into() };
+        let reply: JobsReply = lost.reply(7);
+        assert_eq!(reply.as_failure().map(|f| f.0), Some(FailReason::NoData));
+        assert!(reply.is_final() && reply.id() == 7);
+        let cancelled: ModelReply = WorkerError::Numeric(ClusterError::Cancelled).reply(8);
+        assert_eq!(
+            cancelled.as_failure().map(|f| f.0),
+            Some(FailReason::Cancelled)
+        );
+        let model: ModelReply = WorkerError::Model("no weights".into()).reply(9);
+        assert_eq!(model.as_failure(), Some((FailReason::Error, "no weights")));
     }
 }

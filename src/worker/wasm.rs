@@ -1,11 +1,13 @@
-//! The Web Worker's message loop: `{request: JSON text, data: Float32Array}` in, JSON
-//! [`Reply`] text out. It says `Ready` first; the page sends nothing before that.
+//! The Web Workers' wire: `{request: JSON text, data: Float32Array, bytes, files}` in, a
+//! reply's JSON text out (`{reply: JSON text, bytes: Uint8Array}` when values travel
+//! beside it, [`WorkerReply::beside`]), and the jobs worker's message loop. Each worker
+//! says `Ready` first; the page sends nothing before that.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{FailReason, Reply, Request};
+use super::protocol::{Beside, FailReason, Job, JobsReply, Request, WorkerJob, WorkerReply};
 
 /// Little-endian `f32`s sent as bytes, copied once into the page's memory (the
 /// platforms wasm runs on are little-endian).
@@ -29,17 +31,16 @@ pub(crate) fn floats(bytes: &js_sys::Uint8Array) -> Vec<f32> {
     }
 }
 
-/// Sends a reply to the page.
-pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &Reply) {
-    let text = serde_json::to_string(reply).expect("replies serialise");
-    let _ = scope.post_message(&JsValue::from_str(&text));
-}
-
-/// Sends a reply with bytes beside it (transferred): `{reply: JSON text, bytes: Uint8Array}`.
-pub(crate) fn post_with_bytes(scope: &DedicatedWorkerGlobalScope, reply: &Reply, bytes: &[u8]) {
-    let text = serde_json::to_string(reply).expect("replies serialise");
+/// Sends a reply to the page; the values that travel beside it go as transferred bytes.
+pub(crate) fn post<R: WorkerReply>(scope: &DedicatedWorkerGlobalScope, mut reply: R) {
+    let bytes = reply.beside().map(Beside::take);
+    let text = serde_json::to_string(&reply).expect("replies serialise");
+    let Some(bytes) = bytes else {
+        let _ = scope.post_message(&JsValue::from_str(&text));
+        return;
+    };
     let msg = js_sys::Object::new();
-    let array = js_sys::Uint8Array::from(bytes);
+    let array = js_sys::Uint8Array::from(bytes.as_slice());
     let _ = js_sys::Reflect::set(&msg, &"reply".into(), &JsValue::from_str(&text));
     let _ = js_sys::Reflect::set(&msg, &"bytes".into(), &array);
     let _ = scope.post_message_with_transfer(&msg, &js_sys::Array::of1(&array.buffer()));
@@ -48,9 +49,9 @@ pub(crate) fn post_with_bytes(scope: &DedicatedWorkerGlobalScope, reply: &Reply,
 /// A message from the page: the request (a job of this worker's enum: another worker's
 /// job is unreadable here), its numbers and (for the model worker) the
 /// weights' bytes. An unreadable one comes back as the `Failed` reply to send.
-pub(crate) fn read_message<J: serde::de::DeserializeOwned>(
+pub(crate) fn read_message<J: WorkerJob + serde::de::DeserializeOwned>(
     ev: &MessageEvent,
-) -> Result<(Request<J>, Vec<f32>, Vec<u8>), Reply> {
+) -> Result<(Request<J>, Vec<f32>, Vec<u8>), J::Reply> {
     let msg = ev.data();
     let get = |k: &str| js_sys::Reflect::get(&msg, &k.into()).ok();
     let data = get("data")
@@ -63,10 +64,12 @@ pub(crate) fn read_message<J: serde::de::DeserializeOwned>(
         .unwrap_or_default();
     // files to load, as blobs: read here, in the worker, one after the other
     if let Some(files) = get("files").and_then(|v| v.dyn_into::<js_sys::Array>().ok()) {
-        let reader = web_sys::FileReaderSync::new().map_err(|e| Reply::Failed {
-            id: 0,
-            reason: FailReason::Error,
-            message: format!("the worker cannot read files: {e:?}"),
+        let reader = web_sys::FileReaderSync::new().map_err(|e| {
+            J::Reply::failed(
+                0,
+                FailReason::Error,
+                format!("the worker cannot read files: {e:?}"),
+            )
         })?;
         for blob in files.iter() {
             let Ok(blob) = blob.dyn_into::<web_sys::Blob>() else {
@@ -75,11 +78,11 @@ pub(crate) fn read_message<J: serde::de::DeserializeOwned>(
             match reader.read_as_array_buffer(&blob) {
                 Ok(buf) => bytes.extend(js_sys::Uint8Array::new(&buf).to_vec()),
                 Err(e) => {
-                    return Err(Reply::Failed {
-                        id: 0,
-                        reason: FailReason::Error,
-                        message: format!("a file could not be read: {e:?}"),
-                    })
+                    return Err(J::Reply::failed(
+                        0,
+                        FailReason::Error,
+                        format!("a file could not be read: {e:?}"),
+                    ))
                 }
             }
         }
@@ -90,26 +93,26 @@ pub(crate) fn read_message<J: serde::de::DeserializeOwned>(
         .map(serde_json::from_str)
     {
         Some(Ok(req)) => Ok((req, data, bytes)),
-        other => Err(Reply::Failed {
-            id: 0,
-            reason: FailReason::Error,
-            message: match other {
+        other => Err(J::Reply::failed(
+            0,
+            FailReason::Error,
+            match other {
                 Some(Err(e)) => format!("unreadable request: {e}"),
                 _ => "a message without a request".to_string(),
             },
-        }),
+        )),
     }
 }
 
-/// Installs the message handler and says `Ready`.
+/// Installs the jobs worker's message handler and says `Ready`.
 pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let me = scope.clone();
     let mut worker = super::Worker::default();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-        let (req, data, bytes) = match read_message(&ev) {
+        let (req, data, bytes) = match read_message::<Job>(&ev) {
             Ok(m) => m,
-            Err(reply) => return post(&me, &reply),
+            Err(reply) => return post(&me, reply),
         };
         let id = req.id;
         let mut last = -1.0f64;
@@ -117,38 +120,16 @@ pub fn start() {
             // At most ~100 progress messages per job.
             if fraction - last >= 0.01 || fraction >= 1.0 {
                 last = fraction;
-                post(
-                    &me,
-                    &Reply::Progress {
-                        id,
-                        stage: stage.to_string(),
-                        fraction,
-                    },
-                );
+                post(&me, JobsReply::progress(id, stage, fraction));
             }
             true
         });
         drop((data, bytes));
-        for mut reply in replies {
-            // numbers and tables travel beside the JSON, as bytes
-            let bytes = match &mut reply {
-                Reply::Table { bytes, .. } => Some(std::mem::take(bytes)),
-                Reply::Map { result, .. } => Some(result.take_columns()),
-                Reply::Vectors { values, .. } => Some(
-                    std::mem::take(values)
-                        .iter()
-                        .flat_map(|v| v.to_le_bytes())
-                        .collect(),
-                ),
-                _ => None,
-            };
-            match bytes {
-                Some(b) => post_with_bytes(&me, &reply, &b),
-                None => post(&me, &reply),
-            }
+        for reply in replies {
+            post(&me, reply);
         }
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    post(&scope, &Reply::Ready);
+    post(&scope, JobsReply::READY);
 }

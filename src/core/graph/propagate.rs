@@ -19,7 +19,9 @@
 
 use crate::core::base::{logit, sigmoid};
 use crate::core::base::{sq_dist, ClusterError, Matrix, Progress};
+use crate::core::data::Record;
 use crate::core::graph::{self, Graph, GraphConfig, Matrix2, Node};
+use crate::core::labels::{Label, LabelStore, Millis, Provenance};
 use crate::core::signals::signature::{Shape, DIM};
 
 /// A propagation method and its parameters. The defaults scored best (mean accuracy at 10
@@ -735,6 +737,67 @@ fn trust(
         from[j] = votes.iter().take(MAX_FROM).map(|v| v.1).collect();
     }
     (p, from)
+}
+
+/// What propagation found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PropagateResult {
+    /// P(sound) of each CoT (1 / 0 at human labels).
+    pub p: Vec<f32>,
+    /// The human-labelled CoTs behind each CoT's label (indices).
+    pub from: Vec<Vec<u32>>,
+    /// CoTs to label next, most valuable first.
+    pub queue: Vec<u32>,
+    /// The prior's refit to the human labels: (scale, offset) of its log-odds.
+    pub calibration: (f64, f64),
+    /// Whether the graph was built for this job (false: the kept one was used).
+    pub built_graph: bool,
+    /// Each CoT's doubt ([`Propagation::doubt`]).
+    #[serde(default)]
+    pub doubt: Vec<f32>,
+    /// Whether human labels moved each CoT through the graph.
+    #[serde(default)]
+    pub moved: Vec<bool>,
+}
+
+impl PropagateResult {
+    /// CoT `i`'s machine label at `min_confidence`
+    /// ([`machine_label`]): `None` leaves it unlabelled.
+    pub fn label(&self, i: usize, min_confidence: f64) -> Option<(bool, f64)> {
+        machine_label(
+            f64::from(*self.p.get(i)?),
+            f64::from(self.doubt.get(i).copied().unwrap_or(0.0)),
+            self.moved.get(i).copied().unwrap_or(false),
+            min_confidence,
+        )
+    }
+
+    /// Writes the machine labels of `records[range]` into `store`: each CoT labelled at
+    /// `min_confidence` gets a propagated label naming the human labels it came from (ids);
+    /// the others lose their propagated label. Human labels are never touched, and the
+    /// classifier's verdicts stay until it runs again ([`LabelStore::put_machine`]). The page
+    /// writes a large result in ranges; the CLI writes it whole.
+    pub fn write_labels(
+        &self,
+        store: &mut LabelStore,
+        records: &[Record],
+        range: std::ops::Range<usize>,
+        min_confidence: f64,
+        now: Millis,
+    ) {
+        for i in range {
+            // unsettled verdicts (a base rate from too few labels) stay unlabelled
+            let label = self.label(i, min_confidence).and_then(|_| {
+                let from = self.from[i]
+                    .iter()
+                    .filter_map(|&j| records.get(j as usize).map(|r| r.id.clone()))
+                    .collect();
+                let p = f64::from(self.p[i]);
+                Label::machine(p, Provenance::Propagated, min_confidence, now, from)
+            });
+            store.put_machine(&records[i].id, Provenance::Propagated, label);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ pub mod train;
 #[cfg(feature = "model")]
 pub use infer::{gather, load, save, score_pairs, score_pairs_async, BATCH};
 
-use crate::core::data::{Dataset, Groups};
+use crate::core::data::{Dataset, Groups, Record};
+use crate::core::labels::{Label, LabelStore, Millis, Provenance};
 use crate::core::signals::signature::{Signature, DIM};
 
 /// What the model reads per CoT.
@@ -549,6 +550,72 @@ pub struct FineTuned {
     pub epoch: usize,
     /// When (ms since 1970).
     pub at: i64,
+}
+
+/// What the classifier found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassifyResult {
+    /// P(correct) of each CoT (calibrated; from the prior alone for a CoT without siblings).
+    pub p: Vec<f32>,
+    /// Each CoT's win rate over its siblings (`None`: no sibling).
+    pub win_rate: Vec<Option<f32>>,
+    /// Pairs scored.
+    pub pairs: usize,
+    /// Every sibling pair (i, j) with P(i reasons better than j), symmetric.
+    pub pair_scores: Vec<(u32, u32, f32)>,
+    /// `webgpu` or `cpu`.
+    pub backend: String,
+    /// Why WebGPU was not used, when it was not.
+    pub fallback: Option<String>,
+    /// Largest |GPU − CPU| score difference, when asked for.
+    pub parity: Option<f64>,
+    /// Milliseconds spent scoring pairs (model load and device start excluded).
+    pub scoring_ms: f64,
+}
+
+impl ClassifyResult {
+    /// The classifier's P(correct) of CoT `i` when it could judge it: only a CoT with a
+    /// sibling to compare with gets a verdict (`None` without one: no classifier label).
+    pub fn judged(&self, i: usize) -> Option<f64> {
+        self.win_rate
+            .get(i)
+            .copied()
+            .flatten()
+            .and(self.p.get(i).map(|&p| f64::from(p)))
+    }
+
+    /// CoTs the classifier could not judge (no sibling).
+    pub fn unjudged(&self) -> usize {
+        self.win_rate.iter().filter(|w| w.is_none()).count()
+    }
+
+    /// Writes the classifier's labels into `store` (the earlier classifier labels go): a
+    /// CoT it judged at `min_confidence` or more gets one, unless a person labelled it or
+    /// its answer is outside what the model was trained on (`fitted[i]` false: a yes/no,
+    /// option or text answer, as for the label-free prior). The page and the CLI write
+    /// through here.
+    pub fn write_labels(
+        &self,
+        store: &mut LabelStore,
+        records: &[Record],
+        fitted: &[bool],
+        min_confidence: f64,
+        now: Millis,
+    ) {
+        store.clear_machine(Provenance::Classifier);
+        for (i, r) in records.iter().enumerate() {
+            // a CoT without a sibling has nothing to be compared with: no verdict
+            let Some(p) = self.judged(i) else { continue };
+            if !fitted.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(label) =
+                Label::machine(p, Provenance::Classifier, min_confidence, now, Vec::new())
+            {
+                store.set_machine(&r.id, label);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,8 @@
 //! Data sets too large for one graph are labelled partition by partition
 //! ([`crate::core::graph::partition`]), each CoT with the prior it has in the whole (the base-rate
 //! shifts are the whole's), several partitions at once on threads. Native only: the page
-//! runs the same worker one job at a time.
+//! sends the same jobs to its workers one at a time.
 
-use super::protocol::WorkerError;
-use super::protocol::{ClassifyResult, PropagateJob, PropagateResult};
-use super::Worker;
 use crate::core::base::ClusterError;
 use crate::core::data::{Dataset, Embeddings};
 use crate::core::graph::partition::partition_records;
@@ -22,6 +19,8 @@ use crate::core::labels::steps::spread_dataset;
 use crate::core::labels::{LabelStore, Millis, MIN_CONFIDENCE};
 use crate::core::signals::signature::{base_rate_shifts, group_signatures};
 use crate::core::Session;
+use crate::worker::protocol::{ClassifyResult, PropagateJob, PropagateResult, WorkerError};
+use crate::worker::Worker;
 
 /// How a data set is labelled.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,12 +225,11 @@ fn propagate_part(
 /// shipped binary-choice model on the CPU.
 #[cfg(feature = "model")]
 fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), WorkerError> {
-    use super::protocol::{Backend, ClassifyJob, ModelJob, Reply, Request};
     use crate::core::signals::choice::{inputs, WeightsInfo};
-    let info: WeightsInfo =
-        serde_json::from_str(include_str!("../../weights/choice-signature.json"))
-            .map_err(|e| WorkerError::Input(format!("the shipped weights' info: {e}")))?;
-    let bytes = include_bytes!("../../weights/choice-signature.bpk").to_vec();
+    use crate::worker::protocol::{Backend, ClassifyJob};
+    let info: WeightsInfo = serde_json::from_str(include_str!("../weights/choice-signature.json"))
+        .map_err(|e| WorkerError::Input(format!("the shipped weights' info: {e}")))?;
+    let bytes = include_bytes!("../weights/choice-signature.bpk").to_vec();
     let (Some(dataset), Some(t)) = (worker.dataset(), worker.table()) else {
         return Err(WorkerError::Input("no data set held".into()));
     };
@@ -244,25 +242,15 @@ fn classify(worker: &Worker) -> Result<(ClassifyResult, Vec<bool>), WorkerError>
     .ok_or_else(|| {
         WorkerError::Input("the classifier's inputs (MiniLM embeddings) are missing".into())
     })?;
-    let req = Request {
-        id: 0,
-        rows: dataset.len(),
-        dim: info.input.width(),
-        job: ModelJob::Classify(ClassifyJob {
-            groups: t.nodes.iter().map(|n| n.group).collect(),
-            prior: t.label_free_prior.clone(),
-            info,
-            backend: Backend::Cpu,
-            parity: false,
-        }),
+    let job = ClassifyJob {
+        groups: t.nodes.iter().map(|n| n.group).collect(),
+        prior: t.label_free_prior.clone(),
+        info,
+        backend: Backend::Cpu,
+        parity: false,
     };
-    match super::classify_cpu(&req, &x, bytes) {
-        Reply::Classified { result, .. } => {
-            Ok((result, t.shapes.iter().map(|s| s.fitted).collect()))
-        }
-        Reply::Failed { message, .. } => Err(WorkerError::Input(message)),
-        other => Err(WorkerError::Input(format!("unexpected reply {other:?}"))),
-    }
+    let result = crate::worker::model::classify_cpu(&job, dataset.len(), &x, bytes)?;
+    Ok((result, t.shapes.iter().map(|s| s.fitted).collect()))
 }
 
 #[cfg(not(feature = "model"))]
