@@ -337,12 +337,19 @@ pub enum GenError {
     ContextLength(String),
     /// Any other failure of the server.
     Server(String),
+    /// No reply within this many seconds.
+    TimedOut(u32),
+    /// The page stopped the request (a cancel).
+    Aborted,
 }
 
 impl GenError {
     /// Whether asking again (after a wait) may work.
     pub fn retryable(&self) -> bool {
-        matches!(self, GenError::RateLimited(_) | GenError::Server(_))
+        matches!(
+            self,
+            GenError::RateLimited(_) | GenError::Server(_) | GenError::TimedOut(_)
+        )
     }
 
     /// The message for the page.
@@ -382,8 +389,63 @@ impl GenError {
                 endpoint.max_tokens
             ),
             GenError::Server(detail) => format!("{} failed: {detail}", endpoint.base_url),
+            GenError::TimedOut(secs) => format!(
+                "{} did not answer within {secs} s: is it overloaded, or serving one request \
+                 at a time?",
+                endpoint.base_url
+            ),
+            GenError::Aborted => "stopped".into(),
         }
     }
+}
+
+/// Why a run gave up one CoT (it goes on with the others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GaveUp {
+    /// The model answered with nothing (`twice`: asked again, nothing again).
+    Empty {
+        /// Asked twice.
+        twice: bool,
+    },
+    /// The stream was cut before its end, twice.
+    Cut,
+    /// The question and the completion do not fit the model's context (the message).
+    Context(String),
+}
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GaveUp::Empty { twice: true } => f.write_str("empty completion (twice)"),
+            GaveUp::Empty { twice: false } => f.write_str("empty completion"),
+            GaveUp::Cut => f.write_str("the stream was cut before its end (twice)"),
+            GaveUp::Context(message) => f.write_str(message),
+        }
+    }
+}
+
+/// What gave up CoTs, most frequent first (ties in order of first appearance):
+/// `"empty completion (twice)" ×3; …`.
+pub fn summarise(gave_up: &[GaveUp]) -> String {
+    let mut counts: Vec<(&GaveUp, usize)> = Vec::new();
+    for g in gave_up {
+        match counts.iter_mut().find(|(k, _)| *k == g) {
+            Some(c) => c.1 += 1,
+            None => counts.push((g, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counts
+        .iter()
+        .map(|(k, n)| {
+            if *n > 1 {
+                format!("{k} ×{n}")
+            } else {
+                k.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// An HTTP failure (`status`, its `Retry-After` header and body) as a [`GenError`].
@@ -986,5 +1048,31 @@ mod tests {
         let g = generated_record(&chat, "Deux.", &e, "c1-gen1".into(), "t").unwrap();
         assert_eq!(g.meta["system"], "Answer in French.");
         assert_eq!(system_prompt(&g).as_deref(), Some("Answer in French."));
+    }
+
+    #[test]
+    fn gave_up_cots_are_summarised_most_frequent_first() {
+        let cut = GaveUp::Cut;
+        let empty = GaveUp::Empty { twice: true };
+        let ctx = GaveUp::Context("too long".into());
+        assert_eq!(summarise(&[]), "");
+        assert_eq!(
+            summarise(&[
+                ctx.clone(),
+                empty.clone(),
+                cut.clone(),
+                empty.clone(),
+                empty,
+                cut
+            ]),
+            "empty completion (twice) ×3; the stream was cut before its end (twice) ×2; too long"
+        );
+        assert_eq!(
+            GaveUp::Empty { twice: false }.to_string(),
+            "empty completion"
+        );
+        let e = Endpoint::default();
+        assert!(GenError::TimedOut(600).message(&e).contains("within 600 s"));
+        assert!(GenError::TimedOut(1).retryable() && !GenError::Aborted.retryable());
     }
 }

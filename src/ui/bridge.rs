@@ -17,6 +17,8 @@ pub use crate::worker::protocol::WorkerKind as Kind;
 use crate::worker::protocol::{Beside, FailReason, Request, WorkerJob, WorkerReply};
 use crate::worker::wasm::floats;
 
+use super::browser::BrowserError;
+
 fn url(kind: Kind) -> &'static str {
     match kind {
         Kind::Jobs => "./worker_loader.js",
@@ -38,7 +40,7 @@ struct Bridge {
     /// Jobs waiting for `Ready`, in order.
     queued: Vec<Queued>,
     /// Starts a fresh worker of this kind with the same reply handler (a cancel).
-    respawn: Rc<dyn Fn() -> Result<(), String>>,
+    respawn: Rc<dyn Fn() -> Result<(), BrowserError>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -90,8 +92,11 @@ fn decode<R: WorkerReply>(data: &JsValue) -> Option<R> {
     })
 }
 
-fn spawn<R: WorkerReply>(kind: Kind, on_reply: Rc<dyn Fn(R)>) -> Result<(), String> {
-    let worker = Worker::new(url(kind)).map_err(|e| format!("cannot start the worker: {e:?}"))?;
+fn spawn<R: WorkerReply>(kind: Kind, on_reply: Rc<dyn Fn(R)>) -> Result<(), BrowserError> {
+    let worker = Worker::new(url(kind)).map_err(|e| BrowserError::Refused {
+        what: "start the worker",
+        why: format!("{e:?}"),
+    })?;
     let handler = on_reply.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         let t = super::browser::performance_now();
@@ -156,7 +161,7 @@ fn post(
 
 /// Starts the worker that runs jobs of type `J` (once); `on_reply` gets every reply but
 /// `Ready`.
-pub fn start<J: WorkerJob>(on_reply: impl Fn(J::Reply) + 'static) -> Result<(), String> {
+pub fn start<J: WorkerJob>(on_reply: impl Fn(J::Reply) + 'static) -> Result<(), BrowserError> {
     if with_bridge(J::WORKER, |_| ()).is_some() {
         return Ok(());
     }

@@ -24,6 +24,48 @@ pub fn today() -> String {
     crate::core::export::labelfile::format_time(now_ms())[..10].to_string()
 }
 
+/// What the browser refused, naming the file, address or action.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BrowserError {
+    /// A file could not be read.
+    #[error("{name}: the browser could not read the file ({why})")]
+    Read {
+        /// The file.
+        name: String,
+        /// The browser's words.
+        why: String,
+    },
+    /// A file shipped with the page could not be fetched (network, or not 2xx).
+    #[error("{url}: {why}")]
+    Fetch {
+        /// Its address.
+        url: String,
+        /// The status or the browser's words.
+        why: String,
+    },
+    /// The browser refused to make a file, or to offer a download.
+    #[error("the browser could not {what}: {why}")]
+    Refused {
+        /// What was asked of it.
+        what: &'static str,
+        /// Its words.
+        why: String,
+    },
+}
+
+impl From<BrowserError> for String {
+    fn from(e: BrowserError) -> Self {
+        e.to_string()
+    }
+}
+
+fn refused(what: &'static str) -> impl Fn(JsValue) -> BrowserError {
+    move |e| BrowserError::Refused {
+        what,
+        why: js_error(e),
+    }
+}
+
 fn js_error(e: JsValue) -> String {
     e.as_string()
         .or_else(|| {
@@ -45,9 +87,9 @@ pub struct PageFile {
 
 impl PageFile {
     /// A file of this text.
-    pub fn from_text(name: &str, text: &str) -> Result<Self, String> {
+    pub fn from_text(name: &str, text: &str) -> Result<Self, BrowserError> {
         let parts = js_sys::Array::of1(&JsValue::from_str(text));
-        let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(js_error)?;
+        let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(refused("make a file"))?;
         Ok(Self {
             name: name.to_string(),
             blob,
@@ -55,9 +97,10 @@ impl PageFile {
     }
 
     /// A file of these bytes (copied once, into the browser's blob store).
-    pub fn from_bytes(name: &str, bytes: &js_sys::Uint8Array) -> Result<Self, String> {
+    pub fn from_bytes(name: &str, bytes: &js_sys::Uint8Array) -> Result<Self, BrowserError> {
         let parts = js_sys::Array::of1(bytes);
-        let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(js_error)?;
+        let blob =
+            web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(refused("make a file"))?;
         Ok(Self {
             name: name.to_string(),
             blob,
@@ -65,18 +108,16 @@ impl PageFile {
     }
 
     /// Its text (small files only: the page reads it).
-    pub async fn text(&self) -> Result<String, String> {
+    pub async fn text(&self) -> Result<String, BrowserError> {
+        let read = |why: String| BrowserError::Read {
+            name: self.name.clone(),
+            why,
+        };
         JsFuture::from(self.blob.text())
             .await
-            .map_err(|e| {
-                format!(
-                    "{}: the browser could not read the file ({})",
-                    self.name,
-                    js_error(e)
-                )
-            })?
+            .map_err(|e| read(js_error(e)))?
             .as_string()
-            .ok_or_else(|| format!("{}: not text", self.name))
+            .ok_or_else(|| read("not text".into()))
     }
 
     /// Its size in bytes.
@@ -111,30 +152,41 @@ pub fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
 }
 
 /// The response to a GET of a file shipped with the page (relative URL), when it is 2xx.
-async fn fetch(url: &str) -> Result<gloo::net::http::Response, String> {
+async fn fetch(url: &str) -> Result<gloo::net::http::Response, BrowserError> {
+    let failed = |why: String| BrowserError::Fetch {
+        url: url.to_string(),
+        why,
+    };
     let resp = gloo::net::http::Request::get(url)
         .send()
         .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| failed(e.to_string()))?;
     if !resp.ok() {
-        return Err(format!("{url}: HTTP {}", resp.status()));
+        return Err(failed(format!("HTTP {}", resp.status())));
     }
     Ok(resp)
 }
 
 /// Fetches a file shipped with the page (relative URL).
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, BrowserError> {
     let resp = fetch(url).await?;
-    resp.binary().await.map_err(|e| format!("{url}: {e}"))
+    resp.binary().await.map_err(|e| BrowserError::Fetch {
+        url: url.to_string(),
+        why: e.to_string(),
+    })
 }
 
 /// Fetches a file shipped with the page (relative URL) as a file to read, unread.
-pub async fn fetch_file(url: &str) -> Result<PageFile, String> {
+pub async fn fetch_file(url: &str) -> Result<PageFile, BrowserError> {
     let resp = fetch(url).await?;
     let raw: web_sys::Response = resp.into();
-    let blob = JsFuture::from(raw.blob().map_err(js_error)?)
+    let failed = |e| BrowserError::Fetch {
+        url: url.to_string(),
+        why: js_error(e),
+    };
+    let blob = JsFuture::from(raw.blob().map_err(failed)?)
         .await
-        .map_err(|e| format!("{url}: {}", js_error(e)))?;
+        .map_err(failed)?;
     Ok(PageFile {
         name: url.rsplit('/').next().unwrap_or(url).to_string(),
         blob: blob.unchecked_into(),
@@ -196,13 +248,17 @@ pub fn model_backend() -> crate::worker::protocol::Backend {
 }
 
 /// Offers `text` as a file download.
-pub fn download(filename: &str, text: &str) -> Result<(), String> {
+pub fn download(filename: &str, text: &str) -> Result<(), BrowserError> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     download_parts(filename, &parts, "application/json")
 }
 
 /// Offers text made of `parts` (written in slices) as one file download.
-pub fn download_text_parts(filename: &str, parts: &[String], mime: &str) -> Result<(), String> {
+pub fn download_text_parts(
+    filename: &str,
+    parts: &[String],
+    mime: &str,
+) -> Result<(), BrowserError> {
     let array = js_sys::Array::new();
     for p in parts {
         array.push(&JsValue::from_str(p));
@@ -239,25 +295,26 @@ pub fn local_set(key: &str, value: &str) {
 }
 
 /// Offers `bytes` as a file download.
-pub fn download_bytes(filename: &str, bytes: &[u8]) -> Result<(), String> {
+pub fn download_bytes(filename: &str, bytes: &[u8]) -> Result<(), BrowserError> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     download_parts(filename, &parts, "application/octet-stream")
 }
 
-fn download_parts(filename: &str, parts: &js_sys::Array, mime: &str) -> Result<(), String> {
+fn download_parts(filename: &str, parts: &js_sys::Array, mime: &str) -> Result<(), BrowserError> {
+    let offer = refused("offer a download");
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_buffer_source_sequence_and_options(parts, &opts)
-        .map_err(js_error)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
+    let blob =
+        web_sys::Blob::new_with_buffer_source_sequence_and_options(parts, &opts).map_err(&offer)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(&offer)?;
     let document = web_sys::window()
         .and_then(|w| w.document())
-        .ok_or("no document")?;
+        .ok_or_else(|| offer("no document".into()))?;
     let a: web_sys::HtmlAnchorElement = document
         .create_element("a")
-        .map_err(js_error)?
+        .map_err(&offer)?
         .dyn_into()
-        .map_err(|_| "not an anchor")?;
+        .map_err(|_| offer("not an anchor".into()))?;
     a.set_href(&url);
     a.set_download(filename);
     a.click();

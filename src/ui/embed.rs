@@ -272,7 +272,7 @@ impl EmbedState {
         });
         if let Some((name, bytes)) = file {
             if let Err(e) = browser::download_bytes(&name, &bytes) {
-                self.app.errors.update(|v| v.push(e));
+                self.app.errors.update(|v| v.push(e.to_string()));
             }
         }
     }

@@ -102,7 +102,7 @@ impl Jobs {
     /// wait for it.
     pub fn start<J: WorkerJob>(self) {
         if let Err(e) = bridge::start::<J>(move |reply| self.route(J::WORKER, reply)) {
-            self.errors.update(|v| v.push(e));
+            self.errors.update(|v| v.push(e.to_string()));
         }
     }
 

@@ -133,7 +133,7 @@ pub fn MappingPanel() -> impl IntoView {
             &format!("{stem}.mapping.json"),
             &mapping.get_untracked().to_json(),
         ) {
-            problem.set(Some(e));
+            problem.set(Some(e.to_string()));
         }
     };
     let load = move |ev: leptos::ev::Event| {
@@ -145,7 +145,7 @@ pub fn MappingPanel() -> impl IntoView {
                 Ok(f) if !f.is_empty() => {
                     let text = match f[0].text().await {
                         Ok(t) => t,
-                        Err(e) => return problem.set(Some(e)),
+                        Err(e) => return problem.set(Some(e.to_string())),
                     };
                     match Mapping::parse(&f[0].name, &text) {
                         Ok(m) => {

@@ -159,7 +159,10 @@ impl AppState {
             .cloned()
             .collect();
         if let Some(m) = &plan.mapping {
-            data_files.push(PageFile::from_text(MAPPING_FILE, &m.to_json()).map_err(trouble)?);
+            data_files.push(
+                PageFile::from_text(MAPPING_FILE, &m.to_json())
+                    .map_err(|e| trouble(e.to_string()))?,
+            );
         }
         let mut report = None;
         let mut attached = false;

@@ -192,9 +192,10 @@ pub async fn load_files(fingerprint: &str) -> Result<Option<Vec<PageFile>>, Stor
         let bytes = get("bytes").and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok());
         match (name, blob, bytes) {
             (Some(name), Some(blob), _) => out.push(PageFile { name, blob }),
-            (Some(name), None, Some(bytes)) => {
-                out.push(PageFile::from_bytes(&name, &bytes).map_err(StorageError::Unreadable)?)
-            }
+            (Some(name), None, Some(bytes)) => out.push(
+                PageFile::from_bytes(&name, &bytes)
+                    .map_err(|e| StorageError::Unreadable(e.to_string()))?,
+            ),
             _ => {
                 return Err(StorageError::Unreadable(
                     "a stored file is unreadable".into(),

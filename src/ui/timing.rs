@@ -107,11 +107,12 @@ pub fn TimingPage() -> impl IntoView {
         _ => {}
     });
     if let Err(e) = started {
-        status.set(e);
+        status.set(e.to_string());
     }
     leptos::task::spawn_local(async move {
         let loaded = browser::fetch_bytes("demo/demo_emb.npy")
             .await
+            .map_err(String::from)
             .and_then(|bytes| parse_npy("demo_emb.npy", &bytes).map_err(|e| e.to_string()));
         match loaded {
             Ok(e) => {
@@ -284,11 +285,12 @@ fn EmbedBench() -> impl IntoView {
         _ => {}
     });
     if let Err(e) = started {
-        status.set(e);
+        status.set(e.to_string());
     }
     leptos::task::spawn_local(async move {
         let loaded = browser::fetch_bytes("demo/demo_cots.json")
             .await
+            .map_err(String::from)
             .and_then(|b| {
                 serde_json::from_slice::<Vec<serde_json::Value>>(&b).map_err(|e| e.to_string())
             });

@@ -209,11 +209,12 @@ async fn write(
     browser::yield_now().await;
     let filename = trainset::file_name(&name, options.format, file_type, &browser::today());
     let result = match file_type {
-        FileType::Jsonl => browser::download_text_parts(&filename, &parts, "application/jsonl"),
+        FileType::Jsonl => browser::download_text_parts(&filename, &parts, "application/jsonl")
+            .map_err(String::from),
         FileType::Parquet => sink
             .expect("a non-empty plan writes a row group")
             .finish()
-            .and_then(|bytes| browser::download_bytes(&filename, &bytes)),
+            .and_then(|bytes| Ok(browser::download_bytes(&filename, &bytes)?)),
     };
     progress.set(None);
     match result {
