@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sha2::{Digest, Sha256};
 
 use crate::core::data::Embeddings;
-use crate::core::signals::embed::DIM;
+use crate::core::signals::embed::{cache_key, DIM};
 use crate::worker::protocol::{
     EmbedJob, EmbedResult, FailReason, ModelJob, ModelReply, WorkerReply,
 };
@@ -61,31 +60,33 @@ impl EmbedState {
     }
 }
 
-/// The cache key of a text's MiniLM vector.
-fn key(text: &str) -> String {
-    let h = Sha256::digest(text.as_bytes());
-    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
-    format!("minilm:{hex}")
-}
+/// CoTs hashed per task: a slice of them stays far under 50 ms on the page at any size.
+const KEYS_PER_TASK: usize = 4000;
 
 impl EmbedState {
-    /// The CoTs of the open data set with their cache keys and fingerprint.
-    fn texts(self) -> Option<(String, Vec<String>, Vec<String>)> {
-        self.app.session.with_untracked(|s| {
+    /// The CoTs of the open data set with their cache keys and fingerprint; the keys are
+    /// made a slice per task.
+    async fn texts(self) -> Option<(String, Vec<String>, Vec<String>)> {
+        let (fingerprint, texts) = self.app.session.with_untracked(|s| {
             let s = s.as_ref()?;
             let texts: Vec<String> = s.dataset.records().iter().map(|r| r.cot.clone()).collect();
-            let keys = texts.iter().map(|t| key(t)).collect();
-            Some((s.dataset.fingerprint().to_string(), texts, keys))
-        })
+            Some((s.dataset.fingerprint().to_string(), texts))
+        })?;
+        let mut keys = Vec::with_capacity(texts.len());
+        for slice in texts.chunks(KEYS_PER_TASK) {
+            keys.extend(slice.iter().map(|t| cache_key(t)));
+            browser::yield_now().await;
+        }
+        Some((fingerprint, texts, keys))
     }
 
     /// Embeds every CoT of the open data set (cached vectors first, the rest in the model
     /// worker) and attaches the vectors to the records.
     pub fn embed(self) {
-        let Some((fingerprint, texts, keys)) = self.texts() else {
-            return;
-        };
         spawn_local(async move {
+            let Some((fingerprint, texts, keys)) = self.texts().await else {
+                return;
+            };
             let cached = match persist::load_vectors(&keys).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -132,10 +133,15 @@ impl EmbedState {
     /// Attaches cached vectors to a data set without embeddings, when every CoT has one
     /// (after a reload of records embedded here before). Silent otherwise.
     pub fn attach_cached_embeddings(self) {
-        let Some((fingerprint, _, keys)) = self.texts() else {
-            return;
-        };
         spawn_local(async move {
+            let Some((fingerprint, _, keys)) = self.texts().await else {
+                return;
+            };
+            // every CoT needs its vector: without the first one, nothing is read further
+            let first = persist::load_vectors(&keys[..keys.len().min(1)]).await;
+            if !matches!(first.as_deref(), Ok([Some(_)])) {
+                return;
+            }
             let Ok(cached) = persist::load_vectors(&keys).await else {
                 return;
             };

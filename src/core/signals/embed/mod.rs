@@ -92,6 +92,21 @@ pub fn batches(encodings: &[Encoding], max_rows: usize) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// The key under which a text's MiniLM vector is cached (the page's IndexedDB):
+/// `minilm:` and the lower-case hex SHA-256 of the text, so the same CoT in another data
+/// set finds its vector.
+pub fn cache_key(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut k = String::with_capacity(7 + 64);
+    k.push_str("minilm:");
+    for b in Sha256::digest(text.as_bytes()) {
+        k.push(char::from(HEX[usize::from(b >> 4)]));
+        k.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    k
+}
+
 /// Memory one pool worker is allowed for (the model's 66 MB of weights twice — the file and
 /// the tensors — plus the batch's activations and the wasm module): what bounds the pool on a
 /// small machine.
@@ -206,6 +221,16 @@ impl PoolProgress {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cache_keys_are_the_hex_sha256_of_the_text() {
+        // FIPS 180-2's test vector
+        assert_eq!(
+            cache_key("abc"),
+            "minilm:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_ne!(cache_key("a b"), cache_key("a  b"));
+    }
+
     use super::*;
 
     #[test]
