@@ -475,6 +475,48 @@ pub trait WorkerReply:
     fn beside(&mut self) -> Option<Beside<'_>>;
 }
 
+/// The [`WorkerReply`] methods over the variants every reply enum has (`Ready`,
+/// `Progress { id, stage, fraction }`, `Failed { id, reason, message }`).
+macro_rules! shared_variants {
+    () => {
+        const READY: Self = Self::Ready;
+
+        fn progress(id: u64, stage: &str, fraction: f64) -> Self {
+            Self::Progress {
+                id,
+                stage: stage.to_string(),
+                fraction,
+            }
+        }
+
+        fn failed(id: u64, reason: FailReason, message: String) -> Self {
+            Self::Failed {
+                id,
+                reason,
+                message,
+            }
+        }
+
+        fn as_progress(&self) -> Option<(&str, f64)> {
+            match self {
+                Self::Progress {
+                    stage, fraction, ..
+                } => Some((stage, *fraction)),
+                _ => None,
+            }
+        }
+
+        fn as_failure(&self) -> Option<(FailReason, &str)> {
+            match self {
+                Self::Failed {
+                    reason, message, ..
+                } => Some((*reason, message)),
+                _ => None,
+            }
+        }
+    };
+}
+
 /// What the jobs worker says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum JobsReply {
@@ -581,23 +623,7 @@ pub enum JobsReply {
 }
 
 impl WorkerReply for JobsReply {
-    const READY: Self = Self::Ready;
-
-    fn progress(id: u64, stage: &str, fraction: f64) -> Self {
-        Self::Progress {
-            id,
-            stage: stage.to_string(),
-            fraction,
-        }
-    }
-
-    fn failed(id: u64, reason: FailReason, message: String) -> Self {
-        Self::Failed {
-            id,
-            reason,
-            message,
-        }
-    }
+    shared_variants!();
 
     fn id(&self) -> u64 {
         match self {
@@ -644,24 +670,6 @@ impl WorkerReply for JobsReply {
             Self::Propagated { .. } => "propagated",
             Self::Timed { .. } => "timed",
             Self::Failed { .. } => "failed",
-        }
-    }
-
-    fn as_progress(&self) -> Option<(&str, f64)> {
-        match self {
-            Self::Progress {
-                stage, fraction, ..
-            } => Some((stage, *fraction)),
-            _ => None,
-        }
-    }
-
-    fn as_failure(&self) -> Option<(FailReason, &str)> {
-        match self {
-            Self::Failed {
-                reason, message, ..
-            } => Some((*reason, message)),
-            _ => None,
         }
     }
 
@@ -748,23 +756,7 @@ pub enum ModelReply {
 }
 
 impl WorkerReply for ModelReply {
-    const READY: Self = Self::Ready;
-
-    fn progress(id: u64, stage: &str, fraction: f64) -> Self {
-        Self::Progress {
-            id,
-            stage: stage.to_string(),
-            fraction,
-        }
-    }
-
-    fn failed(id: u64, reason: FailReason, message: String) -> Self {
-        Self::Failed {
-            id,
-            reason,
-            message,
-        }
-    }
+    shared_variants!();
 
     fn id(&self) -> u64 {
         match self {
@@ -799,24 +791,6 @@ impl WorkerReply for ModelReply {
             Self::Trained { .. } => "trained",
             Self::Embedded { .. } => "embedded",
             Self::Failed { .. } => "failed",
-        }
-    }
-
-    fn as_progress(&self) -> Option<(&str, f64)> {
-        match self {
-            Self::Progress {
-                stage, fraction, ..
-            } => Some((stage, *fraction)),
-            _ => None,
-        }
-    }
-
-    fn as_failure(&self) -> Option<(FailReason, &str)> {
-        match self {
-            Self::Failed {
-                reason, message, ..
-            } => Some((*reason, message)),
-            _ => None,
         }
     }
 
