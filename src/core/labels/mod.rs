@@ -5,7 +5,9 @@
 //! - [`steps`]: a CoT cut into steps, the first wrong step suggested and spread.
 //! - [`journal`]: every human change kept as it is made, folded on load.
 //! - [`session`]: a data set with its labels, and the one way to change them by importing.
+//! - [`agreement`]: how far annotators agree (Cohen's κ, Fleiss' κ, Krippendorff's α).
 
+pub mod agreement;
 pub mod journal;
 pub mod session;
 pub mod steps;
