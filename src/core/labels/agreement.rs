@@ -141,6 +141,7 @@ mod tests {
     /// Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: four
     /// observers, twelve units, values 1–5 with gaps; nominal α = 0.743 there, and
     /// 0.743421052631579 from the PyPI `krippendorff` package (0.2.x) on the same table.
+    #[rustfmt::skip]
     fn krippendorff_2011() -> Vec<Vec<Option<u8>>> {
         let by_observer: [[Option<u8>; 12]; 4] = [
             [v(1), v(2), v(3), v(3), v(2), v(1), v(4), v(1), v(2), X, X, X],
@@ -190,7 +191,10 @@ mod tests {
             fleiss_kappa(&rows).unwrap(),
             krippendorff_alpha(&rows).unwrap(),
         );
-        assert!((k - f).abs() < 0.01 && (f - al).abs() < 0.001, "{k} {f} {al}");
+        assert!(
+            (k - f).abs() < 0.01 && (f - al).abs() < 0.001,
+            "{k} {f} {al}"
+        );
         assert!(al > 0.5 && al < 0.9, "{al}");
     }
 }
