@@ -192,7 +192,6 @@ impl HeldJob {
         };
         self.pending.set_value(None);
         let job = build(key);
-        let again = (build.clone(), on_reply.clone());
         self.slot.send(
             app.jobs,
             job,
@@ -205,7 +204,7 @@ impl HeldJob {
                     ..
                 } => {
                     app.lost_data();
-                    self.run_rc(shown, again.0.clone(), again.1.clone());
+                    self.run_rc(shown, build.clone(), on_reply.clone());
                 }
                 JobsReply::Failed {
                     reason: FailReason::Error,
