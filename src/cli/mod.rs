@@ -4,7 +4,8 @@
 //! propagation through the same [`crate::worker::Worker`] the page's jobs worker runs
 //! ([`crate::pipeline::label`]), and
 //! writes the contract's label file; `cotlabel export` writes the training sets;
-//! `cotlabel evaluate` scores labels against `is_correct`.
+//! `cotlabel evaluate` scores labels against `is_correct`; `cotlabel merge` and
+//! `cotlabel agreement` merge a team's label files and measure how far they agree.
 //!
 //! Errors name the file and line ([`crate::core::ImportError`]) and exit with status 1;
 //! wrong arguments exit with 2 (clap).
@@ -47,6 +48,37 @@ pub enum Command {
     /// Score labels against the records' `is_correct`: accuracy, macro-F1, coverage and
     /// calibration of the machine labels, beside the majority class.
     Evaluate(EvaluateArgs),
+    /// Merge several annotators' label files into one: every annotator's vote kept, the
+    /// consensus (a strict majority) as the human label, ties left unlabelled as conflicts,
+    /// decisions (`adjudicated`) kept. As the page merges dropped label files.
+    Merge(MergeArgs),
+    /// How far annotators agree: Cohen's κ per pair, Fleiss' κ and Krippendorff's α over
+    /// all, each person against the consensus, the questions most disagreed on.
+    Agreement(AgreementArgs),
+}
+
+/// `cotlabel merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Label files (contract §2), one per annotator or already merged; optionally the records
+    /// they label (then the output follows the records' order and drops unknown ids).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the merged label file.
+    #[arg(long, short, value_name = "LABELFILE")]
+    pub out: PathBuf,
+}
+
+/// `cotlabel agreement`.
+#[derive(Debug, Args)]
+pub struct AgreementArgs {
+    /// Label files, one per annotator or already merged; optionally the records they label
+    /// (for the questions most disagreed on; without them each record stands for itself).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The input files, as they would be dropped on the page together.
@@ -58,7 +90,9 @@ pub struct Inputs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// A label file (contract §2) whose labels are merged in: the human labels to propagate
-    /// from (repeatable; later files win on a shared record, as on the page).
+    /// from (repeatable). As on the page: one file of yours is taken as it is (newer human
+    /// labels win); several files, or files of other annotators, are merged side by side
+    /// (`cotlabel merge`: the consensus counts, conflicts stay unlabelled).
     #[arg(long = "labels", value_name = "LABELFILE")]
     pub labels: Vec<PathBuf>,
     /// The data set's name in the label file (default: the records file's name, as the

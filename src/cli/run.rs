@@ -5,13 +5,17 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Cli, Command, EvaluateArgs, ExportArgs, Inputs, KnnArg, LabelArgs, MethodArg};
-use crate::core::export::labelfile::LabelFile;
+use super::{
+    AgreementArgs, Cli, Command, EvaluateArgs, ExportArgs, Inputs, KnnArg, LabelArgs, MergeArgs,
+    MethodArg,
+};
+use crate::core::export::labelfile::{DatasetInfo, LabelFile};
 use crate::core::export::trainset::{self, FileType, Format};
 use crate::core::graph::propagate::{Config, Method};
 use crate::core::graph::GraphConfig;
-use crate::core::io::import::{plan_import_mapped, InputFile};
-use crate::core::labels::Millis;
+use crate::core::io::import::{parse_file, plan_import_mapped, InputFile, Parsed};
+use crate::core::labels::team::{TeamReport, Unit};
+use crate::core::labels::{LabelStore, Millis, Provenance, TeamMerge};
 use crate::core::map::neighbours::Search;
 use crate::core::metrics::machine_scores;
 use crate::core::{Dataset, Session};
@@ -36,6 +40,8 @@ pub fn command(cli: &Cli) -> Result<(), String> {
         Command::Label(args) => label_command(args, &mut clock),
         Command::Export(args) => export_command(args, &mut clock),
         Command::Evaluate(args) => evaluate_command(args, &mut clock),
+        Command::Merge(args) => merge_command(args, &mut clock),
+        Command::Agreement(args) => agreement_command(args, &mut clock),
     }?;
     clock.summary();
     Ok(())
@@ -67,6 +73,9 @@ pub fn read_inputs(inputs: &Inputs, quiet: bool) -> Result<Session, String> {
     let report = session.apply(plan, None);
     for (name, merged) in report.merged.iter().filter(|_| !quiet) {
         eprintln!("{name}: {}", merged.summary());
+    }
+    if let Some(team) = report.team.as_ref().filter(|_| !quiet) {
+        eprintln!("{}", team.summary());
     }
     if let Some(name) = &inputs.name {
         session.dataset.set_name(name.clone());
@@ -215,6 +224,206 @@ fn evaluate_command(args: &EvaluateArgs, clock: &mut Clock) -> Result<(), String
             scores.scored,
             session.labels.humans().count(),
             majority
+        );
+    }
+    Ok(())
+}
+
+/// A team's label files, and the records they label when given.
+struct Team {
+    dataset: Option<Dataset>,
+    files: Vec<(String, LabelFile)>,
+}
+
+impl Team {
+    /// Reads the files as the page reads them dropped together; label files written for
+    /// different data sets (fingerprints) are refused.
+    fn read(paths: &[PathBuf]) -> Result<Self, String> {
+        let files = paths
+            .iter()
+            .map(|p| read_file(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let errors = |errors: Vec<crate::core::ImportError>| {
+            errors
+                .iter()
+                .map(|e| format!("error: {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        // label files read alone; the rest (records, embeddings, a mapping) as the page reads them
+        let mut label_files = Vec::new();
+        let mut rest = Vec::new();
+        for f in files {
+            match parse_file(&f) {
+                Ok(Parsed::Labels(l)) => label_files.push((f.name.clone(), l)),
+                _ => rest.push(f),
+            }
+        }
+        let dataset = if rest.is_empty() {
+            None
+        } else {
+            plan_import_mapped(&rest, None, None)
+                .map_err(errors)?
+                .dataset
+        };
+        if label_files.is_empty() {
+            return Err("error: no label file was given".into());
+        }
+        let plan = Self {
+            dataset,
+            files: label_files,
+        };
+        let mut seen: Option<(&str, &str)> =
+            plan.dataset.as_ref().map(|d| (d.name(), d.fingerprint()));
+        for (name, f) in &plan.files {
+            let Some(fp) = f.dataset.as_ref().map(|d| d.fingerprint.as_str()) else {
+                continue;
+            };
+            match seen {
+                Some((other, known)) if !fp.is_empty() && !known.is_empty() && fp != known => {
+                    return Err(format!(
+                        "error: {name} labels another data set than {other} (fingerprint {fp} against {known})"
+                    ))
+                }
+                None if !fp.is_empty() => seen = Some((name, fp)),
+                _ => {}
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Every annotator's votes merged into one store, with the ids in the records' order
+    /// (or the order they first appear in the files).
+    fn merged(&self) -> (LabelStore, TeamMerge, Vec<String>) {
+        let mut store = LabelStore::new();
+        let incoming: Vec<_> = self
+            .files
+            .iter()
+            .map(|(name, f)| (name.as_str(), f.incoming()))
+            .collect();
+        let ds = self.dataset.as_ref();
+        let report = store.merge_team(&incoming, |id| ds.is_none_or(|d| d.position(id).is_some()));
+        let ids = match ds {
+            Some(d) => d.records().iter().map(|r| r.id.clone()).collect(),
+            None => {
+                let mut seen = std::collections::HashSet::new();
+                self.files
+                    .iter()
+                    .flat_map(|(_, f)| {
+                        f.labels
+                            .iter()
+                            .map(|(id, _)| id)
+                            .chain(f.votes.iter().map(|(id, _)| id))
+                    })
+                    .filter(|id| seen.insert(id.as_str()))
+                    .cloned()
+                    .collect()
+            }
+        };
+        (store, report, ids)
+    }
+
+    /// The data set the merged file is for: the records given, else the files' own.
+    fn info(&self) -> Option<DatasetInfo> {
+        match &self.dataset {
+            Some(d) => Some(DatasetInfo {
+                name: d.name().to_string(),
+                records: d.len(),
+                fingerprint: d.fingerprint().to_string(),
+            }),
+            None => self.files.iter().find_map(|(_, f)| f.dataset.clone()),
+        }
+    }
+}
+
+fn merge_command(args: &MergeArgs, clock: &mut Clock) -> Result<(), String> {
+    let team = clock.stage("reading the files", || Team::read(&args.files))?;
+    let (store, report, ids) = clock.stage("merging", || team.merged());
+    if !clock.quiet {
+        eprintln!("{}", report.summary());
+    }
+    let file = LabelFile::of_ids(
+        team.info(),
+        ids.iter().map(String::as_str),
+        &store,
+        now_ms(),
+    );
+    write(&args.out, file.to_json().as_bytes())
+}
+
+fn agreement_command(args: &AgreementArgs, clock: &mut Clock) -> Result<(), String> {
+    let team = clock.stage("reading the files", || Team::read(&args.files))?;
+    let (store, _, ids) = clock.stage("merging", || team.merged());
+    let question = |id: &str| -> String {
+        team.dataset
+            .as_ref()
+            .and_then(|d| {
+                d.position(id)
+                    .map(|i| d.records()[i].group_key().to_string())
+            })
+            .unwrap_or_else(|| id.to_string())
+    };
+    let questions: Vec<String> = ids.iter().map(|id| question(id)).collect();
+    let report = TeamReport::of(ids.iter().zip(&questions).filter_map(|(id, q)| {
+        Some(Unit {
+            question_id: q,
+            votes: store.votes(id)?,
+            adjudicated: store
+                .get(id)
+                .is_some_and(|l| l.provenance == Provenance::Adjudicated),
+        })
+    }));
+    if args.json {
+        println!("{}", serde_json::to_string(&report).expect("plain data"));
+        return Ok(());
+    }
+    let num = |x: Option<f64>| x.map_or_else(|| "–".to_string(), |x| format!("{x:.3}"));
+    println!(
+        "{} annotators ({}), {} records with votes, {} by two or more; {} with a consensus, {} conflicts, {} settled",
+        report.annotators.len(),
+        report.annotators.join(", "),
+        report.records,
+        report.overlap,
+        report.consensus,
+        report.conflicts,
+        report.adjudicated
+    );
+    println!(
+        "Krippendorff's α {}, Fleiss' κ {}",
+        num(report.krippendorff_alpha),
+        num(report.fleiss_kappa)
+    );
+    for p in &report.pairs {
+        println!(
+            "  {} – {}: Cohen's κ {} on {} records (agreement {})",
+            p.a,
+            p.b,
+            num(p.cohen_kappa),
+            p.n,
+            num(p.agreement)
+        );
+    }
+    for p in &report.people {
+        println!(
+            "  {}: {} votes, with the consensus {} of {}",
+            p.annotator,
+            p.votes,
+            num(p.with_consensus),
+            p.n
+        );
+    }
+    if report.steps.pairs > 0 {
+        println!(
+            "step marks: {} pairs, same step {}, within one step {}",
+            report.steps.pairs,
+            num(report.steps.exact),
+            num(report.steps.within_one)
+        );
+    }
+    for q in &report.contested {
+        println!(
+            "  {}: {} of {} compared records disagree ({} conflicts)",
+            q.question_id, q.disagreements, q.compared, q.conflicts
         );
     }
     Ok(())

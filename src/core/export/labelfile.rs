@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::data::Dataset;
 use crate::core::io::error::ImportError;
-use crate::core::labels::{Label, LabelStore, Millis, Pair, Provenance, Verdict};
+use crate::core::labels::Vote;
+use crate::core::labels::{Incoming, Label, LabelStore, Millis, Pair, Provenance, Verdict};
 use crate::core::labels::{SpreadStep, StepMark, StepVerdict};
 
 /// The `format` field of every label file.
@@ -45,6 +46,38 @@ struct WireFile {
     labels: Vec<WireLabel>,
     #[serde(default)]
     pairs: Vec<WirePair>,
+    /// Records whose annotators' votes are tied and not yet settled (no label).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    conflicts: Vec<WireConflict>,
+}
+
+/// One annotator's vote as the file writes it.
+#[derive(Serialize, Deserialize)]
+struct WireVote {
+    annotator: String,
+    label: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated_at: Option<String>,
+    /// The annotator's first wrong step (0-based) or `"none"`, when they marked steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<StepMark>,
+}
+
+impl WireVote {
+    fn of(v: &Vote) -> Self {
+        Self {
+            annotator: v.annotator.clone(),
+            label: v.verdict,
+            updated_at: v.updated_at.map(format_time),
+            step: v.step,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireConflict {
+    id: String,
+    votes: Vec<WireVote>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +94,12 @@ struct WireLabel {
     from: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     step: Option<WireStep>,
+    /// Who set a human or adjudicated label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    annotator: Option<String>,
+    /// Every annotator's vote, on a merged file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    votes: Vec<WireVote>,
 }
 
 /// A step label on an entry: a person's mark, or one spread from marks on siblings.
@@ -131,6 +170,9 @@ pub struct LabelFile {
     /// Step labels spread from step marks, on labelled records (they are recomputed from
     /// the marks when the file is loaded; kept here so that a file reads back whole).
     pub spread: Vec<(String, SpreadStep)>,
+    /// The annotators' votes per record (a merged file), in file order: on labelled records
+    /// and on conflicts (records with tied votes and no label).
+    pub votes: Vec<(String, Vec<Vote>)>,
 }
 
 /// `2026-11-25T09:58:12Z` (whole seconds, UTC).
@@ -170,11 +212,33 @@ pub fn export_file_name(dataset_name: &str, date: &str) -> String {
 impl LabelFile {
     /// The labels of every loaded record that has one (in record order) and the pairs.
     pub fn from_store(dataset: &Dataset, store: &LabelStore, now: Millis) -> Self {
-        let labels: Vec<(String, Label)> = dataset
-            .records()
-            .iter()
-            .filter_map(|r| store.get(&r.id).map(|l| (r.id.clone(), l.clone())))
-            .collect();
+        let info = DatasetInfo {
+            name: dataset.name().to_string(),
+            records: dataset.len(),
+            fingerprint: dataset.fingerprint().to_string(),
+        };
+        let ids = dataset.records().iter().map(|r| r.id.as_str());
+        Self::of_ids(Some(info), ids, store, now)
+    }
+
+    /// The labels and votes of `ids` (in that order) that the store holds, and the pairs:
+    /// a file for a data set known only by `dataset` (merged label files, say).
+    pub fn of_ids<'a>(
+        dataset: Option<DatasetInfo>,
+        ids: impl Iterator<Item = &'a str>,
+        store: &LabelStore,
+        now: Millis,
+    ) -> Self {
+        let mut labels: Vec<(String, Label)> = Vec::new();
+        let mut votes = Vec::new();
+        for id in ids {
+            if let Some(l) = store.get(id) {
+                labels.push((id.to_string(), l.clone()));
+            }
+            if let Some(v) = store.votes(id) {
+                votes.push((id.to_string(), v.to_vec()));
+            }
+        }
         let spread = labels
             .iter()
             .filter(|(_, l)| l.step.is_none())
@@ -182,14 +246,20 @@ impl LabelFile {
             .collect();
         Self {
             exported_at: Some(now.div_euclid(1000) * 1000),
-            dataset: Some(DatasetInfo {
-                name: dataset.name().to_string(),
-                records: dataset.len(),
-                fingerprint: dataset.fingerprint().to_string(),
-            }),
+            dataset,
             labels,
             pairs: store.pairs().to_vec(),
             spread,
+            votes,
+        }
+    }
+
+    /// What the file brings to a merge into a store.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            labels: &self.labels,
+            pairs: &self.pairs,
+            votes: &self.votes,
         }
     }
 
@@ -197,6 +267,18 @@ impl LabelFile {
     pub fn to_json(&self) -> String {
         let spread: HashMap<&str, &SpreadStep> =
             self.spread.iter().map(|(id, s)| (id.as_str(), s)).collect();
+        let votes: HashMap<&str, &[Vote]> = self
+            .votes
+            .iter()
+            .map(|(id, v)| (id.as_str(), v.as_slice()))
+            .collect();
+        let labelled: HashSet<&str> = self.labels.iter().map(|(id, _)| id.as_str()).collect();
+        let wire_votes = |id: &str| -> Vec<WireVote> {
+            votes
+                .get(id)
+                .map(|v| v.iter().map(WireVote::of).collect())
+                .unwrap_or_default()
+        };
         let wire = WireFile {
             format: FORMAT.into(),
             version: VERSION,
@@ -216,6 +298,8 @@ impl LabelFile {
                         Some(mark) => Some(WireStep::human(mark)),
                         None => spread.get(id.as_str()).map(|s| WireStep::spread(s)),
                     },
+                    annotator: l.annotator.clone(),
+                    votes: wire_votes(id),
                 })
                 .collect(),
             pairs: self
@@ -227,6 +311,15 @@ impl LabelFile {
                     worse: p.worse.clone(),
                     provenance: p.provenance,
                     updated_at: p.updated_at.map(format_time),
+                })
+                .collect(),
+            conflicts: self
+                .votes
+                .iter()
+                .filter(|(id, _)| !labelled.contains(id.as_str()))
+                .map(|(id, _)| WireConflict {
+                    id: id.clone(),
+                    votes: wire_votes(id),
                 })
                 .collect(),
         };
@@ -302,6 +395,7 @@ impl LabelFile {
         let mut seen = HashSet::new();
         let mut labels = Vec::with_capacity(wire.labels.len());
         let mut spread = Vec::new();
+        let mut votes = Vec::new();
         for (i, w) in wire.labels.into_iter().enumerate() {
             let what = format!("labels[{i}] (id `{}`)", w.id);
             if !seen.insert(w.id.clone()) {
@@ -312,7 +406,7 @@ impl LabelFile {
             }
             let confidence = match (w.confidence, w.provenance) {
                 (Some(c), _) => c,
-                (None, Provenance::Human) => 1.0,
+                (None, p) if p.is_human() => 1.0,
                 (None, p) => {
                     errors.push(ImportError::LabelFile {
                         file: file.to_string(),
@@ -340,7 +434,7 @@ impl LabelFile {
                         Some(StepMark::AllFine) => w.label == Verdict::Good,
                         None => false,
                     };
-                    if w.provenance != Provenance::Human || !fits {
+                    if !w.provenance.is_human() || !fits {
                         errors.push(ImportError::LabelFile {
                             file: file.to_string(),
                             message: format!(
@@ -384,6 +478,36 @@ impl LabelFile {
                     ),
                 }),
             }
+            if w.annotator.is_some() && !w.provenance.is_human() {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!(
+                        "{what}: a {} label has no `annotator` (only a person's label does)",
+                        w.provenance.as_str()
+                    ),
+                });
+            }
+            if w.provenance == Provenance::Adjudicated && w.votes.is_empty() {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!(
+                        "{what}: an adjudicated label settles `votes`, and it has none"
+                    ),
+                });
+            }
+            if !w.votes.is_empty() {
+                if !w.provenance.is_human() {
+                    errors.push(ImportError::LabelFile {
+                        file: file.to_string(),
+                        message: format!(
+                            "{what}: a {} label carries `votes` (only a consensus or adjudicated label does)",
+                            w.provenance.as_str()
+                        ),
+                    });
+                }
+                let v = read_votes(file, &what, w.votes, &mut errors);
+                votes.push((w.id.clone(), v));
+            }
             labels.push((
                 w.id,
                 Label {
@@ -393,8 +517,26 @@ impl LabelFile {
                     updated_at,
                     from: w.from,
                     step,
+                    annotator: w.annotator,
                 },
             ));
+        }
+        for (i, c) in wire.conflicts.into_iter().enumerate() {
+            let what = format!("conflicts[{i}] (id `{}`)", c.id);
+            if !seen.insert(c.id.clone()) {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!("{what}: the id appears more than once (or also has a label)"),
+                });
+            }
+            if c.votes.is_empty() {
+                errors.push(ImportError::LabelFile {
+                    file: file.to_string(),
+                    message: format!("{what}: a conflict without `votes`"),
+                });
+            }
+            let v = read_votes(file, &what, c.votes, &mut errors);
+            votes.push((c.id, v));
         }
         let mut pairs = Vec::with_capacity(wire.pairs.len());
         for (i, w) in wire.pairs.into_iter().enumerate() {
@@ -426,8 +568,68 @@ impl LabelFile {
             labels,
             pairs,
             spread,
+            votes,
         })
     }
+}
+
+/// A record's votes as read: one per annotator (a name given), in annotator order, their
+/// times and step marks checked. Problems go to `errors`, naming the entry.
+fn read_votes(
+    file: &str,
+    what: &str,
+    wire: Vec<WireVote>,
+    errors: &mut Vec<ImportError>,
+) -> Vec<Vote> {
+    let mut out: Vec<Vote> = Vec::with_capacity(wire.len());
+    let mut fail = |message: String| {
+        errors.push(ImportError::LabelFile {
+            file: file.to_string(),
+            message: format!("{what}: {message}"),
+        })
+    };
+    for w in wire {
+        if w.annotator.trim().is_empty() {
+            fail("a vote without an `annotator` name".into());
+            continue;
+        }
+        let updated_at = match &w.updated_at {
+            Some(s) => match parse_time(s) {
+                Some(t) => Some(t),
+                None => {
+                    fail(format!(
+                        "the vote of {}: `{s}` is not an RFC 3339 time such as 2026-11-25T09:58:12Z",
+                        w.annotator
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let fits = match w.step {
+            Some(StepMark::WrongAt(_)) => w.label == Verdict::Bad,
+            Some(StepMark::AllFine) => w.label == Verdict::Good,
+            None => true,
+        };
+        if !fits {
+            fail(format!(
+                "the vote of {} marks a step its label contradicts (a wrong step: bad; \"none\": good)",
+                w.annotator
+            ));
+        }
+        if out.iter().any(|v| v.annotator == w.annotator) {
+            fail(format!("two votes of {}", w.annotator));
+            continue;
+        }
+        out.push(Vote {
+            annotator: w.annotator,
+            verdict: w.label,
+            updated_at,
+            step: w.step,
+        });
+    }
+    out.sort_by(|a, b| a.annotator.cmp(&b.annotator));
+    out
 }
 
 #[cfg(test)]
@@ -607,20 +809,22 @@ mod tests {
     fn arb_label() -> impl Strategy<Value = Label> {
         (
             any::<bool>(),
-            0u8..3,
+            0u8..4,
             0.0f64..=1.0,
             prop::option::of(0i64..4_000_000_000_000),
             prop::collection::vec("[a-z0-9-]{1,8}", 0..3),
             prop::option::of(0usize..30),
+            prop::option::of("[a-zé ]{1,6}"),
         )
-            .prop_map(|(good, p, confidence, t, from, step)| {
+            .prop_map(|(good, p, confidence, t, from, step, annotator)| {
                 let provenance = [
                     Provenance::Human,
                     Provenance::Propagated,
                     Provenance::Classifier,
+                    Provenance::Adjudicated,
                 ][p as usize];
                 // a person's step mark implies the label: none wrong → good, a step → bad
-                let step = step.filter(|_| provenance == Provenance::Human).map(|k| {
+                let step = step.filter(|_| provenance.is_human()).map(|k| {
                     if good {
                         StepMark::AllFine
                     } else {
@@ -634,8 +838,41 @@ mod tests {
                     updated_at: t.map(|t| t / 1000 * 1000),
                     from,
                     step,
+                    annotator: annotator.filter(|_| provenance.is_human()),
                 }
             })
+    }
+
+    /// Votes of a few annotators (some of them on the same record twice: the newer kept).
+    fn arb_votes() -> impl Strategy<Value = Vec<Vote>> {
+        prop::collection::vec(
+            (
+                0usize..4,
+                any::<bool>(),
+                prop::option::of(0i64..4_000_000),
+                prop::option::of(0usize..9),
+            ),
+            0..4,
+        )
+        .prop_map(|votes| {
+            let mut out = Vec::new();
+            for (who, good, t, step) in votes {
+                let vote = Vote {
+                    annotator: ["ana", "bo", "chen li", "dré"][who].to_string(),
+                    verdict: if good { Verdict::Good } else { Verdict::Bad },
+                    updated_at: t.map(|t| t * 1000),
+                    step: step.map(|k| {
+                        if good {
+                            StepMark::AllFine
+                        } else {
+                            StepMark::WrongAt(k)
+                        }
+                    }),
+                };
+                crate::core::labels::upsert_vote(&mut out, vote);
+            }
+            out
+        })
     }
 
     #[test]
@@ -704,15 +941,28 @@ mod tests {
         /// export → import → export gives the same file, byte for byte, and the same store.
         #[test]
         fn export_import_export_is_identical(
-            labels in prop::collection::vec(prop::option::of(arb_label()), 1..30),
+            labels in prop::collection::vec((prop::option::of(arb_label()), arb_votes()), 1..30),
             pairs in prop::collection::vec((0usize..30, 0usize..30, any::<bool>()), 0..5),
             now in 0i64..4_000_000_000_000,
         ) {
             let ds = dataset(labels.len());
             let mut store = LabelStore::new();
             let mut file_labels = Vec::new();
-            for (i, l) in labels.iter().enumerate() {
-                if let Some(l) = l { file_labels.push((format!("r{i}"), l.clone())); }
+            let mut file_votes = Vec::new();
+            for (i, (l, votes)) in labels.iter().enumerate() {
+                // votes sit on a person's label (a consensus, a decision) or on no label
+                // (a conflict); a decision settles votes
+                let mut l = l.clone();
+                let mut votes = votes.clone();
+                match &mut l {
+                    Some(l) if !l.is_human() => votes.clear(),
+                    Some(l) if votes.is_empty() && l.provenance == Provenance::Adjudicated => {
+                        l.provenance = Provenance::Human;
+                    }
+                    _ => {}
+                }
+                if let Some(l) = l { file_labels.push((format!("r{i}"), l)); }
+                if !votes.is_empty() { file_votes.push((format!("r{i}"), votes)); }
             }
             let file_pairs: Vec<Pair> = pairs.iter()
                 .filter(|(a, b, _)| a != b && *a < labels.len() && *b < labels.len())
@@ -722,16 +972,25 @@ mod tests {
                     updated_at: None,
                 })
                 .collect();
-            store.merge("seed", &file_labels, &file_pairs, |_| true);
+            let seed = LabelFile {
+                exported_at: None,
+                dataset: None,
+                labels: file_labels,
+                pairs: file_pairs,
+                spread: Vec::new(),
+                votes: file_votes,
+            };
+            store.merge_file("seed", seed.incoming(), |_| true);
             let first = LabelFile::from_store(&ds, &store, now).to_json();
             let parsed = LabelFile::parse("x.json", &first).unwrap();
             let mut restored = LabelStore::new();
-            let report = restored.merge("resume", &parsed.labels, &parsed.pairs, |id| ds.position(id).is_some());
+            let report = restored.merge_file("resume", parsed.incoming(), |id| ds.position(id).is_some());
             prop_assert!(report.unknown_ids.is_empty());
             let second = LabelFile::from_store(&ds, &restored, now).to_json();
             prop_assert_eq!(&first, &second);
             for r in ds.records() {
                 prop_assert_eq!(store.get(&r.id), restored.get(&r.id));
+                prop_assert_eq!(store.votes(&r.id), restored.votes(&r.id));
             }
         }
     }

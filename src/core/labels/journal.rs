@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::data::Dataset;
 use crate::core::export::labelfile::LabelFile;
 use crate::core::labels::StepMark;
+use crate::core::labels::Vote;
 use crate::core::labels::{Label, LabelStore, Millis, Pair, Provenance, Verdict};
 
 /// Orders human changes: later time first, then tab, then the tab's own sequence.
@@ -52,6 +53,20 @@ pub enum Change {
         /// The person's step mark with it: the first wrong step, or `"none"` wrong.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<StepMark>,
+        /// Who set it, when named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        annotator: Option<String>,
+        /// A decision over the team's votes (provenance `adjudicated`), or a team's
+        /// consensus or a person's own label (`human`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        adjudicated: bool,
+    },
+    /// A record's votes of the team, all of them (empty: none).
+    Votes {
+        /// Record id.
+        id: String,
+        /// One per annotator, in annotator order.
+        votes: Vec<Vote>,
     },
     /// The person's pair judgements, all of them (they are few).
     Pairs {
@@ -146,6 +161,8 @@ pub struct Journal {
     pairs_clock: Stamp,
     seen: HashMap<String, Label>,
     seen_pairs: Vec<Pair>,
+    votes_clock: HashMap<String, Stamp>,
+    seen_votes: HashMap<String, Vec<Vote>>,
 }
 
 impl Journal {
@@ -176,6 +193,13 @@ impl Journal {
             tab: 0,
             seq: 0,
         };
+        let mut votes_clock = HashMap::default();
+        let mut seen_votes = HashMap::default();
+        for (id, v) in store.all_votes() {
+            let at = v.iter().filter_map(|v| v.updated_at).max().unwrap_or(0);
+            votes_clock.insert(id.to_string(), Stamp { at, tab: 0, seq: 0 });
+            seen_votes.insert(id.to_string(), v.to_vec());
+        }
         Self {
             tab,
             seq: 0,
@@ -183,6 +207,8 @@ impl Journal {
             pairs_clock,
             seen,
             seen_pairs,
+            votes_clock,
+            seen_votes,
         }
     }
 
@@ -216,12 +242,42 @@ impl Journal {
         );
         changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::with_capacity(changes.len() + 1);
+        // votes first: a label that settles them comes after them, as it was made
+        let mut voted: Vec<(String, Vec<Vote>)> = store
+            .all_votes()
+            .filter(|(id, v)| self.seen_votes.get(*id).map(Vec::as_slice) != Some(*v))
+            .map(|(id, v)| (id.to_string(), v.to_vec()))
+            .collect();
+        voted.extend(
+            self.seen_votes
+                .keys()
+                .filter(|id| store.votes(id).is_none())
+                .map(|id| (id.clone(), Vec::new())),
+        );
+        voted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (id, votes) in voted {
+            let stamp = self.stamp(now);
+            self.votes_clock.insert(id.clone(), stamp);
+            if votes.is_empty() {
+                self.seen_votes.remove(&id);
+            } else {
+                self.seen_votes.insert(id.clone(), votes.clone());
+            }
+            out.push(Entry {
+                stamp,
+                change: Change::Votes { id, votes },
+            });
+        }
         for (id, label) in changes {
             let stamp = self.stamp(now);
             self.clock.insert(id.clone(), stamp);
             let verdict = label.as_ref().map(|l| l.verdict);
             let updated_at = label.as_ref().and_then(|l| l.updated_at);
             let step = label.as_ref().and_then(|l| l.step);
+            let annotator = label.as_ref().and_then(|l| l.annotator.clone());
+            let adjudicated = label
+                .as_ref()
+                .is_some_and(|l| l.provenance == Provenance::Adjudicated);
             match label {
                 Some(l) => self.seen.insert(id.clone(), l),
                 None => self.seen.remove(&id),
@@ -233,6 +289,8 @@ impl Journal {
                     verdict,
                     updated_at,
                     step,
+                    annotator,
+                    adjudicated,
                 },
             });
         }
@@ -265,6 +323,8 @@ impl Journal {
                     verdict,
                     updated_at,
                     step,
+                    annotator,
+                    adjudicated,
                 } => {
                     if self.clock.get(id).is_some_and(|c| *c >= e.stamp) {
                         continue;
@@ -272,17 +332,34 @@ impl Journal {
                     self.clock.insert(id.clone(), e.stamp);
                     let label = verdict.map(|v| Label {
                         verdict: v,
-                        provenance: Provenance::Human,
+                        provenance: if *adjudicated {
+                            Provenance::Adjudicated
+                        } else {
+                            Provenance::Human
+                        },
                         confidence: 1.0,
                         updated_at: *updated_at,
                         from: Vec::new(),
                         step: *step,
+                        annotator: annotator.clone(),
                     });
                     match &label {
                         Some(l) => self.seen.insert(id.clone(), l.clone()),
                         None => self.seen.remove(id),
                     };
                     changed += usize::from(store.sync_human(id, label));
+                }
+                Change::Votes { id, votes } => {
+                    if self.votes_clock.get(id).is_some_and(|c| *c >= e.stamp) {
+                        continue;
+                    }
+                    self.votes_clock.insert(id.clone(), e.stamp);
+                    if votes.is_empty() {
+                        self.seen_votes.remove(id);
+                    } else {
+                        self.seen_votes.insert(id.clone(), votes.clone());
+                    }
+                    changed += usize::from(store.sync_votes(id, Some(votes.clone())));
                 }
                 Change::Pairs { pairs } => {
                     if self.pairs_clock >= e.stamp {
@@ -313,7 +390,7 @@ pub fn compact(
 ) -> LabelFile {
     let mut store = LabelStore::new();
     if let Some(f) = snapshot {
-        store.merge("snapshot", &f.labels, &f.pairs, |id| {
+        store.merge_file("snapshot", f.incoming(), |id| {
             dataset.position(id).is_some()
         });
         store.forget_history();
@@ -524,6 +601,8 @@ mod tests {
                 verdict: Some(Verdict::Bad),
                 updated_at: Some(T - 1000),
                 step: None,
+                annotator: None,
+                adjudicated: false,
             },
         };
         assert_eq!(Entry::parse(&e.to_json()).unwrap(), e);
@@ -538,6 +617,8 @@ mod tests {
                 verdict: None,
                 updated_at: None,
                 step: None,
+                annotator: None,
+                adjudicated: false,
             },
         };
         assert_eq!(Entry::parse(&t.to_json()).unwrap(), t);
@@ -689,6 +770,8 @@ mod tests {
                 verdict: Some(Verdict::Bad),
                 updated_at: Some(T - 5000),
                 step: None,
+                annotator: None,
+                adjudicated: false,
             },
         };
         let mut all = entries.clone();

@@ -3,7 +3,7 @@
 use crate::core::data::Dataset;
 use crate::core::export::labelfile::LabelFile;
 use crate::core::io::import::ImportPlan;
-use crate::core::labels::{LabelStore, MergeReport, Millis};
+use crate::core::labels::{Incoming, LabelStore, MergeReport, Millis, TeamMerge};
 
 /// The loaded data set and its labels.
 #[derive(Debug, Clone)]
@@ -29,6 +29,22 @@ pub struct ImportReport {
     pub restored: Option<MergeReport>,
     /// One report per label file merged.
     pub merged: Vec<(String, MergeReport)>,
+    /// The label files of a team, merged side by side ([`is_team_work`]).
+    pub team: Option<TeamMerge>,
+}
+
+/// Whether label files are a team's work, to be merged side by side as votes
+/// ([`LabelStore::merge_team`]) rather than taken as this person's own (newest wins): two or
+/// more files, a file that already carries votes, or a human label another annotator (not
+/// `me`) set.
+pub fn is_team_work(files: &[(String, LabelFile)], me: Option<&str>) -> bool {
+    files.len() > 1
+        || files.iter().any(|(_, f)| {
+            !f.votes.is_empty()
+                || f.labels.iter().any(|(_, l)| {
+                    l.is_human() && l.annotator.is_some() && l.annotator.as_deref() != me
+                })
+        })
 }
 
 impl Session {
@@ -65,14 +81,25 @@ impl Session {
             }
             self.dataset = dataset;
         }
-        for (name, file) in &plan.label_files {
-            let ds = &self.dataset;
-            let r = self.labels.merge(
-                &format!("import of {name}"),
-                &file.labels,
-                &file.pairs,
-                |id| ds.position(id).is_some(),
+        let ds = &self.dataset;
+        if is_team_work(&plan.label_files, self.labels.annotator()) {
+            let files: Vec<(&str, Incoming)> = plan
+                .label_files
+                .iter()
+                .map(|(name, f)| (name.as_str(), f.incoming()))
+                .collect();
+            report.team = Some(
+                self.labels
+                    .merge_team(&files, |id| ds.position(id).is_some()),
             );
+            return report;
+        }
+        for (name, file) in &plan.label_files {
+            let r = self
+                .labels
+                .merge_file(&format!("import of {name}"), file.incoming(), |id| {
+                    ds.position(id).is_some()
+                });
             report.merged.push((name.clone(), r));
         }
         report
@@ -96,7 +123,7 @@ impl Session {
 /// [`Session::restore_labels`] sets, without a copy of the data set.
 pub fn restored(stored: &LabelFile, dataset: &Dataset) -> (LabelStore, MergeReport) {
     let mut labels = LabelStore::new();
-    let r = labels.merge("restore", &stored.labels, &stored.pairs, |id| {
+    let r = labels.merge_file("restore", stored.incoming(), |id| {
         dataset.position(id).is_some()
     });
     labels.forget_history();
@@ -143,6 +170,9 @@ impl ImportReport {
         }
         for (name, r) in &self.merged {
             parts.push(format!("{name}: {}", r.summary()));
+        }
+        if let Some(t) = &self.team {
+            parts.push(t.summary());
         }
         parts.join(". ")
     }

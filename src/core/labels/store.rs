@@ -40,6 +40,9 @@ pub enum Provenance {
     Propagated,
     /// Predicted by the binary-choice classifier.
     Classifier,
+    /// A person settled what several annotators' votes left open (or overrode them). A
+    /// human label: it always wins.
+    Adjudicated,
 }
 
 impl Provenance {
@@ -49,7 +52,13 @@ impl Provenance {
             Self::Human => "human",
             Self::Propagated => "propagated",
             Self::Classifier => "classifier",
+            Self::Adjudicated => "adjudicated",
         }
+    }
+
+    /// A person's: `human` or `adjudicated`.
+    pub fn is_human(self) -> bool {
+        matches!(self, Self::Human | Self::Adjudicated)
     }
 }
 
@@ -75,6 +84,9 @@ pub struct Label {
     pub from: Vec<String>,
     /// A person's step mark (human labels only): the first wrong step, or none wrong.
     pub step: Option<StepMark>,
+    /// Who set it (human labels only), when the person named themself. A team's consensus
+    /// label has none: its votes say who.
+    pub annotator: Option<String>,
 }
 
 impl Label {
@@ -87,6 +99,7 @@ impl Label {
             updated_at: Some(now.div_euclid(1000) * 1000),
             from: Vec::new(),
             step: None,
+            annotator: None,
         }
     }
 
@@ -123,12 +136,26 @@ impl Label {
             updated_at: Some(now.div_euclid(1000) * 1000),
             from,
             step: None,
+            annotator: None,
         })
     }
 
-    /// Whether a person set it.
+    /// Whether a person set it (a label of theirs, a team's consensus, or a decision).
     pub fn is_human(&self) -> bool {
-        self.provenance == Provenance::Human
+        self.provenance.is_human()
+    }
+
+    /// This label as `annotator`'s vote (its own annotator first), for a human label.
+    fn as_vote(&self, annotator: &str) -> Vote {
+        Vote {
+            annotator: self
+                .annotator
+                .clone()
+                .unwrap_or_else(|| annotator.to_string()),
+            verdict: self.verdict,
+            updated_at: self.updated_at,
+            step: self.step,
+        }
     }
 }
 
@@ -218,6 +245,148 @@ impl MergeReport {
     }
 }
 
+/// The annotator a human label without a name is counted as when nobody named it (a label
+/// file with no `annotator`, merged by the page without a file name to stand for it).
+pub const UNNAMED: &str = "unnamed";
+
+/// One annotator's human label on a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    /// Who labelled.
+    pub annotator: String,
+    /// What they said.
+    #[serde(rename = "label")]
+    pub verdict: Verdict,
+    /// When (whole seconds), when known.
+    #[serde(default)]
+    pub updated_at: Option<Millis>,
+    /// Their step mark, if they marked steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepMark>,
+}
+
+/// Puts `vote` among a record's votes: one per annotator, the newer one kept (the incoming
+/// one when both are as old). Votes stay in annotator order. Returns whether they changed.
+pub fn upsert_vote(votes: &mut Vec<Vote>, vote: Vote) -> bool {
+    match votes.binary_search_by(|v| v.annotator.as_str().cmp(&vote.annotator)) {
+        Ok(i) if votes[i] == vote || votes[i].updated_at > vote.updated_at => false,
+        Ok(i) => {
+            votes[i] = vote;
+            true
+        }
+        Err(i) => {
+            votes.insert(i, vote);
+            true
+        }
+    }
+}
+
+/// The verdict a strict majority of the votes gave; `None` on a tie (or with no vote).
+pub fn consensus(votes: &[Vote]) -> Option<Verdict> {
+    let good = votes.iter().filter(|v| v.verdict == Verdict::Good).count();
+    let bad = votes.len() - good;
+    match good.cmp(&bad) {
+        std::cmp::Ordering::Greater => Some(Verdict::Good),
+        std::cmp::Ordering::Less => Some(Verdict::Bad),
+        std::cmp::Ordering::Equal => None,
+    }
+}
+
+/// The step mark of the consensus: among the votes for `verdict` that marked steps, the
+/// mark a strict majority of them gave; `None` when they do not agree or none marked.
+pub fn consensus_step(votes: &[Vote], verdict: Verdict) -> Option<StepMark> {
+    let marks: Vec<StepMark> = votes
+        .iter()
+        .filter(|v| v.verdict == verdict)
+        .filter_map(|v| v.step)
+        .collect();
+    let mut best: Option<(StepMark, usize)> = None;
+    for m in &marks {
+        let n = marks.iter().filter(|x| *x == m).count();
+        if best.is_none_or(|(_, b)| n > b) {
+            best = Some((*m, n));
+        }
+    }
+    best.filter(|&(_, n)| 2 * n > marks.len()).map(|(m, _)| m)
+}
+
+/// What a label file brings to a merge (the store reads label files through this, so that
+/// it does not depend on the file's format).
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// Labels by record id.
+    pub labels: &'a [(String, Label)],
+    /// Pair judgements.
+    pub pairs: &'a [Pair],
+    /// The annotators' votes per record.
+    pub votes: &'a [(String, Vec<Vote>)],
+}
+
+/// What a merge of several annotators' label files did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TeamMerge {
+    /// Label files merged.
+    pub files: usize,
+    /// The annotators whose votes came in, in name order.
+    pub annotators: Vec<String>,
+    /// Votes taken (new, or newer than the one kept).
+    pub votes: usize,
+    /// Records whose votes have a majority: their consensus is their human label.
+    pub consensus: usize,
+    /// Records with tied votes: unlabelled until a person settles them.
+    pub conflicts: usize,
+    /// Records a person settled.
+    pub adjudicated: usize,
+    /// Machine labels in the files, left out (they are recomputed).
+    pub machine_skipped: usize,
+    /// Ids in the files that name no loaded record (not merged).
+    pub unknown_ids: Vec<String>,
+}
+
+impl TeamMerge {
+    /// One line for the page.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "Merged {} label files from {} annotators ({}): {} votes; {} records with a consensus, {} conflicts to settle",
+            self.files,
+            self.annotators.len(),
+            self.annotators.join(", "),
+            self.votes,
+            self.consensus,
+            self.conflicts
+        );
+        if self.adjudicated > 0 {
+            s.push_str(&format!(", {} settled", self.adjudicated));
+        }
+        if self.machine_skipped > 0 {
+            s.push_str(&format!(
+                "; {} machine labels in the files left out (recomputed here)",
+                self.machine_skipped
+            ));
+        }
+        if !self.unknown_ids.is_empty() {
+            s.push_str(&format!(
+                "; {} labels skipped: no loaded record has their id ({})",
+                self.unknown_ids.len(),
+                self.unknown_ids[0]
+            ));
+        }
+        s
+    }
+}
+
+/// The annotator a file's unnamed human labels are counted as: the file's name without its
+/// folder and extension (`ana.labels.json` → `ana.labels`).
+pub fn file_annotator(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = base.strip_suffix(".json").unwrap_or(base);
+    if stem.is_empty() {
+        UNNAMED.to_string()
+    } else {
+        stem.to_string()
+    }
+}
+
 /// Label counts over the loaded records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -231,11 +400,12 @@ pub struct Counts {
     pub human: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct UndoStep {
     what: String,
     labels: Vec<(String, Option<Label>)>,
     pairs: Option<Vec<Pair>>,
+    votes: Vec<(String, Option<Vec<Vote>>)>,
 }
 
 /// The most human actions that can be undone.
@@ -249,6 +419,10 @@ pub struct LabelStore {
     undo: Vec<UndoStep>,
     /// Step labels spread from the person's step marks (derived: recomputed from the marks).
     spread: HashMap<String, SpreadStep>,
+    /// Each annotator's vote on a record, from merged label files (in annotator order).
+    votes: HashMap<String, Vec<Vote>>,
+    /// Who labels in this browser: stamped on every human label set here.
+    annotator: Option<String>,
 }
 
 impl LabelStore {
@@ -311,19 +485,45 @@ impl LabelStore {
         self.undo.push(step);
     }
 
+    /// Who labels in this browser (`None`: nobody named).
+    pub fn annotator(&self) -> Option<&str> {
+        self.annotator.as_deref()
+    }
+
+    /// Names who labels in this browser; labels set from now on carry the name.
+    pub fn set_annotator(&mut self, name: Option<String>) {
+        self.annotator = name.filter(|n| !n.trim().is_empty());
+    }
+
+    /// A label a person sets here: with their name, and a decision over the team's votes
+    /// where the record has votes.
+    fn stamped(&self, id: &str, label: Label) -> Label {
+        Label {
+            annotator: self.annotator.clone(),
+            provenance: if self.votes.contains_key(id) {
+                Provenance::Adjudicated
+            } else {
+                Provenance::Human
+            },
+            ..label
+        }
+    }
+
     /// A person labels a record. Returns false when it already had exactly this human label.
     pub fn set_human(&mut self, id: &str, verdict: Verdict, now: Millis) -> bool {
         let prev = self.labels.get(id);
-        if prev.is_some_and(|l| l.is_human() && l.verdict == verdict) {
+        let same_decision = !self.votes.contains_key(id)
+            || prev.is_some_and(|l| l.provenance == Provenance::Adjudicated);
+        if prev.is_some_and(|l| l.is_human() && l.verdict == verdict && same_decision) {
             return false;
         }
-        let prev = self
-            .labels
-            .insert(id.to_string(), Label::human(verdict, now));
+        let label = self.stamped(id, Label::human(verdict, now));
+        let prev = self.labels.insert(id.to_string(), label);
         self.push_undo(UndoStep {
             what: format!("{} label on {id}", verdict.as_str()),
             labels: vec![(id.to_string(), prev)],
             pairs: None,
+            ..UndoStep::default()
         });
         true
     }
@@ -338,9 +538,8 @@ impl LabelStore {
         {
             return false;
         }
-        let prev = self
-            .labels
-            .insert(id.to_string(), Label::human_step(mark, now));
+        let label = self.stamped(id, Label::human_step(mark, now));
+        let prev = self.labels.insert(id.to_string(), label);
         let what = match mark {
             StepMark::WrongAt(k) => format!("step {} marked wrong on {id}", k + 1),
             StepMark::AllFine => format!("all steps fine on {id}"),
@@ -349,6 +548,7 @@ impl LabelStore {
             what,
             labels: vec![(id.to_string(), prev)],
             pairs: None,
+            ..UndoStep::default()
         });
         true
     }
@@ -359,12 +559,17 @@ impl LabelStore {
         let Some(l) = self.labels.get(id).filter(|l| l.step.is_some()) else {
             return false;
         };
-        let next = Label::human(l.verdict, now);
+        let next = Label {
+            step: None,
+            updated_at: Label::human(l.verdict, now).updated_at,
+            ..l.clone()
+        };
         let prev = self.labels.insert(id.to_string(), next);
         self.push_undo(UndoStep {
             what: format!("clearing the step mark of {id}"),
             labels: vec![(id.to_string(), prev)],
             pairs: None,
+            ..UndoStep::default()
         });
         true
     }
@@ -398,6 +603,7 @@ impl LabelStore {
             what: format!("clearing {id}"),
             labels: vec![(id.to_string(), Some(prev))],
             pairs: None,
+            ..UndoStep::default()
         });
         true
     }
@@ -417,7 +623,201 @@ impl LabelStore {
             what: format!("{better} over {worse}"),
             labels: vec![],
             pairs: Some(before),
+            ..UndoStep::default()
         });
+    }
+
+    /// The votes of the team on a record (in annotator order), if it has any.
+    pub fn votes(&self, id: &str) -> Option<&[Vote]> {
+        self.votes.get(id).map(Vec::as_slice)
+    }
+
+    /// Every record with votes, in no particular order.
+    pub fn all_votes(&self) -> impl Iterator<Item = (&str, &[Vote])> + '_ {
+        self.votes.iter().map(|(id, v)| (id.as_str(), v.as_slice()))
+    }
+
+    /// Whether the record's votes are tied and nobody settled them: it counts as unlabelled.
+    pub fn is_conflict(&self, id: &str) -> bool {
+        self.votes.get(id).is_some_and(|v| consensus(v).is_none())
+            && !self.labels.get(id).is_some_and(Label::is_human)
+    }
+
+    /// Sets (`Some`) or removes (`None`) a record's votes as the journal or another tab says:
+    /// not an undoable action here. Returns whether the store changed.
+    pub fn sync_votes(&mut self, id: &str, votes: Option<Vec<Vote>>) -> bool {
+        match votes.filter(|v| !v.is_empty()) {
+            Some(v) => self.votes.insert(id.to_string(), v.clone()) != Some(v),
+            None => self.votes.remove(id).is_some(),
+        }
+    }
+
+    /// Takes votes (from a label file this browser wrote or restores) alongside what the store
+    /// holds: one per annotator per record, the newer kept. Returns the records whose votes
+    /// changed, with what they had before.
+    fn take_votes(
+        &mut self,
+        votes: &[(String, Vec<Vote>)],
+        known: &impl Fn(&str) -> bool,
+    ) -> Vec<(String, Option<Vec<Vote>>)> {
+        let mut changed = Vec::new();
+        for (id, incoming) in votes.iter().filter(|(id, _)| known(id)) {
+            let before = self.votes.get(id).cloned();
+            let mut now = before.clone().unwrap_or_default();
+            let mut any = false;
+            for v in incoming {
+                any |= upsert_vote(&mut now, v.clone());
+            }
+            if any {
+                self.votes.insert(id.clone(), now);
+                changed.push((id.clone(), before));
+            }
+        }
+        changed
+    }
+
+    /// Merges the label files of several annotators, keeping every annotator's labels side
+    /// by side as votes (never newest-wins across people), as one undoable step:
+    ///
+    /// - each file's human labels are votes of their `annotator`, else of the file's name
+    ///   (`files[i].0`); votes a merged file carries are taken as they are; its machine
+    ///   labels are left out (they are recomputed here);
+    /// - this browser's own human labels on records without votes become votes too (of its
+    ///   annotator);
+    /// - each record with votes then gets the consensus as its human label, or, on a tie,
+    ///   no label (a conflict); a person's decision (`adjudicated`, here or in a file; the
+    ///   newer) stays over both.
+    ///
+    /// Ids for which `known` is false are skipped and listed.
+    pub fn merge_team(
+        &mut self,
+        files: &[(&str, Incoming)],
+        known: impl Fn(&str) -> bool,
+    ) -> TeamMerge {
+        let mut report = TeamMerge {
+            files: files.len(),
+            ..TeamMerge::default()
+        };
+        let me = self
+            .annotator
+            .clone()
+            .unwrap_or_else(|| UNNAMED.to_string());
+        let mut incoming: HashMap<String, Vec<Vote>> = HashMap::default();
+        let mut decisions: HashMap<String, Label> = HashMap::default();
+        for (id, l) in &self.labels {
+            if l.provenance == Provenance::Human && !self.votes.contains_key(id) {
+                incoming.entry(id.clone()).or_default().push(l.as_vote(&me));
+            }
+        }
+        for (name, file) in files {
+            let stand_in = file_annotator(name);
+            let carried: HashMap<&str, &[Vote]> = file
+                .votes
+                .iter()
+                .map(|(id, v)| (id.as_str(), v.as_slice()))
+                .collect();
+            for (id, l) in file.labels {
+                if !known(id) {
+                    report.unknown_ids.push(id.clone());
+                    continue;
+                }
+                match l.provenance {
+                    Provenance::Adjudicated => {
+                        if decisions
+                            .get(id)
+                            .is_none_or(|d| d.updated_at <= l.updated_at)
+                        {
+                            decisions.insert(id.clone(), l.clone());
+                        }
+                    }
+                    Provenance::Human if !carried.contains_key(id.as_str()) => incoming
+                        .entry(id.clone())
+                        .or_default()
+                        .push(l.as_vote(&stand_in)),
+                    Provenance::Human => {}
+                    Provenance::Propagated | Provenance::Classifier => report.machine_skipped += 1,
+                }
+            }
+            for (id, votes) in file.votes {
+                if !known(id) {
+                    report.unknown_ids.push(id.clone());
+                    continue;
+                }
+                incoming
+                    .entry(id.clone())
+                    .or_default()
+                    .extend(votes.iter().cloned());
+            }
+        }
+        let mut ids: Vec<String> = incoming.keys().chain(decisions.keys()).cloned().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut undo = UndoStep {
+            what: format!("merge of {} label files", files.len()),
+            ..UndoStep::default()
+        };
+        let mut annotators = Vec::new();
+        for id in ids {
+            let before = self.votes.get(&id).cloned();
+            let mut votes = before.clone().unwrap_or_default();
+            for v in incoming.remove(&id).unwrap_or_default() {
+                annotators.push(v.annotator.clone());
+                report.votes += usize::from(upsert_vote(&mut votes, v));
+            }
+            let current = self.labels.get(&id);
+            let decision = match (current, decisions.remove(&id)) {
+                (Some(c), Some(d)) if c.provenance == Provenance::Adjudicated => {
+                    Some(if d.updated_at > c.updated_at {
+                        d
+                    } else {
+                        c.clone()
+                    })
+                }
+                (_, Some(d)) => Some(d),
+                (Some(c), None) if c.provenance == Provenance::Adjudicated => Some(c.clone()),
+                _ => None,
+            };
+            let next = decision.or_else(|| {
+                let verdict = consensus(&votes)?;
+                Some(Label {
+                    verdict,
+                    provenance: Provenance::Human,
+                    confidence: 1.0,
+                    updated_at: votes.iter().filter_map(|v| v.updated_at).max(),
+                    from: Vec::new(),
+                    step: consensus_step(&votes, verdict),
+                    annotator: None,
+                })
+            });
+            match &next {
+                Some(l) if l.provenance == Provenance::Adjudicated => report.adjudicated += 1,
+                Some(_) => report.consensus += 1,
+                None => report.conflicts += 1,
+            }
+            let current = current.cloned();
+            let label_changed = match (&current, &next) {
+                (Some(c), None) => c.is_human(),
+                (c, n) => c.as_ref() != n.as_ref(),
+            };
+            if label_changed {
+                match next {
+                    Some(l) => self.labels.insert(id.clone(), l),
+                    None => self.labels.remove(&id),
+                };
+                undo.labels.push((id.clone(), current));
+            }
+            if before.as_ref() != Some(&votes) {
+                self.votes.insert(id.clone(), votes);
+                undo.votes.push((id, before));
+            }
+        }
+        annotators.sort_unstable();
+        annotators.dedup();
+        report.annotators = annotators;
+        if !undo.labels.is_empty() || !undo.votes.is_empty() {
+            self.push_undo(undo);
+        }
+        report
     }
 
     fn upsert_pair(&mut self, pair: Pair) -> bool {
@@ -558,6 +958,12 @@ impl LabelStore {
                 None => self.labels.remove(&id),
             };
         }
+        for (id, prev) in step.votes.into_iter().rev() {
+            match prev {
+                Some(v) => self.votes.insert(id, v),
+                None => self.votes.remove(&id),
+            };
+        }
         if let Some(pairs) = step.pairs {
             self.pairs = pairs;
         }
@@ -614,7 +1020,32 @@ impl LabelStore {
                 what: what.to_string(),
                 labels: changed,
                 pairs,
+                ..UndoStep::default()
             });
+        }
+        report
+    }
+
+    /// Merges a label file (this person's own, or one this browser kept) as
+    /// [`Self::merge`] does, with the votes it carries taken alongside the store's.
+    pub fn merge_file(
+        &mut self,
+        what: &str,
+        file: Incoming,
+        known: impl Fn(&str) -> bool,
+    ) -> MergeReport {
+        let votes = self.take_votes(file.votes, &known);
+        let report = self.merge(what, file.labels, file.pairs, &known);
+        if !votes.is_empty() {
+            let pushed = report.applied > 0 || report.pairs_applied > 0;
+            match self.undo.last_mut() {
+                Some(step) if pushed => step.votes = votes,
+                _ => self.push_undo(UndoStep {
+                    what: what.to_string(),
+                    votes,
+                    ..UndoStep::default()
+                }),
+            }
         }
         report
     }
@@ -760,6 +1191,7 @@ mod tests {
             None
         );
     }
+    use crate::core::export::labelfile::LabelFile;
     use proptest::prelude::*;
 
     const T0: Millis = 1_764_064_692_000; // 2025-11-25T09:58:12Z
@@ -772,6 +1204,7 @@ mod tests {
             updated_at: None,
             from: vec!["a".into()],
             step: None,
+            annotator: None,
         }
     }
 
@@ -937,6 +1370,122 @@ mod tests {
             r.pairs_applied, 0,
             "a classifier pair never replaces a human one"
         );
+    }
+
+    fn named(who: Option<&str>, labels: &[(&str, Verdict)], at: Millis) -> LabelFile {
+        let mut s = LabelStore::new();
+        s.set_annotator(who.map(str::to_string));
+        for (id, v) in labels {
+            s.set_human(id, *v, at);
+        }
+        let ds = Dataset::new(
+            "d",
+            ["r1", "r2", "r3"]
+                .iter()
+                .map(|id| crate::core::data::tests::record(id, "q", id))
+                .collect(),
+            None,
+        );
+        LabelFile::from_store(&ds, &s, at)
+    }
+
+    #[test]
+    fn team_merge_keeps_every_annotator_and_finds_conflicts() {
+        use Verdict::{Bad, Good};
+        let ana = named(Some("ana"), &[("r1", Good), ("r2", Bad)], T0);
+        let bo = named(Some("bo"), &[("r1", Good), ("r2", Good)], T0);
+        let mut chen = named(None, &[("r1", Bad), ("r3", Good)], T0);
+        chen.labels.push(("ghost".into(), Label::human(Good, T0)));
+        let mut s = LabelStore::new();
+        s.set_annotator(Some("dana".into()));
+        let r = s.merge_team(
+            &[
+                ("ana.json", ana.incoming()),
+                ("bo.json", bo.incoming()),
+                ("labels/chen.json", chen.incoming()),
+            ],
+            |id| id != "ghost",
+        );
+        assert_eq!(r.annotators, ["ana", "bo", "chen"]);
+        assert_eq!((r.votes, r.consensus, r.conflicts), (6, 2, 1));
+        assert_eq!(r.unknown_ids, ["ghost"]);
+        assert!(
+            r.summary().contains("1 conflicts to settle"),
+            "{}",
+            r.summary()
+        );
+        let r1 = s.get("r1").unwrap();
+        assert_eq!(
+            (r1.verdict, r1.provenance, r1.annotator.as_deref()),
+            (Good, Provenance::Human, None)
+        );
+        assert_eq!(s.votes("r1").unwrap().len(), 3);
+        assert!(s.get("r2").is_none() && s.is_conflict("r2"));
+        // the same files again change nothing
+        let again = s.merge_team(
+            &[("ana.json", ana.incoming()), ("bo.json", bo.incoming())],
+            |_| true,
+        );
+        assert_eq!(again.votes, 0);
+        // settling the conflict is a decision, with its annotator; undo puts the conflict back
+        assert!(s.set_human("r2", Bad, T0 + 5000));
+        let d = s.get("r2").unwrap();
+        assert_eq!(
+            (d.provenance, d.annotator.as_deref()),
+            (Provenance::Adjudicated, Some("dana"))
+        );
+        assert!(!s.is_conflict("r2"));
+        assert!(
+            !s.set_human("r2", Bad, T0 + 6000),
+            "the same decision again"
+        );
+        s.undo();
+        assert!(s.is_conflict("r2"));
+        // the merge undoes as one step
+        assert_eq!(s.undo().as_deref(), Some("merge of 3 label files"));
+        assert!(s.get("r1").is_none() && s.votes("r1").is_none());
+    }
+
+    #[test]
+    fn a_merged_file_merges_again_the_same_and_keeps_decisions() {
+        use Verdict::{Bad, Good};
+        let ana = named(Some("ana"), &[("r1", Good), ("r2", Bad)], T0);
+        let bo = named(Some("bo"), &[("r1", Bad), ("r2", Bad)], T0);
+        let mut lead = LabelStore::new();
+        lead.set_annotator(Some("lead".into()));
+        lead.set_human("r3", Good, T0); // the merger's own label: a vote of theirs
+        lead.merge_team(&[("a", ana.incoming()), ("b", bo.incoming())], |_| true);
+        assert_eq!(lead.votes("r3").unwrap()[0].annotator, "lead");
+        assert!(lead.is_conflict("r1"));
+        lead.set_human("r1", Bad, T0 + 9000);
+        let ds = Dataset::new(
+            "d",
+            ["r1", "r2", "r3"]
+                .iter()
+                .map(|id| crate::core::data::tests::record(id, "q", id))
+                .collect(),
+            None,
+        );
+        let merged = LabelFile::from_store(&ds, &lead, T0);
+        let mut other = LabelStore::new();
+        let r = other.merge_team(&[("merged.json", merged.incoming())], |_| true);
+        assert_eq!((r.consensus, r.conflicts, r.adjudicated), (2, 0, 1));
+        for id in ["r1", "r2", "r3"] {
+            assert_eq!(other.get(id), lead.get(id), "{id}");
+            assert_eq!(other.votes(id), lead.votes(id), "{id}");
+        }
+        // a later vote of bo's turns r2 from bad/bad into a conflict
+        let bo2 = named(Some("bo"), &[("r2", Good)], T0 + 60_000);
+        other.merge_team(&[("bo2", bo2.incoming())], |_| true);
+        assert!(other.is_conflict("r2"));
+        assert_eq!(other.get("r1").unwrap().provenance, Provenance::Adjudicated);
+    }
+
+    #[test]
+    fn unnamed_files_stand_for_their_name() {
+        assert_eq!(file_annotator("shares/ana.json"), "ana");
+        assert_eq!(file_annotator("C:\\x\\bo.labels.json"), "bo.labels");
+        assert_eq!(file_annotator(".json"), UNNAMED);
     }
 
     proptest! {
