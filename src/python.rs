@@ -507,6 +507,7 @@ fn session_of(
         ImportPlan {
             dataset: Some(dataset),
             label_files,
+            share: None,
             sources: vec![name.to_string()],
             warnings: Vec::new(),
             mapping: None,

@@ -193,6 +193,64 @@ pub async fn fetch_file(url: &str) -> Result<PageFile, BrowserError> {
     })
 }
 
+/// A file the page's address names to open (`?data=URL&embeddings=URL&labels=URL&share=URL`;
+/// `labels` may repeat), resolved against the page's address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linked {
+    /// The absolute address.
+    pub url: String,
+    /// The file's name (the address's last path segment).
+    pub name: String,
+    /// Its host (`host:port`) when it is not on the page's own site (scheme, host and port).
+    pub foreign: Option<String>,
+}
+
+/// The files the page's address names, in the order data, embeddings, labels, share; an
+/// address that does not parse is named in the error.
+pub fn linked_files() -> Result<Vec<Linked>, BrowserError> {
+    let Some(href) = web_sys::window().and_then(|w| w.location().href().ok()) else {
+        return Ok(Vec::new());
+    };
+    let page = web_sys::Url::new(&href).map_err(refused("read the page's address"))?;
+    let params = page.search_params();
+    let mut out = Vec::new();
+    for key in ["data", "embeddings", "labels", "share"] {
+        for v in params.get_all(key).iter() {
+            let Some(v) = v.as_string().filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            let url = web_sys::Url::new_with_base(&v, &href).map_err(|_| BrowserError::Fetch {
+                url: v.clone(),
+                why: format!("`{key}={v}` is not an address"),
+            })?;
+            let name = url
+                .pathname()
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    js_sys::decode_uri_component(n).map_or_else(|_| n.to_string(), String::from)
+                })
+                .unwrap_or_else(|| format!("{key}.json"));
+            out.push(Linked {
+                url: url.href(),
+                name,
+                foreign: (url.origin() != page.origin()).then(|| url.host()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Fetches a file the page's address named, as a file to read.
+pub async fn fetch_linked(l: &Linked) -> Result<PageFile, BrowserError> {
+    let file = fetch_file(&l.url).await?;
+    Ok(PageFile {
+        name: l.name.clone(),
+        blob: file.blob,
+    })
+}
+
 /// Whether the page's address carries `?name` (or `&name`) — switches for tests.
 pub fn query_flag(name: &str) -> bool {
     web_sys::window()
@@ -294,6 +352,13 @@ pub fn local_set(key: &str, value: &str) {
     }
 }
 
+/// Forgets a value kept with [`local_set`].
+pub fn local_remove(key: &str) {
+    if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.remove_item(key);
+    }
+}
+
 /// Offers `bytes` as a file download.
 pub fn download_bytes(filename: &str, bytes: &[u8]) -> Result<(), BrowserError> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
@@ -389,6 +454,21 @@ pub fn release_focus(ev: &web_sys::Event) {
         .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
     {
         let _ = el.blur();
+    }
+}
+
+/// Moves the focus to the element with this `data-testid`, when it is drawn and can take it.
+pub fn focus_test_id(id: &str) {
+    let el = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| {
+            d.query_selector(&format!("[data-testid='{id}']"))
+                .ok()
+                .flatten()
+        })
+        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(el) = el {
+        let _ = el.focus();
     }
 }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::core::export::labelfile::format_time;
-use crate::core::labels::Verdict;
+use crate::core::labels::{Provenance, Verdict};
 use crate::core::signals::signature::table::in_group;
 use crate::core::signals::signature::{Siblings, Signature};
 
@@ -30,11 +30,25 @@ pub fn Detail(
             let r = s.dataset.records().get(sel)?;
             let label = s.labels.get(&r.id).cloned();
             let position = format!("{} of {}", sel + 1, s.dataset.len());
+            let votes = s.labels.votes(&r.id).map(<[_]>::to_vec).unwrap_or_default();
             let label_text = match &label {
+                None if !votes.is_empty() => {
+                    "Not labelled: the votes are tied — press 1 or 2 to settle".to_string()
+                }
                 None => "Not labelled".to_string(),
-                Some(l) if l.is_human() => format!(
-                    "{} — your label{}",
+                Some(l) if l.provenance == Provenance::Adjudicated => format!(
+                    "{} — settled by {}{}",
                     l.verdict.as_str(),
+                    l.annotator.as_deref().unwrap_or("you"),
+                    l.updated_at.map(|t| format!(", {}", format_time(t))).unwrap_or_default()
+                ),
+                Some(l) if l.is_human() && !votes.is_empty() => {
+                    format!("{} — the team's consensus", l.verdict.as_str())
+                }
+                Some(l) if l.is_human() => format!(
+                    "{} — {}{}",
+                    l.verdict.as_str(),
+                    l.annotator.as_ref().map_or("your label".to_string(), |a| format!("label by {a}")),
                     l.updated_at.map(|t| format!(", {}", format_time(t))).unwrap_or_default()
                 ),
                 Some(l) => format!(
@@ -89,6 +103,19 @@ pub fn Detail(
                     <h2>"Answer"</h2>
                     <p class="answer" data-testid="record-answer">{answer_line(r.answer.as_deref(), sig.as_ref())}</p>
                     <div class=format!("label-state {verdict}") data-testid="label-state">{label_text} {sources}</div>
+                    {(!votes.is_empty()).then(|| view! {
+                        <ul class="votes" data-testid="votes" aria-label="The team's votes">
+                            {votes.iter().map(|v| view! {
+                                <li class=format!("vote {}", v.verdict.as_str()) data-annotator=v.annotator.clone()>
+                                    {v.annotator.clone()}": "{v.verdict.as_str()}
+                                    {v.step.map(|m| match m {
+                                        crate::core::labels::StepMark::WrongAt(k) => format!(" (step {} wrong)", k + 1),
+                                        crate::core::labels::StepMark::AllFine => " (all steps fine)".to_string(),
+                                    })}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    })}
                     {signals}
                     <details class="meta">
                         <summary>"Other fields"</summary>

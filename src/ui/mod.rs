@@ -47,6 +47,7 @@ mod persist;
 mod propagation;
 mod state;
 mod steps;
+mod team;
 mod timing;
 mod toolbar;
 mod training;
@@ -95,6 +96,7 @@ pub fn App() -> impl IntoView {
     let steps = StepsState::new(state);
     provide_context(steps);
     provide_context(GenState::new(state));
+    provide_context(team::TeamState::new(state));
     state.start();
 
     // Mark the first paint of the records for the end-to-end timing.
@@ -173,10 +175,12 @@ pub fn App() -> impl IntoView {
                 out=|| view! { <embed::ExportEmbeddingsButton /> <training::TrainingExport /> }
                 dataset_status=|| view! { <embed::EmbedStatus /> }
             />
+            <open::LinkConfirm />
             <mapping::MappingPanel />
             <generate::GeneratePanel />
             <main class="panes">
                 <div class="left-pane">
+                    <team::TeamPanel />
                     <propagation::PropagationBar>
                         <classify::ClassifyControls />
                     </propagation::PropagationBar>

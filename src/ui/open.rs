@@ -99,6 +99,7 @@ impl AppState {
             vectors,
             table,
         } = arrived;
+        let share = loaded.share.clone();
         let mut label_files = Vec::new();
         for (name, json) in &loaded.label_files {
             label_files.push((name.clone(), LabelFile::parse(name, json)?));
@@ -147,6 +148,7 @@ impl AppState {
         let plan = ImportPlan {
             dataset,
             label_files,
+            share: None,
             sources: loaded.sources.clone(),
             warnings: Vec::new(),
             mapping: loaded.mapping.clone(),
@@ -213,6 +215,16 @@ impl AppState {
         if report.reread {
             self.is_demo.set(false);
         }
+        if let Some(s) = share {
+            summary.push_str(&format!(
+                ". Opened share {} of {}: {} CoTs of {} questions; the list and Label next keep to it",
+                s.share,
+                s.shares,
+                s.ids.len(),
+                s.questions
+            ));
+            self.open_share(Some(s));
+        }
         if report.new_records || report.reread || (report.new_embeddings && !was_demo) {
             let mut files = data_files;
             if !report.new_records && !report.reread {
@@ -277,9 +289,79 @@ impl AppState {
         }
     }
 
-    /// First load: the data set of the last visit (or the demo) and its saved labels.
+    /// First load: the files the page's address names (`?data=…`; on another site only
+    /// after the person confirms the host), else the data set of the last visit (or the demo)
+    /// and its saved labels.
     pub fn start(self) {
-        spawn_local(async move {
+        let linked = browser::linked_files().unwrap_or_else(|e| {
+            self.errors.update(|v| v.push(e.to_string()));
+            Vec::new()
+        });
+        let mut foreign: Vec<String> = linked.iter().filter_map(|l| l.foreign.clone()).collect();
+        foreign.sort();
+        foreign.dedup();
+        if !linked.is_empty() && foreign.is_empty() {
+            spawn_local(async move {
+                if !self.open_linked(&linked).await {
+                    self.open_last().await;
+                }
+            });
+            return;
+        }
+        if !linked.is_empty() {
+            self.link_confirm.set(Some(Arc::new((foreign, linked))));
+        }
+        spawn_local(self.open_last());
+    }
+
+    /// The person's answer to loading files from another site.
+    pub fn answer_link(self, yes: bool) {
+        let Some(pending) = self.link_confirm.get_untracked() else {
+            return;
+        };
+        self.link_confirm.set(None);
+        if yes {
+            spawn_local(async move {
+                self.open_linked(&pending.1).await;
+            });
+        } else {
+            self.notice.set(Some(format!(
+                "Nothing was loaded from {}.",
+                pending.0.join(", ")
+            )));
+        }
+    }
+
+    /// Fetches the linked files and imports them as if dropped together; false (with the
+    /// error shown) when one could not be fetched.
+    async fn open_linked(self, linked: &[browser::Linked]) -> bool {
+        let names: Vec<&str> = linked.iter().map(|l| l.name.as_str()).collect();
+        self.busy
+            .set(Some(format!("Loading {} from the link…", names.join(", "))));
+        let mut files = Vec::with_capacity(linked.len());
+        for l in linked {
+            match browser::fetch_linked(l).await {
+                Ok(f) => files.push(f),
+                Err(e) => {
+                    self.busy.set(None);
+                    self.errors.update(|v| {
+                        v.push(format!(
+                            "Could not load {} named in the page's address: {e}",
+                            l.url
+                        ))
+                    });
+                    return false;
+                }
+            }
+        }
+        self.busy.set(None);
+        self.run_import(files, None).await;
+        true
+    }
+
+    /// The data set of the last visit (or the demo) and its saved labels.
+    async fn open_last(self) {
+        {
             self.busy.set(Some("Loading…".into()));
             let current = persist::current().await.unwrap_or_else(|e| {
                 self.errors.update(|v| v.push(e.to_string()));
@@ -314,7 +396,7 @@ impl AppState {
                 return;
             };
             self.show_opened(opened, demo).await;
-        });
+        }
     }
 
     /// Shows a data set the worker opened (the last visit's, or the GSM8K demo when `demo`):
@@ -438,5 +520,27 @@ impl AppState {
                     .set(vec![format!("Could not load the demo: {e}")]),
             }
         });
+    }
+}
+
+/// The question before files named by the page's address are fetched from another site.
+#[component]
+pub fn LinkConfirm() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    move || {
+        state.link_confirm.get().map(|pending| {
+            let names: Vec<String> = pending.1.iter().map(|l| l.name.clone()).collect();
+            view! {
+                <div class="generate-confirm" role="alertdialog" data-testid="data-confirm">
+                    <p>{format!(
+                        "This page's address asks to load {} from {}, another site than this page's. Load them? Nothing is sent there but the request.",
+                        names.join(", "),
+                        pending.0.join(", ")
+                    )}</p>
+                    <button class="button primary" data-testid="data-confirm-yes" on:click=move |_| state.answer_link(true)>"Load"</button>
+                    <button class="button" data-testid="data-confirm-no" on:click=move |_| state.answer_link(false)>"Do not load"</button>
+                </div>
+            }
+        })
     }
 }

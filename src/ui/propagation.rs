@@ -244,8 +244,14 @@ impl PropState {
                     .queue
                     .iter()
                     .map(|&i| i as usize)
-                    .find(|&i| humans.get(i) == Some(&-1))
+                    .find(|&i| humans.get(i) == Some(&-1) && app.in_share(i))
             })
+        });
+        // a share's records the queue does not reach: the first unlabelled one in order
+        let pick = pick.or_else(|| {
+            app.share
+                .with_untracked(Option::is_some)
+                .then(|| (0..humans.len()).find(|&i| humans[i] == -1 && app.in_share(i)))?
         });
         match pick {
             Some(i) => {
@@ -256,6 +262,9 @@ impl PropState {
                 }
                 app.selected.set(Some(i));
             }
+            None if app.share.with_untracked(Option::is_some) => app
+                .notice
+                .set(Some("Every record of your share is labelled.".into())),
             None => app
                 .notice
                 .set(Some("Every record in the queue is labelled by you.".into())),

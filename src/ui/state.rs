@@ -17,6 +17,7 @@ use crate::core::Session;
 use super::browser::{self, now_ms, PageFile};
 use super::durable::Durable;
 use super::jobs::Jobs;
+use crate::core::labels::share::Share;
 
 /// The shipped demo: 300 GSM8K model solutions with MiniLM embeddings.
 pub const DEMO_FILES: [&str; 2] = ["demo/demo_cots.json", "demo/demo_emb.npy"];
@@ -44,11 +45,13 @@ pub enum Filter {
     Generated,
     /// The data set's own CoTs (generated ones hidden).
     Own,
+    /// Records whose annotators' votes are tied and nobody settled.
+    Conflicts,
 }
 
 impl Filter {
     /// Every filter, in menu order, with its value and text.
-    pub const ALL: [(Filter, &'static str, &'static str); 8] = [
+    pub const ALL: [(Filter, &'static str, &'static str); 9] = [
         (Filter::All, "all", "All records"),
         (Filter::Unlabelled, "unlabelled", "Unlabelled"),
         (Filter::Good, "good", "Good"),
@@ -57,6 +60,7 @@ impl Filter {
         (Filter::Machine, "machine", "Labelled by the app"),
         (Filter::Generated, "generated", "Generated here"),
         (Filter::Own, "own", "Hide generated"),
+        (Filter::Conflicts, "conflicts", "Conflicts to settle"),
     ];
 
     /// The filter with this menu value.
@@ -82,6 +86,7 @@ impl Filter {
             Filter::Bad => l.is_some_and(|l| l.verdict == Verdict::Bad),
             Filter::Human => l.is_some_and(|l| l.is_human()),
             Filter::Machine => l.is_some_and(|l| !l.is_human()),
+            Filter::Conflicts => s.labels.is_conflict(&r.id),
         }
     }
 }
@@ -154,6 +159,36 @@ pub struct AppState {
     /// opening one closes the others, Esc closes it, Tab stays inside it, and the labelling
     /// keys do nothing while one is open.
     pub overlay: RwSignal<Option<&'static str>>,
+    /// Who labels in this browser (kept here; stamped on every human label).
+    pub annotator: RwSignal<Option<String>>,
+    /// The share of the data set this person labels, when one is open: the list and
+    /// *Label next* keep to it.
+    pub share: RwSignal<Option<Arc<OpenShare>>>,
+    /// Files the page's address names on another site, waiting for the person to confirm
+    /// the hosts (the hosts, the files).
+    pub link_confirm: RwSignal<Option<Arc<(Vec<String>, Vec<browser::Linked>)>>>,
+}
+
+/// A share of the data set, opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenShare {
+    /// The share as its file says.
+    pub share: Share,
+    /// Its record ids.
+    pub ids: std::collections::HashSet<String>,
+}
+
+impl OpenShare {
+    /// A share to open.
+    pub fn new(share: Share) -> Self {
+        let ids = share.ids.iter().cloned().collect();
+        Self { share, ids }
+    }
+}
+
+/// Where this browser keeps the share open on the data set with `fingerprint`.
+pub fn share_key(fingerprint: &str) -> String {
+    format!("cotlabel.share:{fingerprint}")
 }
 
 /// Files waiting for a column mapping.
@@ -171,14 +206,21 @@ impl AppState {
         let filter = RwSignal::new(Filter::All);
         let clusters = RwSignal::new(None::<Arc<Vec<i32>>>);
         let cluster_filter = RwSignal::new(None::<i32>);
+        let share = RwSignal::new(None::<Arc<OpenShare>>);
         let visible = Memo::new(move |_| {
             let f = filter.get();
             let cluster = cluster_filter.get();
+            let share = share.get();
             clusters.with(|m| {
                 session.with(|s| match s {
                     None => Vec::new(),
                     Some(s) => (0..s.dataset.len())
                         .filter(|&i| f.keeps(s, i))
+                        .filter(|&i| {
+                            share
+                                .as_ref()
+                                .is_none_or(|o| o.ids.contains(&s.dataset.records()[i].id))
+                        })
                         .filter(|&i| match (cluster, m) {
                             (Some(c), Some(m)) => m.get(i) == Some(&c),
                             _ => true,
@@ -255,6 +297,9 @@ impl AppState {
             unmapped: RwSignal::new(None),
             judged: RwSignal::new(Arc::default()),
             overlay: RwSignal::new(None),
+            annotator: RwSignal::new(None),
+            share,
+            link_confirm: RwSignal::new(None),
         }
     }
 
@@ -368,6 +413,9 @@ impl AppState {
     /// A person labels the selected record.
     pub fn label(&self, verdict: Verdict) {
         let Some(id) = self.selected_id() else { return };
+        if !self.named_for_team() {
+            return;
+        }
         let mut changed = false;
         self.session.update(|s| {
             if let Some(s) = s {
@@ -377,6 +425,54 @@ impl AppState {
         if changed && self.advance.get_untracked() {
             self.move_selection(1);
         }
+    }
+
+    /// Whether a label may be set: on a data set with the team's votes every decision
+    /// carries who made it, so a person without a name is asked for one first (the name
+    /// field takes the focus).
+    fn named_for_team(&self) -> bool {
+        let team = self.session.with_untracked(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.labels.all_votes().next().is_some())
+        });
+        if !team || self.annotator.with_untracked(Option::is_some) {
+            return true;
+        }
+        self.notice.set(Some(
+            "Type your name in the Annotator field first: a decision over the team's votes carries who made it."
+                .into(),
+        ));
+        browser::focus_test_id("annotator");
+        false
+    }
+
+    /// Opens a share of the data set shown (kept in this browser for it), or closes the
+    /// one open (`None`).
+    pub fn open_share(&self, share: Option<Share>) {
+        let Some(fp) = self
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.dataset.fingerprint().to_string()))
+        else {
+            return;
+        };
+        match &share {
+            Some(s) => browser::local_set(&share_key(&fp), &s.to_json()),
+            None => browser::local_remove(&share_key(&fp)),
+        }
+        self.share.set(share.map(|s| Arc::new(OpenShare::new(s))));
+    }
+
+    /// Whether record `i` is in the share open (every record is when none is).
+    pub fn in_share(&self, i: usize) -> bool {
+        self.share.with_untracked(|o| {
+            o.as_ref().is_none_or(|o| {
+                self.session.with_untracked(|s| {
+                    s.as_ref()
+                        .and_then(|s| s.dataset.records().get(i))
+                        .is_some_and(|r| o.ids.contains(&r.id))
+                })
+            })
+        })
     }
 
     /// A person clears the selected record's label.

@@ -168,6 +168,7 @@ impl Worker {
             mapping: None,
             warnings: Vec::new(),
             label_files: Vec::new(),
+            share: None,
         };
         self.graph = None;
         self.held = Some(Held {
@@ -262,6 +263,7 @@ impl Worker {
                 mapping: None,
                 warnings: Vec::new(),
                 label_files: Vec::new(),
+                share: None,
             }),
             Some(dataset) => {
                 // the page has these records when only embeddings (or nothing) changed
@@ -312,6 +314,7 @@ impl Worker {
                     mapping: plan.mapping,
                     warnings: plan.warnings,
                     label_files,
+                    share: plan.share,
                     ..l
                 };
                 out.extend(self.loaded_replies(id, l));

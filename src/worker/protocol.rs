@@ -119,6 +119,9 @@ pub struct Loaded {
     pub warnings: Vec<ImportError>,
     /// Label files read, as (name, label file JSON), for the page to merge.
     pub label_files: Vec<(String, String)>,
+    /// A share of the data set to open (one annotator's part).
+    #[serde(default)]
+    pub share: Option<crate::core::labels::share::Share>,
 }
 
 /// Spread the human labels and rank what to label next.

@@ -16,3 +16,4 @@ import './features/embedding.mjs';
 import './features/scale.mjs';
 import './features/training-export.mjs';
 import './features/generate.mjs';
+import './features/team.mjs';

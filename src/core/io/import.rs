@@ -15,6 +15,7 @@ use crate::core::data::{Dataset, Embeddings, Record, COT_ALIASES, REFERENCE_ALIA
 use crate::core::export::labelfile::LabelFile;
 use crate::core::io::error::{ImportError, MAX_ERRORS};
 use crate::core::io::mapping::{Mapping, Survey};
+use crate::core::labels::share::{Share, ShareError};
 
 /// The largest file cotlabel reads in a browser tab (wasm32 has a 4 GiB address space and a
 /// file is held as bytes, text and parsed values at once).
@@ -73,6 +74,8 @@ pub enum Parsed {
     Embeddings(Embeddings),
     /// A label file.
     Labels(LabelFile),
+    /// One annotator's share of a data set (`cotlabel.share`).
+    Share(Share),
 }
 
 /// What applying a set of files will do.
@@ -83,6 +86,8 @@ pub struct ImportPlan {
     pub dataset: Option<Dataset>,
     /// Label files to merge into the labels of the resulting data set, with their names.
     pub label_files: Vec<(String, LabelFile)>,
+    /// A share of the resulting data set to open (checked against its fingerprint).
+    pub share: Option<Share>,
     /// Names of the files that provided records and embeddings, for the summary.
     pub sources: Vec<String>,
     /// Problems that did not stop the import (a field ignored), each naming file and line.
@@ -187,6 +192,7 @@ pub fn plan_import_mapped(
     let mut records: Vec<(String, Vec<Record>, Option<Embeddings>)> = Vec::new();
     let mut matrices: Vec<(String, Embeddings)> = Vec::new();
     let mut label_files = Vec::new();
+    let mut shares: Vec<(String, Share)> = Vec::new();
     let mut warnings = Vec::new();
     for f in files {
         match parse_file_mapped(f, mapping) {
@@ -200,6 +206,7 @@ pub fn plan_import_mapped(
             }
             Ok(Parsed::Embeddings(e)) => matrices.push((f.name.clone(), e)),
             Ok(Parsed::Labels(l)) => label_files.push((f.name.clone(), l)),
+            Ok(Parsed::Share(s)) => shares.push((f.name.clone(), s)),
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -283,10 +290,35 @@ pub fn plan_import_mapped(
             }
         }
     }
+    if shares.len() > 1 {
+        let names: Vec<&str> = shares.iter().map(|s| s.0.as_str()).collect();
+        return combination(format!(
+            "{} are shares; open one share at a time",
+            names.join(" and ")
+        ));
+    }
+    let share = match (shares.pop(), target) {
+        (None, _) => None,
+        (Some((name, _)), None) => {
+            return combination(format!(
+                "{name} is a share of a data set but no records are loaded; drop it together with its records file"
+            ))
+        }
+        (Some((name, s)), Some(ds)) => match s.mismatch(ds) {
+            Some(why) => {
+                return Err(vec![ImportError::LabelFile {
+                    file: name,
+                    message: why,
+                }])
+            }
+            None => Some(s),
+        },
+    };
     Ok(ImportPlan {
         mapping: mapping_used.filter(|_| dataset.is_some()),
         dataset,
         label_files,
+        share,
         sources,
         warnings,
     })
@@ -403,6 +435,15 @@ fn parse_json(
 ) -> Result<Parsed, Vec<ImportError>> {
     let first = text.trim_start().as_bytes()[0];
     match first {
+        b'{' if Share::is_share(text) => Share::parse(name, text).map(Parsed::Share).map_err(|e| {
+            vec![ImportError::LabelFile {
+                file: name.to_string(),
+                message: match e {
+                    ShareError::File { message, .. } => message,
+                    other => other.to_string(),
+                },
+            }]
+        }),
         b'{' => LabelFile::parse(name, text).map(Parsed::Labels),
         b'[' => {
             let items: Vec<&RawValue> = serde_json::from_str(text)

@@ -716,6 +716,64 @@ mod tests {
     }
 
     #[test]
+    fn votes_names_and_decisions_travel_to_the_other_tab_and_through_storage() {
+        let ds = dataset(4);
+        let mut ana = LabelStore::new();
+        ana.set_annotator(Some("ana".into()));
+        ana.set_human("r0", Verdict::Good, T);
+        ana.set_human("r1", Verdict::Good, T);
+        let mut bo = LabelStore::new();
+        bo.set_annotator(Some("bo".into()));
+        bo.set_human("r0", Verdict::Bad, T);
+        let (fa, fb) = (
+            LabelFile::from_store(&ds, &ana, T),
+            LabelFile::from_store(&ds, &bo, T),
+        );
+        let (mut a, mut b) = (LabelStore::new(), LabelStore::new());
+        let (mut ja, mut jb) = (Journal::new(1, &a), Journal::new(2, &b));
+        a.merge_team(&[("ana", fa.incoming()), ("bo", fb.incoming())], |_| true);
+        a.set_annotator(Some("dana".into()));
+        a.set_human("r0", Verdict::Bad, T + 1000); // settles the conflict
+        let entries = ja.record(&a, T + 1000);
+        // votes of r0 and r1, then the labels of r0 (a decision) and r1 (the consensus)
+        assert_eq!(entries.len(), 4, "{entries:?}");
+        let text: Vec<String> = entries.iter().map(Entry::to_json).collect();
+        assert!(
+            text[2].contains("\"annotator\":\"dana\"") && text[2].contains("\"adjudicated\":true"),
+            "{}",
+            text[2]
+        );
+        let back: Vec<Entry> = text.iter().map(|t| Entry::parse(t).unwrap()).collect();
+        assert_eq!(jb.apply(&mut b, &back), 4);
+        for id in ["r0", "r1"] {
+            assert_eq!(b.get(id), a.get(id), "{id}");
+            assert_eq!(b.votes(id), a.votes(id), "{id}");
+        }
+        assert_eq!(b.get("r0").unwrap().provenance, Provenance::Adjudicated);
+        // and through storage: the snapshot folds them in
+        let folded = compact(&ds, None, &back, None, T + 2000);
+        assert_eq!(folded.votes.len(), 2);
+        let mut c = LabelStore::new();
+        c.merge_file("restore", folded.incoming(), |_| true);
+        assert_eq!(c.get("r0"), a.get("r0"));
+        assert_eq!(c.votes("r0"), a.votes("r0"));
+        // undoing the decision is a change the journal writes too
+        a.undo();
+        let e = ja.record(&a, T + 3000);
+        assert!(
+            matches!(
+                &e[..],
+                [Entry {
+                    change: Change::Label { verdict: None, .. },
+                    ..
+                }]
+            ),
+            "{e:?}"
+        );
+        assert!(a.is_conflict("r0"));
+    }
+
+    #[test]
     fn a_clear_in_one_tab_beats_an_older_label_from_another() {
         let (mut a, mut b) = (LabelStore::new(), LabelStore::new());
         let (mut ja, mut jb) = (Journal::new(1, &a), Journal::new(2, &b));
