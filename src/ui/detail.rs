@@ -241,7 +241,7 @@ fn signals_view(sig: &Signature) -> impl IntoView {
                 <dt>"Prior member"</dt><dd data-testid="prior-member">{member}</dd>
                 <dt>"Final answer"</dt><dd data-testid="extracted-answer">{answer}</dd>
                 <dt>"Reference answer"</dt><dd data-testid="reference-answer">{reference}</dd>
-                <dt>"Agreement"</dt><dd data-testid="agreement">{agreement}</dd>
+                <dt>"Agreement"</dt><dd data-testid="answer-agreement">{agreement}</dd>
                 <dt>"Arithmetic"</dt><dd>{arithmetic}</dd>
                 <dt>"Intermediate values"</dt><dd>{values}</dd>
                 <dt>"Question quantities used"</dt><dd>{format!("{:.0}%", c.question_coverage * 100.0)}</dd>

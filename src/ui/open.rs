@@ -322,6 +322,13 @@ impl AppState {
         self.link_confirm.set(None);
         if yes {
             spawn_local(async move {
+                // the first load (last visit or demo) finishes first, so that it does not
+                // replace the linked files when it ends after them
+                while self.session.with_untracked(Option::is_none)
+                    && self.errors.with_untracked(Vec::is_empty)
+                {
+                    gloo_timers::future::TimeoutFuture::new(50).await;
+                }
                 self.open_linked(&pending.1).await;
             });
         } else {

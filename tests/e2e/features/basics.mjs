@@ -35,7 +35,7 @@ test('first open shows the 300-record demo with no console error', async () => {
   assert.equal(await app.text('count-unlabelled'), '300 unlabelled');
   // The reasoning signature of the selected CoT: its answer, agreement with its 3 siblings, prior.
   assert.equal(await app.text('extracted-answer'), '610');
-  assert.match(await app.text('agreement'), /^\d of 3 other CoTs agree/);
+  assert.match(await app.text('answer-agreement'), /^\d of 3 other CoTs agree/);
   assert.match(await app.text('prior'), /^\d+%$/);
   assert.match(await first.textContent(), /prior \d+% · \d\/3 agree/);
   await app.shot('01-first-open');

@@ -102,7 +102,7 @@ test('own records and embeddings load, keep their labels over a reload, and star
   const wrong = app.page.getByTestId('wrong-step');
   assert.equal((await wrong.textContent()).trim(), '7 * 8 = 54');
   assert.match(await wrong.getAttribute('title'), /left side is 56, not 54/);
-  assert.match(await app.text('agreement'), /^2 of 2 other CoTs agree; most common answer 56 \(3 of 3\)/);
+  assert.match(await app.text('answer-agreement'), /^2 of 2 other CoTs agree; most common answer 56 \(3 of 3\)/);
   await app.shot('06a-wrong-arithmetic');
   await app.page.keyboard.press('2');
   await app.expectLabels([['bad', 'human']]);

@@ -108,7 +108,7 @@ test('generate siblings from a real model: nothing sent before a click, a confir
     await a.testId('filter').selectOption('generated');
     await a.page.waitForFunction(() => document.querySelectorAll('[data-testid=record]').length === 1);
     await a.row(0).click();
-    await a.page.waitForFunction(() => /of 4 other CoTs/.test(document.querySelector('[data-testid=agreement]')?.textContent ?? ''));
+    await a.page.waitForFunction(() => /of 4 other CoTs/.test(document.querySelector('[data-testid=answer-agreement]')?.textContent ?? ''));
     metrics.generate_first = first;
     await a.shot('generate-one');
     await a.testId('generate-open').click();

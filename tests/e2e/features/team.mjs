@@ -5,10 +5,11 @@
 // Registered in order by ../app.test.mjs; it uses browser contexts of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { freshPage } from '../page.mjs';
-import { OUT, CLI, browser, app, downloadTraining } from '../session.mjs';
+import { CotlabelPage, freshPage } from '../page.mjs';
+import { OUT, CLI, REMOTE_HOST, browser, app, downloadTraining } from '../session.mjs';
 
 /** Types `name` in the annotator field. */
 async function nameAs(p, name) {
@@ -180,4 +181,77 @@ test('a lead splits the demo into 3 shares with 20 % overlap; three annotators l
   await lead.app.shot('team-settled');
   assert.deepEqual(lead.errors, []);
   await lead.context.close();
+});
+
+test('?data= opens a data set published next to the page (with &share= its share), and one on another site only after the person confirms the host', async () => {
+  // the team's files, published beside the page on the same static site
+  const dir = 'dist/e2e-linked';
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const lines = [];
+  for (let q = 0; q < 6; q++) {
+    for (let c = 0; c < 2; c++) {
+      lines.push(JSON.stringify({ id: `t${q}-${c}`, question_id: `t${q}`, question: `What is ${q} + ${c + 2}?`,
+        cot: `${q} + ${c + 2} = ${q + c + 2}. The answer is ${q + c + 2}.` }));
+    }
+  }
+  writeFileSync(`${dir}/team cots.jsonl`, lines.join('\n') + '\n');
+  const remote = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const body = path === '/team cots.jsonl' ? readFileSync(`${dir}/team cots.jsonl`) : null;
+    res.writeHead(body ? 200 : 404, { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream' });
+    res.end(body ?? 'not found');
+  });
+  await new Promise((ok) => remote.listen(0, '127.0.0.1', ok));
+  try {
+    const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const p = new CotlabelPage(page, `${app.url}?data=e2e-linked/team%20cots.jsonl`, OUT);
+    await p.open();
+    await p.waitForCount(12);
+    assert.equal(await p.testId('data-confirm').count(), 0, 'the page\'s own site: no question');
+    assert.match(await p.text('record-count'), /^12 records/);
+    // its share, made here and published beside it, opens with &share=
+    await p.testId('split-work').click();
+    await p.testId('split-shares').fill('2');
+    await p.testId('split-shares').press('Tab');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-testid=share-download][data-share="2"]').click(),
+    ]);
+    await download.saveAs(`${dir}/${download.suggestedFilename()}`);
+    const share = JSON.parse(readFileSync(`${dir}/${download.suggestedFilename()}`, 'utf8'));
+    await page.goto(`${app.url}?data=e2e-linked/team%20cots.jsonl&share=e2e-linked/${download.suggestedFilename()}`);
+    await p.testId('share-progress').waitFor({ timeout: 20000 });
+    assert.equal(Number(await p.testId('share-progress').getAttribute('data-total')), share.ids.length);
+    assert.equal(await page.getByTestId('record').count(), share.ids.length);
+    await p.shot('linked-share');
+
+    // on another site: asked first; "no" loads nothing, "yes" loads it
+    const url = `http://${REMOTE_HOST}:${remote.address().port}/team%20cots.jsonl`;
+    const fresh = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const other = await fresh.newPage();
+    other.on('pageerror', (e) => errors.push(e.message));
+    const o = new CotlabelPage(other, `${app.url}?data=${encodeURIComponent(url)}`, OUT);
+    await o.open();
+    const ask = o.testId('data-confirm');
+    await ask.waitFor({ timeout: 20000 });
+    assert.match(await ask.textContent(), new RegExp(`team cots\\.jsonl from ${REMOTE_HOST}:${remote.address().port}`));
+    await o.waitForCount(300); // meanwhile the demo, as on any first visit
+    await o.shot('linked-confirm');
+    await o.testId('data-confirm-no').click();
+    assert.match(await o.text('notice'), /Nothing was loaded from/);
+    await other.reload();
+    await ask.waitFor({ timeout: 20000 });
+    await o.testId('data-confirm-yes').click();
+    await o.waitForCount(12);
+    assert.deepEqual(errors, []);
+    await fresh.close();
+    await ctx.close();
+  } finally {
+    remote.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
