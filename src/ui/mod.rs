@@ -174,6 +174,7 @@ pub fn App() -> impl IntoView {
                 data_in=|| view! { <embed::EmbedButton /> <generate::GenerateButton /> }
                 out=|| view! { <embed::ExportEmbeddingsButton /> <training::TrainingExport /> }
                 dataset_status=|| view! { <embed::EmbedStatus /> }
+                labelling=|| view! { <team::TeamControls /> }
             />
             <open::LinkConfirm />
             <mapping::MappingPanel />

@@ -216,8 +216,11 @@ impl AppState {
             self.is_demo.set(false);
         }
         if let Some(s) = share {
+            if !summary.is_empty() {
+                summary.push_str(". ");
+            }
             summary.push_str(&format!(
-                ". Opened share {} of {}: {} CoTs of {} questions; the list and Label next keep to it",
+                "Opened share {} of {}: {} CoTs of {} questions; the list and Label next keep to it",
                 s.share,
                 s.shares,
                 s.ids.len(),

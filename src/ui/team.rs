@@ -92,14 +92,13 @@ fn num(x: Option<f64>) -> String {
     x.map_or_else(|| "–".to_string(), |x| format!("{x:.2}"))
 }
 
-/// The name field and, with votes, the agreement panel.
+/// The name field and *Split the work…* (beside the data set's name in the toolbar).
 #[component]
-pub fn TeamPanel() -> impl IntoView {
+pub fn TeamControls() -> impl IntoView {
     let team = expect_context::<TeamState>();
     let app = team.app;
-    let report = team.report;
     view! {
-        <div class="team">
+        <span class="team-controls">
             <label class="annotator">
                 "Annotator "
                 <input
@@ -112,9 +111,23 @@ pub fn TeamPanel() -> impl IntoView {
                 />
             </label>
             <SplitWork app=app />
-            {move || app.share.get().map(|o| view! { <ShareProgress open=o app=app /> })}
-            {move || report.get().map(|r| view! { <Agreement report=r app=app /> })}
-        </div>
+        </span>
+    }
+}
+
+/// The share open and, with the team's votes, the agreement panel (nothing otherwise).
+#[component]
+pub fn TeamPanel() -> impl IntoView {
+    let team = expect_context::<TeamState>();
+    let app = team.app;
+    let report = team.report;
+    view! {
+        <Show when=move || app.share.with(Option::is_some) || report.with(Option::is_some)>
+            <div class="team">
+                {move || app.share.get().map(|o| view! { <ShareProgress open=o app=app /> })}
+                {move || report.get().map(|r| view! { <Agreement report=r app=app /> })}
+            </div>
+        </Show>
     }
 }
 

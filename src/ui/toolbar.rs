@@ -20,6 +20,9 @@ pub fn Toolbar(
     /// What other features say about the data set, under its record count.
     #[prop(into)]
     dataset_status: ViewFn,
+    /// Controls of other features for labelling, on the line of the counts.
+    #[prop(into)]
+    labelling: ViewFn,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let name = move || {
@@ -161,6 +164,7 @@ pub fn Toolbar(
                     <input type="checkbox" on:change=move |ev| state.advance.set(event_target_checked(&ev)) />
                     " next after labelling"
                 </label>
+                {labelling.run()}
                 <span
                     class=move || if matches!(state.durable.save.get(), SaveState::Failed { .. }) { "save-status failed" } else { "save-status" }
                     role="status"

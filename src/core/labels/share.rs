@@ -154,17 +154,17 @@ impl Share {
             .dataset
             .rsplit_once('.')
             .map_or(self.dataset.as_str(), |(s, _)| s);
-        let stem: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        format!("{stem}-share-{}-of-{}.json", self.share, self.shares)
+        let mut clean = String::new();
+        for c in stem.chars() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                clean.push(c);
+            } else if !clean.is_empty() && !clean.ends_with('-') {
+                clean.push('-');
+            }
+        }
+        let clean = clean.trim_end_matches('-');
+        let clean = if clean.is_empty() { "data" } else { clean };
+        format!("{clean}-share-{}-of-{}.json", self.share, self.shares)
     }
 
     /// The share file.
@@ -257,6 +257,11 @@ mod tests {
         // 2 of the 10 questions in two shares: 12 question places
         assert_eq!(shares.iter().map(|s| s.questions).sum::<usize>(), 12);
         assert_eq!(shares[1].file_name(), "data-share-2-of-3.json");
+        let demo = Share {
+            dataset: "GSM8K demo (300 CoTs)".into(),
+            ..shares[0].clone()
+        };
+        assert_eq!(demo.file_name(), "GSM8K-demo-300-CoTs-share-1-of-3.json");
         let back = Share::parse("s.json", &shares[1].to_json()).unwrap();
         assert_eq!(back, shares[1]);
         assert!(Share::is_share(&shares[1].to_json()));

@@ -18,10 +18,28 @@ async function nameAs(p, name) {
   await p.testId('annotator').blur();
 }
 
+/** The first record the list shows, the list scrolled to its top. */
+function top(p) {
+  return {
+    click: async () => {
+      await p.page.evaluate(() => { document.querySelector('.list').scrollTop = 0; });
+      await p.page.waitForTimeout(100);
+      const first = p.page.locator('[data-testid=record][style*="top: 0px"]');
+      await (await first.count() ? first : p.row(0)).click();
+    },
+    id: async () => {
+      await p.page.evaluate(() => { document.querySelector('.list').scrollTop = 0; });
+      await p.page.waitForTimeout(100);
+      const first = p.page.locator('[data-testid=record][style*="top: 0px"]');
+      return (await first.count() ? first : p.row(0)).getAttribute('data-id');
+    },
+  };
+}
+
 /** Labels every row the list shows (`n` of them) by keyboard, from the first down with `j`,
  * as `verdict(id)` says. */
 async function labelAll(p, n, verdict) {
-  await p.row(0).click();
+  await top(p).click();
   for (let i = 0; i < n; i++) {
     const id = await p.page.locator('[data-testid=record][aria-selected=true]').getAttribute('data-id');
     await p.page.keyboard.press(verdict(id) === 'good' ? '1' : '2');
@@ -35,8 +53,8 @@ const truth = (id) => (hash(id) % 3 === 0 ? 'bad' : 'good');
 const slips = { ana: (id) => hash(id) % 5 === 1, bo: (id) => hash(id) % 7 === 2, chen: () => false };
 const says = (who) => (id) => (slips[who](id) ? (truth(id) === 'good' ? 'bad' : 'good') : truth(id));
 
-async function exportLabels(p, who) {
-  await p.waitSaved();
+async function exportLabels(p, who, { saved = true } = {}) {
+  if (saved) await p.waitSaved();
   const [download] = await Promise.all([
     p.page.waitForEvent('download'),
     p.testId('export-button').click(),
@@ -67,6 +85,7 @@ test('a lead splits the demo into 3 shares with 20 % overlap; three annotators l
     await download.saveAs(path);
     shareFiles.push(path);
   }
+  await lead.app.testId('split-work').click(); // closes the form
   await lead.app.shot('team-split');
   const shares = shareFiles.map((f) => JSON.parse(readFileSync(f, 'utf8')));
   assert.match(shareFiles[1], /share-2-of-3\.json$/);
@@ -133,15 +152,15 @@ test('a lead splits the demo into 3 shares with 20 % overlap; three annotators l
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=record]').length === n,
     conflicts.length, { timeout: 5000 });
   // a decision needs a name: without one the page asks for it and labels nothing
-  await lead.app.row(0).click();
+  await top(lead.app).click();
   await page.keyboard.press('1');
   await page.waitForFunction(() => /Annotator field/.test(document.querySelector('[data-testid=notice]')?.textContent ?? ''));
   assert.equal(await page.getByTestId('record').count(), conflicts.length);
   await nameAs(lead.app, 'dana');
   // settle each by keyboard as the truth says; the settled row leaves the filter
   for (let left = conflicts.length; left > 0; left--) {
-    await lead.app.row(0).click();
-    const id = await lead.app.row(0).getAttribute('data-id');
+    const id = await top(lead.app).id();
+    await top(lead.app).click();
     await lead.page.locator('[data-testid=votes]').waitFor();
     await page.keyboard.press(truth(id) === 'good' ? '1' : '2');
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid=record]').length === n,
@@ -157,7 +176,7 @@ test('a lead splits the demo into 3 shares with 20 % overlap; three annotators l
   assert.equal(Number(await panel.getAttribute('data-alpha')), cli.krippendorff_alpha);
   assert.equal(await lead.app.testId('annotator').inputValue(), 'dana');
   await page.getByTestId('filter').selectOption('all');
-  const merged = JSON.parse(readFileSync(await exportLabels(lead.app, 'dana-merged'), 'utf8'));
+  const merged = JSON.parse(readFileSync(await exportLabels(lead.app, 'dana-merged', { saved: false }), 'utf8'));
   const byId = Object.fromEntries(merged.labels.map((l) => [l.id, l]));
   for (const id of conflicts) {
     assert.equal(byId[id].provenance, 'adjudicated');
@@ -171,7 +190,10 @@ test('a lead splits the demo into 3 shares with 20 % overlap; three annotators l
   assert.ok(team.every((l) => l.votes?.length >= 1), 'every team label keeps its votes');
 
   // DPO from the team's labels only: every pair's chosen CoT good, rejected bad by them
+  await page.getByTestId('training-export-button').click();
+  await page.getByTestId('training-export').waitFor();
   const dpo = await downloadTraining(page, { format: 'dpo', filetype: 'jsonl', include: 'human', name: 'team' });
+  await page.keyboard.press('Escape');
   assert.ok(dpo.length > 0);
   for (const row of dpo) {
     assert.equal(byId[row.chosen_id]?.label, 'good', row.chosen_id);
