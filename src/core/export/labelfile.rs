@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
-use crate::core::data::Dataset;
+use crate::core::data::{file_slug, Dataset};
 use crate::core::io::error::ImportError;
 use crate::core::labels::Vote;
 use crate::core::labels::{Incoming, Label, LabelStore, Millis, Pair, Provenance, Verdict};
@@ -196,17 +196,7 @@ pub fn export_file_name(dataset_name: &str, date: &str) -> String {
         .iter()
         .find_map(|ext| dataset_name.strip_suffix(ext))
         .unwrap_or(dataset_name);
-    let mut clean = String::new();
-    for c in stem.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            clean.push(c);
-        } else if !clean.is_empty() && !clean.ends_with('-') {
-            clean.push('-');
-        }
-    }
-    let clean = clean.trim_end_matches('-');
-    let clean = if clean.is_empty() { "labels" } else { clean };
-    format!("cotlabel-{clean}-{date}.json")
+    format!("cotlabel-{}-{date}.json", file_slug(stem, "labels"))
 }
 
 impl LabelFile {

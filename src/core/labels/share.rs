@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::core::data::Dataset;
+use crate::core::data::{file_slug, Dataset};
 
 /// The `format` of a share file.
 pub const FORMAT: &str = "cotlabel.share";
@@ -154,17 +154,12 @@ impl Share {
             .dataset
             .rsplit_once('.')
             .map_or(self.dataset.as_str(), |(s, _)| s);
-        let mut clean = String::new();
-        for c in stem.chars() {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                clean.push(c);
-            } else if !clean.is_empty() && !clean.ends_with('-') {
-                clean.push('-');
-            }
-        }
-        let clean = clean.trim_end_matches('-');
-        let clean = if clean.is_empty() { "data" } else { clean };
-        format!("{clean}-share-{}-of-{}.json", self.share, self.shares)
+        format!(
+            "{}-share-{}-of-{}.json",
+            file_slug(stem, "data"),
+            self.share,
+            self.shares
+        )
     }
 
     /// The share file.

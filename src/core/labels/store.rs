@@ -1372,20 +1372,24 @@ mod tests {
         );
     }
 
-    fn named(who: Option<&str>, labels: &[(&str, Verdict)], at: Millis) -> LabelFile {
-        let mut s = LabelStore::new();
-        s.set_annotator(who.map(str::to_string));
-        for (id, v) in labels {
-            s.set_human(id, *v, at);
-        }
-        let ds = Dataset::new(
+    fn three() -> Dataset {
+        Dataset::new(
             "d",
             ["r1", "r2", "r3"]
                 .iter()
                 .map(|id| crate::core::data::tests::record(id, "q", id))
                 .collect(),
             None,
-        );
+        )
+    }
+
+    fn named(who: Option<&str>, labels: &[(&str, Verdict)], at: Millis) -> LabelFile {
+        let mut s = LabelStore::new();
+        s.set_annotator(who.map(str::to_string));
+        for (id, v) in labels {
+            s.set_human(id, *v, at);
+        }
+        let ds = three();
         LabelFile::from_store(&ds, &s, at)
     }
 
@@ -1458,14 +1462,7 @@ mod tests {
         assert_eq!(lead.votes("r3").unwrap()[0].annotator, "lead");
         assert!(lead.is_conflict("r1"));
         lead.set_human("r1", Bad, T0 + 9000);
-        let ds = Dataset::new(
-            "d",
-            ["r1", "r2", "r3"]
-                .iter()
-                .map(|id| crate::core::data::tests::record(id, "q", id))
-                .collect(),
-            None,
-        );
+        let ds = three();
         let merged = LabelFile::from_store(&ds, &lead, T0);
         let mut other = LabelStore::new();
         let r = other.merge_team(&[("merged.json", merged.incoming())], |_| true);
