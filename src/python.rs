@@ -1044,6 +1044,7 @@ fn export_rows(
         human_only,
         min_confidence,
         max_pairs_per_question: max_pairs.max(1),
+        keep_flagged: false,
     };
     let table = py.detach(|| {
         let plan = trainset::plan(&session.dataset, &session.labels, &options);

@@ -5,7 +5,8 @@
 //! ([`crate::pipeline::label`]), and
 //! writes the contract's label file; `cotlabel export` writes the training sets;
 //! `cotlabel evaluate` scores labels against `is_correct`; `cotlabel merge` and
-//! `cotlabel agreement` merge a team's label files and measure how far they agree.
+//! `cotlabel agreement` merge a team's label files and measure how far they agree;
+//! `cotlabel clean` finds duplicates, evaluation-set questions and broken traces.
 //!
 //! Errors name the file and line ([`crate::core::ImportError`]) and exit with status 1;
 //! wrong arguments exit with 2 (clap).
@@ -55,6 +56,58 @@ pub enum Command {
     /// How far annotators agree: Cohen's κ per pair, Fleiss' κ and Krippendorff's α over
     /// all, each person against the consensus, the questions most disagreed on.
     Agreement(AgreementArgs),
+    /// Find what a training set should leave out: near-duplicate CoTs and questions
+    /// (MinHash-LSH over word 3-grams; embedding cosine between graph neighbours), questions
+    /// of evaluation sets (13- or 8-word runs, near-duplicates) and broken traces (no
+    /// answer, cut off, loops, trivial, over a token budget).
+    Clean(CleanArgs),
+}
+
+/// What cleaning looks for (`cotlabel clean`, and `cotlabel export` before it writes).
+#[derive(Debug, Args)]
+pub struct CleanOptions {
+    /// An evaluation set (any records shape: JSONL, JSON, CSV, Parquet, a `datasets`
+    /// export): training questions that also sit in it are flagged. Repeatable. Its records
+    /// are only compared with, never added.
+    #[arg(long = "eval", value_name = "FILE")]
+    pub eval: Vec<PathBuf>,
+    /// Words in the run a training question shares with an evaluation question: 13 (GPT-3's
+    /// and Llama's reports) or a stricter 8.
+    #[arg(long, default_value_t = 13)]
+    pub ngram: usize,
+    /// Least estimated Jaccard (word 3-gram shingles) of two duplicate CoTs.
+    #[arg(long, default_value_t = 0.7)]
+    pub threshold: f64,
+    /// Least estimated Jaccard of two duplicate questions, and of a question and an
+    /// evaluation question.
+    #[arg(long, default_value_t = 0.7)]
+    pub question_threshold: f64,
+    /// Least embedding cosine of two duplicate CoTs that are graph neighbours (records
+    /// with embeddings; above 1 leaves embeddings out).
+    #[arg(long, default_value_t = 0.99)]
+    pub embedding_cosine: f32,
+    /// A CoT longer than this many tokens (estimated as characters / 4) is broken; 0: no
+    /// budget.
+    #[arg(long, default_value_t = 0)]
+    pub max_tokens: usize,
+    /// A CoT without a readable final answer is not broken.
+    #[arg(long)]
+    pub allow_no_answer: bool,
+}
+
+/// `cotlabel clean`.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    /// The files (a label file with --labels picks each duplicate cluster's representative:
+    /// a human-labelled member first, then the most trusted).
+    pub inputs: Inputs,
+    #[command(flatten)]
+    /// What to look for.
+    pub clean: CleanOptions,
+    /// Print the findings as one JSON object (contract §6).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `cotlabel merge`.
@@ -181,6 +234,16 @@ pub struct ExportArgs {
     /// Preference formats: at most this many pairs per question.
     #[arg(long, default_value_t = 4)]
     pub max_pairs: usize,
+    /// Keep the rows cleaning flags (duplicates, evaluation-set questions, broken traces);
+    /// each says why in its `flags` column. By default they are left out.
+    #[arg(long)]
+    pub keep_flagged: bool,
+    /// Do not clean at all (no rows are flagged).
+    #[arg(long, conflicts_with = "keep_flagged")]
+    pub no_clean: bool,
+    #[command(flatten)]
+    /// What cleaning looks for.
+    pub clean: CleanOptions,
 }
 
 /// `cotlabel evaluate`.

@@ -6,9 +6,13 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{
-    AgreementArgs, Cli, Command, EvaluateArgs, ExportArgs, Inputs, KnnArg, LabelArgs, MergeArgs,
-    MethodArg,
+    AgreementArgs, CleanArgs, CleanOptions, Cli, Command, EvaluateArgs, ExportArgs, Inputs,
+    KnnArg, LabelArgs, MergeArgs, MethodArg,
 };
+use crate::core::base::Matrix;
+use crate::core::clean::contamination::{EvalIndex, EvalQuestion};
+use crate::core::clean::minhash::Hasher;
+use crate::core::clean::{clean, CleanConfig, Findings, Near};
 use crate::core::export::labelfile::{DatasetInfo, LabelFile};
 use crate::core::export::trainset::{self, FileType, Format};
 use crate::core::graph::propagate::{Config, Method};
@@ -42,6 +46,7 @@ pub fn command(cli: &Cli) -> Result<(), String> {
         Command::Evaluate(args) => evaluate_command(args, &mut clock),
         Command::Merge(args) => merge_command(args, &mut clock),
         Command::Agreement(args) => agreement_command(args, &mut clock),
+        Command::Clean(args) => clean_command(args, &mut clock),
     }?;
     clock.summary();
     Ok(())
@@ -193,15 +198,203 @@ fn export_command(args: &ExportArgs, clock: &mut Clock) -> Result<(), String> {
         human_only: args.human_only,
         min_confidence: args.min_confidence,
         max_pairs_per_question: args.max_pairs.max(1),
+        keep_flagged: args.keep_flagged,
+    };
+    let flags = if args.no_clean {
+        None
+    } else {
+        let findings = findings(&session, &args.clean, clock)?;
+        Some(findings.flags(
+            &|i| session.dataset.records()[i].id.clone(),
+            &|i| trust(&session, i),
+        ))
     };
     clock.stage("writing the training set", || {
-        let plan = trainset::plan(&session.dataset, &session.labels, &options);
+        let plan = trainset::plan_clean(&session.dataset, &session.labels, &options, flags.as_ref());
         if !quiet {
             eprintln!("{}", plan.summary());
         }
         let bytes = plan.write(&session.dataset, file_type)?;
         write(&args.out, &bytes)
     })
+}
+
+/// How far a record's label is trusted (a cluster's representative is the most trusted).
+fn trust(session: &Session, i: usize) -> Option<(bool, f64)> {
+    session
+        .labels
+        .get(&session.dataset.records()[i].id)
+        .map(|l| (l.is_human(), l.confidence))
+}
+
+impl CleanOptions {
+    fn config(&self) -> Result<CleanConfig, String> {
+        if !(8..=50).contains(&self.ngram) {
+            return Err(format!("error: --ngram must be in [8, 50], not {}", self.ngram));
+        }
+        for (name, x) in [
+            ("--threshold", self.threshold),
+            ("--question-threshold", self.question_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&x) || x == 0.0 {
+                return Err(format!("error: {name} must be in (0, 1], not {x}"));
+            }
+        }
+        let mut c = CleanConfig {
+            cot_threshold: self.threshold,
+            question_threshold: self.question_threshold,
+            embedding_cosine: self.embedding_cosine,
+            ngram: self.ngram,
+            ..CleanConfig::default()
+        };
+        c.broken.max_tokens = self.max_tokens;
+        c.broken.need_answer = !self.allow_no_answer;
+        Ok(c)
+    }
+}
+
+/// The questions of evaluation files (any records shape), each file read alone.
+pub fn read_eval(paths: &[PathBuf]) -> Result<Vec<EvalQuestion>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        let file = read_file(path)?;
+        let plan = plan_import_mapped(&[file], None, None).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("error: --eval {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let Some(d) = plan.dataset else {
+            return Err(format!(
+                "error: --eval {}: no records in it (an evaluation set is a records file)",
+                path.display()
+            ));
+        };
+        for r in d.records() {
+            out.push(EvalQuestion {
+                id: r.question_id.clone().unwrap_or_else(|| r.id.clone()),
+                text: r.question.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Cleans the session's data set as `options` say, with stage times.
+fn findings(session: &Session, options: &CleanOptions, clock: &mut Clock) -> Result<Findings, String> {
+    let config = options.config()?;
+    let hasher = Hasher::new(&config.minhash);
+    let eval = if options.eval.is_empty() {
+        None
+    } else {
+        let questions = clock.stage("reading the evaluation sets", || read_eval(&options.eval))?;
+        Some(clock.stage("indexing the evaluation sets", || {
+            EvalIndex::new(&questions, config.ngram, config.shingle, &hasher)
+        }))
+    };
+    let d = &session.dataset;
+    let neighbours = match d.embeddings().filter(|_| config.embedding_cosine <= 1.0) {
+        Some(e) => {
+            let m = Matrix::new(e.as_slice(), e.rows(), e.dim()).map_err(|e| format!("error: {e}"))?;
+            let nn = clock
+                .staged(|report| {
+                    crate::core::map::neighbours::knn(m, 10, &mut |f| report("embedding neighbours (kNN)", f))
+                })
+                .map_err(|e| format!("error: {e}"))?;
+            Some(nn)
+        }
+        None => None,
+    };
+    let of = |i: usize| -> Vec<usize> {
+        neighbours
+            .as_ref()
+            .map(|nn| nn[i].iter().map(|&(j, _)| j as usize).collect())
+            .unwrap_or_default()
+    };
+    let near = d.embeddings().zip(neighbours.as_ref()).map(|(e, _)| Near {
+        embeddings: e,
+        neighbours: &of,
+    });
+    clock
+        .staged(|report| clean(d, eval.as_ref(), near, &config, report))
+        .ok_or_else(|| "error: cleaning was stopped".to_string())
+}
+
+fn clean_command(args: &CleanArgs, clock: &mut Clock) -> Result<(), String> {
+    let quiet = clock.quiet;
+    let session = clock.stage("reading the files", || read_inputs(&args.inputs, quiet))?;
+    let f = findings(&session, &args.clean, clock)?;
+    let recs = session.dataset.records();
+    let id = |i: u32| recs[i as usize].id.clone();
+    let key = |i: u32| {
+        let r = &recs[i as usize];
+        r.question_id.clone().unwrap_or_else(|| r.id.clone())
+    };
+    let trust = |i: usize| trust(&session, i);
+    let clusters: Vec<Vec<String>> = f
+        .duplicates
+        .iter()
+        .map(|c| {
+            let rep = Findings::representative(c, &trust);
+            std::iter::once(rep)
+                .chain(c.iter().copied().filter(|&i| i != rep))
+                .map(id)
+                .collect()
+        })
+        .collect();
+    if args.json {
+        let out = serde_json::json!({
+            "duplicates": clusters,
+            "contaminated": f.contaminated.iter().map(|(i, c)| serde_json::json!({
+                "id": id(*i), "eval_id": c.eval_id, "match": c.matched, "how": c.how,
+            })).collect::<Vec<_>>(),
+            "broken": f.broken.iter().map(|(i, r)| serde_json::json!({
+                "id": id(*i),
+                "reason": r[0].as_str(),
+                "reasons": r.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "duplicate_pairs": f.pairs.iter().map(|p| serde_json::json!({
+                "a": id(p.a), "b": id(p.b), "similarity": p.similarity, "via": p.via,
+            })).collect::<Vec<_>>(),
+            "duplicate_questions": f.duplicate_questions.iter()
+                .map(|c| c.iter().map(|&i| key(i)).collect::<Vec<_>>())
+                .collect::<Vec<_>>(),
+            "records": recs.len(),
+            "eval_questions": f.eval_questions,
+            "counts": {
+                "duplicate_clusters": f.duplicates.len(),
+                "duplicates_left_out": f.duplicate_members() - f.duplicates.len(),
+                "duplicate_questions": f.duplicate_questions.len(),
+                "contaminated": f.contaminated.len(),
+                "broken": f.broken.len(),
+            },
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "{} records: {} duplicate clusters ({} CoTs beyond one per cluster), {} groups of \
+             near-duplicate questions, {} CoTs of questions in the evaluation sets ({} \
+             questions checked), {} broken traces",
+            recs.len(),
+            f.duplicates.len(),
+            f.duplicate_members() - f.duplicates.len(),
+            f.duplicate_questions.len(),
+            f.contaminated.len(),
+            f.eval_questions,
+            f.broken.len()
+        );
+        let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (_, r) in &f.broken {
+            for r in r {
+                *by.entry(r.as_str()).or_default() += 1;
+            }
+        }
+        for (reason, n) in by {
+            println!("  broken, {reason}: {n}");
+        }
+    }
+    Ok(())
 }
 
 fn evaluate_command(args: &EvaluateArgs, clock: &mut Clock) -> Result<(), String> {

@@ -22,7 +22,10 @@
 //! 5. **Label** (the person) → [`labels`]: [`labels::LabelStore`], kept by
 //!    [`labels::journal::fold`] and [`labels::session::Session`] (the page); step labels (the
 //!    first wrong step) → [`labels::steps`] (the page, per question group).
-//! 6. **Export** → [`export`]: [`export::labelfile::LabelFile::from_store`] (the label file,
+//! 6. **Clean** → [`clean`]: [`clean::clean`] (jobs worker, `Job::Clean`) finds
+//!    near-duplicate CoTs and questions, questions of an evaluation set and broken traces,
+//!    which training sets leave out.
+//! 7. **Export** → [`export`]: [`export::labelfile::LabelFile::from_store`] (the label file,
 //!    contract §2) and [`export::trainset::plan`] (training sets).
 //!
 //! Beside the stages: [`base`] (the matrix view, job errors, progress, distances that every
@@ -30,6 +33,7 @@
 //! labeller), [`timing`] (the map's jobs as one benchmark suite). A test
 //! (`layout.rs`, a unit test) fails on an import cycle between the modules of `core`.
 
+pub mod clean;
 pub mod data;
 pub mod export;
 pub mod generate;

@@ -123,7 +123,8 @@ fn send(jobs: Jobs, job: Job, payload: Payload<'_>, stage: &str) -> Waiting {
             | JobsReply::Progress { .. }
             | JobsReply::Map { .. }
             | JobsReply::Propagated { .. }
-            | JobsReply::Timed { .. } => None,
+            | JobsReply::Timed { .. }
+            | JobsReply::Cleaned { .. } => None,
         }),
     )
 }
@@ -171,13 +172,25 @@ impl HeldJob {
         build: impl Fn(String) -> Job + 'static,
         on_reply: impl Fn(JobsReply) + 'static,
     ) {
-        self.run_rc(shown, Rc::new(build), Rc::new(on_reply));
+        self.run_rc(shown, Rc::new(build), Rc::new(Vec::new()), Rc::new(on_reply));
+    }
+
+    /// [`Self::run`] with files the worker reads beside the job (each run sends them).
+    pub fn run_with_files(
+        self,
+        shown: Option<&'static str>,
+        build: impl Fn(String) -> Job + 'static,
+        files: Vec<web_sys::Blob>,
+        on_reply: impl Fn(JobsReply) + 'static,
+    ) {
+        self.run_rc(shown, Rc::new(build), Rc::new(files), Rc::new(on_reply));
     }
 
     fn run_rc(
         self,
         shown: Option<&'static str>,
         build: Rc<dyn Fn(String) -> Job>,
+        files: Rc<Vec<web_sys::Blob>>,
         on_reply: Rc<dyn Fn(JobsReply)>,
     ) {
         let app = self.app;
@@ -185,7 +198,7 @@ impl HeldJob {
             // the worker does not hold the records: this run waits for them
             self.slot.forget();
             self.pending.set_value(Some(Rc::new(move || {
-                self.run_rc(shown, build.clone(), on_reply.clone())
+                self.run_rc(shown, build.clone(), files.clone(), on_reply.clone())
             })));
             app.ensure_held();
             return;
@@ -195,7 +208,10 @@ impl HeldJob {
         self.slot.send(
             app.jobs,
             job,
-            Payload::default(),
+            Payload {
+                files: files.as_ref().clone(),
+                ..Payload::default()
+            },
             shown,
             move |reply| match reply {
                 // the worker lost the data set (restarted): hand it over, run once more
@@ -204,7 +220,7 @@ impl HeldJob {
                     ..
                 } => {
                     app.lost_data();
-                    self.run_rc(shown, build.clone(), on_reply.clone());
+                    self.run_rc(shown, build.clone(), files.clone(), on_reply.clone());
                 }
                 JobsReply::Failed {
                     reason: FailReason::Error,

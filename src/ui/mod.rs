@@ -12,7 +12,8 @@
 //!
 //! **Features** — each keeps its own state, provided as a context of its own by [`App`],
 //! and imports only the shell, never another feature (they meet in the shell's signals:
-//! `records_key`, `held`, `humans`, `min_confidence`, `machine_written`, `clusters`):
+//! `records_key`, `held`, `humans`, `min_confidence`, `machine_written`, `clusters`,
+//! `cleaning`):
 //! - `map`: the reasoning map ([`map::MapState`]);
 //! - `propagation`: label next, propagate, evaluation ([`propagation::PropState`]);
 //! - `classify` with `pairwise`: the binary-choice classifier and two CoTs side by side
@@ -21,7 +22,9 @@
 //! - `mapping`: the column-mapping step ([`mapping::MappingState`]);
 //! - `steps`: numbered steps, the first wrong step (suggested, marked, spread)
 //!   ([`steps::StepsState`]);
-//! - `training`: "Export training set…";
+//! - `clean`: near-duplicates, evaluation-set questions and broken traces found in the
+//!   worker, their counts and filters, why a record is flagged ([`clean::CleanState`]);
+//! - `training`: "Export training set…" (flagged rows left out);
 //! - `generate`: sibling CoTs sampled from the person's own model over an
 //!   OpenAI-compatible endpoint ([`generate::GenState`]).
 //!
@@ -32,6 +35,7 @@
 mod bridge;
 mod browser;
 mod classify;
+mod clean;
 mod dataset;
 mod detail;
 mod durable;
@@ -97,6 +101,7 @@ pub fn App() -> impl IntoView {
     provide_context(steps);
     provide_context(GenState::new(state));
     provide_context(team::TeamState::new(state));
+    provide_context(clean::CleanState::new(state));
     state.start();
 
     // Mark the first paint of the records for the end-to-end timing.
@@ -172,9 +177,9 @@ pub fn App() -> impl IntoView {
         >
             <toolbar::Toolbar
                 data_in=|| view! { <embed::EmbedButton /> <generate::GenerateButton /> }
-                out=|| view! { <embed::ExportEmbeddingsButton /> <training::TrainingExport /> }
+                out=|| view! { <embed::ExportEmbeddingsButton /> <clean::CleanButton /> <training::TrainingExport /> }
                 dataset_status=|| view! { <embed::EmbedStatus /> }
-                labelling=|| view! { <team::TeamControls /> }
+                labelling=|| view! { <team::TeamControls /> <clean::CleanCounts /> }
             />
             <open::LinkConfirm />
             <mapping::MappingPanel />
@@ -190,7 +195,7 @@ pub fn App() -> impl IntoView {
                 </div>
                 <detail::Detail
                     buttons=|| view! { <pairwise::CompareButton /> }
-                    reasoning=|| view! { <steps::StepView /> }
+                    reasoning=|| view! { <clean::CleanDetail /> <steps::StepView /> }
                 >
                     <pairwise::Pairwise />
                 </detail::Detail>

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use crate::core::clean::{Findings, Flag};
 use crate::core::io::mapping::Survey;
 use crate::core::labels::{Counts, Verdict};
 use crate::core::signals::signature::table::SignatureTable;
@@ -47,11 +48,17 @@ pub enum Filter {
     Own,
     /// Records whose annotators' votes are tied and nobody settled.
     Conflicts,
+    /// Members of a duplicate cluster (cleaning).
+    Duplicates,
+    /// Records whose question is in an evaluation set (cleaning).
+    Contaminated,
+    /// Broken traces (cleaning).
+    Broken,
 }
 
 impl Filter {
     /// Every filter, in menu order, with its value and text.
-    pub const ALL: [(Filter, &'static str, &'static str); 9] = [
+    pub const ALL: [(Filter, &'static str, &'static str); 12] = [
         (Filter::All, "all", "All records"),
         (Filter::Unlabelled, "unlabelled", "Unlabelled"),
         (Filter::Good, "good", "Good"),
@@ -61,6 +68,9 @@ impl Filter {
         (Filter::Generated, "generated", "Generated here"),
         (Filter::Own, "own", "Hide generated"),
         (Filter::Conflicts, "conflicts", "Conflicts to settle"),
+        (Filter::Duplicates, "duplicates", "Duplicates"),
+        (Filter::Contaminated, "contaminated", "In an evaluation set"),
+        (Filter::Broken, "broken", "Broken traces"),
     ];
 
     /// The filter with this menu value.
@@ -71,10 +81,11 @@ impl Filter {
             .map_or(Filter::All, |f| f.0)
     }
 
-    fn keeps(self, s: &Session, i: usize) -> bool {
+    fn keeps(self, s: &Session, i: usize, cleaning: Option<&Cleaning>) -> bool {
         if self == Filter::All {
             return true;
         }
+        let kind = |bit: u8| cleaning.is_some_and(|c| c.kinds.get(i).is_some_and(|k| k & bit != 0));
         let r = &s.dataset.records()[i];
         let l = s.labels.get(&r.id);
         match self {
@@ -87,7 +98,79 @@ impl Filter {
             Filter::Human => l.is_some_and(|l| l.is_human()),
             Filter::Machine => l.is_some_and(|l| !l.is_human()),
             Filter::Conflicts => s.labels.is_conflict(&r.id),
+            Filter::Duplicates => kind(Cleaning::DUPLICATE),
+            Filter::Contaminated => kind(Cleaning::CONTAMINATED),
+            Filter::Broken => kind(Cleaning::BROKEN),
         }
+    }
+}
+
+/// What cleaning found in the records shown ([`crate::core::clean`]), kept for the records
+/// it was found in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cleaning {
+    /// The records it belongs to ([`AppState::records_key`]).
+    pub key: String,
+    /// The findings.
+    pub findings: Findings,
+    /// Per record: [`Self::DUPLICATE`], [`Self::CONTAMINATED`], [`Self::BROKEN`] bits.
+    pub kinds: Vec<u8>,
+    /// The evaluation files checked against, with their questions.
+    pub eval: Vec<(String, usize)>,
+    /// How long the worker took, in ms.
+    pub ms: f64,
+}
+
+impl Cleaning {
+    /// In a duplicate cluster.
+    pub const DUPLICATE: u8 = 1;
+    /// Its question is in an evaluation set.
+    pub const CONTAMINATED: u8 = 2;
+    /// Broken.
+    pub const BROKEN: u8 = 4;
+
+    /// The findings for `n` records under `key`.
+    pub fn new(key: String, findings: Findings, eval: Vec<(String, usize)>, n: usize, ms: f64) -> Self {
+        let mut kinds = vec![0u8; n];
+        let mut mark = |i: u32, bit: u8| {
+            if let Some(k) = kinds.get_mut(i as usize) {
+                *k |= bit;
+            }
+        };
+        for c in &findings.duplicates {
+            for &i in c {
+                mark(i, Self::DUPLICATE);
+            }
+        }
+        for (i, _) in &findings.contaminated {
+            mark(*i, Self::CONTAMINATED);
+        }
+        for (i, _) in &findings.broken {
+            mark(*i, Self::BROKEN);
+        }
+        Self {
+            key,
+            findings,
+            kinds,
+            eval,
+            ms,
+        }
+    }
+
+    /// Records with `bit`.
+    pub fn count(&self, bit: u8) -> usize {
+        self.kinds.iter().filter(|&&k| k & bit != 0).count()
+    }
+
+    /// What training sets leave out of session `s` (each cluster's representative by the
+    /// labels as they are now).
+    pub fn flags(&self, s: &Session) -> std::collections::HashMap<usize, Flag> {
+        let recs = s.dataset.records();
+        self.findings.flags(&|i| recs[i].id.clone(), &|i| {
+            s.labels
+                .get(&recs[i].id)
+                .map(|l| (l.is_human(), l.confidence))
+        })
     }
 }
 
@@ -167,6 +250,8 @@ pub struct AppState {
     /// Files the page's address names on another site, waiting for the person to confirm
     /// the hosts (the hosts, the files).
     pub link_confirm: RwSignal<Option<Arc<(Vec<String>, Vec<browser::Linked>)>>>,
+    /// What cleaning found in the records shown (the list's filters, the training export).
+    pub cleaning: RwSignal<Option<Arc<Cleaning>>>,
 }
 
 /// A share of the data set, opened.
@@ -207,15 +292,17 @@ impl AppState {
         let clusters = RwSignal::new(None::<Arc<Vec<i32>>>);
         let cluster_filter = RwSignal::new(None::<i32>);
         let share = RwSignal::new(None::<Arc<OpenShare>>);
+        let cleaning = RwSignal::new(None::<Arc<Cleaning>>);
         let visible = Memo::new(move |_| {
             let f = filter.get();
             let cluster = cluster_filter.get();
             let share = share.get();
+            let cleaning = cleaning.get();
             clusters.with(|m| {
                 session.with(|s| match s {
                     None => Vec::new(),
                     Some(s) => (0..s.dataset.len())
-                        .filter(|&i| f.keeps(s, i))
+                        .filter(|&i| f.keeps(s, i, cleaning.as_deref()))
                         .filter(|&i| {
                             share
                                 .as_ref()
@@ -300,7 +387,14 @@ impl AppState {
             annotator: RwSignal::new(None),
             share,
             link_confirm: RwSignal::new(None),
+            cleaning,
         }
+    }
+
+    /// The cleaning findings when they belong to the records shown (tracked).
+    pub fn cleaning_now(&self) -> Option<Arc<Cleaning>> {
+        let key = self.records_key.get()?;
+        self.cleaning.get().filter(|c| c.key == key)
     }
 
     /// Opens the overlay `name` (closing any other) and moves the focus into it.

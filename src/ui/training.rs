@@ -2,7 +2,8 @@
 //! preference pairs, KTO) and a file type, a count of rows and pairs before writing, and the
 //! download. The file is written in slices of [`SLICE`] rows, each its own task (a Parquet
 //! row group, or a part of the JSONL text), with progress and cancel, so a 50k-row set
-//! never blocks the page.
+//! never blocks the page. Rows cleaning flagged (`clean`) are left out unless the person
+//! keeps them; the count says how many.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -29,6 +30,7 @@ pub fn TrainingExport() -> impl IntoView {
     let human_only = RwSignal::new(false);
     let min_confidence = RwSignal::new(80.0_f64);
     let max_pairs = RwSignal::new(4_usize);
+    let keep_flagged = RwSignal::new(false);
     let progress = RwSignal::new(None::<(usize, usize)>);
     let cancelled = RwSignal::new(false);
 
@@ -37,15 +39,20 @@ pub fn TrainingExport() -> impl IntoView {
         human_only: human_only.get(),
         min_confidence: (min_confidence.get() / 100.0).clamp(0.5, 1.0),
         max_pairs_per_question: max_pairs.get().max(1),
+        keep_flagged: keep_flagged.get(),
     };
     let summary = Memo::new(move |_| {
         if !open() {
             return String::new();
         }
         let o = options();
+        let cleaning = state.cleaning_now();
         state.session.with(|s| {
             s.as_ref()
-                .map(|s| trainset::plan(&s.dataset, &s.labels, &o).summary())
+                .map(|s| {
+                    let flags = cleaning.as_ref().map(|c| c.flags(s));
+                    trainset::plan_clean(&s.dataset, &s.labels, &o, flags.as_ref()).summary()
+                })
                 .unwrap_or_default()
         })
     });
@@ -107,6 +114,13 @@ pub fn TrainingExport() -> impl IntoView {
                     </label>
                 </Show>
                 <label>
+                    <input type="checkbox" data-testid="training-keep-flagged"
+                        prop:checked=move || keep_flagged.get()
+                        on:change=move |ev| keep_flagged.set(event_target_checked(&ev))
+                    />
+                    " keep rows cleaning flagged (duplicates, evaluation-set questions, broken traces; a flags column says why)"
+                </label>
+                <label>
                     "File "
                     <select data-testid="training-filetype" on:change=move |ev| {
                         if let Some(f) = FileType::parse(&event_target_value(&ev)) { file_type.set(f) }
@@ -142,10 +156,12 @@ async fn write(
     cancelled: RwSignal<bool>,
 ) {
     let started = browser::performance_now();
+    let cleaning = state.cleaning_now();
     let Some((plan, name, fingerprint)) = state.session.with_untracked(|s| {
         s.as_ref().map(|s| {
+            let flags = cleaning.as_ref().map(|c| c.flags(s));
             (
-                trainset::plan(&s.dataset, &s.labels, &options),
+                trainset::plan_clean(&s.dataset, &s.labels, &options, flags.as_ref()),
                 s.dataset.name().to_string(),
                 s.dataset.fingerprint().to_string(),
             )

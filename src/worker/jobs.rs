@@ -7,8 +7,8 @@
 
 use super::now_ms;
 use super::protocol::{
-    self, AdoptJob, AttachJob, Job, JobsReply, LoadJob, Loaded, MapResult, Method, PropagateJob,
-    PropagateResult, Request, Space, TimeResult, WorkerError,
+    self, AdoptJob, AttachJob, CleanJob, CleanResult, Job, JobsReply, LoadJob, Loaded, MapResult,
+    Method, PropagateJob, PropagateResult, Request, Space, TimeResult, WorkerError,
 };
 
 /// Records per [`JobsReply::Records`] piece: each is read on the page in a task of its own.
@@ -93,7 +93,92 @@ impl Worker {
             Job::Time(case) => {
                 one(time(req, data, case, report).map(|result| JobsReply::Timed { id, result }))
             }
+            Job::Clean(job) => one(self.clean(job, bytes, report).map(|result| {
+                JobsReply::Cleaned {
+                    id,
+                    result: Box::new(result),
+                }
+            })),
         }
+    }
+
+    /// Cleans the held data set ([`crate::core::clean::clean`]): the evaluation files
+    /// in `bytes` are read for this job only; embedding duplicates are looked for among the
+    /// propagation graph's neighbours (built here when none is kept, and kept).
+    pub fn clean(
+        &mut self,
+        job: &CleanJob,
+        bytes: &[u8],
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<CleanResult, WorkerError> {
+        use crate::core::clean::contamination::{EvalIndex, EvalQuestion};
+        use crate::core::clean::minhash::Hasher;
+        use crate::core::clean::{clean, Near};
+        let mut questions = Vec::new();
+        let mut read = Vec::new();
+        let mut at = 0usize;
+        for (name, len) in &job.eval {
+            let Some(b) = bytes.get(at..at.saturating_add(*len)) else {
+                return Err(WorkerError::Input(format!(
+                    "{name}: {len} bytes announced, {} arrived",
+                    bytes.len().saturating_sub(at)
+                )));
+            };
+            at += len;
+            if !report("reading the evaluation sets", 0.0) {
+                return Err(ClusterError::Cancelled.into());
+            }
+            let plan = plan_import_mapped(&[InputFile::new(name.clone(), b)], None, None)
+                .map_err(|errors| {
+                    WorkerError::Input(
+                        errors
+                            .iter()
+                            .map(|e| format!("evaluation set {e}"))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })?;
+            let Some(d) = plan.dataset else {
+                return Err(WorkerError::Input(format!(
+                    "{name}: no records in it (an evaluation set is a records file)"
+                )));
+            };
+            let before = questions.len();
+            questions.extend(d.records().iter().map(|r| EvalQuestion {
+                id: r.question_id.clone().unwrap_or_else(|| r.id.clone()),
+                text: r.question.clone(),
+            }));
+            read.push((name.clone(), questions.len() - before));
+        }
+        let hasher = Hasher::new(&job.config.minhash);
+        let eval = (!questions.is_empty())
+            .then(|| EvalIndex::new(&questions, job.config.ngram, job.config.shingle, &hasher));
+        drop(questions);
+        let embedded = find(&self.held, &job.key)?.dataset.embeddings().is_some();
+        if embedded && job.config.embedding_cosine <= 1.0 {
+            self.graph_for(&job.key, &job.graph, report)?;
+        }
+        let held = find(&self.held, &job.key)?;
+        let graph = self.graph.as_ref().map(|(_, p)| &p.graph);
+        let of = |i: usize| -> Vec<usize> {
+            graph
+                .map(|g| g.edges(i).map(|(j, _)| j).collect())
+                .unwrap_or_default()
+        };
+        let near = held
+            .dataset
+            .embeddings()
+            .filter(|_| embedded && graph.is_some())
+            .map(|e| Near {
+                embeddings: e,
+                neighbours: &of,
+            });
+        let findings = clean(&held.dataset, eval.as_ref(), near, &job.config, report)
+            .ok_or(ClusterError::Cancelled)?;
+        Ok(CleanResult {
+            findings,
+            eval: read,
+        })
     }
 
     /// The data set held, if any.
@@ -418,34 +503,9 @@ impl Worker {
         job: &PropagateJob,
         report: &mut dyn FnMut(&str, f64) -> bool,
     ) -> Result<PropagateResult, WorkerError> {
-        let held = find(&self.held, &job.key)?;
-        let n = held.dataset.len();
-        let graph_key = format!(
-            "{}/{}",
-            job.key,
-            serde_json::to_string(&job.graph).unwrap_or_default()
-        );
-        let kept = self.graph.as_ref().is_some_and(|(k, _)| *k == graph_key);
-        if !kept {
-            self.graph = None;
-            let emb = held
-                .dataset
-                .embeddings()
-                .filter(|_| job.graph.embedding_weight > 0.0)
-                .map(|e| Matrix::new(e.as_slice(), e.rows(), e.dim()))
-                .transpose()?;
-            let t = &held.table;
-            let prepared = Prepared::new(
-                emb,
-                &t.vectors,
-                t.nodes.clone(),
-                t.prior.clone(),
-                t.shapes.iter().map(|s| s.index() as u8).collect(),
-                &job.graph,
-                &mut |f| report("building the graph", 0.9 * f),
-            )?;
-            self.graph = Some((graph_key, prepared));
-        }
+        let n = find(&self.held, &job.key)?.dataset.len();
+        let built = self.graph_for(&job.key, &job.graph, report)?;
+        let kept = !built;
         let (_, prepared) = self.graph.as_ref().expect("built above");
         if job.human.len() != n {
             return Err(ClusterError::Shape {
@@ -502,6 +562,42 @@ impl Worker {
             doubt: prop.doubt.iter().map(|&d| d as f32).collect(),
             moved: prop.moved.clone(),
         })
+    }
+}
+
+impl Worker {
+    /// Builds the graph of the held data set `key` under `config` unless the one kept is
+    /// it; whether it was built.
+    fn graph_for(
+        &mut self,
+        key: &str,
+        config: &crate::core::graph::GraphConfig,
+        report: &mut dyn FnMut(&str, f64) -> bool,
+    ) -> Result<bool, WorkerError> {
+        let held = find(&self.held, key)?;
+        let graph_key = format!("{key}/{}", serde_json::to_string(config).unwrap_or_default());
+        if self.graph.as_ref().is_some_and(|(k, _)| *k == graph_key) {
+            return Ok(false);
+        }
+        self.graph = None;
+        let emb = held
+            .dataset
+            .embeddings()
+            .filter(|_| config.embedding_weight > 0.0)
+            .map(|e| Matrix::new(e.as_slice(), e.rows(), e.dim()))
+            .transpose()?;
+        let t = &held.table;
+        let prepared = Prepared::new(
+            emb,
+            &t.vectors,
+            t.nodes.clone(),
+            t.prior.clone(),
+            t.shapes.iter().map(|s| s.index() as u8).collect(),
+            config,
+            &mut |f| report("building the graph", 0.9 * f),
+        )?;
+        self.graph = Some((graph_key, prepared));
+        Ok(true)
     }
 }
 

@@ -167,6 +167,33 @@ pub enum Job {
     /// Time one job of the benchmark suite ([`crate::core::timing`]). The numbers: the
     /// base rows the suite's matrix is built from.
     Time(Case),
+    /// Clean the held data set: duplicates, evaluation-set questions, broken traces.
+    Clean(CleanJob),
+}
+
+/// Find what training sets should leave out of the held data set
+/// ([`crate::core::clean::clean`]). The evaluation files' bytes travel beside, one after
+/// the other; the worker reads them for this job only and keeps nothing of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanJob {
+    /// The data set the worker holds (its [`Loaded::key`]).
+    pub key: String,
+    /// What to look for.
+    pub config: crate::core::clean::CleanConfig,
+    /// The propagation graph's settings: its neighbours are where embedding duplicates
+    /// are looked for (the graph is built, or the one kept is used, and kept).
+    pub graph: GraphConfig,
+    /// Each evaluation file's name and length in bytes.
+    pub eval: Vec<(String, usize)>,
+}
+
+/// What cleaning found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanResult {
+    /// The findings (record positions).
+    pub findings: crate::core::clean::Findings,
+    /// The evaluation files read, with their questions.
+    pub eval: Vec<(String, usize)>,
 }
 
 /// A job of the model worker (burn: the classifier and MiniLM).
@@ -614,6 +641,13 @@ pub enum JobsReply {
         /// The time.
         result: TimeResult,
     },
+    /// A data set cleaned.
+    Cleaned {
+        /// Job id.
+        id: u64,
+        /// The findings.
+        result: Box<CleanResult>,
+    },
     /// A job that stopped.
     Failed {
         /// Job id.
@@ -640,6 +674,7 @@ impl WorkerReply for JobsReply {
             | Self::Map { id, .. }
             | Self::Propagated { id, .. }
             | Self::Timed { id, .. }
+            | Self::Cleaned { id, .. }
             | Self::Failed { id, .. } => *id,
         }
     }
@@ -656,6 +691,7 @@ impl WorkerReply for JobsReply {
             | Self::Map { .. }
             | Self::Propagated { .. }
             | Self::Timed { .. }
+            | Self::Cleaned { .. }
             | Self::Failed { .. } => true,
         }
     }
@@ -672,6 +708,7 @@ impl WorkerReply for JobsReply {
             Self::Map { .. } => "map",
             Self::Propagated { .. } => "propagated",
             Self::Timed { .. } => "timed",
+            Self::Cleaned { .. } => "cleaned",
             Self::Failed { .. } => "failed",
         }
     }
@@ -688,6 +725,7 @@ impl WorkerReply for JobsReply {
             | Self::Refused { .. }
             | Self::Propagated { .. }
             | Self::Timed { .. }
+            | Self::Cleaned { .. }
             | Self::Failed { .. } => None,
         }
     }

@@ -14,12 +14,17 @@
 //! when asked for, at or above a confidence. Every row carries the id(s), provenance and
 //! confidence of the labels it came from, so a training set can be traced back.
 //!
+//! Cleaning ([`crate::core::clean`]) flags duplicates, questions of an evaluation set and
+//! broken traces; [`plan_clean`] leaves them out unless [`Options::keep_flagged`], counts
+//! them in the summary, and a kept flagged row says why in its `flags` column.
+//!
 //! [`plan`] decides the rows (cheap: no text is copied) and counts them before anything is
 //! written; [`Plan::table`] builds any range of rows, so the page can write a large set in
 //! slices ([`crate::core::io::parquet::ParquetSink`] takes one row group per slice).
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::core::clean::Flag;
 use crate::core::data::{Dataset, Record};
 use crate::core::io::parquet::{self, Column, Table, Turn};
 use crate::core::io::shapes;
@@ -139,6 +144,9 @@ pub struct Options {
     pub min_confidence: f64,
     /// Preference formats: at most this many pairs per question (at least 1).
     pub max_pairs_per_question: usize,
+    /// Keep the rows cleaning flagged (each says why in its `flags` column); by default
+    /// they are left out.
+    pub keep_flagged: bool,
 }
 
 impl Default for Options {
@@ -148,8 +156,23 @@ impl Default for Options {
             human_only: false,
             min_confidence: 0.8,
             max_pairs_per_question: 4,
+            keep_flagged: false,
         }
     }
+}
+
+/// Records cleaning left out of a training set, by why (a record may be counted under
+/// more than one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LeftOut {
+    /// Labelled records left out.
+    pub records: usize,
+    /// Of them, duplicates of a kept record.
+    pub duplicates: usize,
+    /// Of them, questions of the evaluation set.
+    pub contaminated: usize,
+    /// Of them, broken traces.
+    pub broken: usize,
 }
 
 /// Where a preference pair came from.
@@ -204,6 +227,12 @@ pub struct Plan {
     pub questions: usize,
     /// Preference formats: questions with counted labels but no pair (not both kinds).
     pub questions_skipped: usize,
+    /// Labelled records cleaning left out.
+    pub left_out: LeftOut,
+    /// Flagged records kept (with [`Options::keep_flagged`]): why, by record.
+    flags: HashMap<usize, String>,
+    /// Whether cleaning ran (then rows carry a `flags` column when flagged rows are kept).
+    cleaned: bool,
 }
 
 /// What a stepwise row needs: the steps' texts (byte ranges) and what is known of them.
@@ -233,12 +262,49 @@ fn counts(label: &Label, o: &Options) -> bool {
     label.is_human() || (!o.human_only && label.confidence >= o.min_confidence)
 }
 
-/// Decides the rows of a training set from the labels.
+/// Decides the rows of a training set from the labels (no cleaning).
 pub fn plan(dataset: &Dataset, store: &LabelStore, options: &Options) -> Plan {
+    plan_clean(dataset, store, options, None)
+}
+
+/// Decides the rows of a training set from the labels; `flags` (cleaning's findings, by
+/// record: [`crate::core::clean::Findings::flags`]) are left out unless
+/// [`Options::keep_flagged`].
+pub fn plan_clean(
+    dataset: &Dataset,
+    store: &LabelStore,
+    options: &Options,
+    flags: Option<&std::collections::HashMap<usize, Flag>>,
+) -> Plan {
     let o = options.clone();
     let mut labels = HashMap::default();
     let (mut sound, mut flawed, mut human) = (0, 0, 0);
+    let mut left_out = LeftOut::default();
+    let mut kept_flags: HashMap<usize, String> = HashMap::default();
+    let out = |i: usize| -> Option<&Flag> { flags.and_then(|f| f.get(&i)) };
+    let picked: std::collections::HashSet<&str> = store
+        .pairs()
+        .iter()
+        .flat_map(|p| [p.better.as_str(), p.worse.as_str()])
+        .collect();
     for (i, r) in dataset.records().iter().enumerate() {
+        // a flagged record is counted as left out when it would have made or joined a row
+        let counted = || {
+            store.get(&r.id).is_some_and(|l| counts(l, &o))
+                || store.spread(&r.id).is_some()
+                || picked.contains(r.id.as_str())
+        };
+        if let Some(f) = out(i).filter(|_| counted()) {
+            if o.keep_flagged {
+                kept_flags.insert(i, f.why.clone());
+            } else {
+                left_out.records += 1;
+                left_out.duplicates += usize::from(f.duplicate_of.is_some());
+                left_out.contaminated += usize::from(f.contaminated);
+                left_out.broken += usize::from(f.broken);
+                continue;
+            }
+        }
         if let Some(l) = store.get(&r.id).filter(|l| counts(l, &o)) {
             match l.verdict {
                 Verdict::Good => sound += 1,
@@ -269,6 +335,13 @@ pub fn plan(dataset: &Dataset, store: &LabelStore, options: &Options) -> Plan {
         steps: HashMap::default(),
         step_marks: 0,
         step_spread: 0,
+        left_out,
+        flags: kept_flags,
+        cleaned: flags.is_some(),
+    };
+    let excluded: std::collections::HashSet<usize> = match flags {
+        Some(f) if !o.keep_flagged => f.keys().copied().collect(),
+        _ => Default::default(),
     };
     match o.format {
         Format::SftMessages | Format::SftPromptCompletion => {
@@ -286,8 +359,8 @@ pub fn plan(dataset: &Dataset, store: &LabelStore, options: &Options) -> Plan {
             keep.sort_unstable();
             p.items = keep.into_iter().map(Item::One).collect();
         }
-        Format::Dpo | Format::DpoConversational => plan_pairs(dataset, store, &mut p),
-        Format::Stepwise | Format::ProcessBench => plan_steps(dataset, store, &mut p),
+        Format::Dpo | Format::DpoConversational => plan_pairs(dataset, store, &mut p, &excluded),
+        Format::Stepwise | Format::ProcessBench => plan_steps(dataset, store, &mut p, &excluded),
     }
     p
 }
@@ -295,8 +368,16 @@ pub fn plan(dataset: &Dataset, store: &LabelStore, options: &Options) -> Plan {
 /// The CoTs with a step label that says where the first wrong step is (or that none is):
 /// the person's marks always, spread labels when machine labels count. A "fine through
 /// step k" label leaves the later steps unknown, so it makes no row.
-fn plan_steps(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
+fn plan_steps(
+    dataset: &Dataset,
+    store: &LabelStore,
+    p: &mut Plan,
+    excluded: &std::collections::HashSet<usize>,
+) {
     for (i, r) in dataset.records().iter().enumerate() {
+        if excluded.contains(&i) {
+            continue;
+        }
         let human = store
             .get(&r.id)
             .and_then(|l| l.step.filter(|_| l.is_human()));
@@ -333,7 +414,12 @@ fn plan_steps(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
     }
 }
 
-fn plan_pairs(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
+fn plan_pairs(
+    dataset: &Dataset,
+    store: &LabelStore,
+    p: &mut Plan,
+    excluded: &std::collections::HashSet<usize>,
+) {
     let cap = p.options.max_pairs_per_question.max(1);
     // The person's picks, by question.
     let groups = dataset.groups();
@@ -347,6 +433,9 @@ fn plan_pairs(dataset: &Dataset, store: &LabelStore, p: &mut Plan) {
             dataset.position(&pair.better),
             dataset.position(&pair.worse),
         ) {
+            if excluded.contains(&b) || excluded.contains(&w) {
+                continue;
+            }
             picks.entry(groups.group_of(b)).or_default().push((b, w));
         }
     }
@@ -468,6 +557,35 @@ impl Plan {
 
     /// What the rows are, in a sentence, for the dialog.
     pub fn summary(&self) -> String {
+        let s = self.rows_summary();
+        let l = &self.left_out;
+        if l.records > 0 {
+            let mut why = Vec::new();
+            for (n, what) in [
+                (l.duplicates, "duplicates"),
+                (l.contaminated, "in the evaluation set"),
+                (l.broken, "broken"),
+            ] {
+                if n > 0 {
+                    why.push(format!("{n} {what}"));
+                }
+            }
+            format!(
+                "{s} Left out: {} labelled CoTs flagged by cleaning ({}).",
+                l.records,
+                why.join(", ")
+            )
+        } else if self.cleaned && !self.flags.is_empty() {
+            format!(
+                "{s} {} flagged CoTs kept; their flags column says why.",
+                self.flags.len()
+            )
+        } else {
+            s
+        }
+    }
+
+    fn rows_summary(&self) -> String {
         let which = if self.options.human_only {
             "human labels".to_string()
         } else {
@@ -697,6 +815,18 @@ impl Plan {
             add("provenance", text(&|it| prov(one(it))));
             add("confidence", num(&|it| conf(one(it))));
         }
+        if self.cleaned && self.options.keep_flagged {
+            let why = |i: usize| self.flags.get(&i).cloned().unwrap_or_default();
+            add(
+                "flags",
+                text(&|it| match *it {
+                    Item::Pair(c, r, _) => {
+                        [why(c), why(r)].into_iter().filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" | ")
+                    }
+                    Item::One(i) => why(i),
+                }),
+            );
+        }
         t
     }
 
@@ -788,6 +918,62 @@ mod tests {
         (0..t.rows())
             .map(|i| Value::Object(t.row_json(i)))
             .collect()
+    }
+
+    #[test]
+    fn flagged_rows_are_left_out_and_counted_or_kept_with_why() {
+        let (ds, s) = data();
+        let a1 = ds.position("a1").unwrap();
+        let mut flags = std::collections::HashMap::new();
+        flags.insert(
+            a1,
+            Flag {
+                duplicate_of: Some(ds.position("a3").unwrap() as u32),
+                broken: true,
+                why: "duplicate of a3; broken: loop".into(),
+                ..Flag::default()
+            },
+        );
+        let o = Options::default();
+        let p = plan_clean(&ds, &s, &o, Some(&flags));
+        let r = rows(&p, &ds);
+        let ids: Vec<&str> = r.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["a3", "c1"]);
+        assert_eq!(
+            p.left_out,
+            LeftOut {
+                records: 1,
+                duplicates: 1,
+                contaminated: 0,
+                broken: 1
+            }
+        );
+        assert!(p.summary().ends_with("Left out: 1 labelled CoTs flagged by cleaning (1 duplicates, 1 broken)."));
+        assert!(r[0].get("flags").is_none());
+        let keep = Options {
+            keep_flagged: true,
+            ..Options::default()
+        };
+        let p = plan_clean(&ds, &s, &keep, Some(&flags));
+        let r = rows(&p, &ds);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0]["flags"], "duplicate of a3; broken: loop");
+        assert_eq!(r[1]["flags"], "");
+        assert_eq!(p.left_out, LeftOut::default());
+        // a flagged record in a pair: the pair is not made
+        let dpo = plan_clean(
+            &ds,
+            &s,
+            &Options {
+                format: Format::Dpo,
+                ..Options::default()
+            },
+            Some(&flags),
+        );
+        for row in rows(&dpo, &ds) {
+            assert_ne!(row["chosen_id"], "a1");
+            assert_ne!(row["rejected_id"], "a1");
+        }
     }
 
     #[test]
