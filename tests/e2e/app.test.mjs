@@ -17,3 +17,4 @@ import './features/scale.mjs';
 import './features/training-export.mjs';
 import './features/generate.mjs';
 import './features/team.mjs';
+import './features/clean.mjs';

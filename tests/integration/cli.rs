@@ -383,3 +383,102 @@ fn classify_adds_the_classifiers_verdicts_and_keeps_the_human_labels() {
         assert!(!ids.contains(id));
     }
 }
+
+#[test]
+fn clean_finds_planted_duplicates_broken_traces_and_evaluation_questions() {
+    let dir = out_dir("clean");
+    let ds = demo();
+    let recs = ds.records();
+    // four demo CoTs, a copy of the first under another id, a trace cut mid-sentence
+    let mut lines: Vec<serde_json::Value> = recs[..4]
+        .iter()
+        .map(|r| {
+            serde_json::json!({"id": r.id, "question_id": r.question_id, "question": r.question,
+                "cot": r.cot, "answer": r.answer})
+        })
+        .collect();
+    let mut copy = lines[0].clone();
+    copy["id"] = "copy-of-first".into();
+    copy["cot"] = format!("  {}", recs[0].cot.to_uppercase()).into();
+    lines.push(copy);
+    lines.push(serde_json::json!({"id": "cut", "question_id": "other", "question": "How far is it to the next town?",
+        "cot": "The town is 12 miles away and we walk 3 miles per hour, so the time is 12 /"}));
+    let train = dir.join("train.jsonl");
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&train, text.join("\n")).unwrap();
+    let out = cotlabel(&[
+        "clean",
+        train.to_str().unwrap(),
+        "--eval",
+        RECORDS,
+        "--json",
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // the copy joins the first CoT; the file's first is kept (no labels)
+    let dups = v["duplicates"].as_array().unwrap();
+    assert!(dups.iter().any(|c| c[0] == recs[0].id.as_str() && c[1] == "copy-of-first"));
+    let broken: Vec<(&str, &str)> = v["broken"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["id"].as_str().unwrap(), b["reason"].as_str().unwrap()))
+        .collect();
+    assert!(broken.contains(&("cut", "mid_sentence")), "{broken:?}");
+    // every demo question is in the evaluation set; the other question is not
+    let contaminated = v["contaminated"].as_array().unwrap();
+    assert_eq!(contaminated.len(), 5);
+    assert!(contaminated.iter().all(|c| c["how"] == "exact" && c["eval_id"].is_string()));
+    assert!(contaminated.iter().all(|c| c["id"] != "cut"));
+
+    // a training set leaves them out and says so; --keep-flagged keeps them with why
+    let labels = dir.join("all-good.json");
+    let entries: Vec<String> = lines
+        .iter()
+        .map(|l| format!(r#"{{"id":{},"label":"good","provenance":"human"}}"#, l["id"]))
+        .collect();
+    std::fs::write(
+        &labels,
+        format!(
+            r#"{{"format":"cotlabel.labels","version":1,"labels":[{}]}}"#,
+            entries.join(",")
+        ),
+    )
+    .unwrap();
+    let sft = dir.join("sft.jsonl");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            train.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+            "--format",
+            "sft-prompt-completion",
+            "-o",
+            sft.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = cotlabel(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<serde_json::Value> = std::fs::read_to_string(&sft)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (rows, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (rows, said) = run(&[]);
+    // the copy and the cut trace are out; without --eval the demo questions stay
+    assert_eq!(rows.len(), 4, "{said}");
+    assert!(said.contains("Left out: 2 labelled CoTs flagged by cleaning (1 duplicates, 1 broken)"), "{said}");
+    let (rows, _) = run(&["--eval", RECORDS]);
+    assert!(rows.is_empty());
+    let (rows, _) = run(&["--keep-flagged"]);
+    assert_eq!(rows.len(), 6);
+    let cut = rows.iter().find(|r| r["id"] == "cut").unwrap();
+    assert_eq!(cut["flags"], "broken: mid_sentence");
+    let (rows, _) = run(&["--no-clean"]);
+    assert_eq!(rows.len(), 6);
+    assert!(rows[0].get("flags").is_none());
+}

@@ -202,6 +202,7 @@ fn every_training_format_in_both_file_types() {
             human_only: false,
             min_confidence: 0.8,
             max_pairs_per_question: 2,
+            keep_flagged: false,
         };
         let plan = trainset::plan(&ds, &store, &o);
         let expected = match format {

@@ -3,8 +3,12 @@
 //! A training question is contaminated by an evaluation question when, in this order:
 //! 1. their words are the same (case, spacing and punctuation aside): `match` is the
 //!    question;
-//! 2. they share a run of `ngram` words (13 as in GPT-3's and Llama 2's reports, or the
-//!    8-word variant): `match` is that run;
+//! 2. they share runs of `ngram` words (13 as in GPT-3's and Llama 2's reports, or the
+//!    8-word variant) that cover at least a fifth of the evaluation question's runs:
+//!    `match` is the first shared run. One shared run is not enough: exam boilerplate
+//!    ("which of the following is the most appropriate next step in management") sits in
+//!    hundreds of unrelated medical questions (MMLU-Pro against ThoughtSource flagged 41
+//!    CoTs of unrelated questions on that phrase alone before this rule);
 //! 3. they are near-duplicates: MinHash over word 3-gram shingles, estimated Jaccard at
 //!    or above the question threshold: `match` says so with the estimate.
 //!
@@ -15,6 +19,13 @@ use std::collections::HashMap;
 
 use super::minhash::{estimate, Hasher};
 use super::text::{ngram_hashes, normalized, shingles, word_hashes, words};
+
+/// The least share of an evaluation question's runs a training question must contain.
+pub const MIN_SHARE: f64 = 0.2;
+
+/// Evaluation questions kept per run: a run in more is boilerplate, and the share rule
+/// above never lets it decide alone.
+const PER_GRAM: usize = 64;
 
 /// One evaluation question.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +52,10 @@ pub struct Contamination {
 pub struct EvalIndex {
     ids: Vec<String>,
     exact: HashMap<String, u32>,
-    grams: HashMap<u64, u32>,
+    /// Each run's evaluation questions (at most [`PER_GRAM`]).
+    grams: HashMap<u64, Vec<u32>>,
+    /// Distinct runs of each evaluation question.
+    runs: Vec<u32>,
     ngram: usize,
     shingle: usize,
     sigs: Vec<Vec<u32>>,
@@ -56,6 +70,7 @@ impl EvalIndex {
             ids: Vec::new(),
             exact: HashMap::new(),
             grams: HashMap::new(),
+            runs: Vec::new(),
             ngram: ngram.max(1),
             shingle,
             sigs: Vec::new(),
@@ -70,11 +85,20 @@ impl EvalIndex {
             ix.ids.push(q.id.clone());
             ix.exact.insert(norm, k);
             let wh = word_hashes(&words(&q.text));
+            let mut runs = 0;
             if wh.len() >= ix.ngram {
-                for g in ngram_hashes(&wh, ix.ngram) {
-                    ix.grams.entry(g).or_insert(k);
+                let mut gs = ngram_hashes(&wh, ix.ngram);
+                gs.sort_unstable();
+                gs.dedup();
+                runs = gs.len() as u32;
+                for g in gs {
+                    let e = ix.grams.entry(g).or_default();
+                    if e.len() < PER_GRAM {
+                        e.push(k);
+                    }
                 }
             }
+            ix.runs.push(runs);
             let sig = hasher.sign(&shingles(&q.text, shingle));
             for (b, band) in ix.bands.iter_mut().enumerate() {
                 band.entry(hasher.band_key(&sig, b)).or_default().push(k);
@@ -110,14 +134,28 @@ impl EvalIndex {
         }
         let wh = word_hashes(&ws);
         if wh.len() >= self.ngram {
+            // shared runs per evaluation question, each run once, and where the first was
+            let mut hits: HashMap<u32, (u32, usize)> = HashMap::new();
+            let mut seen = std::collections::HashSet::new();
             for (at, g) in ngram_hashes(&wh, self.ngram).into_iter().enumerate() {
-                if let Some(&k) = self.grams.get(&g) {
-                    return Some(Contamination {
-                        eval_id: self.ids[k as usize].clone(),
-                        matched: ws[at..at + self.ngram].join(" "),
-                        how: "ngram".into(),
-                    });
+                if !seen.insert(g) {
+                    continue;
                 }
+                for &k in self.grams.get(&g).into_iter().flatten() {
+                    hits.entry(k).or_insert((0, at)).0 += 1;
+                }
+            }
+            let best = hits
+                .into_iter()
+                .map(|(k, (n, at))| (f64::from(n) / f64::from(self.runs[k as usize].max(1)), k, at))
+                .filter(|&(share, _, _)| share >= MIN_SHARE)
+                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+            if let Some((_, k, at)) = best {
+                return Some(Contamination {
+                    eval_id: self.ids[k as usize].clone(),
+                    matched: ws[at..at + self.ngram].join(" "),
+                    how: "ngram".into(),
+                });
             }
         }
         let sig = hasher.sign(&shingles(question, self.shingle));
@@ -185,6 +223,29 @@ mod tests {
         // unrelated
         assert!(ix.check("Name the capital of France in one word please.", &h, 0.7).is_none());
         assert!(ix.check("", &h, 0.7).is_none());
+    }
+
+    #[test]
+    fn one_shared_boilerplate_run_is_not_contamination() {
+        let h = Hasher::new(&MinHashConfig::default());
+        let tail = "Physical examination shows no abnormalities. Which of the following is the \
+                    most appropriate next step in management?";
+        let eval = [q(
+            "medqa-1",
+            &format!(
+                "A 15-year-old boy is brought by his mother who found him in his room late at \
+                 night several times during the past month, worried about his sleep. {tail}"
+            ),
+        )];
+        let train = format!(
+            "A 70-year-old man collapses while running a marathon on a hot day with a \
+             temperature of 41 C and dry skin and low blood pressure. {tail}"
+        );
+        let ix = EvalIndex::new(&eval, 13, 3, &h);
+        assert!(ix.check(&train, &h, 0.7).is_none());
+        // the same question with a sentence added before it is
+        let c = ix.check(&format!("Read carefully. {}", eval[0].text), &h, 0.7).unwrap();
+        assert_eq!(c.how, "ngram");
     }
 
     #[test]
