@@ -102,7 +102,7 @@ test('cleaning: planted duplicates, a cut-off trace and an evaluation file are f
   const sft = await downloadTraining(page, { format: 'sft-prompt-completion', filetype: 'jsonl', include: 'human', name: 'clean' });
   assert.equal(sft.length, rows.length - out.size);
   assert.ok(sft.every((r) => !out.has(r.id)));
-  assert.match(await p.text('training-summary'), new RegExp(`Left out: ${out.size} labelled CoTs flagged by cleaning \\(2 duplicates, ${flagged} in the evaluation set, 1 broken\\)`));
+  assert.match(await p.text('training-summary'), new RegExp(`Left out: ${out.size} labelled CoTs flagged by cleaning \\(2 duplicates, ${flagged} in the evaluation set, ${cli.broken.length} broken\\)`));
   // kept when asked, each saying why
   await page.getByTestId('training-keep-flagged').check();
   const kept = await downloadTraining(page, { format: 'sft-prompt-completion', filetype: 'jsonl', include: 'human', name: 'clean-kept' });
