@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{
-    AgreementArgs, CleanArgs, CleanOptions, Cli, Command, EvaluateArgs, ExportArgs, Inputs,
-    KnnArg, LabelArgs, MergeArgs, MethodArg,
+    AgreementArgs, CleanArgs, CleanOptions, Cli, Command, EvaluateArgs, ExportArgs, Inputs, KnnArg,
+    LabelArgs, MergeArgs, MethodArg,
 };
 use crate::core::base::Matrix;
 use crate::core::clean::contamination::{EvalIndex, EvalQuestion};
@@ -204,13 +204,15 @@ fn export_command(args: &ExportArgs, clock: &mut Clock) -> Result<(), String> {
         None
     } else {
         let findings = findings(&session, &args.clean, clock)?;
-        Some(findings.flags(
-            &|i| session.dataset.records()[i].id.clone(),
-            &|i| trust(&session, i),
-        ))
+        Some(
+            findings.flags(&|i| session.dataset.records()[i].id.clone(), &|i| {
+                trust(&session, i)
+            }),
+        )
     };
     clock.stage("writing the training set", || {
-        let plan = trainset::plan_clean(&session.dataset, &session.labels, &options, flags.as_ref());
+        let plan =
+            trainset::plan_clean(&session.dataset, &session.labels, &options, flags.as_ref());
         if !quiet {
             eprintln!("{}", plan.summary());
         }
@@ -230,7 +232,10 @@ fn trust(session: &Session, i: usize) -> Option<(bool, f64)> {
 impl CleanOptions {
     fn config(&self) -> Result<CleanConfig, String> {
         if !(8..=50).contains(&self.ngram) {
-            return Err(format!("error: --ngram must be in [8, 50], not {}", self.ngram));
+            return Err(format!(
+                "error: --ngram must be in [8, 50], not {}",
+                self.ngram
+            ));
         }
         for (name, x) in [
             ("--threshold", self.threshold),
@@ -282,7 +287,11 @@ pub fn read_eval(paths: &[PathBuf]) -> Result<Vec<EvalQuestion>, String> {
 }
 
 /// Cleans the session's data set as `options` say, with stage times.
-fn findings(session: &Session, options: &CleanOptions, clock: &mut Clock) -> Result<Findings, String> {
+fn findings(
+    session: &Session,
+    options: &CleanOptions,
+    clock: &mut Clock,
+) -> Result<Findings, String> {
     let config = options.config()?;
     let hasher = Hasher::new(&config.minhash);
     let eval = if options.eval.is_empty() {
@@ -296,10 +305,13 @@ fn findings(session: &Session, options: &CleanOptions, clock: &mut Clock) -> Res
     let d = &session.dataset;
     let neighbours = match d.embeddings().filter(|_| config.embedding_cosine <= 1.0) {
         Some(e) => {
-            let m = Matrix::new(e.as_slice(), e.rows(), e.dim()).map_err(|e| format!("error: {e}"))?;
+            let m =
+                Matrix::new(e.as_slice(), e.rows(), e.dim()).map_err(|e| format!("error: {e}"))?;
             let nn = clock
                 .staged(|report| {
-                    crate::core::map::neighbours::knn(m, 10, &mut |f| report("embedding neighbours (kNN)", f))
+                    crate::core::map::neighbours::knn(m, 10, &mut |f| {
+                        report("embedding neighbours (kNN)", f)
+                    })
                 })
                 .map_err(|e| format!("error: {e}"))?;
             Some(nn)

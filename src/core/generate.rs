@@ -495,10 +495,12 @@ pub fn classify_http(status: u16, retry_after: Option<&str>, body: &str, attempt
 /// A finished completion of the question of record `like` as a record of the data set:
 /// the same question (and `question_id`), the text as its CoT, the answer read from the
 /// text, and where it came from (`source: generated`, the model, the sampling settings, the
-/// time). `None` for an empty completion.
+/// time, the server's `finish_reason`: `length` marks it cut off for cleaning). `None` for
+/// an empty completion.
 pub fn generated_record(
     like: &Record,
     text: &str,
+    finish: Option<&str>,
     endpoint: &Endpoint,
     id: String,
     created_at: &str,
@@ -516,6 +518,9 @@ pub fn generated_record(
         json!({"temperature": endpoint.temperature, "max_tokens": endpoint.max_tokens}),
     );
     meta.insert("generated_at".into(), json!(created_at));
+    if let Some(f) = finish {
+        meta.insert("finish_reason".into(), json!(f));
+    }
     if let Some(system) = system_prompt(like) {
         meta.insert("system".into(), json!(system));
     }
@@ -925,6 +930,7 @@ mod tests {
         let r = generated_record(
             &record("a", "q", "c"),
             "1 + 1 = 2",
+            None,
             &e,
             "a-gen1".into(),
             "t",
@@ -972,7 +978,7 @@ mod tests {
         let e = Endpoint::default();
         let like = record("a", "q", "c");
         let g = |id: &str, v: Option<Vec<f32>>| Stored {
-            record: generated_record(&like, "x = 1", &e, id.into(), "t").unwrap(),
+            record: generated_record(&like, "x = 1", None, &e, id.into(), "t").unwrap(),
             vector: v,
         };
         let plain = Dataset::new("d", vec![like.clone()], None);
@@ -1019,6 +1025,7 @@ mod tests {
         let r = generated_record(
             &like,
             "  2 + 3 = 6\nThe answer is 6.\n",
+            Some("length"),
             &e,
             "q1-gen-1".into(),
             "2026-12-03T05:00:00Z",
@@ -1033,8 +1040,17 @@ mod tests {
         assert_eq!(r.meta["model"], "gemma");
         assert_eq!(r.meta["gold_answer"], "5");
         assert_eq!(r.meta["sampling"]["temperature"], 0.8);
+        // the server stopped it at its token limit: cleaning calls it cut off
+        assert_eq!(r.meta["finish_reason"], "length");
+        let why = crate::core::clean::broken::reasons(
+            &r,
+            &crate::core::clean::text::text_word_hashes(&r.cot),
+            true,
+            &Default::default(),
+        );
+        assert!(why.contains(&crate::core::clean::broken::Reason::CutOff));
         assert_eq!(r.is_correct, None);
-        assert!(generated_record(&like, " \n ", &e, "x".into(), "t").is_none());
+        assert!(generated_record(&like, " \n ", None, &e, "x".into(), "t").is_none());
         // a chat record's system prompt is asked under and kept
         let mut chat = record("c1", "What is 1 + 1?", "1 + 1 = 2");
         chat.meta.insert(
@@ -1045,7 +1061,7 @@ mod tests {
         );
         assert_eq!(system_prompt(&chat).as_deref(), Some("Answer in French."));
         assert_eq!(system_prompt(&like), None);
-        let g = generated_record(&chat, "Deux.", &e, "c1-gen1".into(), "t").unwrap();
+        let g = generated_record(&chat, "Deux.", Some("stop"), &e, "c1-gen1".into(), "t").unwrap();
         assert_eq!(g.meta["system"], "Answer in French.");
         assert_eq!(system_prompt(&g).as_deref(), Some("Answer in French."));
     }

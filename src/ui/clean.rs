@@ -1,6 +1,8 @@
 //! Clean the training data (`core::clean`, run in the jobs worker): near-duplicate CoTs
 //! and questions, questions of evaluation sets, broken traces. It runs by itself once the
-//! worker holds new records, and again from *Clean…* with evaluation files (kept in this tab
+//! worker holds new records (and once more after the first propagation built the graph,
+//! whose neighbours it searches for embedding duplicates), and again from *Clean…* with
+//! evaluation files (kept in this tab
 //! only: read by the worker for the job, never stored with the data set or its labels) and
 //! settings. The counts on the counts line open the list's filters (`duplicates`,
 //! `contaminated`, `broken`); the record shown says why it is flagged and lays its
@@ -13,7 +15,6 @@ use leptos::prelude::*;
 
 use crate::core::clean::broken::Reason;
 use crate::core::clean::{CleanConfig, Findings};
-use crate::core::graph::GraphConfig;
 use crate::worker::protocol::{CleanJob, Job, JobsReply};
 
 use super::browser::{self, PageFile};
@@ -50,6 +51,22 @@ impl CleanState {
             }
             key
         });
+        // the first propagation built the graph: look for embedding duplicates among its
+        // neighbours (once per data set: the graph is kept)
+        Effect::new(move |prev: Option<u64>| {
+            let n = app.machine_written.get();
+            let again = app.cleaning.with_untracked(|c| {
+                c.as_ref().is_some_and(|c| !c.neighbours)
+                    && app.records_key.get_untracked().as_deref()
+                        == c.as_ref().map(|c| c.key.as_str())
+            }) && app
+                .session
+                .with_untracked(|s| s.as_ref().is_some_and(|s| s.dataset.embeddings().is_some()));
+            if prev.is_some_and(|p| p != n) && again {
+                this.request();
+            }
+            n
+        });
         this
     }
 
@@ -60,14 +77,12 @@ impl CleanState {
         let files = self.eval.get_untracked();
         let eval: Vec<(String, usize)> = files.iter().map(|f| (f.name.clone(), f.size())).collect();
         let blobs = files.iter().map(|f| f.blob.clone()).collect();
-        let started = browser::performance_now();
         self.job.run_with_files(
             Some("cleaning"),
             move |key| {
                 Job::Clean(CleanJob {
                     key,
                     config,
-                    graph: GraphConfig::default(),
                     eval: eval.clone(),
                 })
             },
@@ -77,16 +92,13 @@ impl CleanState {
                     let Some(key) = app.records_key.get_untracked() else {
                         return;
                     };
-                    let n = app.session.with_untracked(|s| s.as_ref().map_or(0, |s| s.dataset.len()));
-                    let ms = browser::performance_now() - started;
+                    let n = app
+                        .session
+                        .with_untracked(|s| s.as_ref().map_or(0, |s| s.dataset.len()));
                     let result = *result;
-                    app.cleaning.set(Some(Arc::new(Cleaning::new(
-                        key,
-                        result.findings,
-                        result.eval,
-                        n,
-                        ms,
-                    ))));
+                    let mut c = Cleaning::new(key, result.findings, result.eval, n, result.ms);
+                    c.neighbours = result.neighbours;
+                    app.cleaning.set(Some(Arc::new(c)));
                     browser::mark("cotlabel-cleaned");
                 }
             },
@@ -108,7 +120,7 @@ pub fn CleanCounts() -> impl IntoView {
         let f = &c.findings;
         let extra = f.duplicate_members() - f.duplicates.len();
         Some(view! {
-            <span class="clean-counts" data-testid="clean-counts" data-ms=format!("{:.0}", c.ms)>
+            <span class="clean-counts" data-testid="clean-counts" data-ms=format!("{:.0}", c.ms) data-neighbours=c.neighbours.to_string()>
                 "Cleaning: "
                 <button class="link" data-testid="clean-count" data-kind="duplicates" data-n=c.count(Cleaning::DUPLICATE)
                     title="CoTs in a near-duplicate cluster (one of each is kept in training sets)"
@@ -158,9 +170,12 @@ pub fn CleanButton() -> impl IntoView {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         match browser::read_files(browser::file_list(input.files())) {
             Ok(files) => cs.eval.update(|e| e.extend(files)),
-            Err(errors) => app
-                .errors
-                .set(errors.iter().map(|e| format!("Evaluation set: {e}")).collect()),
+            Err(errors) => app.errors.set(
+                errors
+                    .iter()
+                    .map(|e| format!("Evaluation set: {e}"))
+                    .collect(),
+            ),
         }
         input.set_value("");
     };
@@ -259,7 +274,15 @@ pub fn CleanButton() -> impl IntoView {
                                 <li>{format!("{} groups of near-duplicate questions", f.duplicate_questions.len())}</li>
                                 <li>{eval}</li>
                                 <li>{format!("{} broken traces{}", f.broken.len(), if reasons.is_empty() { String::new() } else { format!(": {reasons}") })}</li>
-                                <li class="hint">{format!("{:.1} s in the worker", c.ms / 1000.0)}</li>
+                                <li class="hint">{format!(
+                                    "{:.1} s in the worker; {}",
+                                    c.ms / 1000.0,
+                                    if c.neighbours {
+                                        "embedding neighbours searched (cosine ≥ 0.99)"
+                                    } else {
+                                        "embedding neighbours: searched after the first propagation (records with embeddings)"
+                                    }
+                                )}</li>
                             </ul>
                         }
                     })}
@@ -297,9 +320,10 @@ pub fn CleanDetail() -> impl IntoView {
                         })
                         .collect::<Vec<_>>()
                 });
-            let why = flags.get(&i).map(|f| f.why.clone()).unwrap_or_else(|| {
-                "kept: the representative of its duplicate cluster".to_string()
-            });
+            let why = flags
+                .get(&i)
+                .map(|f| f.why.clone())
+                .unwrap_or_else(|| "kept: the representative of its duplicate cluster".to_string());
             Some((why, cluster))
         })?;
         Some(view! {
@@ -325,10 +349,17 @@ pub fn CleanDetail() -> impl IntoView {
 }
 
 /// The member of `cluster` that no flag names as a duplicate (the representative).
-fn flags_rep(cluster: &[u32], flags: &std::collections::HashMap<usize, crate::core::clean::Flag>) -> u32 {
+fn flags_rep(
+    cluster: &[u32],
+    flags: &std::collections::HashMap<usize, crate::core::clean::Flag>,
+) -> u32 {
     cluster
         .iter()
         .copied()
-        .find(|&j| flags.get(&(j as usize)).is_none_or(|f| f.duplicate_of.is_none()))
+        .find(|&j| {
+            flags
+                .get(&(j as usize))
+                .is_none_or(|f| f.duplicate_of.is_none())
+        })
         .unwrap_or(cluster[0])
 }

@@ -172,7 +172,12 @@ impl HeldJob {
         build: impl Fn(String) -> Job + 'static,
         on_reply: impl Fn(JobsReply) + 'static,
     ) {
-        self.run_rc(shown, Rc::new(build), Rc::new(Vec::new()), Rc::new(on_reply));
+        self.run_rc(
+            shown,
+            Rc::new(build),
+            Rc::new(Vec::new()),
+            Rc::new(on_reply),
+        );
     }
 
     /// [`Self::run`] with files the worker reads beside the job (each run sends them).

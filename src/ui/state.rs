@@ -117,8 +117,10 @@ pub struct Cleaning {
     pub kinds: Vec<u8>,
     /// The evaluation files checked against, with their questions.
     pub eval: Vec<(String, usize)>,
-    /// How long the worker took, in ms.
+    /// How long the job took in the worker, in ms.
     pub ms: f64,
+    /// Whether embedding duplicates were looked for (graph neighbours).
+    pub neighbours: bool,
 }
 
 impl Cleaning {
@@ -130,7 +132,13 @@ impl Cleaning {
     pub const BROKEN: u8 = 4;
 
     /// The findings for `n` records under `key`.
-    pub fn new(key: String, findings: Findings, eval: Vec<(String, usize)>, n: usize, ms: f64) -> Self {
+    pub fn new(
+        key: String,
+        findings: Findings,
+        eval: Vec<(String, usize)>,
+        n: usize,
+        ms: f64,
+    ) -> Self {
         let mut kinds = vec![0u8; n];
         let mut mark = |i: u32, bit: u8| {
             if let Some(k) = kinds.get_mut(i as usize) {
@@ -154,6 +162,7 @@ impl Cleaning {
             kinds,
             eval,
             ms,
+            neighbours: false,
         }
     }
 

@@ -93,18 +93,20 @@ impl Worker {
             Job::Time(case) => {
                 one(time(req, data, case, report).map(|result| JobsReply::Timed { id, result }))
             }
-            Job::Clean(job) => one(self.clean(job, bytes, report).map(|result| {
-                JobsReply::Cleaned {
-                    id,
-                    result: Box::new(result),
-                }
-            })),
+            Job::Clean(job) => {
+                one(self
+                    .clean(job, bytes, report)
+                    .map(|result| JobsReply::Cleaned {
+                        id,
+                        result: Box::new(result),
+                    }))
+            }
         }
     }
 
     /// Cleans the held data set ([`crate::core::clean::clean`]): the evaluation files
     /// in `bytes` are read for this job only; embedding duplicates are looked for among the
-    /// propagation graph's neighbours (built here when none is kept, and kept).
+    /// neighbours of the graph propagation built for these records, when it has.
     pub fn clean(
         &mut self,
         job: &CleanJob,
@@ -114,6 +116,7 @@ impl Worker {
         use crate::core::clean::contamination::{EvalIndex, EvalQuestion};
         use crate::core::clean::minhash::Hasher;
         use crate::core::clean::{clean, Near};
+        let started = now_ms();
         let mut questions = Vec::new();
         let mut read = Vec::new();
         let mut at = 0usize;
@@ -128,8 +131,8 @@ impl Worker {
             if !report("reading the evaluation sets", 0.0) {
                 return Err(ClusterError::Cancelled.into());
             }
-            let plan = plan_import_mapped(&[InputFile::new(name.clone(), b)], None, None)
-                .map_err(|errors| {
+            let plan = plan_import_mapped(&[InputFile::new(name.clone(), b)], None, None).map_err(
+                |errors| {
                     WorkerError::Input(
                         errors
                             .iter()
@@ -137,7 +140,8 @@ impl Worker {
                             .collect::<Vec<_>>()
                             .join("; "),
                     )
-                })?;
+                },
+            )?;
             let Some(d) = plan.dataset else {
                 return Err(WorkerError::Input(format!(
                     "{name}: no records in it (an evaluation set is a records file)"
@@ -154,12 +158,16 @@ impl Worker {
         let eval = (!questions.is_empty())
             .then(|| EvalIndex::new(&questions, job.config.ngram, job.config.shingle, &hasher));
         drop(questions);
-        let embedded = find(&self.held, &job.key)?.dataset.embeddings().is_some();
-        if embedded && job.config.embedding_cosine <= 1.0 {
-            self.graph_for(&job.key, &job.graph, report)?;
-        }
         let held = find(&self.held, &job.key)?;
-        let graph = self.graph.as_ref().map(|(_, p)| &p.graph);
+        let embedded = held.dataset.embeddings().is_some() && job.config.embedding_cosine <= 1.0;
+        // the graph propagation built for these records, if it did: building one here
+        // would take a propagation's first minute at 100k
+        let graph = self
+            .graph
+            .as_ref()
+            .filter(|(k, _)| k.starts_with(&format!("{}/", job.key)))
+            .map(|(_, p)| &p.graph)
+            .filter(|_| embedded);
         let of = |i: usize| -> Vec<usize> {
             graph
                 .map(|g| g.edges(i).map(|(j, _)| j).collect())
@@ -168,7 +176,7 @@ impl Worker {
         let near = held
             .dataset
             .embeddings()
-            .filter(|_| embedded && graph.is_some())
+            .filter(|_| graph.is_some())
             .map(|e| Near {
                 embeddings: e,
                 neighbours: &of,
@@ -178,6 +186,8 @@ impl Worker {
         Ok(CleanResult {
             findings,
             eval: read,
+            ms: now_ms() - started,
+            neighbours: graph.is_some(),
         })
     }
 
@@ -575,7 +585,10 @@ impl Worker {
         report: &mut dyn FnMut(&str, f64) -> bool,
     ) -> Result<bool, WorkerError> {
         let held = find(&self.held, key)?;
-        let graph_key = format!("{key}/{}", serde_json::to_string(config).unwrap_or_default());
+        let graph_key = format!(
+            "{key}/{}",
+            serde_json::to_string(config).unwrap_or_default()
+        );
         if self.graph.as_ref().is_some_and(|(k, _)| *k == graph_key) {
             return Ok(false);
         }
@@ -1044,6 +1057,65 @@ mod tests {
         // the old key is gone
         let replies = fresh.run(&attach, &v, &[], &mut |_, _| true);
         assert!(no_data(&replies));
+    }
+
+    #[test]
+    fn clean_reads_the_evaluation_files_beside_the_job_and_keeps_nothing_of_them() {
+        let (req, bytes) = load(1, &[("four.jsonl", FOUR.as_bytes())], None);
+        let mut w = Worker::default();
+        let (l, _) = loaded(&w.run(&req, &[], &bytes, &mut |_, _| true));
+        let eval = br#"{"id":"bench-1","question":"TOM has 5 and gets 7: how many?","cot":"x"}"#;
+        let job = |key: String, eval: Vec<(String, usize)>| Request {
+            id: 2,
+            rows: 0,
+            dim: 0,
+            job: Job::Clean(CleanJob {
+                key,
+                config: Default::default(),
+                eval,
+            }),
+        };
+        let out = w.run(
+            &job(l.key.clone(), vec![("bench.jsonl".into(), eval.len())]),
+            &[],
+            eval,
+            &mut |_, _| true,
+        );
+        let [JobsReply::Cleaned { result, .. }] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(result.eval, [("bench.jsonl".to_string(), 1)]);
+        assert_eq!(result.findings.contaminated.len(), 4);
+        assert_eq!(result.findings.contaminated[0].1.eval_id, "bench-1");
+        assert!(!result.neighbours, "no embeddings, no graph");
+        assert_eq!(
+            w.dataset().unwrap().len(),
+            4,
+            "the evaluation records never join"
+        );
+        // without them nothing is contaminated; a bad file is named; another key is NoData
+        let again = w.run(&job(l.key.clone(), vec![]), &[], &[], &mut |_, _| true);
+        assert!(
+            matches!(&again[..], [JobsReply::Cleaned { result, .. }] if result.findings.contaminated.is_empty())
+        );
+        let bad = w.run(
+            &job(l.key.clone(), vec![("bad.jsonl".into(), 3)]),
+            &[],
+            b"{x}",
+            &mut |_, _| true,
+        );
+        assert!(
+            matches!(&bad[..], [JobsReply::Failed { message, .. }] if message.contains("bad.jsonl")),
+            "{bad:?}"
+        );
+        let lost = w.run(&job("other".into(), vec![]), &[], &[], &mut |_, _| true);
+        assert!(matches!(
+            &lost[..],
+            [JobsReply::Failed {
+                reason: FailReason::NoData,
+                ..
+            }]
+        ));
     }
 
     #[test]

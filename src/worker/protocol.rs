@@ -173,16 +173,15 @@ pub enum Job {
 
 /// Find what training sets should leave out of the held data set
 /// ([`crate::core::clean::clean`]). The evaluation files' bytes travel beside, one after
-/// the other; the worker reads them for this job only and keeps nothing of them.
+/// the other; the worker reads them for this job only and keeps nothing of them. Embedding
+/// duplicates are looked for among the neighbours of the graph the worker keeps for these
+/// records (built by propagation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanJob {
     /// The data set the worker holds (its [`Loaded::key`]).
     pub key: String,
     /// What to look for.
     pub config: crate::core::clean::CleanConfig,
-    /// The propagation graph's settings: its neighbours are where embedding duplicates
-    /// are looked for (the graph is built, or the one kept is used, and kept).
-    pub graph: GraphConfig,
     /// Each evaluation file's name and length in bytes.
     pub eval: Vec<(String, usize)>,
 }
@@ -194,6 +193,11 @@ pub struct CleanResult {
     pub findings: crate::core::clean::Findings,
     /// The evaluation files read, with their questions.
     pub eval: Vec<(String, usize)>,
+    /// How long the job took in the worker, in ms.
+    pub ms: f64,
+    /// Whether embedding duplicates were looked for (the records have embeddings and
+    /// propagation had built its graph).
+    pub neighbours: bool,
 }
 
 /// A job of the model worker (burn: the classifier and MiniLM).

@@ -414,11 +414,17 @@ fn clean_finds_planted_duplicates_broken_traces_and_evaluation_questions() {
         "--json",
         "-q",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // the copy joins the first CoT; the file's first is kept (no labels)
     let dups = v["duplicates"].as_array().unwrap();
-    assert!(dups.iter().any(|c| c[0] == recs[0].id.as_str() && c[1] == "copy-of-first"));
+    assert!(dups
+        .iter()
+        .any(|c| c[0] == recs[0].id.as_str() && c[1] == "copy-of-first"));
     let broken: Vec<(&str, &str)> = v["broken"]
         .as_array()
         .unwrap()
@@ -429,14 +435,21 @@ fn clean_finds_planted_duplicates_broken_traces_and_evaluation_questions() {
     // every demo question is in the evaluation set; the other question is not
     let contaminated = v["contaminated"].as_array().unwrap();
     assert_eq!(contaminated.len(), 5);
-    assert!(contaminated.iter().all(|c| c["how"] == "exact" && c["eval_id"].is_string()));
+    assert!(contaminated
+        .iter()
+        .all(|c| c["how"] == "exact" && c["eval_id"].is_string()));
     assert!(contaminated.iter().all(|c| c["id"] != "cut"));
 
     // a training set leaves them out and says so; --keep-flagged keeps them with why
     let labels = dir.join("all-good.json");
     let entries: Vec<String> = lines
         .iter()
-        .map(|l| format!(r#"{{"id":{},"label":"good","provenance":"human"}}"#, l["id"]))
+        .map(|l| {
+            format!(
+                r#"{{"id":{},"label":"good","provenance":"human"}}"#,
+                l["id"]
+            )
+        })
         .collect();
     std::fs::write(
         &labels,
@@ -460,7 +473,11 @@ fn clean_finds_planted_duplicates_broken_traces_and_evaluation_questions() {
         ];
         args.extend_from_slice(extra);
         let out = cotlabel(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let rows: Vec<serde_json::Value> = std::fs::read_to_string(&sft)
             .unwrap()
             .lines()
@@ -471,7 +488,10 @@ fn clean_finds_planted_duplicates_broken_traces_and_evaluation_questions() {
     let (rows, said) = run(&[]);
     // the copy and the cut trace are out; without --eval the demo questions stay
     assert_eq!(rows.len(), 4, "{said}");
-    assert!(said.contains("Left out: 2 labelled CoTs flagged by cleaning (1 duplicates, 1 broken)"), "{said}");
+    assert!(
+        said.contains("Left out: 2 labelled CoTs flagged by cleaning (1 duplicates, 1 broken)"),
+        "{said}"
+    );
     let (rows, _) = run(&["--eval", RECORDS]);
     assert!(rows.is_empty());
     let (rows, _) = run(&["--keep-flagged"]);

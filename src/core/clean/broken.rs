@@ -23,7 +23,9 @@ use crate::core::signals::signature::answer::{self, Answer};
 use crate::core::signals::signature::options;
 
 /// Why a CoT is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// No text.
@@ -250,7 +252,12 @@ mod tests {
     }
 
     fn why(cot: &str, readable: bool) -> Vec<Reason> {
-        reasons(&rec(cot), &text_word_hashes(cot), readable, &BrokenConfig::default())
+        reasons(
+            &rec(cot),
+            &text_word_hashes(cot),
+            readable,
+            &BrokenConfig::default(),
+        )
     }
 
     const FINE: &str = "She has 3 boxes of 4 pens, so 3 * 4 = 12 pens. The answer is 12.";
@@ -261,27 +268,43 @@ mod tests {
         assert_eq!(why("  \n", false), [Reason::Empty]);
         assert_eq!(why("The answer is 12.", true), [Reason::Trivial]);
         assert_eq!(
-            why("<think>She has 3 boxes of 4 pens so 3 * 4 = 12 pens and then", true),
+            why(
+                "<think>She has 3 boxes of 4 pens so 3 * 4 = 12 pens and then",
+                true
+            ),
             [Reason::UnclosedThink, Reason::MidSentence]
         );
         assert!(why(&format!("<think>x</think> {FINE}"), true).is_empty());
         assert_eq!(
-            why("She has 3 boxes of 4 pens, so the total is 3 * 4 = 12 pens, which", true),
+            why(
+                "She has 3 boxes of 4 pens, so the total is 3 * 4 = 12 pens, which",
+                true
+            ),
             [Reason::MidSentence]
         );
         assert_eq!(
-            why("She has 3 boxes of 4 pens, so the total is 3 * 4 = 12 pens. Then 12 +", true),
+            why(
+                "She has 3 boxes of 4 pens, so the total is 3 * 4 = 12 pens. Then 12 +",
+                true
+            ),
             [Reason::MidSentence]
         );
         // "Answer: A" ends on a capital letter, not on the word "a"
         assert!(why("All the other options are wrong here. Answer: A", true).is_empty());
-        let looping = format!("Let me see. {}", "The genotype of the offspring is inherited. ".repeat(12));
+        let looping = format!(
+            "Let me see. {}",
+            "The genotype of the offspring is inherited. ".repeat(12)
+        );
         assert_eq!(why(&looping, false), [Reason::Loop, Reason::NoAnswer]);
         assert_eq!(why(FINE, false), [Reason::NoAnswer]);
         // said twice is emphasis, not a loop; markdown bold is a finished sentence
         let twice = "Both parents must be heterozygous for the silver fur to appear at all. ";
         assert!(why(&format!("{twice}{twice}The answer is (C)."), true).is_empty());
-        assert!(why("So the correct option is:\n\n**G. The starch is hydrolysed.**", true).is_empty());
+        assert!(why(
+            "So the correct option is:\n\n**G. The starch is hydrolysed.**",
+            true
+        )
+        .is_empty());
     }
 
     #[test]
@@ -293,7 +316,10 @@ mod tests {
             ..Default::default()
         };
         let wh = text_word_hashes(FINE);
-        assert_eq!(reasons(&r, &wh, true, &c), [Reason::CutOff, Reason::OverBudget]);
+        assert_eq!(
+            reasons(&r, &wh, true, &c),
+            [Reason::CutOff, Reason::OverBudget]
+        );
         assert_eq!(token_estimate(FINE), FINE.len().div_ceil(4));
         r.meta.insert("finish_reason".into(), json!("stop"));
         assert!(reasons(&r, &wh, true, &BrokenConfig::default()).is_empty());
@@ -316,6 +342,14 @@ mod tests {
         let mut given = rec("no statement here at all");
         given.answer = Some("12".into());
         let a = final_answers(&[rec(FINE), mc, given, rec("I do not know what to say")]);
-        assert_eq!(a, [Some("12".into()), Some("(b)".into()), Some("12".into()), None]);
+        assert_eq!(
+            a,
+            [
+                Some("12".into()),
+                Some("(b)".into()),
+                Some("12".into()),
+                None
+            ]
+        );
     }
 }

@@ -147,7 +147,13 @@ impl EvalIndex {
             }
             let best = hits
                 .into_iter()
-                .map(|(k, (n, at))| (f64::from(n) / f64::from(self.runs[k as usize].max(1)), k, at))
+                .map(|(k, (n, at))| {
+                    (
+                        f64::from(n) / f64::from(self.runs[k as usize].max(1)),
+                        k,
+                        at,
+                    )
+                })
                 .filter(|&(share, _, _)| share >= MIN_SHARE)
                 .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
             if let Some((_, k, at)) = best {
@@ -221,7 +227,9 @@ mod tests {
         let c = ix.check(&edited, &h, 0.5).unwrap();
         assert_eq!(c.how, "near_duplicate");
         // unrelated
-        assert!(ix.check("Name the capital of France in one word please.", &h, 0.7).is_none());
+        assert!(ix
+            .check("Name the capital of France in one word please.", &h, 0.7)
+            .is_none());
         assert!(ix.check("", &h, 0.7).is_none());
     }
 
@@ -244,17 +252,26 @@ mod tests {
         let ix = EvalIndex::new(&eval, 13, 3, &h);
         assert!(ix.check(&train, &h, 0.7).is_none());
         // the same question with a sentence added before it is
-        let c = ix.check(&format!("Read carefully. {}", eval[0].text), &h, 0.7).unwrap();
+        let c = ix
+            .check(&format!("Read carefully. {}", eval[0].text), &h, 0.7)
+            .unwrap();
         assert_eq!(c.how, "ngram");
     }
 
     #[test]
     fn the_eight_word_variant_finds_shorter_runs() {
         let h = Hasher::new(&MinHashConfig::default());
-        let eval = [q("e", "A train leaves the station at noon going west at 60 mph today.")];
+        let eval = [q(
+            "e",
+            "A train leaves the station at noon going west at 60 mph today.",
+        )];
         let train = "Quiz: a train leaves the station at noon going west. Where is it?";
-        assert!(EvalIndex::new(&eval, 13, 3, &h).check(train, &h, 0.9).is_none());
-        let c = EvalIndex::new(&eval, 8, 3, &h).check(train, &h, 0.9).unwrap();
+        assert!(EvalIndex::new(&eval, 13, 3, &h)
+            .check(train, &h, 0.9)
+            .is_none());
+        let c = EvalIndex::new(&eval, 8, 3, &h)
+            .check(train, &h, 0.9)
+            .unwrap();
         assert_eq!(c.matched, "a train leaves the station at noon going");
     }
 }

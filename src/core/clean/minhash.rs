@@ -330,7 +330,10 @@ mod tests {
             let sd = (j * (1.0 - j) / 128.0).sqrt();
             let mean = sum / seeds as f64;
             let rmse = (sq / seeds as f64).sqrt();
-            assert!(mean.abs() < 3.0 * sd / (seeds as f64).sqrt(), "J {j}: mean error {mean}");
+            assert!(
+                mean.abs() < 3.0 * sd / (seeds as f64).sqrt(),
+                "J {j}: mean error {mean}"
+            );
             assert!((rmse / sd - 1.0).abs() < 0.25, "J {j}: rmse {rmse} vs {sd}");
         }
     }

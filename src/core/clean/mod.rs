@@ -91,7 +91,8 @@ pub struct DuplicatePair {
 pub struct Findings {
     /// Clusters of duplicate CoTs, each sorted, ordered by first member.
     pub duplicates: Vec<Vec<u32>>,
-    /// The pairs that joined them.
+    /// The pairs that joined them (a spanning forest of each cluster: a pair whose CoTs
+    /// were already joined is not compared).
     pub pairs: Vec<DuplicatePair>,
     /// Clusters of near-duplicate questions, as one record position of each question.
     pub duplicate_questions: Vec<Vec<u32>>,
@@ -166,7 +167,10 @@ impl Findings {
                 why.push(format!("duplicate of {}", ids(rep as usize)));
             }
             if let Some(c) = contamination.get(&(i as u32)) {
-                why.push(format!("in the evaluation set ({}: {})", c.eval_id, c.matched));
+                why.push(format!(
+                    "in the evaluation set ({}: {})",
+                    c.eval_id, c.matched
+                ));
             }
             if let Some(r) = broken.get(&(i as u32)) {
                 let r: Vec<&str> = r.iter().map(|r| r.as_str()).collect();
@@ -241,11 +245,15 @@ pub fn clean(
         if !why.is_empty() {
             f.broken.push((i as u32, why));
         }
-        hasher.sign_into(&text::shingle_set(&wh, config.shingle), &mut sigs[i * p..(i + 1) * p]);
+        hasher.sign_into(
+            &text::shingle_set(&wh, config.shingle),
+            &mut sigs[i * p..(i + 1) * p],
+        );
     }
 
     // duplicate CoTs
-    let differ = |a: usize, b: usize| matches!((&answers[a], &answers[b]), (Some(x), Some(y)) if x != y);
+    let differ =
+        |a: usize, b: usize| matches!((&answers[a], &answers[b]), (Some(x), Some(y)) if x != y);
     let mut uf = UnionFind::new(n);
     let cands = candidates(&hasher, &sigs, n, |x| report("LSH banding", x))?;
     for (k, &(a, b)) in cands.iter().enumerate() {
@@ -253,6 +261,10 @@ pub fn clean(
             return None;
         }
         let (ai, bi) = (a as usize, b as usize);
+        // already in one cluster: this pair would join nothing
+        if uf.find(a) == uf.find(b) {
+            continue;
+        }
         let j = estimate(&sigs[ai * p..(ai + 1) * p], &sigs[bi * p..(bi + 1) * p]);
         if j >= config.cot_threshold && !differ(ai, bi) {
             uf.union(a, b);
@@ -365,9 +377,19 @@ mod tests {
             rec("b", "q1", Q1, &C1.to_uppercase().replace(", ", " ,  ")),
             // the same words but a different final answer: not a duplicate
             rec("c", "q1", Q1, &C1.replace("answer is 12", "answer is 13")),
-            rec("d", "q1", Q1, "Three bags of four apples each make twelve apples. The answer is 12."),
+            rec(
+                "d",
+                "q1",
+                Q1,
+                "Three bags of four apples each make twelve apples. The answer is 12.",
+            ),
             // the same question under another id, and a broken CoT
-            rec("e", "q2", &format!("{Q1} "), "Tom has 3 bags of 4 apples, so he has 3 * 4 = 12 and"),
+            rec(
+                "e",
+                "q2",
+                &format!("{Q1} "),
+                "Tom has 3 bags of 4 apples, so he has 3 * 4 = 12 and",
+            ),
             rec("f", "q3", "What is 7 + 5?", "7 + 5 = 12. The answer is 12."),
         ];
         Dataset::new("t.jsonl", recs, None)
@@ -385,14 +407,24 @@ mod tests {
             3,
             &Hasher::new(&MinHashConfig::default()),
         );
-        let f = clean(&d, Some(&eval), None, &CleanConfig::default(), &mut |_, _| true).unwrap();
+        let f = clean(
+            &d,
+            Some(&eval),
+            None,
+            &CleanConfig::default(),
+            &mut |_, _| true,
+        )
+        .unwrap();
         assert_eq!(f.duplicates, vec![vec![0, 1]]);
         assert_eq!(f.pairs.len(), 1);
         assert_eq!(f.pairs[0].similarity, 1.0);
         // q1 and q2 are one question
         assert_eq!(f.duplicate_questions, vec![vec![0, 4]]);
         let broken: Vec<(u32, Vec<Reason>)> = f.broken.clone();
-        assert_eq!(broken, vec![(4, vec![Reason::MidSentence]), (5, vec![Reason::Trivial])]);
+        assert_eq!(
+            broken,
+            vec![(4, vec![Reason::MidSentence]), (5, vec![Reason::Trivial])]
+        );
         let contaminated: Vec<u32> = f.contaminated.iter().map(|(i, _)| *i).collect();
         assert_eq!(contaminated, [0, 1, 2, 3, 4]);
         assert_eq!(f.contaminated[0].1.how, "exact");
@@ -400,7 +432,10 @@ mod tests {
 
         // the representative: a human label first, then trust, then file order
         assert_eq!(Findings::representative(&[0, 1], &|_| None), 0);
-        assert_eq!(Findings::representative(&[0, 1], &|i| (i == 1).then_some((false, 0.9))), 1);
+        assert_eq!(
+            Findings::representative(&[0, 1], &|i| (i == 1).then_some((false, 0.9))),
+            1
+        );
         assert_eq!(
             Findings::representative(&[0, 1, 3], &|i| Some((i == 3, 0.5 + i as f64 / 10.0))),
             3
@@ -409,7 +444,9 @@ mod tests {
         let flags = f.flags(&ids, &|i| (i == 1).then_some((true, 1.0)));
         assert_eq!(flags[&0].duplicate_of, Some(1));
         assert!(!flags.contains_key(&1) || flags[&1].duplicate_of.is_none());
-        assert!(flags[&0].why.starts_with("duplicate of b; in the evaluation set (gsm8k-9"));
+        assert!(flags[&0]
+            .why
+            .starts_with("duplicate of b; in the evaluation set (gsm8k-9"));
         assert_eq!(flags[&5].why, "broken: trivial");
     }
 
@@ -424,7 +461,14 @@ mod tests {
             embeddings: &e,
             neighbours: &all,
         };
-        let f = clean(&d, None, Some(near), &CleanConfig::default(), &mut |_, _| true).unwrap();
+        let f = clean(
+            &d,
+            None,
+            Some(near),
+            &CleanConfig::default(),
+            &mut |_, _| true,
+        )
+        .unwrap();
         // d is a paraphrase of a (cosine 0.9998); c reaches another answer
         assert_eq!(f.duplicates, vec![vec![0, 1, 3]]);
         assert!(f.pairs.iter().any(|p| p.via == Via::Embedding && p.b == 3));

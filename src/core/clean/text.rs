@@ -75,10 +75,9 @@ pub fn ngram_hashes(word_hashes: &[u64], n: usize) -> Vec<u64> {
         return Vec::new();
     }
     let gram = |ws: &[u64]| {
-        ws.iter()
-            .fold(0x9e37_79b9_7f4a_7c15u64, |h, &w| {
-                mix(h.rotate_left(23) ^ w).wrapping_add(0x2545_f491_4f6c_dd1d)
-            })
+        ws.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, &w| {
+            mix(h.rotate_left(23) ^ w).wrapping_add(0x2545_f491_4f6c_dd1d)
+        })
     };
     if word_hashes.len() < n {
         return vec![gram(word_hashes)];

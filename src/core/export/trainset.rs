@@ -820,9 +820,11 @@ impl Plan {
             add(
                 "flags",
                 text(&|it| match *it {
-                    Item::Pair(c, r, _) => {
-                        [why(c), why(r)].into_iter().filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" | ")
-                    }
+                    Item::Pair(c, r, _) => [why(c), why(r)]
+                        .into_iter()
+                        .filter(|w| !w.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
                     Item::One(i) => why(i),
                 }),
             );
@@ -948,7 +950,9 @@ mod tests {
                 broken: 1
             }
         );
-        assert!(p.summary().ends_with("Left out: 1 labelled CoTs flagged by cleaning (1 duplicates, 1 broken)."));
+        assert!(p
+            .summary()
+            .ends_with("Left out: 1 labelled CoTs flagged by cleaning (1 duplicates, 1 broken)."));
         assert!(r[0].get("flags").is_none());
         let keep = Options {
             keep_flagged: true,

@@ -362,13 +362,13 @@ impl GenState {
                 }
             });
             match self.stream(slot, ctl, endpoint, key, &body, attempt).await {
-                Ok(text) if text.trim().is_empty() => {
+                Ok((text, _)) if text.trim().is_empty() => {
                     empty += 1;
                     if empty >= 2 {
                         return Outcome::Lost(GaveUp::Empty { twice: true });
                     }
                 }
-                Ok(text) => {
+                Ok((text, finish)) => {
                     let id = {
                         let taken = ctl.taken.borrow();
                         let in_data = |id: &str| {
@@ -380,7 +380,14 @@ impl GenState {
                     };
                     ctl.taken.borrow_mut().insert(id.clone());
                     let now = crate::core::export::labelfile::format_time(browser::now_ms());
-                    return match generate::generated_record(like, &text, endpoint, id, &now) {
+                    return match generate::generated_record(
+                        like,
+                        &text,
+                        finish.as_deref(),
+                        endpoint,
+                        id,
+                        &now,
+                    ) {
                         Some(r) => Outcome::Kept(r),
                         None => Outcome::Lost(GaveUp::Empty { twice: false }),
                     };
@@ -446,7 +453,7 @@ impl GenState {
         key: &str,
         body: &str,
         attempt: u32,
-    ) -> Result<String, StreamError> {
+    ) -> Result<(String, Option<String>), StreamError> {
         let abort = web_sys::AbortController::new().map_err(|_| StreamError::Aborted)?;
         ctl.aborts.borrow_mut().push(abort.clone());
         let result = async {
@@ -474,6 +481,7 @@ impl GenState {
             let mut sse = SseReader::new();
             let mut text = String::new();
             let (mut deltas, mut usage) = (0u64, None::<u64>);
+            let mut finish: Option<String> = None;
             loop {
                 let chunk = match race(reader.read(), IDLE_MS).await {
                     Raced::Value(v) => v,
@@ -514,7 +522,8 @@ impl GenState {
                         SseEvent::Error(m) => {
                             return Err(StreamError::Http(classify_http(500, None, &m, attempt)))
                         }
-                        SseEvent::Finish(_) | SseEvent::Done => {}
+                        SseEvent::Finish(f) => finish = Some(f),
+                        SseEvent::Done => {}
                     }
                 }
                 if !added.is_empty() {
@@ -535,7 +544,7 @@ impl GenState {
             if let Some(u) = usage {
                 self.count(|t| t.tokens = t.tokens.saturating_sub(deltas) + u);
             }
-            Ok(text)
+            Ok((text, finish))
         }
         .await;
         ctl.aborts

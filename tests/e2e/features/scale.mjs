@@ -320,6 +320,12 @@ async function pipelineAtScale(n) {
   await page.waitForFunction(() => /^Propagated from 0 human labels in \d+ ms \(graph built\)/.test(document.querySelector('[data-testid=propagation-status]')?.textContent ?? ''), null, { timeout: 600000, polling: 200 });
   m.first_propagation_ms = Date.now() - t0;
   m.first_propagation_reported_ms = Number((await status()).match(/in (\d+) ms/)[1]);
+  // cleaning ran by itself once the worker held the records, and again over the graph's
+  // neighbours once propagation built it (embedding duplicates): its time in the worker
+  await page.locator('[data-testid=clean-counts][data-neighbours=true]').waitFor({ timeout: 600000 });
+  m.clean_worker_ms = Number(await page.getByTestId('clean-counts').getAttribute('data-ms'));
+  m.clean_duplicates = Number(await page.locator('[data-testid=clean-count][data-kind=duplicates]').getAttribute('data-n'));
+  m.clean_broken = Number(await page.locator('[data-testid=clean-count][data-kind=broken]').getAttribute('data-n'));
   // a label key to re-propagated labels, timed in the page
   await p.row(0).click();
   const keyToLabels = async (key, humans) => {
@@ -357,6 +363,7 @@ test('the pipeline at 50k and 100k CoTs × 384: import, signatures, map, first p
     console.log(`${n / 1000}k × 384: import ${m.import_ms} ms, signatures by ${m.signatures_ms} ms, map by ${m.map_ms} ms, ` +
       `first propagation by ${m.first_propagation_ms} ms (its job ${m.first_propagation_reported_ms} ms), ` +
       `label → re-propagated ${m.label_to_propagated_ms.map((x) => x.toFixed(0)).join(' / ')} ms, ` +
+      `cleaning ${m.clean_worker_ms} ms in the worker (${m.clean_duplicates} duplicates, ${m.clean_broken} broken), ` +
       `longest main-thread task ${m.longest_main_thread_task_ms.toFixed(0)} ms (${m.tasks_over_50ms} over 50 ms; steps over 40 ms: ${m.slow_steps.join(', ') || 'none'}), renderer ${m.renderer_mb} MB`);
   }
 });
