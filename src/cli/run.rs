@@ -374,6 +374,7 @@ fn clean_command(args: &CleanArgs, clock: &mut Clock) -> Result<(), String> {
                 .collect::<Vec<_>>(),
             "records": recs.len(),
             "eval_questions": f.eval_questions,
+            "answers_read": f.answers_read,
             "counts": {
                 "duplicate_clusters": f.duplicates.len(),
                 "duplicates_left_out": f.duplicate_members() - f.duplicates.len(),

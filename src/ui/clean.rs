@@ -14,7 +14,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::core::clean::broken::Reason;
-use crate::core::clean::{CleanConfig, Findings};
+use crate::core::clean::{CleanConfig, Findings, MIN_ANSWERED};
 use crate::worker::protocol::{CleanJob, Job, JobsReply};
 
 use super::browser::{self, PageFile};
@@ -248,6 +248,7 @@ pub fn CleanButton() -> impl IntoView {
                 <div data-testid="clean-summary">
                     {move || app.cleaning_now().map(|c| {
                         let f = &c.findings;
+                        let f_answers = f.answers_read;
                         let reasons = by_reason(f)
                             .into_iter()
                             .map(|(r, n)| format!("{n} {}", r.describe()))
@@ -274,6 +275,12 @@ pub fn CleanButton() -> impl IntoView {
                                 <li>{format!("{} groups of near-duplicate questions", f.duplicate_questions.len())}</li>
                                 <li>{eval}</li>
                                 <li>{format!("{} broken traces{}", f.broken.len(), if reasons.is_empty() { String::new() } else { format!(": {reasons}") })}</li>
+                                <Show when=move || { f_answers < MIN_ANSWERED }>
+                                    <li class="hint">{format!(
+                                        "final answers read in {:.0} % of the CoTs: not answer-shaped data, so a missing answer is not counted as broken",
+                                        f_answers * 100.0
+                                    )}</li>
+                                </Show>
                                 <li class="hint">{format!(
                                     "{:.1} s in the worker; {}",
                                     c.ms / 1000.0,

@@ -51,7 +51,13 @@ pub fn TrainingExport() -> impl IntoView {
             s.as_ref()
                 .map(|s| {
                     let flags = cleaning.as_ref().map(|c| c.flags(s));
-                    trainset::plan_clean(&s.dataset, &s.labels, &o, flags.as_ref()).summary()
+                    let summary =
+                        trainset::plan_clean(&s.dataset, &s.labels, &o, flags.as_ref()).summary();
+                    if cleaning.is_none() {
+                        format!("{summary} Cleaning has not finished on these records: nothing is left out yet.")
+                    } else {
+                        summary
+                    }
                 })
                 .unwrap_or_default()
         })

@@ -189,7 +189,8 @@ pub struct CleanJob {
 /// What cleaning found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanResult {
-    /// The findings (record positions).
+    /// The findings (record positions), without the pairs that joined the duplicate
+    /// clusters (the CLI prints them; the page shows the clusters).
     pub findings: crate::core::clean::Findings,
     /// The evaluation files read, with their questions.
     pub eval: Vec<(String, usize)>,

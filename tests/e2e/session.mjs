@@ -84,8 +84,10 @@ export function parquetRows(path) {
   return JSON.parse(execFileSync(PY, ['-c', code, path], { maxBuffer: 1 << 30 }).toString());
 }
 
-export async function downloadTraining(page, { format, filetype, include, min, name }) {
+export async function downloadTraining(page, { format, filetype, include, min, name, keep }) {
   await page.getByTestId('training-format').selectOption(format);
+  // keep: the rows cleaning flags stay (the tests of formats count every labelled row)
+  if (keep !== undefined) await page.getByTestId('training-keep-flagged').setChecked(keep);
   await page.getByTestId('training-filetype').selectOption(filetype);
   await page.getByTestId('training-include').selectOption(include);
   if (min !== undefined) await page.getByTestId('training-min-confidence').fill(String(min));

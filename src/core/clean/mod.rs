@@ -14,7 +14,8 @@
 //! both cases unless both final answers are readable and differ (near-identical CoTs that
 //! reach different answers are what preference pairs are made of, not repeats). Duplicates
 //! form clusters (union-find); one member is kept: a human-labelled one first, then the most
-//! trusted label, then the first in file order.
+//! trusted label, then the first in file order. A missing final answer breaks a CoT only in
+//! a data set where most answers can be read ([`MIN_ANSWERED`]).
 
 pub mod broken;
 pub mod contamination;
@@ -102,7 +103,14 @@ pub struct Findings {
     pub broken: Vec<(u32, Vec<Reason>)>,
     /// Distinct evaluation questions checked against (0: none given).
     pub eval_questions: usize,
+    /// Share of the CoTs whose final answer could be read. Under [`MIN_ANSWERED`] the data
+    /// set is not answer-shaped (open-ended chat, say) and a missing answer breaks nothing.
+    pub answers_read: f64,
 }
+
+/// Least share of readable final answers for `no_answer` to count as broken: below it,
+/// leaving every unanswered CoT out would empty an open-ended data set.
+pub const MIN_ANSWERED: f64 = 0.5;
 
 /// What a training set needs to know of a label to pick a cluster's representative:
 /// whether it is human, and its confidence.
@@ -231,6 +239,9 @@ pub fn clean(
         return None;
     }
     let answers = final_answers(recs);
+    f.answers_read = answers.iter().filter(|a| a.is_some()).count() as f64 / n.max(1) as f64;
+    let mut broken_config = config.broken;
+    broken_config.need_answer &= f.answers_read >= MIN_ANSWERED;
 
     // broken traces and CoT signatures in one pass over the words
     let hasher = Hasher::new(&config.minhash);
@@ -241,7 +252,7 @@ pub fn clean(
             return None;
         }
         let wh = text::text_word_hashes(&r.cot);
-        let why = reasons(r, &wh, answers[i].is_some(), &config.broken);
+        let why = reasons(r, &wh, answers[i].is_some(), &broken_config);
         if !why.is_empty() {
             f.broken.push((i as u32, why));
         }
@@ -473,6 +484,33 @@ mod tests {
         assert_eq!(f.duplicates, vec![vec![0, 1, 3]]);
         assert!(f.pairs.iter().any(|p| p.via == Via::Embedding && p.b == 3));
         assert!(f.contaminated.is_empty());
+    }
+
+    #[test]
+    fn open_ended_data_without_answers_is_not_all_broken() {
+        let recs = (0..4)
+            .map(|k| {
+                rec(
+                    &format!("r{k}"),
+                    &format!("q{k}"),
+                    &format!("Write a short note number {k} to a friend about the weekend."),
+                    &format!(
+                        "Dear {}, the weekend was lovely and we walked by the sea for hours.",
+                        ["Ann", "Bea", "Cal", "Dot"][k]
+                    ),
+                )
+            })
+            .collect();
+        let d = Dataset::new("notes", recs, None);
+        let f = clean(&d, None, None, &CleanConfig::default(), &mut |_, _| true).unwrap();
+        assert_eq!(f.answers_read, 0.0);
+        assert!(f.broken.is_empty(), "{:?}", f.broken);
+        // answer-shaped data: the one CoT without an answer is broken
+        let f = clean(&data(), None, None, &CleanConfig::default(), &mut |_, _| {
+            true
+        })
+        .unwrap();
+        assert!(f.answers_read >= MIN_ANSWERED);
     }
 
     #[test]

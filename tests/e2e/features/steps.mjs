@@ -80,7 +80,7 @@ test('step labels: the suggested step, the first wrong step marked with the keyb
   assert.deepEqual(byId['gsm8k-0091-175b_verification'].step, { first_wrong: 'none', provenance: 'human' });
   // the stepwise training sets: TRL stepwise supervision and ProcessBench, JSONL and Parquet
   await page.getByTestId('training-export-button').click();
-  const rows = await downloadTraining(page, { format: 'stepwise', filetype: 'jsonl', include: 'all', min: 80, name: 'steps' });
+  const rows = await downloadTraining(page, { format: 'stepwise', filetype: 'jsonl', include: 'all', min: 80, name: 'steps', keep: true });
   const row = (id) => rows.find((r) => r.id === id);
   // the marks, the spread wrong step, and siblings of the all-fine CoT that make all its computations
   for (const r of rows.filter((r) => !['gsm8k-0032-6b_finetuning', 'gsm8k-0032-175b_finetuning', 'gsm8k-0091-175b_verification'].includes(r.id))) {
@@ -91,9 +91,9 @@ test('step labels: the suggested step, the first wrong step marked with the keyb
   assert.deepEqual(row('gsm8k-0032-175b_finetuning').labels, [false, false, false, false]);
   assert.equal(row('gsm8k-0032-175b_finetuning').provenance, 'spread');
   assert.ok(row('gsm8k-0091-175b_verification').labels.every((x) => x === true));
-  const human = await downloadTraining(page, { format: 'stepwise', filetype: 'parquet', include: 'human', name: 'steps' });
+  const human = await downloadTraining(page, { format: 'stepwise', filetype: 'parquet', include: 'human', name: 'steps', keep: true });
   assert.deepEqual(human.map((r) => r.id).sort(), ['gsm8k-0032-6b_finetuning', 'gsm8k-0091-175b_verification']);
-  const pb = await downloadTraining(page, { format: 'processbench', filetype: 'parquet', include: 'all', min: 80, name: 'steps' });
+  const pb = await downloadTraining(page, { format: 'processbench', filetype: 'parquet', include: 'all', min: 80, name: 'steps', keep: true });
   const pbl = Object.fromEntries(pb.map((r) => [r.id, r.label]));
   assert.deepEqual([pbl['gsm8k-0032-6b_finetuning'], pbl['gsm8k-0032-175b_finetuning'], pbl['gsm8k-0091-175b_verification']], [0, 0, -1]);
   assert.equal(pb.length, rows.length);

@@ -192,7 +192,7 @@ test('a lead splits the demo into 3 shares with 20 % overlap; three annotators l
   // DPO from the team's labels only: every pair's chosen CoT good, rejected bad by them
   await page.getByTestId('training-export-button').click();
   await page.getByTestId('training-export').waitFor();
-  const dpo = await downloadTraining(page, { format: 'dpo', filetype: 'jsonl', include: 'human', name: 'team' });
+  const dpo = await downloadTraining(page, { format: 'dpo', filetype: 'jsonl', include: 'human', name: 'team', keep: true });
   await page.keyboard.press('Escape');
   assert.ok(dpo.length > 0);
   for (const row of dpo) {

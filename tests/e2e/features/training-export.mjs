@@ -35,18 +35,18 @@ test('fine-tuning files: chat JSONL and Parquet through the mapping step, labels
   // 3. SFT, human labels only, JSONL: the six sound CoTs, as chat messages with the system turn.
   await page.getByTestId('training-export-button').click();
   await page.getByTestId('training-export').waitFor();
-  const sft = await downloadTraining(page, { format: 'sft-messages', filetype: 'jsonl', include: 'human', name: 'e2e' });
+  const sft = await downloadTraining(page, { format: 'sft-messages', filetype: 'jsonl', include: 'human', name: 'e2e', keep: true });
   assert.equal(sft.length, labels.filter((l) => l.provenance === 'human' && l.label === 'good').length);
   assert.equal(sft.length, 6);
   assert.deepEqual(sft[0].messages.map((m) => m.role), ['system', 'user', 'assistant']);
   assert.equal(sft[0].provenance, 'human');
   // 4. SFT with machine labels at ≥ 60 %, Parquet, read by pyarrow.
-  const sftAll = await downloadTraining(page, { format: 'sft-messages', filetype: 'parquet', include: 'all', min: 60, name: 'e2e' });
+  const sftAll = await downloadTraining(page, { format: 'sft-messages', filetype: 'parquet', include: 'all', min: 60, name: 'e2e', keep: true });
   assert.equal(sftAll.length, labels.filter((l) => counts(l, 0.6) && l.label === 'good').length);
   assert.ok(sftAll.length > 6, `machine labels add rows: ${sftAll.length}`);
   // 5. DPO pairs, Parquet: per question min(4, sound × flawed) among the labels that count.
   const records = readFileSync(`${FIX}/datasets-chat.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const dpo = await downloadTraining(page, { format: 'dpo', filetype: 'parquet', include: 'all', min: 60, name: 'e2e' });
+  const dpo = await downloadTraining(page, { format: 'dpo', filetype: 'parquet', include: 'all', min: 60, name: 'e2e', keep: true });
   const byId = Object.fromEntries(labels.map((l) => [l.id, l]));
   const perQ = {};
   records.forEach((r, i) => {
@@ -121,7 +121,7 @@ test('50k-row Parquet: import, 50k labels from a script, and a 50k-row training 
   await page.getByTestId('training-export-button').click();
   for (const filetype of ['jsonl', 'parquet']) {
     const t = Date.now();
-    const rows = await downloadTraining(page, { format: 'sft-prompt-completion', filetype, include: 'human', name: 'big' });
+    const rows = await downloadTraining(page, { format: 'sft-prompt-completion', filetype, include: 'human', name: 'big', keep: true });
     metrics[`training_export_50k_${filetype}_ms`] = Date.now() - t;
     metrics[`training_export_50k_${filetype}_longest_task_ms`] = await longest();
     assert.equal(rows.length, N);
