@@ -119,22 +119,26 @@ pub fn CleanCounts() -> impl IntoView {
         let c = app.cleaning_now()?;
         let f = &c.findings;
         let extra = f.duplicate_members() - f.duplicates.len();
+        let dup_title = format!(
+            "CoTs in a near-duplicate cluster: {} clusters, {extra} left out of training sets (one of each is kept)",
+            f.duplicates.len()
+        );
         Some(view! {
             <span class="clean-counts" data-testid="clean-counts" data-ms=format!("{:.0}", c.ms) data-neighbours=c.neighbours.to_string()>
                 "Cleaning: "
                 <button class="link" data-testid="clean-count" data-kind="duplicates" data-n=c.count(Cleaning::DUPLICATE)
-                    title="CoTs in a near-duplicate cluster (one of each is kept in training sets)"
+                    title=dup_title
                     on:click=move |_| show(app, Filter::Duplicates)>
-                    {format!("{} duplicates ({} clusters, {extra} left out)", c.count(Cleaning::DUPLICATE), f.duplicates.len())}
+                    {format!("{} duplicates", c.count(Cleaning::DUPLICATE))}
                 </button>
                 " · "
                 <button class="link" data-testid="clean-count" data-kind="contaminated" data-n=c.count(Cleaning::CONTAMINATED)
-                    title="CoTs whose question is in an evaluation set"
+                    title="CoTs whose question is in an evaluation set (give one in Clean…)"
                     on:click=move |_| show(app, Filter::Contaminated)>
                     {if c.eval.is_empty() {
-                        "no evaluation set".to_string()
+                        "no eval set".to_string()
                     } else {
-                        format!("{} in the evaluation set", c.count(Cleaning::CONTAMINATED))
+                        format!("{} in eval set", c.count(Cleaning::CONTAMINATED))
                     }}
                 </button>
                 " · "
@@ -309,27 +313,28 @@ pub fn CleanDetail() -> impl IntoView {
         if c.kinds.get(i).copied().unwrap_or(0) == 0 {
             return None;
         }
+        // this record alone: the flags of every record cost 100+ ms at 100k, on each label
         let (why, cluster) = app.session.with(|s| {
             let s = s.as_ref()?;
-            let flags = c.flags(s);
             let recs = s.dataset.records();
-            let cluster = c
-                .findings
-                .duplicates
-                .iter()
-                .find(|cl| cl.contains(&(i as u32)))
-                .map(|cl| {
-                    let kept = flags_rep(cl, &flags);
-                    cl.iter()
-                        .map(|&j| {
-                            let r = &recs[j as usize];
-                            (r.id.clone(), r.cot.clone(), j == kept)
-                        })
-                        .collect::<Vec<_>>()
-                });
-            let why = flags
-                .get(&i)
-                .map(|f| f.why.clone())
+            let ids = |j: usize| recs[j].id.clone();
+            let trust = |j: usize| {
+                s.labels
+                    .get(&recs[j].id)
+                    .map(|l| (l.is_human(), l.confidence))
+            };
+            let (flag, cluster) = c.findings.flag_of(i, &ids, &trust);
+            let cluster = cluster.map(|cl| {
+                let kept = Findings::representative(cl, &trust);
+                cl.iter()
+                    .map(|&j| {
+                        let r = &recs[j as usize];
+                        (r.id.clone(), r.cot.clone(), j == kept)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let why = flag
+                .map(|f| f.why)
                 .unwrap_or_else(|| "kept: the representative of its duplicate cluster".to_string());
             Some((why, cluster))
         })?;
@@ -353,20 +358,4 @@ pub fn CleanDetail() -> impl IntoView {
             </section>
         })
     }
-}
-
-/// The member of `cluster` that no flag names as a duplicate (the representative).
-fn flags_rep(
-    cluster: &[u32],
-    flags: &std::collections::HashMap<usize, crate::core::clean::Flag>,
-) -> u32 {
-    cluster
-        .iter()
-        .copied()
-        .find(|&j| {
-            flags
-                .get(&(j as usize))
-                .is_none_or(|f| f.duplicate_of.is_none())
-        })
-        .unwrap_or(cluster[0])
 }

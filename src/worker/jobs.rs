@@ -119,29 +119,20 @@ impl Worker {
         let started = now_ms();
         let mut questions = Vec::new();
         let mut read = Vec::new();
-        let mut at = 0usize;
-        for (name, len) in &job.eval {
-            let Some(b) = bytes.get(at..at.saturating_add(*len)) else {
-                return Err(WorkerError::Input(format!(
-                    "{name}: {len} bytes announced, {} arrived",
-                    bytes.len().saturating_sub(at)
-                )));
-            };
-            at += len;
+        for file in files_beside(&job.eval, bytes)? {
+            let name = file.name.clone();
             if !report("reading the evaluation sets", 0.0) {
                 return Err(ClusterError::Cancelled.into());
             }
-            let plan = plan_import_mapped(&[InputFile::new(name.clone(), b)], None, None).map_err(
-                |errors| {
-                    WorkerError::Input(
-                        errors
-                            .iter()
-                            .map(|e| format!("evaluation set {e}"))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    )
-                },
-            )?;
+            let plan = plan_import_mapped(&[file], None, None).map_err(|errors| {
+                WorkerError::Input(
+                    errors
+                        .iter()
+                        .map(|e| format!("evaluation set {e}"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
             let Some(d) = plan.dataset else {
                 return Err(WorkerError::Input(format!(
                     "{name}: no records in it (an evaluation set is a records file)"
@@ -310,18 +301,10 @@ impl Worker {
         report: &mut dyn FnMut(&str, f64) -> bool,
     ) -> Vec<JobsReply> {
         let fail = |e: WorkerError| vec![e.reply(id)];
-        let mut files = Vec::new();
-        let mut at = 0usize;
-        for (name, len) in &job.files {
-            let Some(b) = bytes.get(at..at.saturating_add(*len)) else {
-                return fail(WorkerError::Input(format!(
-                    "{name}: {len} bytes announced, {} arrived",
-                    bytes.len().saturating_sub(at)
-                )));
-            };
-            files.push(InputFile::new(name.clone(), b));
-            at += len;
-        }
+        let files = match files_beside(&job.files, bytes) {
+            Ok(files) => files,
+            Err(e) => return fail(e),
+        };
         let current = match &job.base {
             None => None,
             Some(key) => match self.held(key) {
@@ -615,6 +598,23 @@ impl Worker {
         self.graph = Some((graph_key, prepared));
         Ok(true)
     }
+}
+
+/// The files whose names and lengths `files` lists, cut from `bytes` in that order.
+fn files_beside(files: &[(String, usize)], bytes: &[u8]) -> Result<Vec<InputFile>, WorkerError> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    for (name, len) in files {
+        let Some(b) = bytes.get(at..at.saturating_add(*len)) else {
+            return Err(WorkerError::Input(format!(
+                "{name}: {len} bytes announced, {} arrived",
+                bytes.len().saturating_sub(at)
+            )));
+        };
+        out.push(InputFile::new(name.clone(), b));
+        at += len;
+    }
+    Ok(out)
 }
 
 /// `held`, when it is the data set `key` names.

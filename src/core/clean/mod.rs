@@ -24,6 +24,7 @@ pub mod text;
 
 use std::collections::HashMap;
 
+use crate::core::base::cosine;
 use crate::core::data::{Dataset, Embeddings};
 use broken::{final_answers, reasons, BrokenConfig, Reason};
 use contamination::{Contamination, EvalIndex};
@@ -166,27 +167,59 @@ impl Findings {
         for (i, _) in &self.broken {
             out.entry(*i as usize).or_default().broken = true;
         }
-        let contamination: HashMap<u32, &Contamination> =
-            self.contaminated.iter().map(|(i, c)| (*i, c)).collect();
-        let broken: HashMap<u32, &Vec<Reason>> = self.broken.iter().map(|(i, r)| (*i, r)).collect();
         for (&i, f) in out.iter_mut() {
-            let mut why = Vec::new();
-            if let Some(rep) = f.duplicate_of {
-                why.push(format!("duplicate of {}", ids(rep as usize)));
-            }
-            if let Some(c) = contamination.get(&(i as u32)) {
-                why.push(format!(
-                    "in the evaluation set ({}: {})",
-                    c.eval_id, c.matched
-                ));
-            }
-            if let Some(r) = broken.get(&(i as u32)) {
-                let r: Vec<&str> = r.iter().map(|r| r.as_str()).collect();
-                why.push(format!("broken: {}", r.join(", ")));
-            }
-            f.why = why.join("; ");
+            f.why = self.why(i as u32, f.duplicate_of, ids);
         }
         out
+    }
+
+    /// Why record `i` is flagged, alone (what the page shows for the record selected,
+    /// without the flags of every record), and the cluster it is in, if any.
+    pub fn flag_of(
+        &self,
+        i: usize,
+        ids: &dyn Fn(usize) -> String,
+        trust: &dyn Fn(usize) -> Option<Trust>,
+    ) -> (Option<Flag>, Option<&[u32]>) {
+        let i32 = i as u32;
+        let cluster = self
+            .duplicates
+            .iter()
+            .find(|c| c.binary_search(&i32).is_ok());
+        let duplicate_of = cluster
+            .map(|c| Self::representative(c, trust))
+            .filter(|&rep| rep != i32);
+        let contaminated = self
+            .contaminated
+            .binary_search_by_key(&i32, |(j, _)| *j)
+            .is_ok();
+        let broken = self.broken.binary_search_by_key(&i32, |(j, _)| *j).is_ok();
+        let flag = (duplicate_of.is_some() || contaminated || broken).then(|| Flag {
+            duplicate_of,
+            contaminated,
+            broken,
+            why: self.why(i32, duplicate_of, ids),
+        });
+        (flag, cluster.map(Vec::as_slice))
+    }
+
+    fn why(&self, i: u32, duplicate_of: Option<u32>, ids: &dyn Fn(usize) -> String) -> String {
+        let mut why = Vec::new();
+        if let Some(rep) = duplicate_of {
+            why.push(format!("duplicate of {}", ids(rep as usize)));
+        }
+        if let Ok(k) = self.contaminated.binary_search_by_key(&i, |(j, _)| *j) {
+            let c = &self.contaminated[k].1;
+            why.push(format!(
+                "in the evaluation set ({}: {})",
+                c.eval_id, c.matched
+            ));
+        }
+        if let Ok(k) = self.broken.binary_search_by_key(&i, |(j, _)| *j) {
+            let r: Vec<&str> = self.broken[k].1.iter().map(|r| r.as_str()).collect();
+            why.push(format!("broken: {}", r.join(", ")));
+        }
+        why.join("; ")
     }
 
     /// Records in a duplicate cluster (every member).
@@ -201,20 +234,6 @@ pub struct Near<'a> {
     pub embeddings: &'a Embeddings,
     /// The neighbours of a record.
     pub neighbours: &'a dyn Fn(usize) -> Vec<usize>,
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
-    for (x, y) in a.iter().zip(b) {
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        0.0
-    } else {
-        ab / (aa.sqrt() * bb.sqrt())
-    }
 }
 
 /// Cleans `dataset`: broken traces, duplicate CoTs (MinHash, and `near` embeddings when
@@ -459,6 +478,13 @@ mod tests {
             .why
             .starts_with("duplicate of b; in the evaluation set (gsm8k-9"));
         assert_eq!(flags[&5].why, "broken: trivial");
+        // one record alone says the same as all of them
+        let trust = |i: usize| (i == 1).then_some((true, 1.0));
+        for i in 0..d.len() {
+            let (one, cluster) = f.flag_of(i, &ids, &trust);
+            assert_eq!(one.as_ref(), flags.get(&i), "record {i}");
+            assert_eq!(cluster.is_some(), i < 2);
+        }
     }
 
     #[test]

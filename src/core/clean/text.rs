@@ -5,20 +5,26 @@
 //! against `datasketch` (`tests/py/check_clean.py`) makes its shingles with
 //! `re.findall(r"\w+", text.lower())` and finds the same sets.
 
-/// The words of `text`, lower-cased.
-pub fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// Calls `f` with each word of `text`, lower-cased, in order.
+fn each_word(text: &str, mut f: impl FnMut(&str)) {
     let mut word = String::new();
     for c in text.chars() {
         if c.is_alphanumeric() || c == '_' {
             word.extend(c.to_lowercase());
         } else if !word.is_empty() {
-            out.push(std::mem::take(&mut word));
+            f(&word);
+            word.clear();
         }
     }
     if !word.is_empty() {
-        out.push(word);
+        f(&word);
     }
+}
+
+/// The words of `text`, lower-cased.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    each_word(text, |w| out.push(w.to_string()));
     out
 }
 
@@ -51,18 +57,7 @@ pub fn word_hashes(words: &[String]) -> Vec<u64> {
 /// (what the cleaning of a million CoTs reads).
 pub fn text_word_hashes(text: &str) -> Vec<u64> {
     let mut out = Vec::new();
-    let mut word = String::new();
-    for c in text.chars() {
-        if c.is_alphanumeric() || c == '_' {
-            word.extend(c.to_lowercase());
-        } else if !word.is_empty() {
-            out.push(hash_bytes(word.as_bytes()));
-            word.clear();
-        }
-    }
-    if !word.is_empty() {
-        out.push(hash_bytes(word.as_bytes()));
-    }
+    each_word(text, |w| out.push(hash_bytes(w.as_bytes())));
     out
 }
 

@@ -76,17 +76,7 @@ pub fn jaccard(a: &[i64], b: &[i64]) -> f64 {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
-    for (x, y) in a.iter().zip(b) {
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        0.0
-    } else {
-        (ab / (aa.sqrt() * bb.sqrt())) as f64
-    }
+    f64::from(crate::core::base::cosine(a, b))
 }
 
 /// `quality[i]` in [0, 1] is a label-free soundness of CoT i alone (see
