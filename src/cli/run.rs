@@ -60,13 +60,7 @@ pub fn read_inputs(inputs: &Inputs, quiet: bool) -> Result<Session, String> {
     for path in inputs.files.iter().chain(&inputs.labels) {
         files.push(read_file(path)?);
     }
-    let plan = plan_import_mapped(&files, None, None).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| format!("error: {e}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let plan = plan_import_mapped(&files, None, None).map_err(|e| import_errors(&e, ""))?;
     drop(files);
     for w in &plan.warnings {
         eprintln!("warning: {w}");
@@ -86,6 +80,15 @@ pub fn read_inputs(inputs: &Inputs, quiet: bool) -> Result<Session, String> {
         session.dataset.set_name(name.clone());
     }
     Ok(session)
+}
+
+/// Import errors as the CLI prints them, one per line (`what` before each: "--eval ").
+fn import_errors(errors: &[crate::core::ImportError], what: &str) -> String {
+    errors
+        .iter()
+        .map(|e| format!("error: {what}{e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn read_file(path: &Path) -> Result<InputFile, String> {
@@ -263,13 +266,8 @@ pub fn read_eval(paths: &[PathBuf]) -> Result<Vec<EvalQuestion>, String> {
     let mut out = Vec::new();
     for path in paths {
         let file = read_file(path)?;
-        let plan = plan_import_mapped(&[file], None, None).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| format!("error: --eval {e}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
+        let plan =
+            plan_import_mapped(&[file], None, None).map_err(|e| import_errors(&e, "--eval "))?;
         let Some(d) = plan.dataset else {
             return Err(format!(
                 "error: --eval {}: no records in it (an evaluation set is a records file)",

@@ -126,28 +126,6 @@ pub fn estimate(a: &[u32], b: &[u32]) -> f64 {
     same as f64 / a.len() as f64
 }
 
-/// The exact Jaccard similarity of two sorted, deduplicated sets.
-pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
-    let (mut i, mut j, mut both) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                both += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    let union = a.len() + b.len() - both;
-    if union == 0 {
-        1.0
-    } else {
-        both as f64 / union as f64
-    }
-}
-
 /// Runs longer than this in one band bucket are compared along a chain (each member with
 /// the next) instead of all pairs: a template repeated 10,000 times stays linear.
 const ALL_PAIRS_UP_TO: usize = 32;
@@ -270,6 +248,29 @@ mod tests {
     use super::super::text::shingles;
     use super::*;
     use proptest::prelude::*;
+
+    /// The exact Jaccard similarity the estimates are checked against (two sorted,
+    /// deduplicated sets; 1 when both are empty, as two empty signatures agree).
+    fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+        let (mut i, mut j, mut both) = (0, 0, 0usize);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    both += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        let union = a.len() + b.len() - both;
+        if union == 0 {
+            1.0
+        } else {
+            both as f64 / union as f64
+        }
+    }
 
     #[test]
     fn banding_probability_of_the_defaults() {
